@@ -1,0 +1,46 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root of supadispatch itself (where local/ lives). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * The Supabase project the stack serves: the nearest directory, from `start` upwards,
+ * that holds `supabase/config.toml`. Falls back to this repository's demo project.
+ */
+export function findProjectRoot(start = process.cwd()): string {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, 'supabase', 'config.toml'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return repoRoot;
+    dir = parent;
+  }
+}
+
+/** Everything the stack writes at run time lives under one git-ignored folder. */
+export interface StatePaths {
+  stateDir: string;
+  dataDir: string;
+  logsDir: string;
+  runDir: string;
+  stateFile: string;
+  secretsFile: string;
+  pidFile: string;
+}
+
+export function statePaths(projectRoot: string): StatePaths {
+  const stateDir = process.env.SUPADISPATCH_STATE_DIR
+    ? resolve(process.env.SUPADISPATCH_STATE_DIR)
+    : join(projectRoot, '.supadispatch');
+  return {
+    stateDir,
+    dataDir: join(stateDir, 'db'),
+    logsDir: join(stateDir, 'logs'),
+    runDir: join(stateDir, 'run'),
+    stateFile: join(stateDir, 'stack.json'),
+    secretsFile: join(stateDir, 'secrets.json'),
+    pidFile: join(stateDir, 'run', 'stack.pid'),
+  };
+}
