@@ -1,0 +1,38 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { Logger } from '../logger.ts';
+
+/**
+ * Makes a plain PostgreSQL 15 look like a hosted Supabase database: roles, schemas (auth,
+ * extensions, realtime, net and vault stand-ins), grants. The SQL lives in `bootstrap/`, one file
+ * per concern, applied in name order as the superuser. Every file is idempotent, so the whole
+ * bootstrap runs on every `local start` (it also keeps realtime partitions ahead of today).
+ */
+export const bootstrapDir = join(dirname(fileURLToPath(import.meta.url)), 'bootstrap');
+
+export function bootstrapFiles(): string[] {
+  return readdirSync(bootstrapDir)
+    .filter((name) => name.endsWith('.sql'))
+    .sort();
+}
+
+export async function applyBootstrap(adminDbUrl: string, log: Logger): Promise<void> {
+  const client = new pg.Client({ connectionString: adminDbUrl });
+  await client.connect();
+  try {
+    for (const file of bootstrapFiles()) {
+      const sql = readFileSync(join(bootstrapDir, file), 'utf8');
+      try {
+        await client.query(sql);
+      } catch (error) {
+        const e = error as Error & { position?: string; where?: string };
+        throw new Error(`bootstrap ${file}: ${e.message}${e.where ? ` (${e.where})` : ''}`);
+      }
+    }
+    log('db', `bootstrap applied (${bootstrapFiles().length} files)`);
+  } finally {
+    await client.end();
+  }
+}
