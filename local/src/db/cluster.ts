@@ -49,7 +49,11 @@ function runAsServerUser(binary: string, args: string[], options: { input?: stri
     throw new Error(`${command} not found: install PostgreSQL 15 with \`apt-get install -y postgresql-15\``);
   }
   const [file, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
-  return spawnSync(file, argv, { encoding: 'utf8', input: options.input, env: { ...process.env, LC_ALL: 'C.UTF-8' } });
+  return spawnSync(file, argv, {
+    encoding: 'utf8',
+    input: options.input,
+    env: { ...process.env, LC_ALL: 'C.UTF-8' },
+  });
 }
 
 function ensureDir(dir: string, owner: { uid: number; gid: number }): void {
@@ -118,7 +122,16 @@ export function ensureCluster(options: ClusterOptions): boolean {
 export function startCluster(options: ClusterOptions): void {
   const owner = serverOsUser();
   ensureDir(options.runDir, owner);
-  const result = runAsServerUser('pg_ctl', ['-D', options.dataDir, '-l', options.logFile, '-w', '-t', '60', 'start']);
+  const result = runAsServerUser('pg_ctl', [
+    '-D',
+    options.dataDir,
+    '-l',
+    options.logFile,
+    '-w',
+    '-t',
+    '60',
+    'start',
+  ]);
   if (result.status !== 0) {
     let tail = '';
     try {

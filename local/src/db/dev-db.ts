@@ -7,7 +7,14 @@
 import { join } from 'node:path';
 import { createLogger } from '../logger.ts';
 import { applyBootstrap } from './bootstrap.ts';
-import { ensureCluster, localPassword, serverLogFile, startCluster, stopCluster, clusterRunning } from './cluster.ts';
+import {
+  clusterRunning,
+  ensureCluster,
+  localPassword,
+  serverLogFile,
+  startCluster,
+  stopCluster,
+} from './cluster.ts';
 
 const [command = 'start', portArg = '55432', stateDir = '/tmp/supadispatch-dev'] = process.argv.slice(2);
 const port = Number(portArg);
