@@ -1,0 +1,2 @@
+// The supadispatch package: config DSL, generator and the framework-agnostic client core.
+export {};
