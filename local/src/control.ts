@@ -28,7 +28,7 @@ const portNames: Record<keyof StackPorts, string> = {
   webhookSink: 'WEBHOOK_SINK',
 };
 
-async function assertPortsFree(ports: StackPorts, dbAlreadyOurs: boolean): Promise<void> {
+export async function assertPortsFree(ports: StackPorts, dbAlreadyOurs: boolean): Promise<void> {
   for (const [key, port] of Object.entries(ports) as [keyof StackPorts, number][]) {
     if (key === 'db' && dbAlreadyOurs) continue;
     if (!(await portFree(port))) {
