@@ -9,6 +9,9 @@ import type { Logger } from '../logger.ts';
  * extensions, realtime, net and vault stand-ins), grants. The SQL lives in `bootstrap/`, one file
  * per concern, applied in name order as the superuser. Every file is idempotent, so the whole
  * bootstrap runs on every `local start` (it also keeps realtime partitions ahead of today).
+ *
+ * A file whose first line is `-- bootstrap:skip-if <select returning one boolean>` is skipped when
+ * that query returns true (used to never clobber a real pg_net / supabase_vault extension).
  */
 export const bootstrapDir = join(dirname(fileURLToPath(import.meta.url)), 'bootstrap');
 
@@ -18,6 +21,12 @@ export function bootstrapFiles(): string[] {
     .sort();
 }
 
+/** The guard query of a bootstrap file (`-- bootstrap:skip-if <query>` on its first line), if any. */
+export function skipIfQuery(sql: string): string | null {
+  const match = /^--\s*bootstrap:skip-if\s+(.+)$/m.exec(sql.split('\n', 1)[0] ?? '');
+  return match?.[1]?.trim() || null;
+}
+
 export async function applyBootstrap(adminDbUrl: string, log: Logger): Promise<void> {
   const client = new pg.Client({ connectionString: adminDbUrl });
   await client.connect();
@@ -25,6 +34,14 @@ export async function applyBootstrap(adminDbUrl: string, log: Logger): Promise<v
     for (const file of bootstrapFiles()) {
       const sql = readFileSync(join(bootstrapDir, file), 'utf8');
       try {
+        const guard = skipIfQuery(sql);
+        if (guard) {
+          const result = await client.query(guard);
+          if (result.rows[0] && Object.values(result.rows[0])[0] === true) {
+            log('db', `bootstrap ${file} skipped (guard true: ${guard})`);
+            continue;
+          }
+        }
         await client.query(sql);
       } catch (error) {
         const e = error as Error & { position?: string; where?: string };

@@ -1,0 +1,108 @@
+-- bootstrap:skip-if select exists (select from pg_extension where extname = 'supabase_vault')
+--
+-- Vault stand-in (facts §6): vault.secrets, vault.decrypted_secrets, vault.create_secret,
+-- vault.update_secret with supabase_vault 0.3's signatures. Secrets are encrypted at rest with
+-- pgcrypto (pgp_sym_encrypt, base64 text in `secret`). The key is not in the database: it is a
+-- file in the cluster's data directory (`supabase_vault.key`), written once by COPY and read with
+-- pg_read_file by SECURITY DEFINER functions owned by supabase_admin. postgres is a member of
+-- pg_read_all_data, so a key *table* would be readable by it; a server file is not.
+-- Grants as on hosted: postgres SELECT, DELETE on both relations and EXECUTE on both functions
+-- (WITH GRANT OPTION); anon, authenticated and service_role get nothing (no USAGE on vault).
+create schema if not exists vault authorization supabase_admin;
+revoke all on schema vault from public;
+grant usage on schema vault to postgres with grant option;
+
+do $$ begin
+  if pg_stat_file('supabase_vault.key', true) is null then
+    execute format('copy (select encode(extensions.gen_random_bytes(32), %L)) to %L',
+      'hex', current_setting('data_directory') || '/supabase_vault.key');
+  end if;
+end $$;
+
+create table if not exists vault.secrets (
+  id uuid primary key default gen_random_uuid(),
+  name text,
+  description text not null default '',
+  secret text not null,
+  key_id uuid,
+  nonce bytea default extensions.gen_random_bytes(24),
+  created_at timestamptz not null default current_timestamp,
+  updated_at timestamptz not null default current_timestamp
+);
+comment on table vault.secrets is 'Table with encrypted `secret` column for storing sensitive information on disk.';
+create unique index if not exists secrets_name_idx on vault.secrets (name) where name is not null;
+
+create or replace function vault._key() returns text
+language sql stable security definer set search_path = ''
+as $$ select btrim(pg_read_file('supabase_vault.key'), E' \n') $$;
+revoke all on function vault._key() from public;
+
+create or replace function vault._encrypt(plaintext text) returns text
+language sql volatile security definer set search_path = ''
+as $$ select encode(extensions.pgp_sym_encrypt(plaintext, vault._key(), 'cipher-algo=aes256'), 'base64') $$;
+revoke all on function vault._encrypt(text) from public;
+
+create or replace function vault._decrypt(ciphertext text) returns text
+language plpgsql stable security definer set search_path = ''
+as $$
+begin
+  return extensions.pgp_sym_decrypt(decode(ciphertext, 'base64'), vault._key());
+exception
+  when others then return null;
+end;
+$$;
+revoke all on function vault._decrypt(text) from public;
+
+create or replace view vault.decrypted_secrets as
+select s.id, s.name, s.description, s.secret,
+  vault._decrypt(s.secret) as decrypted_secret,
+  s.key_id, s.nonce, s.created_at, s.updated_at
+from vault.secrets s;
+
+create or replace function vault.create_secret(
+  new_secret text,
+  new_name text default null,
+  new_description text default '',
+  new_key_id uuid default null
+) returns uuid
+language plpgsql security definer set search_path = ''
+as $$
+declare
+  rec record;
+begin
+  insert into vault.secrets (secret, name, description, key_id)
+  values (vault._encrypt(new_secret), new_name, coalesce(new_description, ''), new_key_id)
+  returning * into rec;
+  return rec.id;
+end;
+$$;
+
+create or replace function vault.update_secret(
+  secret_id uuid,
+  new_secret text default null,
+  new_name text default null,
+  new_description text default null,
+  new_key_id uuid default null
+) returns void
+language plpgsql security definer set search_path = ''
+as $$
+begin
+  update vault.secrets s set
+    secret = case when new_secret is null then s.secret else vault._encrypt(new_secret) end,
+    name = coalesce(new_name, s.name),
+    description = coalesce(new_description, s.description),
+    key_id = coalesce(new_key_id, s.key_id),
+    updated_at = now()
+  where s.id = secret_id;
+end;
+$$;
+
+alter table vault.secrets owner to supabase_admin;
+alter view vault.decrypted_secrets owner to supabase_admin;
+revoke all on vault.secrets, vault.decrypted_secrets from public, anon, authenticated, service_role;
+revoke all on function vault.create_secret(text, text, text, uuid) from public;
+revoke all on function vault.update_secret(uuid, text, text, text, uuid) from public;
+grant select, delete on vault.secrets, vault.decrypted_secrets to postgres with grant option;
+grant execute on function vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid) to postgres with grant option;
+-- The view decrypts through this function, and a view's functions are checked against its user.
+grant execute on function vault._decrypt(text) to postgres;
