@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../logger.ts';
 
 /**
@@ -58,7 +58,13 @@ function runAsServerUser(binary: string, args: string[], options: { input?: stri
 
 function ensureDir(dir: string, owner: { uid: number; gid: number }): void {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  if (isRoot()) chownSync(dir, owner.uid, owner.gid);
+  if (!isRoot()) return;
+  chownSync(dir, owner.uid, owner.gid);
+  // The server's OS user must be able to reach the directory: a state folder made by mkdtemp
+  // (mode 0700, owned by root) would hide it. Let others traverse (not list) the parent.
+  const parent = dirname(dir);
+  const mode = statSync(parent).mode & 0o777;
+  if ((mode & 0o001) === 0) chmodSync(parent, mode | 0o011);
 }
 
 /** Settings appended to postgresql.conf once, at initdb time. */
