@@ -1,13 +1,31 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { StackContext } from './context.ts';
+import { pushMigrations } from './db/migrate.ts';
 
 /**
- * Applies the project's migrations and seed with the real Supabase CLI, as `supabase start`
- * does. Delegates to the db module's CLI wrapper.
+ * Applies the project's migrations and seed with the real Supabase CLI (`supabase db push`, as
+ * the non-superuser `postgres` role), as `supabase start` applies them on a fresh stack. The seed
+ * runs once, when the CLI's seed history says it has not run (it tracks seed files by hash).
  */
 export async function runMigrationsAndSeed(ctx: StackContext): Promise<void> {
   if (process.env.SUPADISPATCH_SKIP_MIGRATIONS === '1') {
     ctx.log('migrations', 'skipped (SUPADISPATCH_SKIP_MIGRATIONS=1)');
     return;
   }
-  ctx.log('migrations', 'supabase db push: not wired yet');
+  const migrationsDir = join(ctx.projectRoot, 'supabase', 'migrations');
+  const hasMigrations =
+    existsSync(migrationsDir) && readdirSync(migrationsDir).some((f) => f.endsWith('.sql'));
+  const hasSeed = ctx.config.seedPaths.some((p) => existsSync(join(ctx.projectRoot, 'supabase', p)));
+  if (!hasMigrations && !hasSeed) {
+    ctx.log('migrations', 'no migrations or seed in supabase/');
+    return;
+  }
+  ctx.log('migrations', 'supabase db push');
+  await pushMigrations({
+    projectRoot: ctx.projectRoot,
+    dbUrl: ctx.urls.db,
+    includeSeed: hasSeed,
+    log: ctx.log,
+  });
 }
