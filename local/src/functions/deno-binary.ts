@@ -45,13 +45,19 @@ function isExecutable(path: string): boolean {
 
 export interface ResolveDenoOptions {
   env?: NodeJS.ProcessEnv;
-  /** Directories to resolve node_modules from (each is walked upwards); this file's folder is always tried. */
+  /** Directories to resolve node_modules from (each is walked upwards). Default: this file's folder. */
   searchFrom?: string[];
   platform?: string;
   arch?: string;
 }
 
 let cached: string | null = null;
+const ownDir = dirname(fileURLToPath(import.meta.url));
+
+/** Where the stack looks by default: the served project's node_modules, then the repository's. */
+export function defaultDenoSearchPath(projectRoot?: string): string[] {
+  return projectRoot ? [projectRoot, ownDir] : [ownDir];
+}
 
 /** The absolute path of the Deno executable; throws DenoNotFoundError listing every place looked. */
 export function resolveDenoBinary(options: ResolveDenoOptions = {}): string {
@@ -68,7 +74,7 @@ export function resolveDenoBinary(options: ResolveDenoOptions = {}): string {
   const arch = options.arch ?? process.arch;
   const exe = platform === 'win32' ? 'deno.exe' : 'deno';
   const pkg = denoPlatformPackages[`${platform}-${arch}`];
-  const bases = [...(options.searchFrom ?? []), dirname(fileURLToPath(import.meta.url))];
+  const bases = options.searchFrom ?? [ownDir];
   const candidates: string[] = [];
   for (const base of bases) {
     const require = createRequire(join(base, 'noop.js'));

@@ -1,9 +1,9 @@
 import { existsSync, type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { LocalService, StackContext } from '../context.ts';
 import { verifyJwt } from '../jwt.ts';
-import { resolveDenoBinary } from './deno-binary.ts';
+import { defaultDenoSearchPath, resolveDenoBinary } from './deno-binary.ts';
 import { readEnvFile } from './env-file.ts';
 import { BootError, FunctionProcess, functionErrorHeader } from './runtime.ts';
 
@@ -200,15 +200,31 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
     return env;
   }
 
-  async function boot(name: string, entrypoint: string): Promise<FunctionProcess> {
+  /**
+   * Which deno.json / import map applies, in the CLI's order: `import_map` of the function in
+   * config.toml, then a deno.json(c) beside the entrypoint, then the legacy shared
+   * `supabase/functions/import_map.json`. Deno's own discovery would start from bootstrap.js
+   * (the main module), so each is passed explicitly.
+   */
+  function configArgs(name: string, entrypoint: string): string[] {
     const importMap = ctx!.config.functions[name]?.importMap;
-    const extraArgs = [...(options.extraDenoArgs ?? [])];
-    if (importMap) extraArgs.push(`--import-map=${fromSupabaseDir(importMap)}`);
+    if (importMap) return [`--import-map=${fromSupabaseDir(importMap)}`];
+    for (const file of ['deno.json', 'deno.jsonc']) {
+      const path = join(dirname(entrypoint), file);
+      if (existsSync(path)) return [`--config=${path}`];
+    }
+    const shared = join(functionsDir, 'import_map.json');
+    if (existsSync(shared)) return [`--import-map=${shared}`];
+    return [];
+  }
+
+  async function boot(name: string, entrypoint: string): Promise<FunctionProcess> {
+    const extraArgs = [...(options.extraDenoArgs ?? []), ...configArgs(name, entrypoint)];
     const proc = new FunctionProcess({
       name,
       denoPath,
       entrypoint,
-      cwd: join(entrypoint, '..'),
+      cwd: dirname(entrypoint),
       env: functionEnv(),
       extraArgs,
       bootTimeoutMs,
@@ -440,8 +456,8 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
       try {
         proc = await processFor(name, entrypoint);
       } catch (error) {
-        const detail = error instanceof BootError && error.output ? `\n${error.output}` : '';
-        log(`[${name}] worker failed to boot: ${(error as Error).message}${detail}`);
+        // The process's own output (the import error and its stack) is already in the log.
+        log(`[${name}] worker failed to boot: ${(error as Error).message}`);
         errorBody(res, 503, bootError);
         return;
       }
@@ -458,7 +474,8 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
       ctx = context;
       stopping = false;
       functionsDir = options.functionsDir ?? join(context.projectRoot, 'supabase', 'functions');
-      denoPath = options.denoPath ?? resolveDenoBinary({ searchFrom: [context.projectRoot] });
+      denoPath =
+        options.denoPath ?? resolveDenoBinary({ searchFrom: defaultDenoSearchPath(context.projectRoot) });
       const names = listFunctions();
       log(
         `serving ${names.length} function(s) from ${functionsDir} with ${denoPath}` +

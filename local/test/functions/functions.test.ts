@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { signJwt } from '../../src/jwt.ts';
 import { repoRoot } from '../../src/paths.ts';
-import { denoChildren, type Harness, jwtSecret, poll, processExists, startHarness } from './support.ts';
+import {
+  denoChildren,
+  fixturesDir,
+  type Harness,
+  jwtSecret,
+  poll,
+  processExists,
+  startHarness,
+} from './support.ts';
 
 // Boot of a Deno process is well under a second here; these bounds only keep a broken run finite.
 const requestTimeoutMs = 4000;
@@ -281,6 +290,24 @@ describe('Edge Functions service (real Deno)', () => {
     assert.equal(version, 2);
   });
 
+  test('a deno.json beside the function is its import map (bare and npm: specifiers)', async () => {
+    const res = await fetch(url('/import-map'));
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { message: 'hello map' });
+  });
+
+  test('concurrent first requests share one Deno process', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        fetch(url('/echo/concurrent'), { headers: auth() }).then((r) => r.json() as Promise<{ pid: number }>),
+      ),
+    );
+    const echoPids = new Set(answers.map((a) => a.pid));
+    assert.equal(echoPids.size, 1);
+    const all = h.service.processes().filter((p) => p.name === 'echo');
+    assert.equal(all.length, 1);
+  });
+
   test('stop() ends every Deno process', async () => {
     const children = denoChildren();
     assert.ok(children.length >= 3, `deno children before stop: ${children.length}`);
@@ -291,6 +318,44 @@ describe('Edge Functions service (real Deno)', () => {
     const res = await fetch(url('/echo'), { headers: auth() });
     assert.equal(res.status, 503);
     await res.arrayBuffer();
+  });
+});
+
+describe('Edge Functions without a parent', () => {
+  test('Deno processes end when the Node process running the stack is SIGKILLed', async () => {
+    const runner = spawn(process.execPath, ['--import', 'tsx', join(fixturesDir, 'orphan-runner.ts')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let projectRoot = '';
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error('runner did not report within 30 s')), 30_000);
+        runner.stdout.setEncoding('utf8');
+        runner.stdout.on('data', (chunk: string) => {
+          out += chunk;
+          if (out.includes('\n')) {
+            clearTimeout(timer);
+            resolve(out.slice(0, out.indexOf('\n')));
+          }
+        });
+        runner.once('exit', (code) => reject(new Error(`runner exited early (${code})`)));
+      });
+      const report = JSON.parse(line) as { status: number; pids: number[]; projectRoot: string };
+      projectRoot = report.projectRoot;
+      assert.equal(report.status, 200);
+      assert.equal(report.pids.length, 1);
+      assert.ok(processExists(report.pids[0]));
+      runner.kill('SIGKILL');
+      const alive = await poll(
+        () => processExists(report.pids[0]),
+        (exists) => !exists,
+      );
+      assert.equal(alive, false, `deno pid ${report.pids[0]} outlived its parent`);
+    } finally {
+      if (runner.exitCode === null) runner.kill('SIGKILL');
+      if (projectRoot) rmSync(projectRoot, { recursive: true, force: true });
+    }
   });
 });
 

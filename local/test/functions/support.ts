@@ -16,7 +16,8 @@ import { repoRoot, statePaths } from '../../src/paths.ts';
 import { defaultPorts } from '../../src/ports.ts';
 import { loadProjectConfig } from '../../src/project-config.ts';
 
-export const fixtureProject = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'project');
+export const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+export const fixtureProject = join(fixturesDir, 'project');
 export const jwtSecret = 'functions-test-secret-with-at-least-32-characters';
 
 export interface Harness {
