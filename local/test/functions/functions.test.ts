@@ -171,6 +171,9 @@ describe('Edge Functions service (real Deno)', () => {
     assert.equal(env.FIXTURE_SECRET, 's3cret value');
     assert.equal(env.FIXTURE_EXPORTED, 'exported');
     assert.equal(env.FIXTURE_SINGLE, 'single # kept');
+    assert.equal(env.FIXTURE_FROM_CONFIG, 'from config', '[edge_runtime.secrets] of config.toml');
+    assert.equal(env.FIXTURE_OVERRIDDEN, 'env file value', 'the env file overrides config.toml');
+    assert.equal(env.FIXTURE_FROM_ENV_REF, '', 'env(NAME) of an unset variable is empty');
     assert.equal(
       Object.keys(env).filter((k) => k.startsWith('SUPADISPATCH_')).length,
       0,
