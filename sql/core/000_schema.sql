@@ -1,0 +1,94 @@
+-- supadispatch core: schema, extensions, settings.
+-- Installs as the non-superuser `postgres` role (supabase db push); re-running is a no-op.
+
+create schema if not exists dispatch;
+comment on schema dispatch is 'supadispatch: notifications, delivery receipts and realtime counters';
+
+-- pg_cron and pg_net are optional: created where available and allowed (hosted Supabase allow-lists
+-- both; pg_cron lives in pg_catalog there, pg_net's extension record in `extensions`). Without them
+-- nothing breaks: receipts wait and `supadispatch doctor` says why.
+do $$
+begin
+  if not exists (select from pg_extension where extname = 'pg_cron')
+     and exists (select from pg_available_extensions where name = 'pg_cron') then
+    begin
+      create extension if not exists pg_cron with schema pg_catalog;
+    exception when others then
+      raise warning 'supadispatch: pg_cron not created (%); schedule dispatch.tick() another way', sqlerrm;
+    end;
+  end if;
+  if not exists (select from pg_extension where extname = 'pg_net')
+     and to_regnamespace('net') is null
+     and exists (select from pg_available_extensions where name = 'pg_net') then
+    begin
+      create extension if not exists pg_net with schema extensions;
+    exception when others then
+      raise warning 'supadispatch: pg_net not created (%); the worker will only be called by dispatch.tick()', sqlerrm;
+    end;
+  end if;
+end
+$$;
+
+create or replace function dispatch.version() returns text
+language sql immutable set search_path = '' as $$ select '0.1.0'::text $$;
+
+-- Ages, limits and switches. A table, not database GUCs (ALTER DATABASE SET is refused on hosted).
+create table if not exists dispatch.settings (
+  key text primary key,
+  value jsonb not null,
+  description text not null default '',
+  updated_at timestamptz not null default now()
+);
+
+insert into dispatch.settings (key, value, description) values
+  ('lease_seconds', '300', 'how long a claimed receipt stays leased to one worker'),
+  ('max_attempts', '5', 'attempts before a receipt fails permanently'),
+  ('backoff_base_seconds', '30', 'first retry delay; doubles per attempt'),
+  ('backoff_max_seconds', '3600', 'upper bound of the retry delay'),
+  ('poke_worker', 'true', 'call the worker through pg_net once per transaction that creates due receipts'),
+  ('worker_timeout_ms', '5000', 'pg_net timeout of the worker call'),
+  ('tick_schedule', '"* * * * *"', 'pg_cron schedule of dispatch.tick() ("5 seconds" needs pg_cron >= 1.5)'),
+  ('prune_schedule', '"17 3 * * *"', 'pg_cron schedule of dispatch.prune()'),
+  ('prune_receipts_after', '"30 days"', 'age after which sent/skipped/cancelled receipts are removed'),
+  ('prune_failed_receipts_after', '"90 days"', 'age after which failed receipts are removed'),
+  ('prune_attempts_after', '"30 days"', 'age after which attempt log rows are removed'),
+  ('prune_read_notifications_after', '"90 days"', 'age after which read notifications are removed'),
+  ('prune_occurrences_after', '"30 days"', 'age after which occurrences without receipts are removed'),
+  ('prune_batch_size', '5000', 'rows removed per table per prune() call'),
+  ('counter_default_shards', '16', 'shards used by register_counter(... shards => null) for audience counters')
+on conflict (key) do nothing;
+
+create or replace function dispatch.setting(p_key text) returns jsonb
+language sql stable security definer set search_path = '' as $$
+  select value from dispatch.settings where key = p_key
+$$;
+
+create or replace function dispatch.setting_int(p_key text, p_default bigint) returns bigint
+language sql stable security definer set search_path = '' as $$
+  select coalesce((select (value #>> '{}')::bigint from dispatch.settings where key = p_key), p_default)
+$$;
+
+create or replace function dispatch.setting_interval(p_key text, p_default interval) returns interval
+language sql stable security definer set search_path = '' as $$
+  select coalesce((select (value #>> '{}')::interval from dispatch.settings where key = p_key), p_default)
+$$;
+
+create or replace function dispatch.set_setting(p_key text, p_value jsonb) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_key is null or p_value is null then
+    raise exception 'dispatch: setting key and value must not be null';
+  end if;
+  insert into dispatch.settings (key, value) values (p_key, p_value)
+  on conflict (key) do update set value = excluded.value, updated_at = now();
+end
+$$;
+
+-- The signed-in user, as auth.uid() computes it (claim `sub`), without a hard dependency on auth.
+create or replace function dispatch.current_user_id() returns uuid
+language sql stable set search_path = '' as $$
+  select nullif(coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  ), '')::uuid
+$$;

@@ -1,0 +1,127 @@
+-- Registries the generator fills: events, audiences (admin check), counters (in 040).
+
+create table if not exists dispatch.events (
+  id text primary key,
+  source_table text,
+  category text,
+  type text not null default 'info',
+  description text not null default '',
+  user_configurable boolean not null default true,
+  is_strict boolean not null default false,
+  -- function (occurrence_ids uuid[]) returns void that creates the receipts of a batch of
+  -- occurrences of this event (generated); null = an event without channels.
+  expander text,
+  transports text[] not null default '{}',
+  config jsonb not null default '{}',
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint events_id_format check (id ~ '^[A-Za-z0-9_.:-]+$')
+);
+
+create or replace function dispatch.register_event(
+  p_id text,
+  p_expander text default null,
+  p_source_table text default null,
+  p_category text default null,
+  p_type text default 'info',
+  p_user_configurable boolean default true,
+  p_strict boolean default false,
+  p_transports text[] default '{}',
+  p_description text default '',
+  p_config jsonb default '{}'
+) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_expander is not null and to_regproc(p_expander) is null then
+    raise exception 'dispatch: expander % does not exist', p_expander;
+  end if;
+  insert into dispatch.events as e (id, expander, source_table, category, type, user_configurable, is_strict,
+                                    transports, description, config)
+  values (p_id, p_expander, p_source_table, p_category, coalesce(p_type, 'info'), coalesce(p_user_configurable, true),
+          coalesce(p_strict, false), coalesce(p_transports, '{}'), coalesce(p_description, ''), coalesce(p_config, '{}'))
+  on conflict (id) do update set
+    expander = excluded.expander, source_table = excluded.source_table, category = excluded.category,
+    type = excluded.type, user_configurable = excluded.user_configurable, is_strict = excluded.is_strict,
+    transports = excluded.transports, description = excluded.description, config = excluded.config,
+    updated_at = now();
+end
+$$;
+
+-- Admins: a user is an admin if listed here or if auth.users.raw_app_meta_data->>'role' = 'admin'
+-- (app_metadata is writable only with the service role). The generator may redefine
+-- dispatch.is_admin(uuid) from the config's admin audience.
+create table if not exists dispatch.admins (
+  user_id uuid primary key,
+  created_at timestamptz not null default now()
+);
+
+-- Members of named audiences (for audience topics and counters) where no generated rule exists.
+create table if not exists dispatch.audience_members (
+  audience text not null,
+  user_id uuid not null,
+  created_at timestamptz not null default now(),
+  primary key (audience, user_id)
+);
+create index if not exists audience_members_user_idx on dispatch.audience_members (user_id);
+
+create or replace function dispatch.is_admin(p_user_id uuid) returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  if p_user_id is null then
+    return false;
+  end if;
+  if exists (select from dispatch.admins a where a.user_id = p_user_id) then
+    return true;
+  end if;
+  if to_regclass('auth.users') is not null then
+    return exists (select from auth.users u where u.id = p_user_id and u.raw_app_meta_data ->> 'role' = 'admin');
+  end if;
+  return false;
+end
+$$;
+
+-- Audience membership for topics `dispatch:audience:<name>`. The generator redefines this function
+-- to compile the config's audiences; the default knows `admin` and dispatch.audience_members.
+create or replace function dispatch.is_audience_member(p_user_id uuid, p_audience text) returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  if p_user_id is null or p_audience is null then
+    return false;
+  end if;
+  if p_audience = 'admin' and dispatch.is_admin(p_user_id) then
+    return true;
+  end if;
+  return exists (select from dispatch.audience_members m where m.audience = p_audience and m.user_id = p_user_id);
+end
+$$;
+
+-- Audiences a user belongs to (for dispatch_initial_state topics). Redefinable like the above.
+create or replace function dispatch.user_audiences(p_user_id uuid) returns text[]
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return array(
+    select a from (
+      select 'admin'::text as a where dispatch.is_admin(p_user_id)
+      union
+      select m.audience from dispatch.audience_members m where m.user_id = p_user_id
+    ) s order by a
+  );
+end
+$$;
+
+-- {{column}} / {{a.b}} interpolation against a record (jsonb). Missing values render as ''.
+create or replace function dispatch.render(p_template text, p_record jsonb) returns text
+language plpgsql immutable set search_path = '' as $$
+declare
+  m text[];
+  result text := p_template;
+begin
+  if p_template is null then
+    return null;
+  end if;
+  for m in select regexp_matches(p_template, '(\{\{\s*([A-Za-z0-9_.]+)\s*\}\})', 'g') loop
+    result := replace(result, m[1], coalesce(p_record #>> string_to_array(m[2], '.'), ''));
+  end loop;
+  return result;
+end
+$$;

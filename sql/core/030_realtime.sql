@@ -1,0 +1,71 @@
+-- Realtime glue: topics, broadcast helper, RLS on realtime.messages.
+-- Broadcasts are sent from SECURITY DEFINER functions (owner postgres, BYPASSRLS), so realtime.send's
+-- INSERT passes RLS; realtime.send swallows its own errors (a WARNING), so a broadcast never aborts
+-- the app's write.
+
+create or replace function dispatch.user_topic(p_user_id uuid) returns text
+language sql immutable set search_path = '' as $$ select 'dispatch:user:' || p_user_id::text $$;
+
+create or replace function dispatch.audience_topic(p_audience text) returns text
+language sql immutable set search_path = '' as $$ select 'dispatch:audience:' || p_audience $$;
+
+create or replace function dispatch.broadcast(p_topic text, p_event text, p_payload jsonb) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform realtime.send(p_payload, p_event, p_topic, true);
+end
+$$;
+
+-- May the signed-in user (auth.uid()) read a dispatch topic?
+create or replace function dispatch.can_read_topic(p_topic text) returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.current_user_id();
+begin
+  if uid is null or p_topic is null then
+    return false;
+  end if;
+  if p_topic = 'dispatch:user:' || uid::text then
+    return true;
+  end if;
+  if p_topic like 'dispatch:audience:%' then
+    return dispatch.is_audience_member(uid, substr(p_topic, length('dispatch:audience:') + 1));
+  end if;
+  return false;
+end
+$$;
+
+-- Policies on realtime.messages:
+--   dispatch_read       (permissive, SELECT, authenticated): own user topic and member audience topics.
+--   dispatch_read_guard (restrictive, SELECT): no other policy of the project can open dispatch:* topics.
+--   dispatch_send_guard (restrictive, INSERT): nobody but the database sends on dispatch:* topics.
+-- Creating policies on realtime.messages needs supautils' policy grant (hosted) or the table owner;
+-- where neither is available this returns false with a WARNING instead of failing the install, and can
+-- be re-run by a privileged role: select dispatch.install_realtime_policies();
+create or replace function dispatch.install_realtime_policies() returns boolean
+language plpgsql set search_path = '' as $$
+begin
+  if to_regclass('realtime.messages') is null then
+    raise warning 'supadispatch: realtime.messages does not exist; realtime policies not installed';
+    return false;
+  end if;
+  begin
+    execute 'drop policy if exists dispatch_read on realtime.messages';
+    execute $p$create policy dispatch_read on realtime.messages as permissive for select to authenticated
+      using (extension = 'broadcast' and topic like 'dispatch:%' and dispatch.can_read_topic(topic))$p$;
+    execute 'drop policy if exists dispatch_read_guard on realtime.messages';
+    execute $p$create policy dispatch_read_guard on realtime.messages as restrictive for select to authenticated
+      using (topic not like 'dispatch:%' or dispatch.can_read_topic(topic))$p$;
+    execute 'drop policy if exists dispatch_read_guard_anon on realtime.messages';
+    execute $p$create policy dispatch_read_guard_anon on realtime.messages as restrictive for select to anon
+      using (topic not like 'dispatch:%')$p$;
+    execute 'drop policy if exists dispatch_send_guard on realtime.messages';
+    execute $p$create policy dispatch_send_guard on realtime.messages as restrictive for insert to anon, authenticated
+      with check (topic not like 'dispatch:%')$p$;
+  exception when insufficient_privilege then
+    raise warning 'supadispatch: realtime policies not installed (%): run select dispatch.install_realtime_policies() as the owner of realtime.messages', sqlerrm;
+    return false;
+  end;
+  return true;
+end
+$$;

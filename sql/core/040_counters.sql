@@ -1,0 +1,246 @@
+-- Exact realtime counters.
+--
+-- A counter has one value per scope: a user (topic dispatch:user:<uuid>) or an audience
+-- (topic dispatch:audience:<name>). Generated statement-level triggers (transition tables) compute
+-- one delta per scope per statement and call dispatch.apply_counter_deltas(name, deltas).
+--
+-- Unsharded (shards = 1): the delta is added to dispatch.counter_state under its row lock (held to
+-- commit), seq is bumped and the new value broadcast at once.
+-- Sharded (shards > 1): the delta goes to one of N shard rows (by backend), so concurrent writers do
+-- not queue on one row for their whole transaction; the scope is marked dirty and published once, at
+-- commit, by a deferred constraint trigger that locks the state row (short: commit-time only),
+-- sums the shards with a fresh snapshot, bumps seq and broadcasts.
+-- Either way the broadcast with the highest seq carries the value of all committed writes, so
+-- a subscriber's last value equals dispatch.reconcile_counters() once writers stop.
+
+create table if not exists dispatch.counters_def (
+  name text primary key,
+  scope_kind text not null check (scope_kind in ('user', 'audience')),
+  audience text,
+  invalidates text[] not null default '{}',
+  shards integer not null default 1 check (shards between 1 and 1024),
+  source_table text,
+  -- select <scope text>, <value bigint> ... : recomputes every scope from scratch (reconcile)
+  reconcile_sql text,
+  description text not null default '',
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint counters_def_name_format check (name ~ '^[A-Za-z0-9_.:-]+$'),
+  constraint counters_def_audience check (scope_kind = 'user' or audience is not null)
+);
+
+create table if not exists dispatch.counter_state (
+  name text not null references dispatch.counters_def (name) on delete cascade,
+  scope text not null,
+  value bigint not null default 0,
+  seq bigint not null default 0,
+  updated_at timestamptz not null default now(),
+  primary key (name, scope)
+);
+
+create table if not exists dispatch.counter_shards (
+  name text not null references dispatch.counters_def (name) on delete cascade,
+  scope text not null,
+  shard integer not null,
+  value bigint not null default 0,
+  primary key (name, scope, shard)
+);
+
+-- Scopes of sharded counters changed by the current transaction; rows live only inside it.
+create unlogged table if not exists dispatch.counter_dirty (
+  xid xid8 not null,
+  name text not null,
+  scope text not null,
+  primary key (xid, name, scope)
+);
+
+create or replace function dispatch.register_counter(
+  p_name text,
+  p_scope_kind text,
+  p_audience text default null,
+  p_invalidates text[] default '{}',
+  p_shards integer default 1,
+  p_source_table text default null,
+  p_reconcile_sql text default null,
+  p_description text default ''
+) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_scope_kind is null or p_scope_kind not in ('user', 'audience') then
+    raise exception 'dispatch: counter % scope_kind must be user or audience', p_name;
+  end if;
+  insert into dispatch.counters_def as d (name, scope_kind, audience, invalidates, shards, source_table,
+                                          reconcile_sql, description)
+  values (p_name, p_scope_kind, p_audience, coalesce(p_invalidates, '{}'),
+          coalesce(p_shards, case when p_scope_kind = 'audience'
+                                  then dispatch.setting_int('counter_default_shards', 16)::int else 1 end),
+          p_source_table, p_reconcile_sql, coalesce(p_description, ''))
+  on conflict (name) do update set
+    scope_kind = excluded.scope_kind, audience = excluded.audience, invalidates = excluded.invalidates,
+    shards = excluded.shards, source_table = excluded.source_table, reconcile_sql = excluded.reconcile_sql,
+    description = excluded.description, updated_at = now();
+end
+$$;
+
+create or replace function dispatch.counter_topic(p_scope_kind text, p_scope text) returns text
+language sql immutable set search_path = '' as $$
+  select case p_scope_kind when 'user' then 'dispatch:user:' else 'dispatch:audience:' end || p_scope
+$$;
+
+create or replace function dispatch.broadcast_counter(
+  p_name text, p_scope_kind text, p_scope text, p_value bigint, p_seq bigint, p_invalidates text[]
+) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform realtime.send(
+    jsonb_build_object('name', p_name, 'value', p_value, 'seq', p_seq,
+                       'invalidates', to_jsonb(coalesce(p_invalidates, '{}'::text[]))),
+    'counter', dispatch.counter_topic(p_scope_kind, p_scope), true);
+end
+$$;
+
+-- Publish one scope of a sharded counter: lock its state row, sum the shards (fresh snapshot),
+-- bump seq, broadcast. Returns the published value.
+create or replace function dispatch.publish_sharded_counter(p_name text, p_scope text) returns bigint
+language plpgsql security definer set search_path = '' as $$
+declare
+  d dispatch.counters_def;
+  v_seq bigint;
+  v_value bigint;
+begin
+  select * into d from dispatch.counters_def where name = p_name;
+  insert into dispatch.counter_state as c (name, scope, value, seq) values (p_name, p_scope, 0, 1)
+  on conflict (name, scope) do update set seq = c.seq + 1
+  returning c.seq into v_seq;
+  -- a new statement: its snapshot includes every transaction that published before us
+  select coalesce(sum(s.value), 0) into v_value from dispatch.counter_shards s
+  where s.name = p_name and s.scope = p_scope;
+  update dispatch.counter_state set value = v_value, updated_at = now() where name = p_name and scope = p_scope;
+  perform dispatch.broadcast_counter(p_name, d.scope_kind, p_scope, v_value, v_seq, d.invalidates);
+  return v_value;
+end
+$$;
+
+create or replace function dispatch.publish_dirty_counters() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  r record;
+  x xid8 := pg_current_xact_id();
+begin
+  for r in select name, scope from dispatch.counter_dirty where xid = x order by name, scope loop
+    perform dispatch.publish_sharded_counter(r.name, r.scope);
+  end loop;
+  delete from dispatch.counter_dirty where xid = x;
+  return null;
+end
+$$;
+
+drop trigger if exists counter_dirty_publish on dispatch.counter_dirty;
+create constraint trigger counter_dirty_publish after insert on dispatch.counter_dirty
+  deferrable initially deferred for each row execute function dispatch.publish_dirty_counters();
+
+-- The one entry point of counter maintenance. Deltas may repeat a scope and contain zeros; they are
+-- summed per scope and applied in scope order (no deadlocks between two statements of this kind).
+create or replace function dispatch.apply_counter_deltas(p_name text, p_deltas dispatch.counter_delta[])
+returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  d dispatch.counters_def;
+  r record;
+  v_shard integer;
+begin
+  if p_deltas is null or cardinality(p_deltas) = 0 then
+    return;
+  end if;
+  select * into d from dispatch.counters_def where name = p_name;
+  if not found then
+    raise exception 'dispatch: unknown counter %', p_name;
+  end if;
+  if d.shards = 1 then
+    for r in
+      insert into dispatch.counter_state as c (name, scope, value, seq)
+      select p_name, x.scope, x.delta, 1
+      from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
+            where t.scope is not null group by t.scope having sum(t.delta) <> 0) x
+      order by x.scope
+      on conflict (name, scope) do update set value = c.value + excluded.value, seq = c.seq + 1, updated_at = now()
+      returning c.scope, c.value, c.seq
+    loop
+      perform dispatch.broadcast_counter(p_name, d.scope_kind, r.scope, r.value, r.seq, d.invalidates);
+    end loop;
+  else
+    v_shard := pg_backend_pid() % d.shards;
+    with x as (
+      select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
+      where t.scope is not null group by t.scope having sum(t.delta) <> 0
+    ), s as (
+      insert into dispatch.counter_shards as c (name, scope, shard, value)
+      select p_name, x.scope, v_shard, x.delta from x order by x.scope
+      on conflict (name, scope, shard) do update set value = c.value + excluded.value
+      returning c.scope
+    )
+    insert into dispatch.counter_dirty (xid, name, scope)
+    select pg_current_xact_id(), p_name, s.scope from s order by s.scope
+    on conflict do nothing;
+  end if;
+end
+$$;
+
+-- Current value of a counter scope (sharded: the published value).
+create or replace function dispatch.counter_value(p_name text, p_scope text) returns bigint
+language sql stable security definer set search_path = '' as $$
+  select coalesce((select value from dispatch.counter_state where name = p_name and scope = p_scope), 0)
+$$;
+
+-- Recompute counters from their source (reconcile_sql). With p_apply, differences are corrected
+-- (and broadcast with a new seq). Exact when writers are quiescent; under load a later run fixes
+-- what an in-flight transaction made stale.
+create or replace function dispatch.reconcile_counters(p_name text default null, p_apply boolean default true)
+returns table (name text, scope text, expected bigint, actual bigint, seq bigint, corrected boolean)
+language plpgsql security definer set search_path = '' as $$
+declare
+  d dispatch.counters_def;
+  r record;
+  v_seq bigint;
+  v_value bigint;
+begin
+  if p_name is not null and not exists (select from dispatch.counters_def c where c.name = p_name) then
+    raise exception 'dispatch: unknown counter %', p_name;
+  end if;
+  for d in select * from dispatch.counters_def c
+           where (p_name is null or c.name = p_name) and c.reconcile_sql is not null order by c.name loop
+    for r in execute format($q$
+        with e as (select q.scope::text as scope, sum(q.value)::bigint as value
+                   from (%s) as q(scope, value) group by 1),
+             a as (select st.scope, st.value, st.seq from dispatch.counter_state st where st.name = $1),
+             sh as (select s.scope, sum(s.value)::bigint as value from dispatch.counter_shards s
+                    where s.name = $1 group by s.scope)
+        select coalesce(e.scope, a.scope, sh.scope) as scope,
+               coalesce(e.value, 0) as expected,
+               case when $2 > 1 then coalesce(sh.value, 0) else coalesce(a.value, 0) end as actual,
+               coalesce(a.seq, 0) as seq
+        from e full join a on a.scope = e.scope full join sh on sh.scope = coalesce(e.scope, a.scope)
+        order by 1$q$, d.reconcile_sql) using d.name, d.shards loop
+      name := d.name; scope := r.scope; expected := r.expected; actual := r.actual; seq := r.seq;
+      corrected := false;
+      if r.expected <> r.actual and p_apply then
+        if d.shards > 1 then
+          insert into dispatch.counter_shards as c (name, scope, shard, value)
+          values (d.name, r.scope, 0, r.expected - r.actual)
+          on conflict on constraint counter_shards_pkey do update set value = c.value + excluded.value;
+          v_value := dispatch.publish_sharded_counter(d.name, r.scope);
+          select st.seq into v_seq from dispatch.counter_state st where st.name = d.name and st.scope = r.scope;
+        else
+          insert into dispatch.counter_state as c (name, scope, value, seq) values (d.name, r.scope, r.expected, 1)
+          on conflict on constraint counter_state_pkey do update set value = excluded.value, seq = c.seq + 1, updated_at = now()
+          returning c.value, c.seq into v_value, v_seq;
+          perform dispatch.broadcast_counter(d.name, d.scope_kind, r.scope, v_value, v_seq, d.invalidates);
+        end if;
+        seq := v_seq;
+        corrected := true;
+      end if;
+      return next;
+    end loop;
+  end loop;
+end
+$$;

@@ -1,0 +1,143 @@
+-- In-app notifications, their broadcasts and the built-in unread_notifications counter.
+
+create table if not exists dispatch.notifications (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null,
+  event_id text,
+  occurrence_id uuid references dispatch.occurrences (id) on delete set null,
+  receipt_id uuid references dispatch.receipts (id) on delete set null,
+  type text not null default 'info',
+  title text not null default '',
+  message text not null default '',
+  action_url text,
+  action_label text,
+  metadata jsonb not null default '{}',
+  read_at timestamptz,
+  created_at timestamptz not null default now()
+);
+create index if not exists notifications_user_created_idx on dispatch.notifications (user_id, created_at desc, id);
+create index if not exists notifications_unread_idx on dispatch.notifications (user_id) where read_at is null;
+create index if not exists notifications_read_idx on dispatch.notifications (read_at) where read_at is not null;
+create index if not exists notifications_receipt_idx on dispatch.notifications (receipt_id) where receipt_id is not null;
+create index if not exists notifications_occurrence_idx on dispatch.notifications (occurrence_id) where occurrence_id is not null;
+
+-- The `notification` broadcast payload (DESIGN.md).
+create or replace function dispatch.notification_payload(n dispatch.notifications) returns jsonb
+language sql stable set search_path = '' as $$
+  select jsonb_build_object(
+    'id', n.id, 'eventId', n.event_id, 'type', n.type, 'title', n.title, 'message', n.message,
+    'actionUrl', n.action_url, 'actionLabel', n.action_label, 'metadata', n.metadata,
+    'read', n.read_at is not null, 'createdAt', n.created_at)
+$$;
+
+select dispatch.register_counter(
+  'unread_notifications', 'user', null, array['notifications'], 1, 'dispatch.notifications',
+  'select user_id::text, count(*) from dispatch.notifications where read_at is null group by user_id',
+  'unread in-app notifications of the user (built in)');
+
+create or replace function dispatch.notifications_after_insert() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  n dispatch.notifications;
+begin
+  for n in select * from new_rows order by created_at, id loop
+    perform realtime.send(dispatch.notification_payload(n), 'notification', 'dispatch:user:' || n.user_id::text, true);
+  end loop;
+  perform dispatch.apply_counter_deltas('unread_notifications', array(
+    select row(user_id::text, count(*))::dispatch.counter_delta from new_rows where read_at is null group by user_id));
+  return null;
+end
+$$;
+
+create or replace function dispatch.notifications_after_update() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  r record;
+  read_all boolean := coalesce(current_setting('dispatch.read_all', true), '') = 'on';
+begin
+  perform dispatch.apply_counter_deltas('unread_notifications', array(
+    select row(scope, sum(delta))::dispatch.counter_delta from (
+      select n.user_id::text as scope, 1 as delta from new_rows n where n.read_at is null
+      union all
+      select o.user_id::text, -1 from old_rows o where o.read_at is null
+    ) x group by scope));
+  -- notifications_read: per user, the ids that went from unread to read (null = all of them)
+  for r in
+    select n.user_id, array_agg(n.id order by n.id) as ids
+    from new_rows n join old_rows o on o.id = n.id
+    where o.read_at is null and n.read_at is not null
+    group by n.user_id order by n.user_id
+  loop
+    perform realtime.send(jsonb_build_object('ids', case when read_all then null else to_jsonb(r.ids) end),
+                          'notifications_read', 'dispatch:user:' || r.user_id::text, true);
+  end loop;
+  return null;
+end
+$$;
+
+create or replace function dispatch.notifications_after_delete() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform dispatch.apply_counter_deltas('unread_notifications', array(
+    select row(user_id::text, -count(*))::dispatch.counter_delta from old_rows where read_at is null group by user_id));
+  return null;
+end
+$$;
+
+drop trigger if exists notifications_insert on dispatch.notifications;
+create trigger notifications_insert after insert on dispatch.notifications
+  referencing new table as new_rows for each statement execute function dispatch.notifications_after_insert();
+drop trigger if exists notifications_update on dispatch.notifications;
+create trigger notifications_update after update on dispatch.notifications
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function dispatch.notifications_after_update();
+drop trigger if exists notifications_delete on dispatch.notifications;
+create trigger notifications_delete after delete on dispatch.notifications
+  referencing old table as old_rows for each statement execute function dispatch.notifications_after_delete();
+
+-- Send an in-app notification from app SQL. Returns its id.
+create or replace function dispatch.notify(
+  p_user_id uuid,
+  p_event_id text,
+  p_title text,
+  p_message text,
+  p_action_url text default null,
+  p_action_label text default null,
+  p_metadata jsonb default '{}',
+  p_type text default null
+) returns uuid
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_id uuid;
+begin
+  if p_user_id is null then
+    raise exception 'dispatch: notify needs a user id';
+  end if;
+  insert into dispatch.notifications (user_id, event_id, type, title, message, action_url, action_label, metadata)
+  values (p_user_id, p_event_id,
+          coalesce(p_type, (select e.type from dispatch.events e where e.id = p_event_id), 'info'),
+          coalesce(p_title, ''), coalesce(p_message, ''), p_action_url, p_action_label, coalesce(p_metadata, '{}'))
+  returning id into v_id;
+  return v_id;
+end
+$$;
+
+-- Mark a user's notifications read (ids null = all). Returns how many changed.
+create or replace function dispatch.mark_read(p_user_id uuid, p_ids uuid[]) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_count integer;
+begin
+  if p_ids is null then
+    perform set_config('dispatch.read_all', 'on', true);
+    update dispatch.notifications set read_at = now() where user_id = p_user_id and read_at is null;
+    get diagnostics v_count = row_count;
+    perform set_config('dispatch.read_all', '', true);
+  else
+    update dispatch.notifications set read_at = now()
+    where user_id = p_user_id and read_at is null and id = any(p_ids);
+    get diagnostics v_count = row_count;
+  end if;
+  return v_count;
+end
+$$;

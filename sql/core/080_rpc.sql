@@ -1,0 +1,262 @@
+-- Client RPCs (public schema, exposed by PostgREST): SECURITY DEFINER, acting on auth.uid().
+-- Granted to `authenticated` only (900_grants.sql); `anon` gets "permission denied for function".
+
+create or replace function dispatch.require_user() returns uuid
+language plpgsql stable set search_path = '' as $$
+declare
+  uid uuid := dispatch.current_user_id();
+begin
+  if uid is null then
+    raise exception 'dispatch: not signed in' using errcode = '42501';
+  end if;
+  return uid;
+end
+$$;
+
+create or replace function dispatch.require_admin() returns uuid
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+begin
+  if not dispatch.is_admin(uid) then
+    raise exception 'dispatch: admins only' using errcode = '42501';
+  end if;
+  return uid;
+end
+$$;
+
+create or replace function dispatch.user_notifications(p_user_id uuid, p_before timestamptz, p_max integer)
+returns jsonb
+language sql stable security definer set search_path = '' as $$
+  select coalesce(jsonb_agg(dispatch.notification_payload(n) order by n.created_at desc, n.id desc), '[]')
+  from (select * from dispatch.notifications x
+        where x.user_id = p_user_id and (p_before is null or x.created_at < p_before)
+        order by x.created_at desc, x.id desc limit p_max) n
+$$;
+
+create or replace function public.dispatch_initial_state() returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+  auds text[] := dispatch.user_audiences(uid);
+begin
+  return jsonb_build_object(
+    'counters', coalesce((
+      select jsonb_object_agg(d.name, jsonb_build_object(
+               'value', coalesce(s.value, 0), 'seq', coalesce(s.seq, 0), 'invalidates', to_jsonb(d.invalidates)))
+      from dispatch.counters_def d
+      left join dispatch.counter_state s
+        on s.name = d.name and s.scope = case d.scope_kind when 'user' then uid::text else d.audience end
+      where d.scope_kind = 'user' or d.audience = any(auds)), '{}'),
+    'notifications', dispatch.user_notifications(uid, null, 20),
+    'topics', to_jsonb(array['dispatch:user:' || uid::text]
+                       || array(select 'dispatch:audience:' || a from unnest(auds) a order by a)));
+end
+$$;
+
+create or replace function public.dispatch_notifications(before timestamptz default null, max_rows integer default 20)
+returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+begin
+  if max_rows is null or max_rows < 1 or max_rows > 100 then
+    raise exception 'dispatch: max_rows must be between 1 and 100' using errcode = '22023';
+  end if;
+  return dispatch.user_notifications(uid, before, max_rows);
+end
+$$;
+
+create or replace function public.dispatch_mark_read(ids uuid[]) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+begin
+  if ids is null then
+    raise exception 'dispatch: ids must not be null (use dispatch_mark_all_read)' using errcode = '22023';
+  end if;
+  if cardinality(ids) > 1000 then
+    raise exception 'dispatch: at most 1000 ids at once' using errcode = '22023';
+  end if;
+  return dispatch.mark_read(uid, ids);
+end
+$$;
+
+create or replace function public.dispatch_mark_all_read() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+begin
+  return dispatch.mark_read(uid, null);
+end
+$$;
+
+create or replace function public.dispatch_preferences() returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+begin
+  return jsonb_build_object(
+    'events', coalesce((
+      select jsonb_agg(jsonb_build_object('id', e.id, 'category', e.category, 'type', e.type,
+                                          'description', e.description, 'transports', to_jsonb(e.transports))
+                       order by e.id)
+      from dispatch.events e where e.user_configurable), '[]'),
+    'preferences', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'eventId', nullif(p.event_id, '*'), 'category', nullif(p.category, '*'),
+               'transport', nullif(p.transport, '*'), 'enabled', p.enabled)
+             order by p.event_id, p.category, p.transport)
+      from dispatch.preferences p where p.user_id = uid), '[]'));
+end
+$$;
+
+-- event_id null + category: a category-wide preference; transport null: every transport.
+create or replace function public.dispatch_set_preference(event_id text, transport text, enabled boolean,
+                                                          category text default null)
+returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+  ev dispatch.events;
+begin
+  if enabled is null then
+    raise exception 'dispatch: enabled must be true or false' using errcode = '22023';
+  end if;
+  if event_id is null and category is null then
+    raise exception 'dispatch: give an event_id or a category' using errcode = '22023';
+  end if;
+  if event_id is not null and category is not null then
+    raise exception 'dispatch: give an event_id or a category, not both' using errcode = '22023';
+  end if;
+  if event_id is not null then
+    select * into ev from dispatch.events e where e.id = dispatch_set_preference.event_id;
+    if not found then
+      raise exception 'dispatch: unknown event %', event_id using errcode = '22023';
+    end if;
+    if not ev.user_configurable then
+      raise exception 'dispatch: event % is not user-configurable', event_id using errcode = '22023';
+    end if;
+  elsif not exists (select from dispatch.events e where e.category = dispatch_set_preference.category) then
+    raise exception 'dispatch: unknown category %', category using errcode = '22023';
+  end if;
+  if transport is not null and transport !~ '^[a-z0-9_]+$' then
+    raise exception 'dispatch: invalid transport %', transport using errcode = '22023';
+  end if;
+  insert into dispatch.preferences as p (user_id, event_id, category, transport, enabled)
+  values (uid, coalesce(dispatch_set_preference.event_id, '*'), coalesce(dispatch_set_preference.category, '*'),
+          coalesce(dispatch_set_preference.transport, '*'), dispatch_set_preference.enabled)
+  on conflict on constraint preferences_pkey
+  do update set enabled = excluded.enabled, updated_at = now();
+  return jsonb_build_object('eventId', dispatch_set_preference.event_id, 'category', dispatch_set_preference.category,
+                            'transport', dispatch_set_preference.transport, 'enabled', dispatch_set_preference.enabled);
+end
+$$;
+
+-- Admin: receipts, newest first, filtered.
+create or replace function public.dispatch_receipts(
+  event_id text default null, status text default null, recipient uuid default null,
+  since timestamptz default null, until timestamptz default null, max_rows integer default 50
+) returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  perform dispatch.require_admin();
+  if max_rows is null or max_rows < 1 or max_rows > 500 then
+    raise exception 'dispatch: max_rows must be between 1 and 500' using errcode = '22023';
+  end if;
+  if status is not null and status not in ('pending', 'scheduled', 'sending', 'sent', 'failed', 'skipped', 'cancelled') then
+    raise exception 'dispatch: unknown status %', status using errcode = '22023';
+  end if;
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+      'id', r.id, 'occurrenceId', r.occurrence_id, 'eventId', r.event_id, 'channel', r.channel,
+      'transport', r.transport, 'audience', r.audience, 'userId', r.user_id, 'address', r.address,
+      'status', r.status, 'attemptCount', r.attempt_count, 'nextAttemptAt', r.next_attempt_at,
+      'lastError', r.last_error, 'providerMessageId', r.provider_message_id, 'skipReason', r.skip_reason,
+      'content', r.content, 'createdAt', r.created_at, 'updatedAt', r.updated_at, 'sentAt', r.sent_at)
+      order by r.created_at desc, r.id desc)
+    from (select * from dispatch.receipts x
+          where (dispatch_receipts.event_id is null or x.event_id = dispatch_receipts.event_id)
+            and (dispatch_receipts.status is null or x.status = dispatch_receipts.status)
+            and (recipient is null or x.user_id = recipient)
+            and (since is null or x.created_at >= since) and (until is null or x.created_at < until)
+          order by x.created_at desc, x.id desc limit max_rows) r), '[]');
+end
+$$;
+
+-- Admin: occurrences, newest first, filtered (status failed = the ones to replay).
+create or replace function public.dispatch_occurrences(
+  event_id text default null, status text default null,
+  since timestamptz default null, until timestamptz default null, max_rows integer default 50
+) returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  perform dispatch.require_admin();
+  if max_rows is null or max_rows < 1 or max_rows > 500 then
+    raise exception 'dispatch: max_rows must be between 1 and 500' using errcode = '22023';
+  end if;
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+      'id', o.id, 'eventId', o.event_id, 'sourceTable', o.source_table, 'operation', o.operation,
+      'record', o.new_record, 'oldRecord', o.old_record, 'actor', o.actor, 'status', o.status,
+      'error', o.error, 'replayCount', o.replay_count, 'createdAt', o.created_at,
+      'receipts', (select count(*) from dispatch.receipts r where r.occurrence_id = o.id))
+      order by o.created_at desc, o.id desc)
+    from (select * from dispatch.occurrences x
+          where (dispatch_occurrences.event_id is null or x.event_id = dispatch_occurrences.event_id)
+            and (dispatch_occurrences.status is null or x.status = dispatch_occurrences.status)
+            and (since is null or x.created_at >= since) and (until is null or x.created_at < until)
+          order by x.created_at desc, x.id desc limit max_rows) o), '[]');
+end
+$$;
+
+-- Admin: replay a failed occurrence.
+create or replace function public.dispatch_replay(occurrence_id uuid) returns integer
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform dispatch.require_admin();
+  return dispatch.replay(occurrence_id);
+end
+$$;
+
+-- Worker API over PostgREST (service_role only): thin wrappers of the queue functions.
+create or replace function public.dispatch_worker_claim(worker text, max_count integer default 10,
+                                                        lease_seconds integer default null, transports text[] default null)
+returns setof dispatch.receipts
+language sql security definer set search_path = '' as $$
+  select * from dispatch.claim_receipts(worker, max_count, lease_seconds, transports)
+$$;
+
+create or replace function public.dispatch_worker_set_content(id uuid, lease_token bigint, content jsonb,
+                                                              secrets text[] default null)
+returns void
+language sql security definer set search_path = '' as $$
+  select dispatch.set_receipt_content(id, lease_token, content, secrets)
+$$;
+
+create or replace function public.dispatch_worker_complete(id uuid, lease_token bigint, provider_message_id text default null,
+                                                           provider_response jsonb default null, http_status integer default null,
+                                                           duration_ms integer default null)
+returns dispatch.receipts
+language sql security definer set search_path = '' as $$
+  select * from dispatch.complete_receipt(id, lease_token, provider_message_id, provider_response, http_status, duration_ms)
+$$;
+
+create or replace function public.dispatch_worker_retry(id uuid, lease_token bigint, error text, retry_at timestamptz default null,
+                                                        http_status integer default null, duration_ms integer default null)
+returns dispatch.receipts
+language sql security definer set search_path = '' as $$
+  select * from dispatch.retry_receipt(id, lease_token, error, retry_at, http_status, duration_ms)
+$$;
+
+create or replace function public.dispatch_worker_fail(id uuid, lease_token bigint, error text,
+                                                       http_status integer default null, duration_ms integer default null)
+returns dispatch.receipts
+language sql security definer set search_path = '' as $$
+  select * from dispatch.fail_receipt(id, lease_token, error, http_status, duration_ms)
+$$;
+
+create or replace function public.dispatch_worker_deliver_in_app(id uuid, lease_token bigint) returns uuid
+language sql security definer set search_path = '' as $$
+  select dispatch.deliver_in_app_receipt(id, lease_token)
+$$;

@@ -1,0 +1,1790 @@
+-- supadispatch core 0.1.0: generated from sql/core — do not edit.
+-- Regenerate with `npx tsx sql/build.ts`. Installs as the `postgres` role; re-running is a no-op.
+
+-- ==== sql/core/000_schema.sql ====
+-- supadispatch core: schema, extensions, settings.
+-- Installs as the non-superuser `postgres` role (supabase db push); re-running is a no-op.
+
+create schema if not exists dispatch;
+comment on schema dispatch is 'supadispatch: notifications, delivery receipts and realtime counters';
+
+-- pg_cron and pg_net are optional: created where available and allowed (hosted Supabase allow-lists
+-- both; pg_cron lives in pg_catalog there, pg_net's extension record in `extensions`). Without them
+-- nothing breaks: receipts wait and `supadispatch doctor` says why.
+do $$
+begin
+  if not exists (select from pg_extension where extname = 'pg_cron')
+     and exists (select from pg_available_extensions where name = 'pg_cron') then
+    begin
+      create extension if not exists pg_cron with schema pg_catalog;
+    exception when others then
+      raise warning 'supadispatch: pg_cron not created (%); schedule dispatch.tick() another way', sqlerrm;
+    end;
+  end if;
+  if not exists (select from pg_extension where extname = 'pg_net')
+     and to_regnamespace('net') is null
+     and exists (select from pg_available_extensions where name = 'pg_net') then
+    begin
+      create extension if not exists pg_net with schema extensions;
+    exception when others then
+      raise warning 'supadispatch: pg_net not created (%); the worker will only be called by dispatch.tick()', sqlerrm;
+    end;
+  end if;
+end
+$$;
+
+create or replace function dispatch.version() returns text
+language sql immutable set search_path = '' as $$ select '0.1.0'::text $$;
+
+-- Ages, limits and switches. A table, not database GUCs (ALTER DATABASE SET is refused on hosted).
+create table if not exists dispatch.settings (
+  key text primary key,
+  value jsonb not null,
+  description text not null default '',
+  updated_at timestamptz not null default now()
+);
+
+insert into dispatch.settings (key, value, description) values
+  ('lease_seconds', '300', 'how long a claimed receipt stays leased to one worker'),
+  ('max_attempts', '5', 'attempts before a receipt fails permanently'),
+  ('backoff_base_seconds', '30', 'first retry delay; doubles per attempt'),
+  ('backoff_max_seconds', '3600', 'upper bound of the retry delay'),
+  ('poke_worker', 'true', 'call the worker through pg_net once per transaction that creates due receipts'),
+  ('worker_timeout_ms', '5000', 'pg_net timeout of the worker call'),
+  ('tick_schedule', '"* * * * *"', 'pg_cron schedule of dispatch.tick() ("5 seconds" needs pg_cron >= 1.5)'),
+  ('prune_schedule', '"17 3 * * *"', 'pg_cron schedule of dispatch.prune()'),
+  ('prune_receipts_after', '"30 days"', 'age after which sent/skipped/cancelled receipts are removed'),
+  ('prune_failed_receipts_after', '"90 days"', 'age after which failed receipts are removed'),
+  ('prune_attempts_after', '"30 days"', 'age after which attempt log rows are removed'),
+  ('prune_read_notifications_after', '"90 days"', 'age after which read notifications are removed'),
+  ('prune_occurrences_after', '"30 days"', 'age after which occurrences without receipts are removed'),
+  ('prune_batch_size', '5000', 'rows removed per table per prune() call'),
+  ('counter_default_shards', '16', 'shards used by register_counter(... shards => null) for audience counters')
+on conflict (key) do nothing;
+
+create or replace function dispatch.setting(p_key text) returns jsonb
+language sql stable security definer set search_path = '' as $$
+  select value from dispatch.settings where key = p_key
+$$;
+
+create or replace function dispatch.setting_int(p_key text, p_default bigint) returns bigint
+language sql stable security definer set search_path = '' as $$
+  select coalesce((select (value #>> '{}')::bigint from dispatch.settings where key = p_key), p_default)
+$$;
+
+create or replace function dispatch.setting_interval(p_key text, p_default interval) returns interval
+language sql stable security definer set search_path = '' as $$
+  select coalesce((select (value #>> '{}')::interval from dispatch.settings where key = p_key), p_default)
+$$;
+
+create or replace function dispatch.set_setting(p_key text, p_value jsonb) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_key is null or p_value is null then
+    raise exception 'dispatch: setting key and value must not be null';
+  end if;
+  insert into dispatch.settings (key, value) values (p_key, p_value)
+  on conflict (key) do update set value = excluded.value, updated_at = now();
+end
+$$;
+
+-- The signed-in user, as auth.uid() computes it (claim `sub`), without a hard dependency on auth.
+create or replace function dispatch.current_user_id() returns uuid
+language sql stable set search_path = '' as $$
+  select nullif(coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  ), '')::uuid
+$$;
+
+-- ==== sql/core/010_registry.sql ====
+-- Registries the generator fills: events, audiences (admin check), counters (in 040).
+
+create table if not exists dispatch.events (
+  id text primary key,
+  source_table text,
+  category text,
+  type text not null default 'info',
+  description text not null default '',
+  user_configurable boolean not null default true,
+  is_strict boolean not null default false,
+  -- function (occurrence_ids uuid[]) returns void that creates the receipts of a batch of
+  -- occurrences of this event (generated); null = an event without channels.
+  expander text,
+  transports text[] not null default '{}',
+  config jsonb not null default '{}',
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint events_id_format check (id ~ '^[A-Za-z0-9_.:-]+$')
+);
+
+create or replace function dispatch.register_event(
+  p_id text,
+  p_expander text default null,
+  p_source_table text default null,
+  p_category text default null,
+  p_type text default 'info',
+  p_user_configurable boolean default true,
+  p_strict boolean default false,
+  p_transports text[] default '{}',
+  p_description text default '',
+  p_config jsonb default '{}'
+) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_expander is not null and to_regproc(p_expander) is null then
+    raise exception 'dispatch: expander % does not exist', p_expander;
+  end if;
+  insert into dispatch.events as e (id, expander, source_table, category, type, user_configurable, is_strict,
+                                    transports, description, config)
+  values (p_id, p_expander, p_source_table, p_category, coalesce(p_type, 'info'), coalesce(p_user_configurable, true),
+          coalesce(p_strict, false), coalesce(p_transports, '{}'), coalesce(p_description, ''), coalesce(p_config, '{}'))
+  on conflict (id) do update set
+    expander = excluded.expander, source_table = excluded.source_table, category = excluded.category,
+    type = excluded.type, user_configurable = excluded.user_configurable, is_strict = excluded.is_strict,
+    transports = excluded.transports, description = excluded.description, config = excluded.config,
+    updated_at = now();
+end
+$$;
+
+-- Admins: a user is an admin if listed here or if auth.users.raw_app_meta_data->>'role' = 'admin'
+-- (app_metadata is writable only with the service role). The generator may redefine
+-- dispatch.is_admin(uuid) from the config's admin audience.
+create table if not exists dispatch.admins (
+  user_id uuid primary key,
+  created_at timestamptz not null default now()
+);
+
+-- Members of named audiences (for audience topics and counters) where no generated rule exists.
+create table if not exists dispatch.audience_members (
+  audience text not null,
+  user_id uuid not null,
+  created_at timestamptz not null default now(),
+  primary key (audience, user_id)
+);
+create index if not exists audience_members_user_idx on dispatch.audience_members (user_id);
+
+create or replace function dispatch.is_admin(p_user_id uuid) returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  if p_user_id is null then
+    return false;
+  end if;
+  if exists (select from dispatch.admins a where a.user_id = p_user_id) then
+    return true;
+  end if;
+  if to_regclass('auth.users') is not null then
+    return exists (select from auth.users u where u.id = p_user_id and u.raw_app_meta_data ->> 'role' = 'admin');
+  end if;
+  return false;
+end
+$$;
+
+-- Audience membership for topics `dispatch:audience:<name>`. The generator redefines this function
+-- to compile the config's audiences; the default knows `admin` and dispatch.audience_members.
+create or replace function dispatch.is_audience_member(p_user_id uuid, p_audience text) returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  if p_user_id is null or p_audience is null then
+    return false;
+  end if;
+  if p_audience = 'admin' and dispatch.is_admin(p_user_id) then
+    return true;
+  end if;
+  return exists (select from dispatch.audience_members m where m.audience = p_audience and m.user_id = p_user_id);
+end
+$$;
+
+-- Audiences a user belongs to (for dispatch_initial_state topics). Redefinable like the above.
+create or replace function dispatch.user_audiences(p_user_id uuid) returns text[]
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return array(
+    select a from (
+      select 'admin'::text as a where dispatch.is_admin(p_user_id)
+      union
+      select m.audience from dispatch.audience_members m where m.user_id = p_user_id
+    ) s order by a
+  );
+end
+$$;
+
+-- {{column}} / {{a.b}} interpolation against a record (jsonb). Missing values render as ''.
+create or replace function dispatch.render(p_template text, p_record jsonb) returns text
+language plpgsql immutable set search_path = '' as $$
+declare
+  m text[];
+  result text := p_template;
+begin
+  if p_template is null then
+    return null;
+  end if;
+  for m in select regexp_matches(p_template, '(\{\{\s*([A-Za-z0-9_.]+)\s*\}\})', 'g') loop
+    result := replace(result, m[1], coalesce(p_record #>> string_to_array(m[2], '.'), ''));
+  end loop;
+  return result;
+end
+$$;
+
+-- ==== sql/core/020_outbox.sql ====
+-- Outbox: occurrences, receipts, attempts, preferences.
+
+create table if not exists dispatch.occurrences (
+  id uuid primary key default gen_random_uuid(),
+  event_id text not null,
+  source_table text,
+  operation text not null,
+  new_record jsonb,
+  old_record jsonb,
+  actor uuid default dispatch.current_user_id(),
+  -- expanded: receipts were created; failed: expansion raised (error says why), replayable
+  status text not null default 'expanded' check (status in ('expanded', 'failed')),
+  error text,
+  replay_count integer not null default 0,
+  created_at timestamptz not null default now(),
+  expanded_at timestamptz
+);
+create index if not exists occurrences_event_created_idx on dispatch.occurrences (event_id, created_at desc);
+create index if not exists occurrences_created_idx on dispatch.occurrences (created_at);
+create index if not exists occurrences_failed_idx on dispatch.occurrences (created_at) where status = 'failed';
+
+create sequence if not exists dispatch.lease_token_seq;
+
+create table if not exists dispatch.receipts (
+  id uuid primary key default gen_random_uuid(),
+  occurrence_id uuid not null references dispatch.occurrences (id) on delete cascade,
+  event_id text not null,
+  channel text not null,
+  transport text not null,
+  audience text,
+  user_id uuid,
+  address text,
+  recipient_key text generated always as (coalesce(user_id::text, '') || '|' || coalesce(address, '')) stored,
+  status text not null default 'pending'
+    check (status in ('pending', 'scheduled', 'sending', 'sent', 'failed', 'skipped', 'cancelled')),
+  attempt_count integer not null default 0,
+  max_attempts integer,
+  next_attempt_at timestamptz not null default now(),
+  lease_owner text,
+  lease_expires_at timestamptz,
+  lease_token bigint,
+  last_error text,
+  provider_message_id text,
+  provider_response jsonb,
+  idempotency_key text generated always as ('dispatch-' || id::text) stored,
+  -- rendered once, secrets redacted: {subject, html, text, payload, title, message, ...}
+  content jsonb,
+  skip_reason text,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  sent_at timestamptz,
+  failed_at timestamptz,
+  constraint receipts_recipient_present check (user_id is not null or address is not null),
+  constraint receipts_unique_recipient unique (occurrence_id, channel, recipient_key)
+);
+create index if not exists receipts_due_idx on dispatch.receipts (next_attempt_at)
+  where status in ('pending', 'scheduled');
+create index if not exists receipts_lease_idx on dispatch.receipts (lease_expires_at) where status = 'sending';
+create index if not exists receipts_event_created_idx on dispatch.receipts (event_id, created_at desc);
+create index if not exists receipts_user_idx on dispatch.receipts (user_id, created_at desc);
+create index if not exists receipts_status_updated_idx on dispatch.receipts (status, updated_at);
+
+create table if not exists dispatch.attempts (
+  id bigint generated always as identity primary key,
+  receipt_id uuid not null references dispatch.receipts (id) on delete cascade,
+  attempt integer not null,
+  lease_token bigint not null,
+  worker text,
+  started_at timestamptz not null default now(),
+  finished_at timestamptz,
+  outcome text check (outcome in ('sent', 'retry', 'failed', 'expired')),
+  http_status integer,
+  error text,
+  duration_ms integer,
+  unique (receipt_id, attempt)
+);
+create index if not exists attempts_started_idx on dispatch.attempts (started_at);
+
+-- Preferences: '*' is a wildcard. The most specific row wins: event beats category beats '*',
+-- then a named transport beats '*'. No row = enabled.
+create table if not exists dispatch.preferences (
+  user_id uuid not null,
+  event_id text not null default '*',
+  category text not null default '*',
+  transport text not null default '*',
+  enabled boolean not null,
+  updated_at timestamptz not null default now(),
+  primary key (user_id, event_id, category, transport),
+  constraint preferences_one_scope check (event_id = '*' or category = '*')
+);
+
+-- Recipients handed by expanders to dispatch.create_receipts. `content` is per recipient:
+-- for in_app {title, message, actionUrl, actionLabel, type, metadata}; anything for other transports.
+do $$
+begin
+  if to_regtype('dispatch.recipient') is null then
+    create type dispatch.recipient as (occurrence_id uuid, user_id uuid, address text, content jsonb);
+  end if;
+  if to_regtype('dispatch.counter_delta') is null then
+    create type dispatch.counter_delta as (scope text, delta bigint);
+  end if;
+end
+$$;
+
+-- Is channel (event, transport) enabled for a user? Ignores preferences for events that are not
+-- user-configurable.
+create or replace function dispatch.preference_enabled(p_user_id uuid, p_event_id text, p_transport text)
+returns boolean
+language sql stable security definer set search_path = '' as $$
+  select coalesce((
+    select p.enabled
+    from dispatch.preferences p
+    left join dispatch.events e on e.id = p_event_id
+    where p.user_id = p_user_id
+      and (p.event_id = p_event_id or (p.event_id = '*' and (p.category = '*' or p.category = e.category)))
+      and p.transport in (p_transport, '*')
+    order by (p.event_id <> '*') desc, (p.category <> '*') desc, (p.transport <> '*') desc
+    limit 1
+  ), true)
+  or coalesce((select not e.user_configurable from dispatch.events e where e.id = p_event_id), false)
+$$;
+
+-- ==== sql/core/030_realtime.sql ====
+-- Realtime glue: topics, broadcast helper, RLS on realtime.messages.
+-- Broadcasts are sent from SECURITY DEFINER functions (owner postgres, BYPASSRLS), so realtime.send's
+-- INSERT passes RLS; realtime.send swallows its own errors (a WARNING), so a broadcast never aborts
+-- the app's write.
+
+create or replace function dispatch.user_topic(p_user_id uuid) returns text
+language sql immutable set search_path = '' as $$ select 'dispatch:user:' || p_user_id::text $$;
+
+create or replace function dispatch.audience_topic(p_audience text) returns text
+language sql immutable set search_path = '' as $$ select 'dispatch:audience:' || p_audience $$;
+
+create or replace function dispatch.broadcast(p_topic text, p_event text, p_payload jsonb) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform realtime.send(p_payload, p_event, p_topic, true);
+end
+$$;
+
+-- May the signed-in user (auth.uid()) read a dispatch topic?
+create or replace function dispatch.can_read_topic(p_topic text) returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.current_user_id();
+begin
+  if uid is null or p_topic is null then
+    return false;
+  end if;
+  if p_topic = 'dispatch:user:' || uid::text then
+    return true;
+  end if;
+  if p_topic like 'dispatch:audience:%' then
+    return dispatch.is_audience_member(uid, substr(p_topic, length('dispatch:audience:') + 1));
+  end if;
+  return false;
+end
+$$;
+
+-- Policies on realtime.messages:
+--   dispatch_read       (permissive, SELECT, authenticated): own user topic and member audience topics.
+--   dispatch_read_guard (restrictive, SELECT): no other policy of the project can open dispatch:* topics.
+--   dispatch_send_guard (restrictive, INSERT): nobody but the database sends on dispatch:* topics.
+-- Creating policies on realtime.messages needs supautils' policy grant (hosted) or the table owner;
+-- where neither is available this returns false with a WARNING instead of failing the install, and can
+-- be re-run by a privileged role: select dispatch.install_realtime_policies();
+create or replace function dispatch.install_realtime_policies() returns boolean
+language plpgsql set search_path = '' as $$
+begin
+  if to_regclass('realtime.messages') is null then
+    raise warning 'supadispatch: realtime.messages does not exist; realtime policies not installed';
+    return false;
+  end if;
+  begin
+    execute 'drop policy if exists dispatch_read on realtime.messages';
+    execute $p$create policy dispatch_read on realtime.messages as permissive for select to authenticated
+      using (extension = 'broadcast' and topic like 'dispatch:%' and dispatch.can_read_topic(topic))$p$;
+    execute 'drop policy if exists dispatch_read_guard on realtime.messages';
+    execute $p$create policy dispatch_read_guard on realtime.messages as restrictive for select to authenticated
+      using (topic not like 'dispatch:%' or dispatch.can_read_topic(topic))$p$;
+    execute 'drop policy if exists dispatch_read_guard_anon on realtime.messages';
+    execute $p$create policy dispatch_read_guard_anon on realtime.messages as restrictive for select to anon
+      using (topic not like 'dispatch:%')$p$;
+    execute 'drop policy if exists dispatch_send_guard on realtime.messages';
+    execute $p$create policy dispatch_send_guard on realtime.messages as restrictive for insert to anon, authenticated
+      with check (topic not like 'dispatch:%')$p$;
+  exception when insufficient_privilege then
+    raise warning 'supadispatch: realtime policies not installed (%): run select dispatch.install_realtime_policies() as the owner of realtime.messages', sqlerrm;
+    return false;
+  end;
+  return true;
+end
+$$;
+
+-- ==== sql/core/040_counters.sql ====
+-- Exact realtime counters.
+--
+-- A counter has one value per scope: a user (topic dispatch:user:<uuid>) or an audience
+-- (topic dispatch:audience:<name>). Generated statement-level triggers (transition tables) compute
+-- one delta per scope per statement and call dispatch.apply_counter_deltas(name, deltas).
+--
+-- Unsharded (shards = 1): the delta is added to dispatch.counter_state under its row lock (held to
+-- commit), seq is bumped and the new value broadcast at once.
+-- Sharded (shards > 1): the delta goes to one of N shard rows (by backend), so concurrent writers do
+-- not queue on one row for their whole transaction; the scope is marked dirty and published once, at
+-- commit, by a deferred constraint trigger that locks the state row (short: commit-time only),
+-- sums the shards with a fresh snapshot, bumps seq and broadcasts.
+-- Either way the broadcast with the highest seq carries the value of all committed writes, so
+-- a subscriber's last value equals dispatch.reconcile_counters() once writers stop.
+
+create table if not exists dispatch.counters_def (
+  name text primary key,
+  scope_kind text not null check (scope_kind in ('user', 'audience')),
+  audience text,
+  invalidates text[] not null default '{}',
+  shards integer not null default 1 check (shards between 1 and 1024),
+  source_table text,
+  -- select <scope text>, <value bigint> ... : recomputes every scope from scratch (reconcile)
+  reconcile_sql text,
+  description text not null default '',
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint counters_def_name_format check (name ~ '^[A-Za-z0-9_.:-]+$'),
+  constraint counters_def_audience check (scope_kind = 'user' or audience is not null)
+);
+
+create table if not exists dispatch.counter_state (
+  name text not null references dispatch.counters_def (name) on delete cascade,
+  scope text not null,
+  value bigint not null default 0,
+  seq bigint not null default 0,
+  updated_at timestamptz not null default now(),
+  primary key (name, scope)
+);
+
+create table if not exists dispatch.counter_shards (
+  name text not null references dispatch.counters_def (name) on delete cascade,
+  scope text not null,
+  shard integer not null,
+  value bigint not null default 0,
+  primary key (name, scope, shard)
+);
+
+-- Scopes of sharded counters changed by the current transaction; rows live only inside it.
+create unlogged table if not exists dispatch.counter_dirty (
+  xid xid8 not null,
+  name text not null,
+  scope text not null,
+  primary key (xid, name, scope)
+);
+
+create or replace function dispatch.register_counter(
+  p_name text,
+  p_scope_kind text,
+  p_audience text default null,
+  p_invalidates text[] default '{}',
+  p_shards integer default 1,
+  p_source_table text default null,
+  p_reconcile_sql text default null,
+  p_description text default ''
+) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_scope_kind is null or p_scope_kind not in ('user', 'audience') then
+    raise exception 'dispatch: counter % scope_kind must be user or audience', p_name;
+  end if;
+  insert into dispatch.counters_def as d (name, scope_kind, audience, invalidates, shards, source_table,
+                                          reconcile_sql, description)
+  values (p_name, p_scope_kind, p_audience, coalesce(p_invalidates, '{}'),
+          coalesce(p_shards, case when p_scope_kind = 'audience'
+                                  then dispatch.setting_int('counter_default_shards', 16)::int else 1 end),
+          p_source_table, p_reconcile_sql, coalesce(p_description, ''))
+  on conflict (name) do update set
+    scope_kind = excluded.scope_kind, audience = excluded.audience, invalidates = excluded.invalidates,
+    shards = excluded.shards, source_table = excluded.source_table, reconcile_sql = excluded.reconcile_sql,
+    description = excluded.description, updated_at = now();
+end
+$$;
+
+create or replace function dispatch.counter_topic(p_scope_kind text, p_scope text) returns text
+language sql immutable set search_path = '' as $$
+  select case p_scope_kind when 'user' then 'dispatch:user:' else 'dispatch:audience:' end || p_scope
+$$;
+
+create or replace function dispatch.broadcast_counter(
+  p_name text, p_scope_kind text, p_scope text, p_value bigint, p_seq bigint, p_invalidates text[]
+) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform realtime.send(
+    jsonb_build_object('name', p_name, 'value', p_value, 'seq', p_seq,
+                       'invalidates', to_jsonb(coalesce(p_invalidates, '{}'::text[]))),
+    'counter', dispatch.counter_topic(p_scope_kind, p_scope), true);
+end
+$$;
+
+-- Publish one scope of a sharded counter: lock its state row, sum the shards (fresh snapshot),
+-- bump seq, broadcast. Returns the published value.
+create or replace function dispatch.publish_sharded_counter(p_name text, p_scope text) returns bigint
+language plpgsql security definer set search_path = '' as $$
+declare
+  d dispatch.counters_def;
+  v_seq bigint;
+  v_value bigint;
+begin
+  select * into d from dispatch.counters_def where name = p_name;
+  insert into dispatch.counter_state as c (name, scope, value, seq) values (p_name, p_scope, 0, 1)
+  on conflict (name, scope) do update set seq = c.seq + 1
+  returning c.seq into v_seq;
+  -- a new statement: its snapshot includes every transaction that published before us
+  select coalesce(sum(s.value), 0) into v_value from dispatch.counter_shards s
+  where s.name = p_name and s.scope = p_scope;
+  update dispatch.counter_state set value = v_value, updated_at = now() where name = p_name and scope = p_scope;
+  perform dispatch.broadcast_counter(p_name, d.scope_kind, p_scope, v_value, v_seq, d.invalidates);
+  return v_value;
+end
+$$;
+
+create or replace function dispatch.publish_dirty_counters() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  r record;
+  x xid8 := pg_current_xact_id();
+begin
+  for r in select name, scope from dispatch.counter_dirty where xid = x order by name, scope loop
+    perform dispatch.publish_sharded_counter(r.name, r.scope);
+  end loop;
+  delete from dispatch.counter_dirty where xid = x;
+  return null;
+end
+$$;
+
+drop trigger if exists counter_dirty_publish on dispatch.counter_dirty;
+create constraint trigger counter_dirty_publish after insert on dispatch.counter_dirty
+  deferrable initially deferred for each row execute function dispatch.publish_dirty_counters();
+
+-- The one entry point of counter maintenance. Deltas may repeat a scope and contain zeros; they are
+-- summed per scope and applied in scope order (no deadlocks between two statements of this kind).
+create or replace function dispatch.apply_counter_deltas(p_name text, p_deltas dispatch.counter_delta[])
+returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  d dispatch.counters_def;
+  r record;
+  v_shard integer;
+begin
+  if p_deltas is null or cardinality(p_deltas) = 0 then
+    return;
+  end if;
+  select * into d from dispatch.counters_def where name = p_name;
+  if not found then
+    raise exception 'dispatch: unknown counter %', p_name;
+  end if;
+  if d.shards = 1 then
+    for r in
+      insert into dispatch.counter_state as c (name, scope, value, seq)
+      select p_name, x.scope, x.delta, 1
+      from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
+            where t.scope is not null group by t.scope having sum(t.delta) <> 0) x
+      order by x.scope
+      on conflict (name, scope) do update set value = c.value + excluded.value, seq = c.seq + 1, updated_at = now()
+      returning c.scope, c.value, c.seq
+    loop
+      perform dispatch.broadcast_counter(p_name, d.scope_kind, r.scope, r.value, r.seq, d.invalidates);
+    end loop;
+  else
+    v_shard := pg_backend_pid() % d.shards;
+    with x as (
+      select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
+      where t.scope is not null group by t.scope having sum(t.delta) <> 0
+    ), s as (
+      insert into dispatch.counter_shards as c (name, scope, shard, value)
+      select p_name, x.scope, v_shard, x.delta from x order by x.scope
+      on conflict (name, scope, shard) do update set value = c.value + excluded.value
+      returning c.scope
+    )
+    insert into dispatch.counter_dirty (xid, name, scope)
+    select pg_current_xact_id(), p_name, s.scope from s order by s.scope
+    on conflict do nothing;
+  end if;
+end
+$$;
+
+-- Current value of a counter scope (sharded: the published value).
+create or replace function dispatch.counter_value(p_name text, p_scope text) returns bigint
+language sql stable security definer set search_path = '' as $$
+  select coalesce((select value from dispatch.counter_state where name = p_name and scope = p_scope), 0)
+$$;
+
+-- Recompute counters from their source (reconcile_sql). With p_apply, differences are corrected
+-- (and broadcast with a new seq). Exact when writers are quiescent; under load a later run fixes
+-- what an in-flight transaction made stale.
+create or replace function dispatch.reconcile_counters(p_name text default null, p_apply boolean default true)
+returns table (name text, scope text, expected bigint, actual bigint, seq bigint, corrected boolean)
+language plpgsql security definer set search_path = '' as $$
+declare
+  d dispatch.counters_def;
+  r record;
+  v_seq bigint;
+  v_value bigint;
+begin
+  if p_name is not null and not exists (select from dispatch.counters_def c where c.name = p_name) then
+    raise exception 'dispatch: unknown counter %', p_name;
+  end if;
+  for d in select * from dispatch.counters_def c
+           where (p_name is null or c.name = p_name) and c.reconcile_sql is not null order by c.name loop
+    for r in execute format($q$
+        with e as (select q.scope::text as scope, sum(q.value)::bigint as value
+                   from (%s) as q(scope, value) group by 1),
+             a as (select st.scope, st.value, st.seq from dispatch.counter_state st where st.name = $1),
+             sh as (select s.scope, sum(s.value)::bigint as value from dispatch.counter_shards s
+                    where s.name = $1 group by s.scope)
+        select coalesce(e.scope, a.scope, sh.scope) as scope,
+               coalesce(e.value, 0) as expected,
+               case when $2 > 1 then coalesce(sh.value, 0) else coalesce(a.value, 0) end as actual,
+               coalesce(a.seq, 0) as seq
+        from e full join a on a.scope = e.scope full join sh on sh.scope = coalesce(e.scope, a.scope)
+        order by 1$q$, d.reconcile_sql) using d.name, d.shards loop
+      name := d.name; scope := r.scope; expected := r.expected; actual := r.actual; seq := r.seq;
+      corrected := false;
+      if r.expected <> r.actual and p_apply then
+        if d.shards > 1 then
+          insert into dispatch.counter_shards as c (name, scope, shard, value)
+          values (d.name, r.scope, 0, r.expected - r.actual)
+          on conflict on constraint counter_shards_pkey do update set value = c.value + excluded.value;
+          v_value := dispatch.publish_sharded_counter(d.name, r.scope);
+          select st.seq into v_seq from dispatch.counter_state st where st.name = d.name and st.scope = r.scope;
+        else
+          insert into dispatch.counter_state as c (name, scope, value, seq) values (d.name, r.scope, r.expected, 1)
+          on conflict on constraint counter_state_pkey do update set value = excluded.value, seq = c.seq + 1, updated_at = now()
+          returning c.value, c.seq into v_value, v_seq;
+          perform dispatch.broadcast_counter(d.name, d.scope_kind, r.scope, v_value, v_seq, d.invalidates);
+        end if;
+        seq := v_seq;
+        corrected := true;
+      end if;
+      return next;
+    end loop;
+  end loop;
+end
+$$;
+
+-- ==== sql/core/050_notifications.sql ====
+-- In-app notifications, their broadcasts and the built-in unread_notifications counter.
+
+create table if not exists dispatch.notifications (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null,
+  event_id text,
+  occurrence_id uuid references dispatch.occurrences (id) on delete set null,
+  receipt_id uuid references dispatch.receipts (id) on delete set null,
+  type text not null default 'info',
+  title text not null default '',
+  message text not null default '',
+  action_url text,
+  action_label text,
+  metadata jsonb not null default '{}',
+  read_at timestamptz,
+  created_at timestamptz not null default now()
+);
+create index if not exists notifications_user_created_idx on dispatch.notifications (user_id, created_at desc, id);
+create index if not exists notifications_unread_idx on dispatch.notifications (user_id) where read_at is null;
+create index if not exists notifications_read_idx on dispatch.notifications (read_at) where read_at is not null;
+create index if not exists notifications_receipt_idx on dispatch.notifications (receipt_id) where receipt_id is not null;
+create index if not exists notifications_occurrence_idx on dispatch.notifications (occurrence_id) where occurrence_id is not null;
+
+-- The `notification` broadcast payload (DESIGN.md).
+create or replace function dispatch.notification_payload(n dispatch.notifications) returns jsonb
+language sql stable set search_path = '' as $$
+  select jsonb_build_object(
+    'id', n.id, 'eventId', n.event_id, 'type', n.type, 'title', n.title, 'message', n.message,
+    'actionUrl', n.action_url, 'actionLabel', n.action_label, 'metadata', n.metadata,
+    'read', n.read_at is not null, 'createdAt', n.created_at)
+$$;
+
+select dispatch.register_counter(
+  'unread_notifications', 'user', null, array['notifications'], 1, 'dispatch.notifications',
+  'select user_id::text, count(*) from dispatch.notifications where read_at is null group by user_id',
+  'unread in-app notifications of the user (built in)');
+
+create or replace function dispatch.notifications_after_insert() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  n dispatch.notifications;
+begin
+  for n in select * from new_rows order by created_at, id loop
+    perform realtime.send(dispatch.notification_payload(n), 'notification', 'dispatch:user:' || n.user_id::text, true);
+  end loop;
+  perform dispatch.apply_counter_deltas('unread_notifications', array(
+    select row(user_id::text, count(*))::dispatch.counter_delta from new_rows where read_at is null group by user_id));
+  return null;
+end
+$$;
+
+create or replace function dispatch.notifications_after_update() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  r record;
+  read_all boolean := coalesce(current_setting('dispatch.read_all', true), '') = 'on';
+begin
+  perform dispatch.apply_counter_deltas('unread_notifications', array(
+    select row(scope, sum(delta))::dispatch.counter_delta from (
+      select n.user_id::text as scope, 1 as delta from new_rows n where n.read_at is null
+      union all
+      select o.user_id::text, -1 from old_rows o where o.read_at is null
+    ) x group by scope));
+  -- notifications_read: per user, the ids that went from unread to read (null = all of them)
+  for r in
+    select n.user_id, array_agg(n.id order by n.id) as ids
+    from new_rows n join old_rows o on o.id = n.id
+    where o.read_at is null and n.read_at is not null
+    group by n.user_id order by n.user_id
+  loop
+    perform realtime.send(jsonb_build_object('ids', case when read_all then null else to_jsonb(r.ids) end),
+                          'notifications_read', 'dispatch:user:' || r.user_id::text, true);
+  end loop;
+  return null;
+end
+$$;
+
+create or replace function dispatch.notifications_after_delete() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform dispatch.apply_counter_deltas('unread_notifications', array(
+    select row(user_id::text, -count(*))::dispatch.counter_delta from old_rows where read_at is null group by user_id));
+  return null;
+end
+$$;
+
+drop trigger if exists notifications_insert on dispatch.notifications;
+create trigger notifications_insert after insert on dispatch.notifications
+  referencing new table as new_rows for each statement execute function dispatch.notifications_after_insert();
+drop trigger if exists notifications_update on dispatch.notifications;
+create trigger notifications_update after update on dispatch.notifications
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function dispatch.notifications_after_update();
+drop trigger if exists notifications_delete on dispatch.notifications;
+create trigger notifications_delete after delete on dispatch.notifications
+  referencing old table as old_rows for each statement execute function dispatch.notifications_after_delete();
+
+-- Send an in-app notification from app SQL. Returns its id.
+create or replace function dispatch.notify(
+  p_user_id uuid,
+  p_event_id text,
+  p_title text,
+  p_message text,
+  p_action_url text default null,
+  p_action_label text default null,
+  p_metadata jsonb default '{}',
+  p_type text default null
+) returns uuid
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_id uuid;
+begin
+  if p_user_id is null then
+    raise exception 'dispatch: notify needs a user id';
+  end if;
+  insert into dispatch.notifications (user_id, event_id, type, title, message, action_url, action_label, metadata)
+  values (p_user_id, p_event_id,
+          coalesce(p_type, (select e.type from dispatch.events e where e.id = p_event_id), 'info'),
+          coalesce(p_title, ''), coalesce(p_message, ''), p_action_url, p_action_label, coalesce(p_metadata, '{}'))
+  returning id into v_id;
+  return v_id;
+end
+$$;
+
+-- Mark a user's notifications read (ids null = all). Returns how many changed.
+create or replace function dispatch.mark_read(p_user_id uuid, p_ids uuid[]) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_count integer;
+begin
+  if p_ids is null then
+    perform set_config('dispatch.read_all', 'on', true);
+    update dispatch.notifications set read_at = now() where user_id = p_user_id and read_at is null;
+    get diagnostics v_count = row_count;
+    perform set_config('dispatch.read_all', '', true);
+  else
+    update dispatch.notifications set read_at = now()
+    where user_id = p_user_id and read_at is null and id = any(p_ids);
+    get diagnostics v_count = row_count;
+  end if;
+  return v_count;
+end
+$$;
+
+-- ==== sql/core/060_receipts.sql ====
+-- Receipts: the state machine, creation from expanders, occurrences (fire / emit / replay), the
+-- once-per-transaction worker poke.
+--
+--   pending   --claim-->            sending      (dispatch.claim_receipts; the only place attempt_count grows)
+--   scheduled --claim-->            sending
+--   sending   --complete-->         sent         (dispatch.complete_receipt)
+--   sending   --retry-->            scheduled    (dispatch.retry_receipt; failed when attempts are used up)
+--   sending   --fail-->             failed       (dispatch.fail_receipt)
+--   sending   --expire-->           scheduled    (dispatch.reclaim_expired_leases; failed when used up)
+--   pending   --cancel/scheduled--> cancelled    (dispatch.cancel_receipt)
+--   pending   --skip/scheduled-->   skipped      (dispatch.skip_receipt)
+--   failed    --requeue-->          scheduled    (dispatch.requeue_receipt, admin "retry now")
+-- Receipts are created (by dispatch.create_receipts only) `pending`, `skipped` (preference opt-out)
+-- or, for in_app without delay, `sent` together with their notification. A trigger refuses any other
+-- status change, so the transition functions are the only way to move a receipt.
+
+create or replace function dispatch.receipt_transition_allowed(p_via text, p_from text, p_to text)
+returns boolean
+language sql immutable set search_path = '' as $$
+  select (p_via, p_from, p_to) in (
+    ('claim', 'pending', 'sending'), ('claim', 'scheduled', 'sending'),
+    ('complete', 'sending', 'sent'),
+    ('retry', 'sending', 'scheduled'), ('retry', 'sending', 'failed'),
+    ('fail', 'sending', 'failed'),
+    ('expire', 'sending', 'scheduled'), ('expire', 'sending', 'failed'),
+    ('cancel', 'pending', 'cancelled'), ('cancel', 'scheduled', 'cancelled'),
+    ('skip', 'pending', 'skipped'), ('skip', 'scheduled', 'skipped'),
+    ('requeue', 'failed', 'scheduled'))
+$$;
+
+create or replace function dispatch.receipts_guard() returns trigger
+language plpgsql set search_path = '' as $$
+declare
+  via text := coalesce(current_setting('dispatch.transition', true), '');
+begin
+  if new.status is distinct from old.status
+     and not dispatch.receipt_transition_allowed(via, old.status, new.status) then
+    raise exception 'dispatch: illegal receipt transition % -> % (receipt %)', old.status, new.status, old.id
+      using hint = 'change a receipt''s status only through the dispatch.*_receipt(s) functions';
+  end if;
+  if new.attempt_count is distinct from old.attempt_count and via <> 'claim' then
+    raise exception 'dispatch: attempt_count changes only when a receipt is claimed (receipt %)', old.id;
+  end if;
+  new.updated_at := now();
+  return new;
+end
+$$;
+
+-- Fires only when status or attempt_count change (creation is checked by create_receipts).
+drop trigger if exists receipts_guard on dispatch.receipts;
+create trigger receipts_guard before update on dispatch.receipts
+  for each row when (old.status is distinct from new.status or old.attempt_count is distinct from new.attempt_count)
+  execute function dispatch.receipts_guard();
+
+-- Lock one receipt and check the transition; raises the errors every transition shares.
+create or replace function dispatch.lock_receipt_for(p_id uuid, p_via text, p_to text, p_token bigint)
+returns dispatch.receipts
+language plpgsql security definer set search_path = '' as $$
+declare
+  r dispatch.receipts;
+begin
+  if p_id is null then
+    raise exception 'dispatch: receipt id must not be null';
+  end if;
+  select * into r from dispatch.receipts where id = p_id for update;
+  if not found then
+    raise exception 'dispatch: receipt % not found', p_id;
+  end if;
+  if not dispatch.receipt_transition_allowed(p_via, r.status, p_to) then
+    raise exception 'dispatch: illegal receipt transition % -> % (receipt %)', r.status, p_to, p_id;
+  end if;
+  if r.status = 'sending' and p_token is distinct from r.lease_token then
+    raise exception 'dispatch: stale lease token % for receipt % (current %)', p_token, p_id, r.lease_token
+      using errcode = '40001', hint = 'the lease expired and the receipt was claimed again; drop this result';
+  end if;
+  perform set_config('dispatch.transition', p_via, true);
+  return r;
+end
+$$;
+
+create or replace function dispatch.end_transition() returns void
+language sql set search_path = '' as $$ select set_config('dispatch.transition', '', true) $$;
+
+-- Close the attempt opened by claim.
+create or replace function dispatch.finish_attempt(
+  r dispatch.receipts, p_outcome text, p_http_status integer, p_error text, p_duration_ms integer
+) returns void
+language sql security definer set search_path = '' as $$
+  update dispatch.attempts a set
+    finished_at = now(), outcome = p_outcome, http_status = p_http_status, error = p_error,
+    duration_ms = coalesce(p_duration_ms, (extract(epoch from (now() - a.started_at)) * 1000)::integer)
+  where a.receipt_id = r.id and a.attempt = r.attempt_count
+$$;
+
+-- Retry delay after attempt n: base * 2^(n-1), capped, with up to 10% jitter.
+create or replace function dispatch.backoff(p_attempt integer) returns interval
+language sql volatile set search_path = '' as $$
+  select make_interval(secs => least(
+    dispatch.setting_int('backoff_max_seconds', 3600)::float8,
+    dispatch.setting_int('backoff_base_seconds', 30)::float8 * power(2, greatest(p_attempt, 1) - 1)
+  ) * (1 + random() * 0.1))
+$$;
+
+-- Replace each secret (tokens, codes) in content with [redacted] before it is stored.
+create or replace function dispatch.redact(p_content jsonb, p_secrets text[]) returns jsonb
+language plpgsql immutable set search_path = '' as $$
+declare
+  s text;
+  t text := p_content::text;
+begin
+  if p_content is null or p_secrets is null then
+    return p_content;
+  end if;
+  foreach s in array p_secrets loop
+    if s is not null and length(s) > 0 then
+      -- the secret as it appears inside a JSON string
+      t := replace(t, substr(to_jsonb(s)::text, 2, length(to_jsonb(s)::text) - 2), '[redacted]');
+    end if;
+  end loop;
+  return t::jsonb;
+end
+$$;
+
+---------------------------------------------------------------------------------------------------
+-- Worker queue API
+
+-- Claim up to p_max due receipts (pending/scheduled, next_attempt_at <= now()) for p_worker with a
+-- lease and a fresh fencing token each; opens an attempt per receipt.
+create or replace function dispatch.claim_receipts(
+  p_worker text,
+  p_max integer default 10,
+  p_lease_seconds integer default null,
+  p_transports text[] default null
+) returns setof dispatch.receipts
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_lease interval := make_interval(secs => coalesce(p_lease_seconds, dispatch.setting_int('lease_seconds', 300)));
+begin
+  if p_worker is null or length(p_worker) = 0 then
+    raise exception 'dispatch: claim needs a worker name';
+  end if;
+  if p_max is null or p_max < 1 or p_max > 1000 then
+    raise exception 'dispatch: claim size must be between 1 and 1000';
+  end if;
+  perform set_config('dispatch.transition', 'claim', true);
+  return query
+  with due as (
+    select r.id from dispatch.receipts r
+    where r.status in ('pending', 'scheduled') and r.next_attempt_at <= now()
+      and (p_transports is null or r.transport = any(p_transports))
+    order by r.next_attempt_at, r.id
+    limit p_max
+    for update skip locked
+  ), claimed as (
+    update dispatch.receipts r set
+      status = 'sending', attempt_count = r.attempt_count + 1, lease_owner = p_worker,
+      lease_expires_at = now() + v_lease, lease_token = nextval('dispatch.lease_token_seq')
+    from due where r.id = due.id
+    returning r.*
+  ), att as (
+    insert into dispatch.attempts (receipt_id, attempt, lease_token, worker)
+    select c.id, c.attempt_count, c.lease_token, p_worker from claimed c
+  )
+  select * from claimed order by next_attempt_at, id;
+  perform dispatch.end_transition();
+end
+$$;
+
+-- Store the rendered content once (secrets redacted). Only by the lease holder.
+create or replace function dispatch.set_receipt_content(
+  p_id uuid, p_token bigint, p_content jsonb, p_secrets text[] default null
+) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  r dispatch.receipts;
+begin
+  select * into r from dispatch.receipts where id = p_id for update;
+  if not found then
+    raise exception 'dispatch: receipt % not found', p_id;
+  end if;
+  if r.status <> 'sending' or p_token is distinct from r.lease_token then
+    raise exception 'dispatch: stale lease token % for receipt % (current %)', p_token, p_id, r.lease_token
+      using errcode = '40001';
+  end if;
+  update dispatch.receipts set content = dispatch.redact(p_content, p_secrets) where id = p_id;
+end
+$$;
+
+create or replace function dispatch.complete_receipt(
+  p_id uuid, p_token bigint, p_provider_message_id text default null,
+  p_provider_response jsonb default null, p_http_status integer default null, p_duration_ms integer default null
+) returns dispatch.receipts
+language plpgsql security definer set search_path = '' as $$
+declare
+  r dispatch.receipts;
+begin
+  r := dispatch.lock_receipt_for(p_id, 'complete', 'sent', p_token);
+  perform dispatch.finish_attempt(r, 'sent', p_http_status, null, p_duration_ms);
+  update dispatch.receipts set status = 'sent', sent_at = now(), provider_message_id = p_provider_message_id,
+    provider_response = p_provider_response, last_error = null, lease_owner = null, lease_expires_at = null
+  where id = p_id returning * into r;
+  perform dispatch.end_transition();
+  return r;
+end
+$$;
+
+-- A failed attempt that may be retried: scheduled at p_retry_at (default: backoff), or failed when
+-- the receipt has used its attempts.
+create or replace function dispatch.retry_receipt(
+  p_id uuid, p_token bigint, p_error text, p_retry_at timestamptz default null,
+  p_http_status integer default null, p_duration_ms integer default null
+) returns dispatch.receipts
+language plpgsql security definer set search_path = '' as $$
+declare
+  r dispatch.receipts;
+  v_max integer;
+begin
+  r := dispatch.lock_receipt_for(p_id, 'retry', 'scheduled', p_token);
+  v_max := coalesce(r.max_attempts, dispatch.setting_int('max_attempts', 5)::integer);
+  perform dispatch.finish_attempt(r, case when r.attempt_count >= v_max then 'failed' else 'retry' end,
+                                  p_http_status, p_error, p_duration_ms);
+  if r.attempt_count >= v_max then
+    update dispatch.receipts set status = 'failed', failed_at = now(), last_error = p_error,
+      lease_owner = null, lease_expires_at = null
+    where id = p_id returning * into r;
+  else
+    update dispatch.receipts set status = 'scheduled', last_error = p_error,
+      next_attempt_at = coalesce(p_retry_at, now() + dispatch.backoff(r.attempt_count)),
+      lease_owner = null, lease_expires_at = null
+    where id = p_id returning * into r;
+  end if;
+  perform dispatch.end_transition();
+  return r;
+end
+$$;
+
+create or replace function dispatch.fail_receipt(
+  p_id uuid, p_token bigint, p_error text, p_http_status integer default null, p_duration_ms integer default null
+) returns dispatch.receipts
+language plpgsql security definer set search_path = '' as $$
+declare
+  r dispatch.receipts;
+begin
+  r := dispatch.lock_receipt_for(p_id, 'fail', 'failed', p_token);
+  perform dispatch.finish_attempt(r, 'failed', p_http_status, p_error, p_duration_ms);
+  update dispatch.receipts set status = 'failed', failed_at = now(), last_error = p_error,
+    lease_owner = null, lease_expires_at = null
+  where id = p_id returning * into r;
+  perform dispatch.end_transition();
+  return r;
+end
+$$;
+
+create or replace function dispatch.cancel_receipt(p_id uuid, p_reason text default null) returns dispatch.receipts
+language plpgsql security definer set search_path = '' as $$
+declare
+  r dispatch.receipts;
+begin
+  r := dispatch.lock_receipt_for(p_id, 'cancel', 'cancelled', null);
+  update dispatch.receipts set status = 'cancelled', last_error = coalesce(p_reason, last_error)
+  where id = p_id returning * into r;
+  perform dispatch.end_transition();
+  return r;
+end
+$$;
+
+create or replace function dispatch.skip_receipt(p_id uuid, p_reason text default 'preference') returns dispatch.receipts
+language plpgsql security definer set search_path = '' as $$
+declare
+  r dispatch.receipts;
+begin
+  r := dispatch.lock_receipt_for(p_id, 'skip', 'skipped', null);
+  update dispatch.receipts set status = 'skipped', skip_reason = p_reason where id = p_id returning * into r;
+  perform dispatch.end_transition();
+  return r;
+end
+$$;
+
+create or replace function dispatch.requeue_receipt(p_id uuid, p_at timestamptz default null) returns dispatch.receipts
+language plpgsql security definer set search_path = '' as $$
+declare
+  r dispatch.receipts;
+begin
+  r := dispatch.lock_receipt_for(p_id, 'requeue', 'scheduled', null);
+  -- one more attempt than it has used
+  update dispatch.receipts set status = 'scheduled', next_attempt_at = coalesce(p_at, now()), failed_at = null,
+    max_attempts = greatest(coalesce(max_attempts, dispatch.setting_int('max_attempts', 5)::integer), attempt_count + 1)
+  where id = p_id returning * into r;
+  perform dispatch.end_transition();
+  if r.next_attempt_at <= now() then
+    perform dispatch.poke_worker();
+  end if;
+  return r;
+end
+$$;
+
+-- Leases that expired (the worker died or overran): back to scheduled (or failed when used up).
+create or replace function dispatch.reclaim_expired_leases() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_count integer;
+  v_default_max integer := dispatch.setting_int('max_attempts', 5)::integer;
+begin
+  perform set_config('dispatch.transition', 'expire', true);
+  with expired as (
+    select r.id from dispatch.receipts r
+    where r.status = 'sending' and r.lease_expires_at < now()
+    for update skip locked
+  ), upd as (
+    update dispatch.receipts r set
+      status = case when r.attempt_count >= coalesce(r.max_attempts, v_default_max) then 'failed' else 'scheduled' end,
+      failed_at = case when r.attempt_count >= coalesce(r.max_attempts, v_default_max) then now() end,
+      last_error = 'lease expired', next_attempt_at = now(), lease_owner = null, lease_expires_at = null
+    from expired where r.id = expired.id
+    returning r.id, r.attempt_count
+  ), att as (
+    update dispatch.attempts a set finished_at = now(), outcome = 'expired', error = 'lease expired'
+    from upd where a.receipt_id = upd.id and a.attempt = upd.attempt_count and a.finished_at is null
+  )
+  select count(*) into v_count from upd;
+  perform dispatch.end_transition();
+  return v_count;
+end
+$$;
+
+---------------------------------------------------------------------------------------------------
+-- Poking the worker
+
+-- Ask pg_net to call the worker (Vault secrets dispatch_worker_url / dispatch_worker_secret), at most
+-- once per transaction. pg_net sends at COMMIT, so a rollback sends nothing. Missing pg_net, Vault or
+-- secrets is not an error: receipts wait for dispatch.tick() and `doctor` explains.
+create or replace function dispatch.poke_worker(p_reason text default 'due') returns boolean
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_url text;
+  v_secret text;
+begin
+  if current_setting('dispatch.poked', true) = 'on' then
+    return false;
+  end if;
+  perform set_config('dispatch.poked', 'on', true);
+  if coalesce((dispatch.setting('poke_worker') #>> '{}')::boolean, true) is false
+     or to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is null
+     or to_regclass('vault.decrypted_secrets') is null then
+    return false;
+  end if;
+  select max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_url'),
+         max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_secret')
+    into v_url, v_secret
+  from vault.decrypted_secrets s where s.name in ('dispatch_worker_url', 'dispatch_worker_secret');
+  if v_url is null or v_url = '' then
+    return false;
+  end if;
+  perform net.http_post(
+    url := v_url,
+    body := jsonb_build_object('reason', p_reason),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'x-dispatch-secret', coalesce(v_secret, '')),
+    timeout_milliseconds := dispatch.setting_int('worker_timeout_ms', 5000)::integer);
+  return true;
+end
+$$;
+
+---------------------------------------------------------------------------------------------------
+-- Creating receipts (called by generated expanders)
+
+-- One receipt per (occurrence, channel, recipient); re-expansion creates no duplicates. Opted-out
+-- recipients get a `skipped` receipt. in_app with no delay is delivered inline: the receipt is
+-- created `sent` with its notification. Returns the number of receipts created.
+create or replace function dispatch.create_receipts(
+  p_event_id text,
+  p_channel text,
+  p_transport text,
+  p_audience text,
+  p_delay interval,
+  p_recipients dispatch.recipient[]
+) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  ev dispatch.events;
+  v_created integer;
+  v_due integer;
+  v_inline boolean := p_transport = 'in_app' and coalesce(p_delay, interval '0') <= interval '0';
+begin
+  if p_recipients is null or cardinality(p_recipients) = 0 then
+    return 0;
+  end if;
+  if p_channel is null or p_transport is null then
+    raise exception 'dispatch: create_receipts needs a channel and a transport';
+  end if;
+  select * into ev from dispatch.events where id = p_event_id;
+  if not found then
+    raise exception 'dispatch: unknown event %', p_event_id;
+  end if;
+  with rc as (
+    select distinct on (t.occurrence_id, t.user_id, t.address) t.*
+    from unnest(p_recipients) t
+    where t.occurrence_id is not null and (t.user_id is not null or (t.address is not null and p_transport <> 'in_app'))
+  ), ins as (
+    insert into dispatch.receipts (occurrence_id, event_id, channel, transport, audience, user_id, address,
+                                   status, next_attempt_at, content, skip_reason, sent_at)
+    select rc.occurrence_id, p_event_id, p_channel, p_transport, p_audience, rc.user_id, rc.address,
+           x.status, now() + coalesce(p_delay, interval '0'), rc.content,
+           case when x.status = 'skipped' then 'preference' end,
+           case when x.status = 'sent' then now() end
+    from rc
+    cross join lateral (select case
+        when ev.user_configurable and rc.user_id is not null
+             and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
+        when v_inline then 'sent'
+        else 'pending' end as status) x
+    on conflict on constraint receipts_unique_recipient do nothing
+    returning *
+  ), notif as (
+    insert into dispatch.notifications (user_id, event_id, occurrence_id, receipt_id, type, title, message,
+                                        action_url, action_label, metadata)
+    select i.user_id, p_event_id, i.occurrence_id, i.id,
+           coalesce(i.content ->> 'type', ev.type, 'info'),
+           coalesce(i.content ->> 'title', ''), coalesce(i.content ->> 'message', ''),
+           i.content ->> 'actionUrl', i.content ->> 'actionLabel', coalesce(i.content -> 'metadata', '{}')
+    from ins i where i.status = 'sent' order by i.occurrence_id, i.user_id
+  )
+  select count(*), count(*) filter (where i.status = 'pending' and i.next_attempt_at <= now())
+    into v_created, v_due
+  from ins i;
+  if v_due > 0 then
+    perform dispatch.poke_worker('due');
+  end if;
+  return v_created;
+end
+$$;
+
+-- Deliver a delayed in_app receipt the worker claimed: creates the notification and completes it.
+create or replace function dispatch.deliver_in_app_receipt(p_id uuid, p_token bigint) returns uuid
+language plpgsql security definer set search_path = '' as $$
+declare
+  r dispatch.receipts;
+  ev dispatch.events;
+  v_id uuid;
+begin
+  select * into r from dispatch.receipts where id = p_id;
+  if found and r.transport <> 'in_app' then
+    raise exception 'dispatch: receipt % is not an in_app receipt', p_id;
+  end if;
+  -- checks status and token
+  r := dispatch.lock_receipt_for(p_id, 'complete', 'sent', p_token);
+  perform dispatch.end_transition();
+  select * into ev from dispatch.events where id = r.event_id;
+  insert into dispatch.notifications (user_id, event_id, occurrence_id, receipt_id, type, title, message,
+                                      action_url, action_label, metadata)
+  values (r.user_id, r.event_id, r.occurrence_id, r.id, coalesce(r.content ->> 'type', ev.type, 'info'),
+          coalesce(r.content ->> 'title', ''), coalesce(r.content ->> 'message', ''),
+          r.content ->> 'actionUrl', r.content ->> 'actionLabel', coalesce(r.content -> 'metadata', '{}'))
+  returning id into v_id;
+  perform dispatch.complete_receipt(p_id, p_token);
+  return v_id;
+end
+$$;
+
+---------------------------------------------------------------------------------------------------
+-- Occurrences
+
+-- Expand occurrences with the event's expander. Not strict: an error is stored on the occurrences
+-- (status failed, replayable) and the app's write goes on. Strict: the error propagates.
+create or replace function dispatch.expand(p_event_id text, p_occurrence_ids uuid[]) returns boolean
+language plpgsql security definer set search_path = '' as $$
+declare
+  ev dispatch.events;
+  v_state text;
+  v_msg text;
+begin
+  select * into ev from dispatch.events where id = p_event_id;
+  if not found then
+    update dispatch.occurrences set status = 'failed', error = format('dispatch: unknown event %s', p_event_id)
+    where id = any(p_occurrence_ids);
+    return false;
+  end if;
+  if ev.expander is null then
+    return true;
+  end if;
+  if ev.is_strict then
+    execute format('select %s($1)', ev.expander::regproc) using p_occurrence_ids;
+    return true;
+  end if;
+  begin
+    execute format('select %s($1)', ev.expander::regproc) using p_occurrence_ids;
+  exception when others then
+    get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
+    update dispatch.occurrences set status = 'failed', error = v_state || ': ' || v_msg, expanded_at = null
+    where id = any(p_occurrence_ids);
+    return false;
+  end;
+  return true;
+end
+$$;
+
+-- Record occurrences of an event (one per element of p_records: [{"new": {...}, "old": {...}}, ...])
+-- and expand them. This is what generated triggers call, once per statement. Returns the ids.
+create or replace function dispatch.fire(p_event_id text, p_operation text, p_source_table text, p_records jsonb)
+returns uuid[]
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_ids uuid[];
+begin
+  if p_records is null or jsonb_typeof(p_records) <> 'array' or jsonb_array_length(p_records) = 0 then
+    return '{}';
+  end if;
+  with ins as (
+    insert into dispatch.occurrences (event_id, source_table, operation, new_record, old_record, expanded_at)
+    select p_event_id, p_source_table, upper(p_operation), nullif(e -> 'new', 'null'), nullif(e -> 'old', 'null'), now()
+    from jsonb_array_elements(p_records) e
+    returning id
+  )
+  select array_agg(id) into v_ids from ins;
+  perform dispatch.expand(p_event_id, v_ids);
+  return v_ids;
+end
+$$;
+
+-- Fire an event by hand (admin trigger, app SQL): one occurrence for one record. Returns its id.
+create or replace function dispatch.emit(p_event_id text, p_record jsonb, p_old_record jsonb default null,
+                                         p_operation text default 'MANUAL')
+returns uuid
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_ids uuid[];
+begin
+  if not exists (select from dispatch.events where id = p_event_id) then
+    raise exception 'dispatch: unknown event %', p_event_id;
+  end if;
+  v_ids := dispatch.fire(p_event_id, coalesce(p_operation, 'MANUAL'),
+                         (select source_table from dispatch.events where id = p_event_id),
+                         jsonb_build_array(jsonb_build_object('new', p_record, 'old', p_old_record)));
+  return v_ids[1];
+end
+$$;
+
+-- Expand an occurrence again (after fixing what made it fail). Receipts that exist are kept, so a
+-- replay never duplicates. Raises if the expansion fails again. Returns receipts created.
+create or replace function dispatch.replay(p_occurrence_id uuid) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  o dispatch.occurrences;
+  ev dispatch.events;
+  v_before integer;
+  v_after integer;
+begin
+  select * into o from dispatch.occurrences where id = p_occurrence_id for update;
+  if not found then
+    raise exception 'dispatch: occurrence % not found', p_occurrence_id;
+  end if;
+  select * into ev from dispatch.events where id = o.event_id;
+  if not found then
+    raise exception 'dispatch: unknown event %', o.event_id;
+  end if;
+  select count(*) into v_before from dispatch.receipts where occurrence_id = p_occurrence_id;
+  if ev.expander is not null then
+    execute format('select %s($1)', ev.expander::regproc) using array[p_occurrence_id];
+  end if;
+  select count(*) into v_after from dispatch.receipts where occurrence_id = p_occurrence_id;
+  update dispatch.occurrences set status = 'expanded', error = null, expanded_at = now(),
+    replay_count = replay_count + 1
+  where id = p_occurrence_id;
+  return v_after - v_before;
+end
+$$;
+
+-- ==== sql/core/070_tick_prune.sql ====
+-- Periodic work: dispatch.tick() (pg_cron, every minute by default) and dispatch.prune() (daily).
+
+create or replace function dispatch.tick() returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_reclaimed integer;
+  v_due integer;
+  v_poked boolean := false;
+begin
+  v_reclaimed := dispatch.reclaim_expired_leases();
+  select count(*) into v_due from dispatch.receipts
+  where status in ('pending', 'scheduled') and next_attempt_at <= now();
+  if v_due > 0 then
+    v_poked := dispatch.poke_worker('tick');
+  end if;
+  return jsonb_build_object('reclaimed', v_reclaimed, 'due', v_due, 'poked', v_poked);
+end
+$$;
+
+-- Remove old rows in bounded batches: sent/skipped/cancelled receipts, failed receipts, attempts,
+-- read notifications, occurrences without receipts. Run it again for more.
+create or replace function dispatch.prune() returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_batch integer := dispatch.setting_int('prune_batch_size', 5000)::integer;
+  v_receipts integer;
+  v_failed integer;
+  v_attempts integer;
+  v_notifications integer;
+  v_occurrences integer;
+begin
+  delete from dispatch.attempts where id in (
+    select id from dispatch.attempts
+    where started_at < now() - dispatch.setting_interval('prune_attempts_after', '30 days') limit v_batch);
+  get diagnostics v_attempts = row_count;
+
+  delete from dispatch.receipts where id in (
+    select id from dispatch.receipts
+    where status in ('sent', 'skipped', 'cancelled')
+      and updated_at < now() - dispatch.setting_interval('prune_receipts_after', '30 days') limit v_batch);
+  get diagnostics v_receipts = row_count;
+
+  delete from dispatch.receipts where id in (
+    select id from dispatch.receipts
+    where status = 'failed'
+      and updated_at < now() - dispatch.setting_interval('prune_failed_receipts_after', '90 days') limit v_batch);
+  get diagnostics v_failed = row_count;
+
+  delete from dispatch.notifications where id in (
+    select id from dispatch.notifications
+    where read_at is not null
+      and read_at < now() - dispatch.setting_interval('prune_read_notifications_after', '90 days') limit v_batch);
+  get diagnostics v_notifications = row_count;
+
+  delete from dispatch.occurrences where id in (
+    select o.id from dispatch.occurrences o
+    where o.created_at < now() - dispatch.setting_interval('prune_occurrences_after', '30 days')
+      and o.status = 'expanded'
+      and not exists (select from dispatch.receipts r where r.occurrence_id = o.id)
+    limit v_batch);
+  get diagnostics v_occurrences = row_count;
+
+  return jsonb_build_object('receipts', v_receipts, 'failed_receipts', v_failed, 'attempts', v_attempts,
+                            'notifications', v_notifications, 'occurrences', v_occurrences);
+end
+$$;
+
+-- Schedule tick and prune with pg_cron, by name (cron.schedule upserts: idempotent).
+-- Returns false when pg_cron is not installed.
+create or replace function dispatch.schedule_jobs() returns boolean
+language plpgsql security definer set search_path = '' as $$
+begin
+  if to_regprocedure('cron.schedule(text,text,text)') is null then
+    return false;
+  end if;
+  perform cron.schedule('dispatch-tick', coalesce(dispatch.setting('tick_schedule') #>> '{}', '* * * * *'),
+                        'select dispatch.tick()');
+  perform cron.schedule('dispatch-prune', coalesce(dispatch.setting('prune_schedule') #>> '{}', '17 3 * * *'),
+                        'select dispatch.prune()');
+  return true;
+end
+$$;
+
+-- ==== sql/core/080_rpc.sql ====
+-- Client RPCs (public schema, exposed by PostgREST): SECURITY DEFINER, acting on auth.uid().
+-- Granted to `authenticated` only (900_grants.sql); `anon` gets "permission denied for function".
+
+create or replace function dispatch.require_user() returns uuid
+language plpgsql stable set search_path = '' as $$
+declare
+  uid uuid := dispatch.current_user_id();
+begin
+  if uid is null then
+    raise exception 'dispatch: not signed in' using errcode = '42501';
+  end if;
+  return uid;
+end
+$$;
+
+create or replace function dispatch.require_admin() returns uuid
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+begin
+  if not dispatch.is_admin(uid) then
+    raise exception 'dispatch: admins only' using errcode = '42501';
+  end if;
+  return uid;
+end
+$$;
+
+create or replace function dispatch.user_notifications(p_user_id uuid, p_before timestamptz, p_max integer)
+returns jsonb
+language sql stable security definer set search_path = '' as $$
+  select coalesce(jsonb_agg(dispatch.notification_payload(n) order by n.created_at desc, n.id desc), '[]')
+  from (select * from dispatch.notifications x
+        where x.user_id = p_user_id and (p_before is null or x.created_at < p_before)
+        order by x.created_at desc, x.id desc limit p_max) n
+$$;
+
+create or replace function public.dispatch_initial_state() returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+  auds text[] := dispatch.user_audiences(uid);
+begin
+  return jsonb_build_object(
+    'counters', coalesce((
+      select jsonb_object_agg(d.name, jsonb_build_object(
+               'value', coalesce(s.value, 0), 'seq', coalesce(s.seq, 0), 'invalidates', to_jsonb(d.invalidates)))
+      from dispatch.counters_def d
+      left join dispatch.counter_state s
+        on s.name = d.name and s.scope = case d.scope_kind when 'user' then uid::text else d.audience end
+      where d.scope_kind = 'user' or d.audience = any(auds)), '{}'),
+    'notifications', dispatch.user_notifications(uid, null, 20),
+    'topics', to_jsonb(array['dispatch:user:' || uid::text]
+                       || array(select 'dispatch:audience:' || a from unnest(auds) a order by a)));
+end
+$$;
+
+create or replace function public.dispatch_notifications(before timestamptz default null, max_rows integer default 20)
+returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+begin
+  if max_rows is null or max_rows < 1 or max_rows > 100 then
+    raise exception 'dispatch: max_rows must be between 1 and 100' using errcode = '22023';
+  end if;
+  return dispatch.user_notifications(uid, before, max_rows);
+end
+$$;
+
+create or replace function public.dispatch_mark_read(ids uuid[]) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+begin
+  if ids is null then
+    raise exception 'dispatch: ids must not be null (use dispatch_mark_all_read)' using errcode = '22023';
+  end if;
+  if cardinality(ids) > 1000 then
+    raise exception 'dispatch: at most 1000 ids at once' using errcode = '22023';
+  end if;
+  return dispatch.mark_read(uid, ids);
+end
+$$;
+
+create or replace function public.dispatch_mark_all_read() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+begin
+  return dispatch.mark_read(uid, null);
+end
+$$;
+
+create or replace function public.dispatch_preferences() returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+begin
+  return jsonb_build_object(
+    'events', coalesce((
+      select jsonb_agg(jsonb_build_object('id', e.id, 'category', e.category, 'type', e.type,
+                                          'description', e.description, 'transports', to_jsonb(e.transports))
+                       order by e.id)
+      from dispatch.events e where e.user_configurable), '[]'),
+    'preferences', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'eventId', nullif(p.event_id, '*'), 'category', nullif(p.category, '*'),
+               'transport', nullif(p.transport, '*'), 'enabled', p.enabled)
+             order by p.event_id, p.category, p.transport)
+      from dispatch.preferences p where p.user_id = uid), '[]'));
+end
+$$;
+
+-- event_id null + category: a category-wide preference; transport null: every transport.
+create or replace function public.dispatch_set_preference(event_id text, transport text, enabled boolean,
+                                                          category text default null)
+returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  uid uuid := dispatch.require_user();
+  ev dispatch.events;
+begin
+  if enabled is null then
+    raise exception 'dispatch: enabled must be true or false' using errcode = '22023';
+  end if;
+  if event_id is null and category is null then
+    raise exception 'dispatch: give an event_id or a category' using errcode = '22023';
+  end if;
+  if event_id is not null and category is not null then
+    raise exception 'dispatch: give an event_id or a category, not both' using errcode = '22023';
+  end if;
+  if event_id is not null then
+    select * into ev from dispatch.events e where e.id = dispatch_set_preference.event_id;
+    if not found then
+      raise exception 'dispatch: unknown event %', event_id using errcode = '22023';
+    end if;
+    if not ev.user_configurable then
+      raise exception 'dispatch: event % is not user-configurable', event_id using errcode = '22023';
+    end if;
+  elsif not exists (select from dispatch.events e where e.category = dispatch_set_preference.category) then
+    raise exception 'dispatch: unknown category %', category using errcode = '22023';
+  end if;
+  if transport is not null and transport !~ '^[a-z0-9_]+$' then
+    raise exception 'dispatch: invalid transport %', transport using errcode = '22023';
+  end if;
+  insert into dispatch.preferences as p (user_id, event_id, category, transport, enabled)
+  values (uid, coalesce(dispatch_set_preference.event_id, '*'), coalesce(dispatch_set_preference.category, '*'),
+          coalesce(dispatch_set_preference.transport, '*'), dispatch_set_preference.enabled)
+  on conflict on constraint preferences_pkey
+  do update set enabled = excluded.enabled, updated_at = now();
+  return jsonb_build_object('eventId', dispatch_set_preference.event_id, 'category', dispatch_set_preference.category,
+                            'transport', dispatch_set_preference.transport, 'enabled', dispatch_set_preference.enabled);
+end
+$$;
+
+-- Admin: receipts, newest first, filtered.
+create or replace function public.dispatch_receipts(
+  event_id text default null, status text default null, recipient uuid default null,
+  since timestamptz default null, until timestamptz default null, max_rows integer default 50
+) returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  perform dispatch.require_admin();
+  if max_rows is null or max_rows < 1 or max_rows > 500 then
+    raise exception 'dispatch: max_rows must be between 1 and 500' using errcode = '22023';
+  end if;
+  if status is not null and status not in ('pending', 'scheduled', 'sending', 'sent', 'failed', 'skipped', 'cancelled') then
+    raise exception 'dispatch: unknown status %', status using errcode = '22023';
+  end if;
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+      'id', r.id, 'occurrenceId', r.occurrence_id, 'eventId', r.event_id, 'channel', r.channel,
+      'transport', r.transport, 'audience', r.audience, 'userId', r.user_id, 'address', r.address,
+      'status', r.status, 'attemptCount', r.attempt_count, 'nextAttemptAt', r.next_attempt_at,
+      'lastError', r.last_error, 'providerMessageId', r.provider_message_id, 'skipReason', r.skip_reason,
+      'content', r.content, 'createdAt', r.created_at, 'updatedAt', r.updated_at, 'sentAt', r.sent_at)
+      order by r.created_at desc, r.id desc)
+    from (select * from dispatch.receipts x
+          where (dispatch_receipts.event_id is null or x.event_id = dispatch_receipts.event_id)
+            and (dispatch_receipts.status is null or x.status = dispatch_receipts.status)
+            and (recipient is null or x.user_id = recipient)
+            and (since is null or x.created_at >= since) and (until is null or x.created_at < until)
+          order by x.created_at desc, x.id desc limit max_rows) r), '[]');
+end
+$$;
+
+-- Admin: occurrences, newest first, filtered (status failed = the ones to replay).
+create or replace function public.dispatch_occurrences(
+  event_id text default null, status text default null,
+  since timestamptz default null, until timestamptz default null, max_rows integer default 50
+) returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  perform dispatch.require_admin();
+  if max_rows is null or max_rows < 1 or max_rows > 500 then
+    raise exception 'dispatch: max_rows must be between 1 and 500' using errcode = '22023';
+  end if;
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+      'id', o.id, 'eventId', o.event_id, 'sourceTable', o.source_table, 'operation', o.operation,
+      'record', o.new_record, 'oldRecord', o.old_record, 'actor', o.actor, 'status', o.status,
+      'error', o.error, 'replayCount', o.replay_count, 'createdAt', o.created_at,
+      'receipts', (select count(*) from dispatch.receipts r where r.occurrence_id = o.id))
+      order by o.created_at desc, o.id desc)
+    from (select * from dispatch.occurrences x
+          where (dispatch_occurrences.event_id is null or x.event_id = dispatch_occurrences.event_id)
+            and (dispatch_occurrences.status is null or x.status = dispatch_occurrences.status)
+            and (since is null or x.created_at >= since) and (until is null or x.created_at < until)
+          order by x.created_at desc, x.id desc limit max_rows) o), '[]');
+end
+$$;
+
+-- Admin: replay a failed occurrence.
+create or replace function public.dispatch_replay(occurrence_id uuid) returns integer
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform dispatch.require_admin();
+  return dispatch.replay(occurrence_id);
+end
+$$;
+
+-- Worker API over PostgREST (service_role only): thin wrappers of the queue functions.
+create or replace function public.dispatch_worker_claim(worker text, max_count integer default 10,
+                                                        lease_seconds integer default null, transports text[] default null)
+returns setof dispatch.receipts
+language sql security definer set search_path = '' as $$
+  select * from dispatch.claim_receipts(worker, max_count, lease_seconds, transports)
+$$;
+
+create or replace function public.dispatch_worker_set_content(id uuid, lease_token bigint, content jsonb,
+                                                              secrets text[] default null)
+returns void
+language sql security definer set search_path = '' as $$
+  select dispatch.set_receipt_content(id, lease_token, content, secrets)
+$$;
+
+create or replace function public.dispatch_worker_complete(id uuid, lease_token bigint, provider_message_id text default null,
+                                                           provider_response jsonb default null, http_status integer default null,
+                                                           duration_ms integer default null)
+returns dispatch.receipts
+language sql security definer set search_path = '' as $$
+  select * from dispatch.complete_receipt(id, lease_token, provider_message_id, provider_response, http_status, duration_ms)
+$$;
+
+create or replace function public.dispatch_worker_retry(id uuid, lease_token bigint, error text, retry_at timestamptz default null,
+                                                        http_status integer default null, duration_ms integer default null)
+returns dispatch.receipts
+language sql security definer set search_path = '' as $$
+  select * from dispatch.retry_receipt(id, lease_token, error, retry_at, http_status, duration_ms)
+$$;
+
+create or replace function public.dispatch_worker_fail(id uuid, lease_token bigint, error text,
+                                                       http_status integer default null, duration_ms integer default null)
+returns dispatch.receipts
+language sql security definer set search_path = '' as $$
+  select * from dispatch.fail_receipt(id, lease_token, error, http_status, duration_ms)
+$$;
+
+create or replace function public.dispatch_worker_deliver_in_app(id uuid, lease_token bigint) returns uuid
+language sql security definer set search_path = '' as $$
+  select dispatch.deliver_in_app_receipt(id, lease_token)
+$$;
+
+-- ==== sql/core/900_grants.sql ====
+-- Privileges, RLS, realtime policies, pg_cron jobs. Last, so it covers everything above.
+
+-- RLS on every dispatch table. No client policies: clients use the public.dispatch_* RPCs; the
+-- owner (postgres) and service_role bypass RLS.
+do $$
+declare
+  t record;
+begin
+  for t in select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = 'dispatch' and c.relkind in ('r', 'p') loop
+    execute format('alter table dispatch.%I enable row level security', t.relname);
+  end loop;
+end
+$$;
+
+revoke all on schema dispatch from public, anon;
+-- authenticated needs USAGE only to evaluate the realtime.messages policies (dispatch.can_read_topic).
+grant usage on schema dispatch to authenticated, service_role;
+
+revoke all on all tables in schema dispatch from public, anon, authenticated;
+revoke all on all sequences in schema dispatch from public, anon, authenticated;
+revoke all on all functions in schema dispatch from public, anon, authenticated;
+grant select, insert, update, delete on all tables in schema dispatch to service_role;
+grant usage, select on all sequences in schema dispatch to service_role;
+grant execute on all functions in schema dispatch to service_role;
+grant execute on function dispatch.can_read_topic(text) to authenticated;
+
+-- Client RPCs: authenticated only.
+do $$
+declare
+  f record;
+begin
+  for f in select p.oid::regprocedure as sig, p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+           where n.nspname = 'public' and p.proname like 'dispatch\_%' loop
+    execute format('revoke all on function %s from public, anon, authenticated, service_role', f.sig);
+    if f.proname like 'dispatch\_worker\_%' then
+      execute format('grant execute on function %s to service_role', f.sig);
+    else
+      execute format('grant execute on function %s to authenticated', f.sig);
+    end if;
+  end loop;
+end
+$$;
+
+do $$
+begin
+  perform dispatch.install_realtime_policies();
+end
+$$;
+
+do $$
+begin
+  perform dispatch.schedule_jobs();
+exception when others then
+  raise warning 'supadispatch: pg_cron jobs not scheduled (%); run select dispatch.schedule_jobs()', sqlerrm;
+end
+$$;
