@@ -1,2 +1,2 @@
 // The supadispatch package: config DSL, generator and the framework-agnostic client core.
-export {};
+export * from './config/index.ts';

@@ -1,0 +1,6 @@
+export { defineDispatch } from './define.ts';
+export { ConfigError, type ConfigIssue, didYouMean, formatIssue, formatPath } from './errors.ts';
+export { ConfigLoadError, findConfig, importConfig, type LoadedConfig, loadConfig } from './load.ts';
+export type * from './model.ts';
+export { checkConfig, looksLikeSecret, type ValidateOptions, validateConfig } from './schema.ts';
+export * from './types.ts';

@@ -1,0 +1,119 @@
+/**
+ * The normalized config: defaults filled in, names resolved, everything sorted. The generator
+ * consumes only this shape, so two configs that mean the same produce the same bytes.
+ */
+import type { Operation, Scalar, TransportName } from './types.ts';
+
+export interface TableRef {
+  schema: string;
+  name: string;
+}
+
+export type Test =
+  | { op: 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte'; value: Scalar }
+  | { op: 'in' | 'notIn'; values: Scalar[] }
+  | { op: 'isNull' | 'notNull' }
+  /** Equal to a column of the event's row (audience filters, format 4). */
+  | { op: 'eqRow'; column: string };
+
+export type Cond =
+  | { kind: 'sql'; sql: string }
+  | { kind: 'and' | 'or'; items: Cond[] }
+  | { kind: 'not'; item: Cond }
+  | { kind: 'test'; column: string; test: Test }
+  | { kind: 'changed'; columns: string[]; from?: Scalar[]; to?: Scalar[] };
+
+export interface Hop {
+  table: TableRef;
+  key: string;
+  column: string;
+}
+
+export type SystemTarget =
+  | { kind: 'email'; address: string; name?: string }
+  | { kind: 'webhook'; url: string; name?: string }
+  | { kind: 'slack' | 'discord'; urlSecret: string; name?: string }
+  | { kind: 'sms'; number: string; name?: string };
+
+export type Audience =
+  | { name: string; kind: 'column'; column: string }
+  | {
+      name: string;
+      kind: 'filter';
+      from: TableRef;
+      userColumn: string;
+      where: { column: string; test: Test }[];
+    }
+  | { name: string; kind: 'chain'; start: string; hops: Hop[] }
+  | { name: string; kind: 'function'; fn: TableRef; args: string[] }
+  | { name: string; kind: 'system'; recipients: SystemTarget[] };
+
+export interface ChannelN {
+  transport: TransportName;
+  audience: string;
+  delaySeconds: number;
+}
+
+export interface EventN {
+  id: string;
+  /** Identifier-safe, unique name used for generated SQL objects. */
+  slug: string;
+  table?: TableRef;
+  key: string;
+  on: Operation[];
+  when?: Cond;
+  channels: ChannelN[];
+  content: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  strict: boolean;
+  /** Module path relative to the config's directory (as written, normalized to forward slashes). */
+  module?: string;
+  description?: string;
+}
+
+export type CounterScopeN =
+  | { kind: 'user'; start: string; hops: Hop[] }
+  | { kind: 'audience'; audience: string };
+
+export interface CounterN {
+  name: string;
+  table: TableRef;
+  key: string;
+  where?: Cond;
+  scope: CounterScopeN;
+  invalidates: (string | number)[][];
+  shards: number;
+  description?: string;
+}
+
+export interface UsersN {
+  table: TableRef;
+  id: string;
+  email: { table: TableRef; column: string; id: string };
+}
+
+export interface OutputN {
+  sdk: string;
+  registry: string;
+  migrations: string;
+  lock: string;
+  reactPackage: string;
+}
+
+export interface NormalizedConfig {
+  users: UsersN;
+  transports: Partial<Record<TransportName, Record<string, unknown>>>;
+  audiences: Audience[];
+  admin?: string;
+  events: EventN[];
+  counters: CounterN[];
+  output: OutputN;
+}
+
+export const DEFAULT_OUTPUT: OutputN = {
+  sdk: 'src/dispatch.generated.ts',
+  registry: 'supabase/functions/_generated/registry.ts',
+  migrations: 'supabase/migrations',
+  lock: 'supabase/dispatch.lock.json',
+  reactPackage: '@supadispatch/react',
+};
