@@ -36,3 +36,11 @@ alter publication supabase_realtime owner to postgres;
 -- create the empty schema (no pg_graphql here).
 create schema if not exists graphql_public;
 grant usage on schema graphql_public to postgres, anon, authenticated, service_role;
+
+-- Statistics reset stays with postgres (hosted does not hand it to the API roles).
+do $$ begin
+  if to_regprocedure('extensions.pg_stat_statements_reset(oid, oid, bigint)') is not null then
+    revoke all on function extensions.pg_stat_statements_reset(oid, oid, bigint) from public, anon, authenticated, service_role;
+    grant execute on function extensions.pg_stat_statements_reset(oid, oid, bigint) to postgres;
+  end if;
+end $$;
