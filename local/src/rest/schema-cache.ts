@@ -1,0 +1,262 @@
+import type pg from 'pg';
+
+/** What PostgREST's schema cache knows, for the exposed schemas only. */
+
+export interface Column {
+  name: string;
+  /** format_type() of the column, e.g. `text`, `integer[]`, `"my schema".mood`. */
+  type: string;
+  typname: string;
+  /** pg_type.typcategory: A array, S string, N numeric, U user (json/jsonb/tsvector…). */
+  category: string;
+  notNull: boolean;
+  hasDefault: boolean;
+}
+
+export interface Relation {
+  schema: string;
+  name: string;
+  kind: string;
+  columns: Column[];
+  columnMap: Map<string, Column>;
+  pk: string[];
+  /** Primary key and unique constraints, each a column list. */
+  uniques: string[][];
+}
+
+export interface ForeignKey {
+  name: string;
+  schema: string;
+  table: string;
+  columns: string[];
+  refSchema: string;
+  refTable: string;
+  refColumns: string[];
+}
+
+export interface FnParam {
+  name: string;
+  type: string;
+  typname: string;
+  hasDefault: boolean;
+}
+
+export interface Fn {
+  schema: string;
+  name: string;
+  params: FnParam[];
+  volatility: 'i' | 's' | 'v';
+  returnsSet: boolean;
+  /** scalar: bare value; composite: rows with `returnColumns`; void: 204. */
+  returnKind: 'scalar' | 'composite' | 'void';
+  returnColumns: Column[];
+  /** When the function returns a table's row type, relationships of that table apply. */
+  returnRelation?: { schema: string; name: string };
+}
+
+export interface SchemaCache {
+  relations: Map<string, Relation>;
+  foreignKeys: ForeignKey[];
+  functions: Map<string, Fn[]>;
+}
+
+export const qualifiedKey = (schema: string, name: string): string => `${schema}\u0000${name}`;
+
+const relationsSql = `
+select n.nspname::text as schema, c.relname::text as name, c.relkind::text as kind,
+  coalesce(json_agg(json_build_object(
+    'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'typname', t.typname,
+    'category', t.typcategory, 'notNull', a.attnotnull,
+    'hasDefault', a.atthasdef or a.attidentity <> '' or a.attgenerated <> '')
+    order by a.attnum) filter (where a.attnum is not null), '[]') as columns
+from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+left join pg_type t on t.oid = a.atttypid
+where n.nspname = any($1::text[]) and c.relkind in ('r', 'v', 'm', 'f', 'p')
+group by n.nspname, c.relname, c.relkind`;
+
+const constraintsSql = `
+select con.conname::text as name, con.contype::text as type, n.nspname::text as schema, c.relname::text as table,
+  array(select a.attname::text from unnest(con.conkey) with ordinality k(num, ord)
+        join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.num order by k.ord) as columns,
+  fn.nspname::text as ref_schema, fc.relname::text as ref_table,
+  array(select a.attname::text from unnest(con.confkey) with ordinality k(num, ord)
+        join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.num order by k.ord) as ref_columns
+from pg_constraint con
+join pg_class c on c.oid = con.conrelid
+join pg_namespace n on n.oid = c.relnamespace
+left join pg_class fc on fc.oid = con.confrelid
+left join pg_namespace fn on fn.oid = fc.relnamespace
+where con.contype in ('p', 'u', 'f') and n.nspname = any($1::text[])`;
+
+const functionsSql = `
+select n.nspname::text as schema, p.proname::text as name, p.provolatile::text as volatility,
+  p.proretset as returns_set, p.pronargs as nargs, p.pronargdefaults as ndefaults,
+  coalesce(p.proargnames::text[], '{}') as arg_names,
+  coalesce(p.proargmodes::text[], '{}') as arg_modes,
+  array(select format_type(x.t, null) from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) with ordinality x(t, o) order by x.o) as arg_types,
+  array(select ty.typname::text from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) with ordinality x(t, o)
+        join pg_type ty on ty.oid = x.t order by x.o) as arg_typnames,
+  rt.typname::text as ret_typname, rt.typtype::text as ret_typtype, format_type(p.prorettype, null) as ret_type,
+  rn.nspname::text as ret_rel_schema, rc.relname::text as ret_rel_name, rc.relkind::text as ret_rel_kind,
+  coalesce((select json_agg(json_build_object(
+      'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'typname', at.typname,
+      'category', at.typcategory, 'notNull', a.attnotnull, 'hasDefault', false) order by a.attnum)
+    from pg_attribute a join pg_type at on at.oid = a.atttypid
+    where a.attrelid = rt.typrelid and a.attnum > 0 and not a.attisdropped), '[]') as ret_columns
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+join pg_type rt on rt.oid = p.prorettype
+left join pg_class rc on rc.oid = rt.typrelid
+left join pg_namespace rn on rn.oid = rc.relnamespace
+where n.nspname = any($1::text[]) and p.prokind = 'f'`;
+
+type Row = Record<string, unknown>;
+
+function toRelation(row: Row): Relation {
+  const columns = row.columns as Column[];
+  return {
+    schema: row.schema as string,
+    name: row.name as string,
+    kind: row.kind as string,
+    columns,
+    columnMap: new Map(columns.map((c) => [c.name, c])),
+    pk: [],
+    uniques: [],
+  };
+}
+
+function toFunction(row: Row): Fn {
+  const names = row.arg_names as string[];
+  const modes = row.arg_modes as string[];
+  const types = row.arg_types as string[];
+  const typnames = row.arg_typnames as string[];
+  const nargs = row.nargs as number;
+  const ndefaults = row.ndefaults as number;
+  const params: FnParam[] = [];
+  const outColumns: Column[] = [];
+  let inputIndex = 0;
+  types.forEach((type, i) => {
+    const mode = modes[i] ?? 'i';
+    const name = names[i] ?? '';
+    if (mode === 'i' || mode === 'b' || mode === 'v') {
+      params.push({ name, type, typname: typnames[i], hasDefault: inputIndex >= nargs - ndefaults });
+      inputIndex++;
+    }
+    if (mode === 'o' || mode === 'b' || mode === 't') {
+      outColumns.push({ name, type, typname: typnames[i], category: '', notNull: false, hasDefault: false });
+    }
+  });
+  const retTypname = row.ret_typname as string;
+  const retTyptype = row.ret_typtype as string;
+  let returnKind: Fn['returnKind'] = 'scalar';
+  let returnColumns: Column[] = [];
+  let returnRelation: Fn['returnRelation'];
+  if (retTypname === 'void') returnKind = 'void';
+  else if (retTyptype === 'c') {
+    returnKind = 'composite';
+    returnColumns = row.ret_columns as Column[];
+    if (row.ret_rel_kind && row.ret_rel_kind !== 'c') {
+      returnRelation = { schema: row.ret_rel_schema as string, name: row.ret_rel_name as string };
+    }
+  } else if (retTypname === 'record' && outColumns.length > 0) {
+    returnKind = 'composite';
+    returnColumns = outColumns;
+  }
+  return {
+    schema: row.schema as string,
+    name: row.name as string,
+    params,
+    volatility: row.volatility as Fn['volatility'],
+    returnsSet: row.returns_set as boolean,
+    returnKind,
+    returnColumns,
+    returnRelation,
+  };
+}
+
+export async function loadSchemaCache(pool: pg.Pool, schemas: string[]): Promise<SchemaCache> {
+  const [rels, cons, fns] = await Promise.all([
+    pool.query(relationsSql, [schemas]),
+    pool.query(constraintsSql, [schemas]),
+    pool.query(functionsSql, [schemas]),
+  ]);
+  const relations = new Map<string, Relation>();
+  for (const row of rels.rows) {
+    const rel = toRelation(row);
+    relations.set(qualifiedKey(rel.schema, rel.name), rel);
+  }
+  const foreignKeys: ForeignKey[] = [];
+  for (const row of cons.rows) {
+    const rel = relations.get(qualifiedKey(row.schema, row.table));
+    if (row.type === 'p' && rel) rel.pk = row.columns;
+    if ((row.type === 'p' || row.type === 'u') && rel) rel.uniques.push(row.columns);
+    if (row.type === 'f') {
+      foreignKeys.push({
+        name: row.name,
+        schema: row.schema,
+        table: row.table,
+        columns: row.columns,
+        refSchema: row.ref_schema,
+        refTable: row.ref_table,
+        refColumns: row.ref_columns,
+      });
+    }
+  }
+  const functions = new Map<string, Fn[]>();
+  for (const row of fns.rows) {
+    const fn = toFunction(row);
+    const key = qualifiedKey(fn.schema, fn.name);
+    functions.set(key, [...(functions.get(key) ?? []), fn]);
+  }
+  return { relations, foreignKeys, functions };
+}
+
+/** A relationship usable for embedding, seen from the parent (the relation being selected). */
+export interface Relationship {
+  /** Constraint name. */
+  name: string;
+  cardinality: 'many-to-one' | 'one-to-many' | 'one-to-one';
+  target: Relation;
+  /** Pairs [parent column, target column] to join on. */
+  pairs: [string, string][];
+  /** For PGRST201's details. */
+  fk: ForeignKey;
+}
+
+function isUnique(rel: Relation, columns: string[]): boolean {
+  return rel.uniques.some((u) => u.length === columns.length && u.every((c) => columns.includes(c)));
+}
+
+/** Every FK relationship between `parent` and relations in its schema (both directions). */
+export function relationshipsOf(cache: SchemaCache, parent: Relation): Relationship[] {
+  const out: Relationship[] = [];
+  for (const fk of cache.foreignKeys) {
+    if (fk.schema === parent.schema && fk.table === parent.name) {
+      const target = cache.relations.get(qualifiedKey(fk.refSchema, fk.refTable));
+      if (target) {
+        out.push({
+          name: fk.name,
+          cardinality: 'many-to-one',
+          target,
+          pairs: fk.columns.map((c, i) => [c, fk.refColumns[i]]),
+          fk,
+        });
+      }
+    }
+    if (fk.refSchema === parent.schema && fk.refTable === parent.name) {
+      const target = cache.relations.get(qualifiedKey(fk.schema, fk.table));
+      if (target) {
+        out.push({
+          name: fk.name,
+          cardinality: isUnique(target, fk.columns) ? 'one-to-one' : 'one-to-many',
+          target,
+          pairs: fk.refColumns.map((c, i) => [c, fk.columns[i]]),
+          fk,
+        });
+      }
+    }
+  }
+  return out;
+}
