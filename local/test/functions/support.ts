@@ -11,6 +11,7 @@ import {
   type FunctionsService,
   type FunctionsServiceOptions,
 } from '../../src/functions/index.ts';
+import { startGateway } from '../../src/gateway.ts';
 import { signJwt } from '../../src/jwt.ts';
 import { repoRoot, statePaths } from '../../src/paths.ts';
 import { defaultPorts } from '../../src/ports.ts';
@@ -34,44 +35,36 @@ export interface Harness {
 /**
  * A copy of the fixture project (so tests may edit it) inside the repository's git-ignored
  * `.supadispatch/`, so Deno still finds the repository's node_modules for `npm:` imports.
- * The service is mounted on its own HTTP server, the way the gateway mounts it.
+ * The service is mounted on its own HTTP server the way the gateway mounts it (prefix
+ * stripped, query kept), or with `viaGateway` on the stack's real gateway.
  */
-export async function startHarness(options: FunctionsServiceOptions = {}): Promise<Harness> {
+export async function startHarness(
+  options: FunctionsServiceOptions & { viaGateway?: boolean } = {},
+): Promise<Harness> {
+  const { viaGateway, ...serviceOptions } = options;
   const projectRoot = join(repoRoot, '.supadispatch', `test-functions-${process.pid}-${Date.now()}`);
   mkdirSync(projectRoot, { recursive: true });
   cpSync(fixtureProject, projectRoot, { recursive: true });
   const logs: string[] = [];
   const service = createFunctionsService({
     denoDir: join(repoRoot, '.supadispatch', 'test-deno-dir'),
-    ...options,
+    ...serviceOptions,
   });
-  const prefix = service.http!.prefix;
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    if (url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`)) {
-      void service.http!.handle(req, res, url.slice(prefix.length) || '/');
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const baseUrl = `http://127.0.0.1:${port}`;
   const anonKey = signJwt({ iss: 'supabase-demo', role: 'anon', exp: 1983812996 }, jwtSecret);
   const serviceRoleKey = signJwt({ iss: 'supabase-demo', role: 'service_role', exp: 1983812996 }, jwtSecret);
   const ctx: StackContext = {
     projectRoot,
     paths: statePaths(projectRoot),
-    ports: { ...defaultPorts, api: port },
+    ports: { ...defaultPorts },
     keys: { jwtSecret, anonKey, serviceRoleKey, webhookSecret: 'whsec_dGVzdA==' },
     urls: {
-      api: baseUrl,
+      api: '',
       db: 'postgresql://postgres:postgres@127.0.0.1:54322/postgres',
       adminDb: 'postgresql://supabase_admin:postgres@127.0.0.1:54322/postgres',
       mail: 'http://127.0.0.1:54324',
       smtp: { host: '127.0.0.1', port: 54325 },
       webhookSink: 'http://127.0.0.1:54326',
-      functions: `${baseUrl}/functions/v1`,
+      functions: '',
     },
     config: loadProjectConfig(projectRoot),
     adminPool: {} as pg.Pool,
@@ -83,6 +76,36 @@ export async function startHarness(options: FunctionsServiceOptions = {}): Promi
       if (process.env.FUNCTIONS_TEST_DEBUG) process.stderr.write(`${line}\n`);
     },
   };
+
+  let port: number;
+  let closeServer: () => Promise<void>;
+  if (viaGateway) {
+    const gateway = await startGateway(ctx, 0);
+    gateway.mount(service);
+    port = gateway.port;
+    closeServer = () => gateway.close();
+  } else {
+    const prefix = service.http!.prefix;
+    const server = http.createServer((req, res) => {
+      const url = req.url ?? '/';
+      if (url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`)) {
+        void service.http!.handle(req, res, url.slice(prefix.length) || '/');
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+    closeServer = async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    };
+  }
+  const baseUrl = `http://127.0.0.1:${port}`;
+  ctx.ports.api = port;
+  ctx.urls.api = baseUrl;
+  ctx.urls.functions = `${baseUrl}/functions/v1`;
+
   await service.start(ctx);
   return {
     projectRoot,
@@ -94,8 +117,7 @@ export async function startHarness(options: FunctionsServiceOptions = {}): Promi
     serviceRoleKey,
     async close() {
       await service.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer();
       rmSync(projectRoot, { recursive: true, force: true });
     },
   };
