@@ -147,6 +147,8 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
   const bootTimeoutMs = options.bootTimeoutMs ?? 30_000;
   const requestTimeoutMs = options.requestTimeoutMs ?? 150_000;
   const wallClockLimitMs = options.wallClockLimitMs ?? 400_000;
+  /** How long a replaced process may finish its in-flight requests after a file change. */
+  const reloadGraceMs = 10_000;
 
   const log = (message: string, extra?: unknown) => ctx?.log(SERVICE, message, extra);
   const supabaseDir = () => join(ctx!.projectRoot, 'supabase');
@@ -321,7 +323,7 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
         if (!proc) continue;
         running.delete(n);
         log(`[${n}] files changed: restarting on next request`);
-        void proc.stop();
+        void proc.retire(reloadGraceMs);
       }
     }, 150);
     reloadTimer.unref();
@@ -363,11 +365,13 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
     if (req.headers.host) headers['x-forwarded-host'] ??= req.headers.host;
     headers['x-forwarded-prefix'] ??= PREFIX;
 
+    const untrack = proc.track();
     await new Promise<void>((done) => {
       let finished = false;
       const end = () => {
         if (finished) return;
         finished = true;
+        untrack();
         clearTimeout(headerTimer);
         clearTimeout(wallTimer);
         done();

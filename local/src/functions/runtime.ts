@@ -52,6 +52,9 @@ export class FunctionProcess {
   alive = true;
   /** Set once stop() was called: the exit that follows is expected. */
   stopRequested = false;
+  /** Requests being proxied to this process right now. */
+  inflight = 0;
+  private retireWhenIdle: (() => void) | null = null;
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly recent: string[] = [];
   private readyPromise: Promise<number> | undefined;
@@ -121,6 +124,35 @@ export class FunctionProcess {
       void this.exited.then((code) =>
         finish(new BootError(`deno exited with code ${code} before listening`, this.tail())),
       );
+    });
+  }
+
+  /** Counts a proxied request; the returned function marks it done. */
+  track(): () => void {
+    this.inflight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.inflight--;
+      if (this.inflight === 0) this.retireWhenIdle?.();
+    };
+  }
+
+  /**
+   * Stops the process once its in-flight requests are answered (new requests already go to a
+   * replacement), or after `graceMs` at the latest. Used when the function's files change.
+   */
+  retire(graceMs: number): Promise<void> {
+    if (this.inflight === 0) return this.stop();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.retireWhenIdle?.(), graceMs);
+      timer.unref();
+      this.retireWhenIdle = () => {
+        this.retireWhenIdle = null;
+        clearTimeout(timer);
+        void this.stop().then(resolve);
+      };
     });
   }
 
