@@ -284,7 +284,8 @@ begin
   r := dispatch.lock_receipt_for(p_id, 'requeue', 'scheduled', null);
   -- one more attempt than it has used
   update dispatch.receipts set status = 'scheduled', next_attempt_at = coalesce(p_at, now()), failed_at = null,
-    max_attempts = greatest(coalesce(max_attempts, dispatch.setting_int('max_attempts', 5)::integer), attempt_count + 1)
+    max_attempts = case when attempt_count >= coalesce(max_attempts, dispatch.setting_int('max_attempts', 5)::integer)
+                        then attempt_count + 1 else max_attempts end
   where id = p_id returning * into r;
   perform dispatch.end_transition();
   if r.next_attempt_at <= now() then
