@@ -261,8 +261,10 @@ function splitTopLevel(text: string): string[] {
       else if (c === '"') quoted = false;
     } else if (c === '"') quoted = true;
     else if (c === '(' || c === '{' || c === '[') depth++;
-    else if (c === ')' || c === '}' || c === ']') depth--;
-    else if (c === ',' && depth === 0) {
+    else if (c === ')' || c === '}' || c === ']') {
+      depth--;
+      if (depth < 0) throw parseError(`"failed to parse logic tree (${text})"`, `unexpected "${c}"`);
+    } else if (c === ',' && depth === 0) {
       parts.push(text.slice(start, i));
       start = i + 1;
     }
