@@ -4,13 +4,19 @@
  *   npx tsx sql/build.ts --check   exit 1 if that file is not up to date
  * Deterministic: same inputs, same bytes (no timestamps).
  */
-import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const sqlDir = dirname(fileURLToPath(import.meta.url));
 export const coreDir = join(sqlDir, 'core');
-export const migrationPath = join(sqlDir, '..', 'supabase', 'migrations', '20261125000000_supadispatch_core.sql');
+export const migrationPath = join(
+  sqlDir,
+  '..',
+  'supabase',
+  'migrations',
+  '20261125000000_supadispatch_core.sql',
+);
 
 export function coreVersion(): string {
   return readFileSync(join(sqlDir, 'VERSION'), 'utf8').trim();
