@@ -1,3 +1,4 @@
+import { createAuthService } from './auth/index.ts';
 import type { LocalService } from './context.ts';
 import { createNetSender } from './db/net-sender.ts';
 import { createRealtimePartitionJanitor } from './db/partitions.ts';
@@ -16,5 +17,6 @@ export async function createStackServices(): Promise<LocalService[]> {
     createRealtimePartitionJanitor(),
     createNetSender(),
     createFunctionsService(),
+    createAuthService(),
   ];
 }
