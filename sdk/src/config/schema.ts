@@ -235,7 +235,9 @@ class Checker {
         this.add(path, `looks like ${what}; put it in a secret and reference the secret's name instead`);
       }
     } else if (Array.isArray(value)) {
-      value.forEach((v, i) => this.secretsIn(v, [...path, i]));
+      value.forEach((v, i) => {
+        this.secretsIn(v, [...path, i]);
+      });
     } else if (value && typeof value === 'object' && !isRaw(value)) {
       for (const [k, v] of Object.entries(value)) this.secretsIn(v, [...path, k]);
     }
@@ -1010,8 +1012,11 @@ function placeholders(c: Checker, v: unknown, path: Path, table: TableRef | unde
           c.knownColumn(head, path, table);
       }
     }
-  } else if (Array.isArray(v)) v.forEach((x, i) => placeholders(c, x, [...path, i], table));
-  else if (v && typeof v === 'object')
+  } else if (Array.isArray(v)) {
+    v.forEach((x, i) => {
+      placeholders(c, x, [...path, i], table);
+    });
+  } else if (v && typeof v === 'object')
     for (const [k, x] of Object.entries(v)) placeholders(c, x, [...path, k], table);
 }
 

@@ -1,0 +1,225 @@
+/**
+ * `supadispatch doctor [--db-url <url>] [--config <file>]`: a checklist of an install, with a fix for
+ * each failure; exit 1 when anything fails. The database URL comes from --db-url or SUPABASE_DB_URL.
+ */
+import path from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../config/load.ts';
+import type { NormalizedConfig } from '../config/model.ts';
+import { loadCore } from '../generator/sql/core.ts';
+import { counterNames } from '../generator/sql/counter.ts';
+import { eventFunctionNames } from '../generator/sql/event.ts';
+import { parseArgs } from './args.ts';
+import type { CommandIo } from './gen.ts';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  /** warn: reported, does not fail the run. */
+  level?: 'fail' | 'warn';
+  detail?: string;
+  fix?: string;
+}
+
+type Q = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+export async function runChecks(
+  query: Q,
+  config: NormalizedConfig | null,
+  expectedVersion: string,
+): Promise<Check[]> {
+  const checks: Check[] = [];
+  const one = async (sql: string, params?: unknown[]) => (await query(sql, params))[0] ?? {};
+
+  const { installed } = await one(`select to_regprocedure('dispatch.version()') is not null as installed`);
+  if (!installed) {
+    checks.push({
+      name: 'core installed',
+      ok: false,
+      detail: 'schema dispatch / dispatch.version() not found',
+      fix: 'run `npx supadispatch gen` then `supabase db push`',
+    });
+    return checks;
+  }
+  const { version } = await one('select dispatch.version() as version');
+  checks.push({
+    name: `core version ${expectedVersion}`,
+    ok: version === expectedVersion,
+    detail: `installed ${version}`,
+    fix:
+      version === expectedVersion
+        ? undefined
+        : 'run `npx supadispatch gen` (embeds the new core) then `supabase db push`',
+  });
+
+  if (config) {
+    const expected = new Map<string, string>(); // trigger name → table
+    for (const e of config.events) {
+      if (!e.table) continue;
+      for (const op of e.on)
+        expected.set(eventFunctionNames(e).triggerName(op), `${e.table.schema}.${e.table.name}`);
+    }
+    for (const k of config.counters) {
+      for (const op of ['insert', 'update', 'delete'] as const) {
+        expected.set(counterNames(k).triggerName(op), `${k.table.schema}.${k.table.name}`);
+      }
+    }
+    const rows = await query(
+      `select t.tgname as name, n.nspname || '.' || c.relname as tbl
+       from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+       where not t.tgisinternal and (t.tgname like 'dispatch\\_ev\\_%' or t.tgname like 'dispatch\\_ct\\_%')`,
+    );
+    const actual = new Map(rows.map((r) => [String(r.name), String(r.tbl)]));
+    const missing = [...expected].filter(([n, t]) => actual.get(n) !== t).map(([n, t]) => `${n} on ${t}`);
+    const extra = [...actual].filter(([n]) => !expected.has(n)).map(([n, t]) => `${n} on ${t}`);
+    checks.push({
+      name: 'triggers match the config',
+      ok: missing.length === 0 && extra.length === 0,
+      detail: [
+        missing.length ? `missing: ${missing.join(', ')}` : '',
+        extra.length ? `not in config: ${extra.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+      fix: 'run `npx supadispatch gen` then `supabase db push`',
+    });
+  }
+
+  const ext = await query(`select extname from pg_extension where extname in ('pg_cron', 'pg_net')`);
+  const exts = new Set(ext.map((r) => String(r.extname)));
+  const { netSchema } = await one(`select to_regnamespace('net') is not null as "netSchema"`);
+  checks.push({
+    name: 'pg_cron present',
+    ok: exts.has('pg_cron'),
+    fix: 'enable pg_cron (Dashboard → Database → Extensions), then re-run the core migration or select dispatch.schedule_jobs()',
+  });
+  checks.push({
+    name: 'pg_net present',
+    ok: exts.has('pg_net') || netSchema === true,
+    fix: 'enable pg_net (Dashboard → Database → Extensions)',
+  });
+  if (exts.has('pg_cron')) {
+    const { n } = await one(`select count(*)::int as n from cron.job where command ilike '%dispatch.tick%'`);
+    checks.push({
+      name: 'dispatch.tick() scheduled',
+      ok: Number(n) > 0,
+      fix: "select cron.schedule('dispatch-tick', '* * * * *', 'select dispatch.tick()');",
+    });
+  }
+  const { vault } = await one(`select to_regclass('vault.decrypted_secrets') is not null as vault`);
+  if (vault) {
+    const names = (
+      await query(
+        `select name from vault.decrypted_secrets where name in ('dispatch_worker_url', 'dispatch_worker_secret') and coalesce(decrypted_secret, '') <> ''`,
+      )
+    ).map((r) => String(r.name));
+    for (const s of ['dispatch_worker_url', 'dispatch_worker_secret']) {
+      checks.push({
+        name: `Vault secret ${s}`,
+        ok: names.includes(s),
+        fix:
+          s === 'dispatch_worker_url'
+            ? "select vault.create_secret('https://<project>.supabase.co/functions/v1/dispatch-worker', 'dispatch_worker_url');"
+            : "select vault.create_secret('<random secret, also set as DISPATCH_WORKER_SECRET for the functions>', 'dispatch_worker_secret');",
+      });
+    }
+  } else checks.push({ name: 'Vault available', ok: false, fix: 'enable the supabase_vault extension' });
+
+  const pol = await query(
+    `select policyname from pg_policies where schemaname = 'realtime' and tablename = 'messages' and policyname like 'dispatch%'`,
+  );
+  checks.push({
+    name: 'Realtime policies on realtime.messages',
+    ok: pol.some((r) => r.policyname === 'dispatch_read'),
+    detail: pol.length ? `found ${pol.map((r) => r.policyname).join(', ')}` : 'none',
+    fix: 'as the owner of realtime.messages: select dispatch.install_realtime_policies();',
+  });
+
+  const stuck = await one(
+    `select count(*) filter (where status = 'failed')::int as failed,
+            count(*) filter (where status in ('pending', 'scheduled') and next_attempt_at < now() - interval '5 minutes')::int as overdue
+     from dispatch.receipts`,
+  );
+  checks.push({
+    name: 'no receipts overdue (pending past due > 5 min)',
+    ok: Number(stuck.overdue) === 0,
+    detail: `${stuck.overdue} overdue`,
+    fix: 'check the worker: Vault secrets, pg_net, `supabase functions logs dispatch-worker`; select dispatch.tick();',
+  });
+  checks.push({
+    name: 'no failed receipts',
+    ok: Number(stuck.failed) === 0,
+    level: 'warn',
+    detail: `${stuck.failed} failed`,
+    fix: "inspect: select id, last_error from dispatch.receipts where status = 'failed'; retry with select dispatch.requeue_receipt(id)",
+  });
+  const occ = await one(`select count(*)::int as n from dispatch.occurrences where status = 'failed'`);
+  checks.push({
+    name: 'no failed occurrences',
+    ok: Number(occ.n) === 0,
+    level: 'warn',
+    detail: `${occ.n} failed`,
+    fix: "inspect: select id, event_id, error from dispatch.occurrences where status = 'failed'; then select dispatch.replay(id)",
+  });
+  const drift = await query(
+    `select name, scope, expected, actual from dispatch.reconcile_counters(null, false) where expected <> actual limit 20`,
+  );
+  checks.push({
+    name: 'counters match reconcile',
+    ok: drift.length === 0,
+    detail: drift.map((d) => `${d.name}[${d.scope}] ${d.actual} ≠ ${d.expected}`).join(', '),
+    fix: 'select * from dispatch.reconcile_counters(); (corrects and broadcasts)',
+  });
+  return checks;
+}
+
+export function formatChecks(checks: Check[]): { text: string; failed: number } {
+  let failed = 0;
+  const lines = checks.map((c) => {
+    const mark = c.ok ? '✓' : c.level === 'warn' ? '!' : '✗';
+    if (!c.ok && c.level !== 'warn') failed++;
+    let line = `${mark} ${c.name}${c.detail ? ` — ${c.detail}` : ''}`;
+    if (!c.ok && c.fix) line += `\n    fix: ${c.fix}`;
+    return line;
+  });
+  return { text: `${lines.join('\n')}\n`, failed };
+}
+
+export async function doctorCommand(argv: string[], io?: CommandIo): Promise<number> {
+  const out = io?.out ?? ((s: string) => process.stdout.write(s));
+  const err = io?.err ?? ((s: string) => process.stderr.write(s));
+  const { flags } = parseArgs(argv, ['db-url', 'config', 'cwd']);
+  const root = path.resolve(io?.cwd ?? process.cwd(), typeof flags.cwd === 'string' ? flags.cwd : '.');
+  const url = typeof flags['db-url'] === 'string' ? flags['db-url'] : process.env.SUPABASE_DB_URL;
+  if (!url) {
+    err('supadispatch doctor: no database: pass --db-url <postgres url> or set SUPABASE_DB_URL\n');
+    return 2;
+  }
+  let config: NormalizedConfig | null = null;
+  try {
+    config = (await loadConfig(root, typeof flags.config === 'string' ? flags.config : undefined)).config;
+  } catch (e) {
+    out(`! config not loaded (trigger check skipped): ${(e as Error).message.split('\n')[0]}\n`);
+  }
+  const core = await loadCore();
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+  } catch (e) {
+    err(`✗ database reachable — ${(e as Error).message}\n    fix: check --db-url / SUPABASE_DB_URL\n`);
+    return 1;
+  }
+  try {
+    const checks = await runChecks(
+      async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+      config,
+      core.version,
+    );
+    const { text, failed } = formatChecks(checks);
+    out(text);
+    out(failed ? `\n${failed} check${failed === 1 ? '' : 's'} failed\n` : '\nall checks passed\n');
+    return failed ? 1 : 0;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Per counter: statement-level triggers with transition tables that compute one delta per scope per
+ * statement (+1 rows entering the condition, -1 rows leaving it) and hand them to
+ * `dispatch.apply_counter_deltas`; `dispatch.register_counter` with a reconcile query.
+ */
+import type { CounterN } from '../../config/model.ts';
+import type { Operation } from '../../config/types.ts';
+import { chainJoins } from './audience.ts';
+import { rowCondSql } from './cond.ts';
+import type { SqlObject } from './event.ts';
+import { dollar, ident, indent, literal, shortName, table, tableText, textArray } from './util.ts';
+
+/** A query key as the broadcast's `invalidates` string: `'orders'` for `['orders']`, else JSON. */
+export function encodeQueryKey(key: readonly (string | number)[]): string {
+  return key.length === 1 && typeof key[0] === 'string' && !key[0].startsWith('[')
+    ? key[0]
+    : JSON.stringify(key);
+}
+
+export const counterNames = (k: CounterN) => ({
+  trigger: shortName(`ct_${k.name}_trg`),
+  triggerName: (op: Operation) => shortName(`dispatch_ct_${k.name}_${op}`),
+});
+
+/**
+ * The rows of `relation` that count, with their scope: `select <scope>::text as scope from ...`.
+ * Raw SQL conditions see the row's columns unqualified (filtered in an inner select).
+ */
+export function scopedRows(k: CounterN, relation: string): string {
+  const inner = k.where ? `(select * from ${relation} as c where ${rowCondSql(k.where, 'c')})` : relation;
+  const from = `from ${inner} as c`;
+  if (k.scope.kind === 'audience') return `select ${literal(k.scope.audience)}::text as scope\n${from}`;
+  if (k.scope.hops.length === 0) {
+    return `select c.${ident(k.scope.start)}::text as scope\n${from}\nwhere c.${ident(k.scope.start)} is not null`;
+  }
+  const { joins, value } = chainJoins(k.scope.start, k.scope.hops, `c.${ident(k.scope.start)}`);
+  return [`select ${value}::text as scope`, from, ...joins, `where ${value} is not null`].join('\n');
+}
+
+/** Recomputes every scope from scratch: `select scope, value`. */
+export function reconcileSql(k: CounterN): string {
+  const rows = scopedRows(k, table(k.table));
+  return `select q.scope, count(*)::bigint from (${rows.replace(/\n/g, ' ')}) q group by q.scope`;
+}
+
+function deltas(k: CounterN, op: Operation): string {
+  const plus = op === 'delete' ? null : scopedRows(k, 'new_rows');
+  const minus = op === 'insert' ? null : scopedRows(k, 'old_rows');
+  const union = [
+    plus && `select p.scope, 1 as d from (\n${indent(plus, 2)}\n) p`,
+    minus && `select m.scope, -1 as d from (\n${indent(minus, 2)}\n) m`,
+  ]
+    .filter(Boolean)
+    .join('\nunion all\n');
+  return [
+    `perform dispatch.apply_counter_deltas(${literal(k.name)}, array(`,
+    '  select row(x.scope, sum(x.d))::dispatch.counter_delta',
+    '  from (',
+    indent(union, 4),
+    '  ) x',
+    '  group by x.scope',
+    '  having sum(x.d) <> 0',
+    '  order by x.scope',
+    '));',
+  ].join('\n');
+}
+
+export function counterObject(k: CounterN): SqlObject {
+  const names = counterNames(k);
+  const t = table(k.table);
+  const ops: Operation[] = ['insert', 'update', 'delete'];
+  const branches = ops.map((op) =>
+    [`if tg_op = ${literal(op.toUpperCase())} then`, indent(deltas(k, op), 2), 'end if;'].join('\n'),
+  );
+  const body = [
+    '#variable_conflict use_column',
+    'begin',
+    indent(branches.join('\n'), 2),
+    '  return null;',
+    'end',
+  ].join('\n');
+  const install = [
+    `-- counter ${k.name}`,
+    [
+      'select dispatch.register_counter(',
+      `  p_name => ${literal(k.name)},`,
+      `  p_scope_kind => ${literal(k.scope.kind)},`,
+      `  p_audience => ${k.scope.kind === 'audience' ? literal(k.scope.audience) : 'null'},`,
+      `  p_invalidates => ${textArray(k.invalidates.map(encodeQueryKey))},`,
+      `  p_shards => ${k.shards},`,
+      `  p_source_table => ${literal(tableText(k.table))},`,
+      `  p_reconcile_sql => ${literal(reconcileSql(k))},`,
+      `  p_description => ${literal(k.description ?? '')}`,
+      ');',
+    ].join('\n'),
+    `create or replace function dispatch.${ident(names.trigger)}() returns trigger\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};`,
+    ops
+      .map((op) => {
+        const ref =
+          op === 'insert'
+            ? 'referencing new table as new_rows'
+            : op === 'delete'
+              ? 'referencing old table as old_rows'
+              : 'referencing old table as old_rows new table as new_rows';
+        const name = ident(names.triggerName(op));
+        return [
+          `drop trigger if exists ${name} on ${t};`,
+          `create trigger ${name} after ${op} on ${t}`,
+          `  ${ref}`,
+          `  for each statement execute function dispatch.${ident(names.trigger)}();`,
+        ].join('\n');
+      })
+      .join('\n'),
+    // Start from the truth: rows that existed before the triggers count too.
+    `select count(*) from dispatch.reconcile_counters(${literal(k.name)}, true);`,
+  ].join('\n\n');
+  const drop = [
+    `-- counter ${k.name} removed`,
+    `do $$ begin if to_regclass(${literal(tableText(k.table))}) is not null then`,
+    ...ops.map((op) => `  drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
+    'end if; end $$;',
+    `drop function if exists dispatch.${ident(names.trigger)}();`,
+    `delete from dispatch.counters_def where name = ${literal(k.name)};`,
+  ].join('\n');
+  return { key: `counter:${k.name}`, install, drop };
+}

@@ -1,0 +1,226 @@
+/**
+ * Per event: a statement-level trigger per operation (transition tables, condition as a set-based
+ * filter, one `dispatch.fire` per statement), an expander (`dispatch.create_receipts` per channel,
+ * recipients resolved by joins over the whole batch) and its registration (`dispatch.register_event`).
+ * `dispatch.emit('<event id>', record)` and `dispatch.replay` reach the same expander through the core.
+ */
+import type { Audience, ChannelN, EventN, NormalizedConfig } from '../../config/model.ts';
+import type { Operation } from '../../config/types.ts';
+import { audienceSelect } from './audience.ts';
+import { eventCondSql } from './cond.ts';
+import {
+  dollar,
+  ident,
+  indent,
+  jsonb,
+  literal,
+  shortName,
+  stableJson,
+  table,
+  tableText,
+  textArray,
+} from './util.ts';
+
+export interface SqlObject {
+  /** `event:<id>`, `counter:<name>`, `audiences`. */
+  key: string;
+  /** Idempotent SQL that installs / replaces the object. */
+  install: string;
+  /** SQL that removes it (recorded in the lock, used when it leaves the config). */
+  drop: string;
+}
+
+export const eventFunctionNames = (e: EventN) => ({
+  trigger: shortName(`ev_${e.slug}_trg`),
+  expander: shortName(`ev_${e.slug}_expand`),
+  triggerName: (op: Operation) => shortName(`dispatch_ev_${e.slug}_${op}`),
+});
+
+/** Unique channel names within an event: `<transport>:<audience>` (+ `#n` for repeats). */
+export function channelNames(channels: ChannelN[]): string[] {
+  const seen = new Map<string, number>();
+  return channels.map((c) => {
+    const base = `${c.transport}:${c.audience}`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return n === 1 ? base : `${base}#${n}`;
+  });
+}
+
+const OP_UPPER: Record<Operation, string> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE' };
+
+function triggerFrom(e: EventN, op: Operation): string {
+  const t = table(e.table!);
+  const key = ident(e.key);
+  if (op === 'insert') return `from new_rows as new left join ${t} as old on false`;
+  if (op === 'delete') return `from old_rows as old left join ${t} as new on false`;
+  return `from new_rows as new join old_rows as old on old.${key} = new.${key}`;
+}
+
+function triggerFunction(e: EventN): string {
+  const names = eventFunctionNames(e);
+  const branches = e.on.map((op) => {
+    const where = e.when ? `\n  where ${eventCondSql(e.when, op)}` : '';
+    return [
+      `if tg_op = ${literal(OP_UPPER[op])} then`,
+      `  select jsonb_agg(jsonb_build_object('new', to_jsonb(new), 'old', to_jsonb(old)))`,
+      '    into v_records',
+      indent(`${triggerFrom(e, op)}${where};`, 2),
+      'end if;',
+    ].join('\n');
+  });
+  const body = [
+    '#variable_conflict use_column',
+    'declare',
+    '  v_records jsonb;',
+    'begin',
+    indent(branches.join('\n'), 2),
+    '  if v_records is not null then',
+    `    perform dispatch.fire(${literal(e.id)}, lower(tg_op), ${literal(tableText(e.table!))}, v_records);`,
+    '  end if;',
+    '  return null;',
+    'end',
+  ].join('\n');
+  return `create or replace function dispatch.${ident(names.trigger)}() returns trigger\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};`;
+}
+
+function triggers(e: EventN): string {
+  const names = eventFunctionNames(e);
+  const t = table(e.table!);
+  return e.on
+    .map((op) => {
+      const ref =
+        op === 'insert'
+          ? 'referencing new table as new_rows'
+          : op === 'delete'
+            ? 'referencing old table as old_rows'
+            : 'referencing old table as old_rows new table as new_rows';
+      const name = ident(names.triggerName(op));
+      return [
+        `drop trigger if exists ${name} on ${t};`,
+        `create trigger ${name} after ${op} on ${t}`,
+        `  ${ref}`,
+        `  for each statement execute function dispatch.${ident(names.trigger)}();`,
+      ].join('\n');
+    })
+    .join('\n');
+}
+
+/** Content stored on each receipt: in-app fields rendered now (the notification is written in SQL). */
+function receiptContent(e: EventN, channel: ChannelN): string {
+  if (channel.transport !== 'in_app') return 'null::jsonb';
+  const c = e.content as Record<string, string | undefined>;
+  const render = (k: string) => (c[k] === undefined ? 'null' : `dispatch.render(${literal(c[k]!)}, s.data)`);
+  const meta = { ...e.metadata };
+  delete meta.type;
+  return [
+    'jsonb_strip_nulls(jsonb_build_object(',
+    `  'title', ${render('title')},`,
+    `  'message', ${render('message')},`,
+    `  'actionUrl', ${render('actionUrl')},`,
+    `  'actionLabel', ${render('actionLabel')},`,
+    `  'type', ${literal(String(e.metadata.type ?? 'info'))},`,
+    `  'metadata', ${jsonb(meta)}`,
+    '))',
+  ].join('\n');
+}
+
+function expander(e: EventN, config: NormalizedConfig, audiences: Map<string, Audience>): string {
+  const names = eventFunctionNames(e);
+  const rowType = e.table ? `null::${table(e.table)}` : null;
+  const src = [
+    'with src as (',
+    '  select o.id as occurrence_id,',
+    rowType
+      ? `         jsonb_populate_record(${rowType}, coalesce(o.new_record, o.old_record)) as r,`
+      : '         null::record as r,',
+    `         coalesce(o.new_record, o.old_record, '{}'::jsonb) || jsonb_build_object('old', o.old_record) as data`,
+    '  from dispatch.occurrences o',
+    '  where o.id = any(p_occurrence_ids)',
+    ')',
+  ].join('\n');
+  const chNames = channelNames(e.channels);
+  const email = config.users.email;
+  const parts = e.channels.map((ch, i) => {
+    const aud = audiences.get(ch.audience)!;
+    const recipients = audienceSelect(aud, ch.transport);
+    const wantsEmail = ch.transport === 'email' && aud.kind !== 'system';
+    const address = wantsEmail ? 'coalesce(x.address, em.' + ident(email.column) + '::text)' : 'x.address';
+    const emailJoin = wantsEmail
+      ? `\n  left join ${table(email.table)} em on em.${ident(email.id)} = x.user_id`
+      : '';
+    return [
+      `-- channel ${chNames[i]}${ch.delaySeconds ? ` (delay ${ch.delaySeconds}s)` : ''}`,
+      `perform dispatch.create_receipts(${literal(e.id)}, ${literal(chNames[i])}, ${literal(ch.transport)}, ${literal(ch.audience)}, interval '${ch.delaySeconds} seconds', array(`,
+      indent(src, 2),
+      `  select row(x.occurrence_id, x.user_id, ${address},`,
+      indent(receiptContent(e, ch), 4),
+      '  )::dispatch.recipient',
+      '  from (',
+      indent(recipients, 4),
+      '  ) x',
+      `  join src s on s.occurrence_id = x.occurrence_id${emailJoin}`,
+      '  order by x.occurrence_id, x.user_id, x.address',
+      '));',
+    ].join('\n');
+  });
+  const body = ['begin', indent(parts.join('\n'), 2), 'end'].join('\n');
+  return `create or replace function dispatch.${ident(names.expander)}(p_occurrence_ids uuid[]) returns void\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};`;
+}
+
+function registration(e: EventN, hasExpander: boolean): string {
+  const names = eventFunctionNames(e);
+  const transports = [...new Set(e.channels.map((c) => c.transport))].sort();
+  const meta = e.metadata;
+  const cfg = {
+    channels: e.channels.map((c, i) => ({ ...c, name: channelNames(e.channels)[i] })),
+    content: e.content,
+    metadata: meta,
+    module: e.module,
+    on: e.on,
+  };
+  return [
+    'select dispatch.register_event(',
+    `  p_id => ${literal(e.id)},`,
+    `  p_expander => ${hasExpander ? literal(`dispatch.${names.expander}`) : 'null'},`,
+    `  p_source_table => ${e.table ? literal(tableText(e.table)) : 'null'},`,
+    `  p_category => ${typeof meta.category === 'string' ? literal(meta.category) : 'null'},`,
+    `  p_type => ${literal(String(meta.type ?? 'info'))},`,
+    `  p_user_configurable => ${meta.userConfigurable === false ? 'false' : 'true'},`,
+    `  p_strict => ${e.strict ? 'true' : 'false'},`,
+    `  p_transports => ${textArray(transports)},`,
+    `  p_description => ${literal(e.description ?? '')},`,
+    `  p_config => ${literal(stableJson(cfg))}::jsonb`,
+    ');',
+  ].join('\n');
+}
+
+export function eventObject(e: EventN, config: NormalizedConfig): SqlObject {
+  const audiences = new Map(config.audiences.map((a) => [a.name, a]));
+  const names = eventFunctionNames(e);
+  const install: string[] = [`-- event ${e.id}`];
+  const hasExpander = e.channels.length > 0;
+  if (hasExpander) install.push(expander(e, config, audiences));
+  install.push(registration(e, hasExpander));
+  if (e.table && e.on.length > 0) {
+    // Triggers of operations no longer listed are dropped too.
+    const t = table(e.table);
+    for (const op of ['insert', 'update', 'delete'] as Operation[]) {
+      if (!e.on.includes(op)) install.push(`drop trigger if exists ${ident(names.triggerName(op))} on ${t};`);
+    }
+    install.push(triggerFunction(e), triggers(e));
+  }
+  const drop: string[] = [`-- event ${e.id} removed`];
+  if (e.table) {
+    const t = table(e.table);
+    drop.push(`do $$ begin if to_regclass(${literal(tableText(e.table))}) is not null then`);
+    for (const op of ['insert', 'update', 'delete'] as Operation[]) {
+      drop.push(`  drop trigger if exists ${ident(names.triggerName(op))} on ${t};`);
+    }
+    drop.push('end if; end $$;');
+  }
+  drop.push(`drop function if exists dispatch.${ident(names.trigger)}();`);
+  drop.push(`delete from dispatch.events where id = ${literal(e.id)};`);
+  drop.push(`drop function if exists dispatch.${ident(names.expander)}(uuid[]);`);
+  return { key: `event:${e.id}`, install: install.join('\n\n'), drop: drop.join('\n') };
+}
