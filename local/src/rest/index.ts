@@ -755,20 +755,27 @@ export function createRestService(): LocalService {
         let paging = '';
         if (root.limit !== undefined) paging += ` limit ${params.add(root.limit)}`;
         if (root.offset !== undefined) paging += ` offset ${params.add(root.offset)}`;
+        const total = countWanted(request)
+          ? `(select count(*) from (select ${call} as "pgrst_v"${from}) as "pgrst_c")`
+          : 'null';
         const result = await client.query(
-          `select count(*) as "page", coalesce(json_agg("pgrst_v"), '[]'::json)::text as "body", (json_agg("pgrst_v")->0)::text as "first"
+          `select count(*) as "page", ${total} as "total", coalesce(json_agg("pgrst_v"), '[]'::json)::text as "body",
+             (json_agg("pgrst_v")->0)::text as "first"
            from (select ${call} as "pgrst_v"${from}${paging}) as "pgrst_s"`,
           params.values,
         );
         const row = result.rows[0];
+        const page = Number(row.page);
         if (request.accept.single) {
-          if (Number(row.page) !== 1) throw singularityError(Number(row.page));
+          if (page !== 1) throw singularityError(page);
           return { status: 200, body: row.first };
         }
+        const lower = root.offset ?? 0;
+        const totalCount = row.total === null ? null : Number(row.total);
         return {
-          status: 200,
+          status: totalCount !== null && page < totalCount ? 206 : 200,
           body: row.body,
-          headers: { 'content-range': contentRange(0, Number(row.page), null) },
+          headers: { 'content-range': contentRange(lower, page, totalCount) },
         };
       });
     }
