@@ -29,6 +29,9 @@ export function columnNotFound(rel: Relation, name: string): RestError {
   return new CacheMissError(400, '42703', `column ${rel.name}.${name} does not exist`);
 }
 
+const isToMany = (rel: Relationship): boolean =>
+  rel.cardinality === 'one-to-many' || rel.cardinality === 'many-to-many';
+
 export interface LevelParams {
   conds: Condition[];
   order?: OrderTerm[];
@@ -78,7 +81,8 @@ function resolveRelationship(planner: Planner, parent: Relation, item: EmbedItem
       (r) =>
         r.name === hint ||
         r.pairs.some(([p, t]) => p === hint || t === hint) ||
-        (r.cardinality === 'many-to-one' && r.target.name === hint),
+        (r.cardinality === 'many-to-one' && r.target.name === hint) ||
+        (r.junction && (r.fk.name === hint || r.junction.fk2.name === hint)),
     );
   }
   if (candidates.length === 0) {
@@ -100,9 +104,13 @@ function resolveRelationship(planner: Planner, parent: Relation, item: EmbedItem
       candidates.map((r) => ({
         cardinality: r.cardinality,
         embedding: `${parent.name} with ${r.target.name}`,
-        relationship: `${r.name} using ${parent.name}${fmt(r.pairs.map((p) => p[0]))} and ${r.target.name}${fmt(
-          r.pairs.map((p) => p[1]),
-        )}`,
+        relationship: r.junction
+          ? `${r.name} using ${r.fk.name}${fmt(r.junction.source.map((p) => p[0]))} and ${r.junction.fk2.name}${fmt(
+              r.junction.target.map((p) => p[0]),
+            )}`
+          : `${r.name} using ${parent.name}${fmt(r.pairs.map((p) => p[0]))} and ${r.target.name}${fmt(
+              r.pairs.map((p) => p[1]),
+            )}`,
       })),
       `Try changing '${item.name}' to one of the following: ${candidates
         .map((r) => `'${item.name}!${r.name}'`)
@@ -145,7 +153,10 @@ export function planLevel(
       [...path, key],
       used,
     );
-    if (item.spread && relationship.cardinality === 'one-to-many') {
+    if (
+      item.spread &&
+      (relationship.cardinality === 'one-to-many' || relationship.cardinality === 'many-to-many')
+    ) {
       throw new RestError(
         400,
         'PGRST127',
@@ -213,7 +224,7 @@ function rowObject(level: Level, params: Params, planner: Planner): string {
       const body = `${ident(embed.joinAlias)}."body"`;
       if (item.spread) {
         for (const key of outputKeys(embed.level)) pairs.push([key, `${body}->${params.text(key)}`]);
-      } else if (embed.rel.cardinality === 'one-to-many') {
+      } else if (isToMany(embed.rel)) {
         pairs.push([embed.key, `coalesce(${body}, '[]'::json)`]);
       } else {
         pairs.push([embed.key, body]);
@@ -322,7 +333,7 @@ function orderSql(level: Level, terms: OrderTerm[], params: Params): string {
       let expr: string;
       if (term.relation) {
         const embed = level.embeds.find((e) => e.key === term.relation);
-        if (!embed || embed.rel.cardinality === 'one-to-many') {
+        if (!embed || isToMany(embed.rel)) {
           throw new RestError(
             400,
             'PGRST118',
@@ -372,11 +383,21 @@ export function rowsSql(
       ([parentCol, childCol]) =>
         `${ident(child.alias)}.${ident(childCol)} = ${ident(level.alias)}.${ident(parentCol)}`,
     );
+    const junction = embed.rel.junction;
+    if (junction) {
+      const jt = ident(`${embed.joinAlias}_j`);
+      const conds = [
+        ...junction.source.map(([jc, pc]) => `${jt}.${ident(jc)} = ${ident(level.alias)}.${ident(pc)}`),
+        ...junction.target.map(([jc, tc]) => `${jt}.${ident(jc)} = ${ident(child.alias)}.${ident(tc)}`),
+      ];
+      correlation.push(
+        `exists (select 1 from ${qualified(junction.rel.schema, junction.rel.name)} as ${jt} where ${conds.join(' and ')})`,
+      );
+    }
     const inner = rowsSql(child, params, planner, { correlation });
-    const sub =
-      embed.rel.cardinality === 'one-to-many'
-        ? `select json_agg("pgrst_e"."pgrst_row") as "body" from (${inner}) as "pgrst_e"`
-        : `select "pgrst_e"."pgrst_row" as "body" from (${inner}) as "pgrst_e"`;
+    const sub = isToMany(embed.rel)
+      ? `select json_agg("pgrst_e"."pgrst_row") as "body" from (${inner}) as "pgrst_e"`
+      : `select "pgrst_e"."pgrst_row" as "body" from (${inner}) as "pgrst_e"`;
     joins.push(`left join lateral (${sub}) as ${ident(embed.joinAlias)} on true`);
     if (embed.item.join === 'inner') where.push(`${ident(embed.joinAlias)}."body" is not null`);
   }

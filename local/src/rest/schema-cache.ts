@@ -215,14 +215,16 @@ export async function loadSchemaCache(pool: pg.Pool, schemas: string[]): Promise
 
 /** A relationship usable for embedding, seen from the parent (the relation being selected). */
 export interface Relationship {
-  /** Constraint name. */
+  /** Constraint name (for many-to-many: the junction table's name). */
   name: string;
-  cardinality: 'many-to-one' | 'one-to-many' | 'one-to-one';
+  cardinality: 'many-to-one' | 'one-to-many' | 'one-to-one' | 'many-to-many';
   target: Relation;
-  /** Pairs [parent column, target column] to join on. */
+  /** Pairs [parent column, target column] to join on (empty for many-to-many). */
   pairs: [string, string][];
   /** For PGRST201's details. */
   fk: ForeignKey;
+  /** Many-to-many: the junction table and its column pairs [junction col, parent/target col]. */
+  junction?: { rel: Relation; source: [string, string][]; target: [string, string][]; fk2: ForeignKey };
 }
 
 function isUnique(rel: Relation, columns: string[]): boolean {
@@ -256,6 +258,32 @@ export function relationshipsOf(cache: SchemaCache, parent: Relation): Relations
           fk,
         });
       }
+    }
+  }
+  // Many-to-many through a junction table that references both sides.
+  for (const fk1 of cache.foreignKeys) {
+    if (fk1.refSchema !== parent.schema || fk1.refTable !== parent.name) continue;
+    const junction = cache.relations.get(qualifiedKey(fk1.schema, fk1.table));
+    // As PostgREST: the junction's FK columns must be part of its primary key.
+    const inPk = (cols: string[]) => junction !== undefined && cols.every((c) => junction.pk.includes(c));
+    if (!junction || junction.schema !== parent.schema || !inPk(fk1.columns)) continue;
+    for (const fk2 of cache.foreignKeys) {
+      if (fk2 === fk1 || fk2.schema !== fk1.schema || fk2.table !== fk1.table) continue;
+      const target = cache.relations.get(qualifiedKey(fk2.refSchema, fk2.refTable));
+      if (!target || target.schema !== parent.schema || !inPk(fk2.columns)) continue;
+      out.push({
+        name: junction.name,
+        cardinality: 'many-to-many',
+        target,
+        pairs: [],
+        fk: fk1,
+        junction: {
+          rel: junction,
+          source: fk1.columns.map((c, i) => [c, fk1.refColumns[i]]),
+          target: fk2.columns.map((c, i) => [c, fk2.refColumns[i]]),
+          fk2,
+        },
+      });
     }
   }
   return out;

@@ -23,7 +23,8 @@ const hostileColumn = '"; drop table rt_items; --';
 const hostileNote = '$1 \\x00 ${x} :name $$';
 
 const setupSql = `
-drop table if exists public.rt_comments, public.rt_posts, public.rt_profiles, public.rt_items, public.rt_hostile cascade;
+drop table if exists public.rt_comments, public.rt_posts, public.rt_profiles, public.rt_items, public.rt_hostile,
+  public.rt_labels, public.rt_post_labels cascade;
 drop function if exists public.rt_add(int, int), public.rt_posts_by(uuid), public.rt_echo(jsonb), public.rt_raise(),
   public.rt_write(), public.rt_whoami(), public.rt_numbers(int), public.rt_noop(), public.rt_first_post();
 create table public.rt_profiles (id uuid primary key, username text unique not null, bio text);
@@ -39,6 +40,14 @@ create table public.rt_comments (
   author_id uuid references public.rt_profiles(id), body text not null);
 create table public.rt_items (id int primary key, name text, qty int default 7, price numeric, note text);
 create table public.rt_hostile (id int primary key, "${hostileColumn.replaceAll('"', '""')}" text, "it's" text, "ünïcødé" text, "a""b" text);
+create table public.rt_labels (id int primary key, name text not null);
+create table public.rt_post_labels (
+  post_id bigint references public.rt_posts(id) on delete cascade,
+  label_id int references public.rt_labels(id),
+  primary key (post_id, label_id));
+create view public.rt_published with (security_invoker = true) as
+  select id, title, author_id from public.rt_posts where published;
+grant select on public.rt_labels, public.rt_post_labels, public.rt_published to anon, authenticated, service_role;
 alter table public.rt_profiles enable row level security;
 alter table public.rt_posts enable row level security;
 alter table public.rt_comments enable row level security;
@@ -112,7 +121,9 @@ describe('/rest/v1 (PostgREST subset)', { skip: skipReason }, () => {
       `insert into public.rt_comments (post_id, author_id, body) values (1, $2, 'nice'), (1, $1, 'thanks'), (3, $1, 'hi bob')`,
       [alice, bob],
     );
-    await admin.query(`select setval(pg_get_serial_sequence('public.rt_posts', 'id'), 100);
+    await admin.query(`insert into public.rt_labels values (1, 'red'), (2, 'green'), (3, 'blue');
+       insert into public.rt_post_labels values (1, 1), (1, 3), (3, 2);
+       select setval(pg_get_serial_sequence('public.rt_posts', 'id'), 100);
        insert into public.rt_items (id, name, qty, price, note) values
          (1, 'apple', 3, 1.5, null), (2, 'banana', 10, 0.25, 'yellow'), (3, 'cherry', 0, 12, 'red, sweet'),
          (4, 'Apple pie', 1, 9.99, 'bake (slowly)'), (5, 'date', null, 3, '*star*');`);
@@ -125,7 +136,7 @@ describe('/rest/v1 (PostgREST subset)', { skip: skipReason }, () => {
 
   after(async () => {
     await stack?.stop();
-    await admin?.query(setupSql.split('\n').slice(1, 4).join('\n')).catch(() => {});
+    await admin?.query(setupSql.split('\n').slice(1, 5).join('\n')).catch(() => {});
     await admin?.end();
   });
 
@@ -239,6 +250,27 @@ describe('/rest/v1 (PostgREST subset)', { skip: skipReason }, () => {
       assert.deepEqual(left.data, [
         { id: 1, rt_comments: [] },
         { id: 3, rt_comments: [{ body: 'hi bob' }] },
+      ]);
+    });
+    test('many-to-many through a junction table, both directions', async () => {
+      const { data, error } = await anon
+        .from('rt_posts')
+        .select('id, rt_labels(name)')
+        .order('id')
+        .order('name', { referencedTable: 'rt_labels' });
+      assert.equal(error, null, JSON.stringify(error));
+      assert.deepEqual(data, [
+        { id: 1, rt_labels: [{ name: 'blue' }, { name: 'red' }] },
+        { id: 3, rt_labels: [{ name: 'green' }] },
+      ]);
+      const back = await asBob.from('rt_labels').select('name, rt_posts(id)').eq('id', 2).single();
+      assert.deepEqual(back.data, { name: 'green', rt_posts: [{ id: 3 }] });
+    });
+    test('views are readable and filterable (RLS of the underlying table applies)', async () => {
+      const { data } = await anon.from('rt_published').select('id, title').ilike('title', '*o*').order('id');
+      assert.deepEqual(data, [
+        { id: 1, title: 'Hello world' },
+        { id: 3, title: 'Bob speaks' },
       ]);
     });
     test('filtering on an embedded resource being null', async () => {
