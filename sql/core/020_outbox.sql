@@ -57,8 +57,8 @@ create index if not exists receipts_due_idx on dispatch.receipts (next_attempt_a
   where status in ('pending', 'scheduled');
 create index if not exists receipts_lease_idx on dispatch.receipts (lease_expires_at) where status = 'sending';
 create index if not exists receipts_event_created_idx on dispatch.receipts (event_id, created_at desc);
-create index if not exists receipts_user_idx on dispatch.receipts (user_id, created_at desc);
-create index if not exists receipts_status_updated_idx on dispatch.receipts (status, updated_at);
+-- (no index by user or by status+age: admin filters by recipient and prune's age scan are rare; every
+-- receipt index costs each app write)
 
 create table if not exists dispatch.attempts (
   id bigint generated always as identity primary key,

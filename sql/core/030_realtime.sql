@@ -16,6 +16,37 @@ begin
 end
 $$;
 
+-- Several broadcasts at once. One message goes through realtime.send; a batch is written with one
+-- INSERT into realtime.messages -- the same rows realtime.send writes (extension broadcast, private,
+-- payload kept as given) -- inside one exception block, so a bulk statement costs one subtransaction,
+-- not one per message. If the batch insert fails (say, a missing partition or a changed table), each
+-- message goes through realtime.send, which turns errors into warnings: a broadcast never aborts the
+-- app's write.
+create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  i integer;
+begin
+  if p_topics is null or cardinality(p_topics) = 0 then
+    return;
+  end if;
+  if cardinality(p_topics) = 1 then
+    perform realtime.send(p_payloads[1], p_events[1], p_topics[1], true);
+    return;
+  end if;
+  begin
+    insert into realtime.messages (id, topic, extension, event, payload, private)
+    select gen_random_uuid(), t.topic, 'broadcast', t.event,
+           case when t.payload ? 'id' then t.payload else t.payload || jsonb_build_object('id', gen_random_uuid()) end, true
+    from unnest(p_topics, p_events, p_payloads) as t(topic, event, payload);
+  exception when others then
+    for i in 1 .. cardinality(p_topics) loop
+      perform realtime.send(p_payloads[i], p_events[i], p_topics[i], true);
+    end loop;
+  end;
+end
+$$;
+
 -- May the signed-in user (auth.uid()) read a dispatch topic?
 create or replace function dispatch.can_read_topic(p_topic text) returns boolean
 language plpgsql stable security definer set search_path = '' as $$

@@ -146,8 +146,10 @@ returns void
 language plpgsql security definer set search_path = '' as $$
 declare
   d dispatch.counters_def;
-  r record;
   v_shard integer;
+  v_topics text[];
+  v_events text[];
+  v_payloads jsonb[];
 begin
   if p_deltas is null or cardinality(p_deltas) = 0 then
     return;
@@ -157,7 +159,7 @@ begin
     raise exception 'dispatch: unknown counter %', p_name;
   end if;
   if d.shards = 1 then
-    for r in
+    with up as (
       insert into dispatch.counter_state as c (name, scope, value, seq)
       select p_name, x.scope, x.delta, 1
       from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
@@ -165,9 +167,14 @@ begin
       order by x.scope
       on conflict (name, scope) do update set value = c.value + excluded.value, seq = c.seq + 1, updated_at = now()
       returning c.scope, c.value, c.seq
-    loop
-      perform dispatch.broadcast_counter(p_name, d.scope_kind, r.scope, r.value, r.seq, d.invalidates);
-    end loop;
+    )
+    select array_agg(dispatch.counter_topic(d.scope_kind, up.scope) order by up.scope),
+           array_agg('counter'::text order by up.scope),
+           array_agg(jsonb_build_object('name', p_name, 'value', up.value, 'seq', up.seq,
+                                        'invalidates', to_jsonb(d.invalidates)) order by up.scope)
+      into v_topics, v_events, v_payloads
+    from up;
+    perform dispatch.send_batch(v_topics, v_events, v_payloads);
   else
     v_shard := pg_backend_pid() % d.shards;
     with x as (

@@ -38,11 +38,16 @@ select dispatch.register_counter(
 create or replace function dispatch.notifications_after_insert() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  n dispatch.notifications;
+  v_topics text[];
+  v_events text[];
+  v_payloads jsonb[];
 begin
-  for n in select * from new_rows order by created_at, id loop
-    perform realtime.send(dispatch.notification_payload(n), 'notification', 'dispatch:user:' || n.user_id::text, true);
-  end loop;
+  select array_agg('dispatch:user:' || n.user_id::text order by n.created_at, n.id),
+         array_agg('notification'::text order by n.created_at, n.id),
+         array_agg(dispatch.notification_payload(n) order by n.created_at, n.id)
+    into v_topics, v_events, v_payloads
+  from new_rows n;
+  perform dispatch.send_batch(v_topics, v_events, v_payloads);
   perform dispatch.apply_counter_deltas('unread_notifications', array(
     select row(user_id::text, count(*))::dispatch.counter_delta from new_rows where read_at is null group by user_id));
   return null;
@@ -52,7 +57,6 @@ $$;
 create or replace function dispatch.notifications_after_update() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  r record;
   read_all boolean := coalesce(current_setting('dispatch.read_all', true), '') = 'on';
 begin
   perform dispatch.apply_counter_deltas('unread_notifications', array(
@@ -62,15 +66,13 @@ begin
       select o.user_id::text, -1 from old_rows o where o.read_at is null
     ) x group by scope));
   -- notifications_read: per user, the ids that went from unread to read (null = all of them)
-  for r in
-    select n.user_id, array_agg(n.id order by n.id) as ids
-    from new_rows n join old_rows o on o.id = n.id
-    where o.read_at is null and n.read_at is not null
-    group by n.user_id order by n.user_id
-  loop
-    perform realtime.send(jsonb_build_object('ids', case when read_all then null else to_jsonb(r.ids) end),
-                          'notifications_read', 'dispatch:user:' || r.user_id::text, true);
-  end loop;
+  perform dispatch.send_batch(array_agg('dispatch:user:' || r.user_id::text order by r.user_id),
+                              array_agg('notifications_read'::text order by r.user_id),
+                              array_agg(jsonb_build_object('ids', case when read_all then null else to_jsonb(r.ids) end) order by r.user_id))
+  from (select n.user_id, array_agg(n.id order by n.id) as ids
+        from new_rows n join old_rows o on o.id = n.id
+        where o.read_at is null and n.read_at is not null
+        group by n.user_id) r;
   return null;
 end
 $$;

@@ -381,6 +381,7 @@ declare
   v_created integer;
   v_due integer;
   v_inline boolean := p_transport = 'in_app' and coalesce(p_delay, interval '0') <= interval '0';
+  v_prefs boolean;
 begin
   if p_recipients is null or cardinality(p_recipients) = 0 then
     return 0;
@@ -392,6 +393,9 @@ begin
   if not found then
     raise exception 'dispatch: unknown event %', p_event_id;
   end if;
+  -- preferences are looked up per recipient only when one of them has any
+  v_prefs := ev.user_configurable and exists (
+    select from dispatch.preferences p where p.user_id = any(array(select (r).user_id from unnest(p_recipients) r)));
   with rc as (
     select distinct on (t.occurrence_id, t.user_id, t.address) t.*
     from unnest(p_recipients) t
@@ -405,7 +409,7 @@ begin
            case when x.status = 'sent' then now() end
     from rc
     cross join lateral (select case
-        when ev.user_configurable and rc.user_id is not null
+        when v_prefs and rc.user_id is not null
              and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
         when v_inline then 'sent'
         else 'pending' end as status) x
@@ -460,9 +464,10 @@ $$;
 ---------------------------------------------------------------------------------------------------
 -- Occurrences
 
--- Expand occurrences with the event's expander. Not strict: an error is stored on the occurrences
--- (status failed, replayable) and the app's write goes on. Strict: the error propagates.
-create or replace function dispatch.expand(p_event_id text, p_occurrence_ids uuid[]) returns boolean
+-- Expand occurrences with the event's expander, a function (occurrences dispatch.occurrences[])
+-- returning void that reads the batch with unnest(occurrences). Not strict: an error is stored on the
+-- occurrences (status failed, replayable) and the app's write goes on. Strict: the error propagates.
+create or replace function dispatch.expand(p_event_id text, p_occurrences dispatch.occurrences[]) returns boolean
 language plpgsql security definer set search_path = '' as $$
 declare
   ev dispatch.events;
@@ -472,22 +477,22 @@ begin
   select * into ev from dispatch.events where id = p_event_id;
   if not found then
     update dispatch.occurrences set status = 'failed', error = format('dispatch: unknown event %s', p_event_id)
-    where id = any(p_occurrence_ids);
+    where id = any(array(select (o).id from unnest(p_occurrences) o));
     return false;
   end if;
   if ev.expander is null then
     return true;
   end if;
   if ev.is_strict then
-    execute format('select %s($1)', ev.expander::regproc) using p_occurrence_ids;
+    execute format('select %s($1)', ev.expander::regproc) using p_occurrences;
     return true;
   end if;
   begin
-    execute format('select %s($1)', ev.expander::regproc) using p_occurrence_ids;
+    execute format('select %s($1)', ev.expander::regproc) using p_occurrences;
   exception when others then
     get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
     update dispatch.occurrences set status = 'failed', error = v_state || ': ' || v_msg, expanded_at = null
-    where id = any(p_occurrence_ids);
+    where id = any(array(select (o).id from unnest(p_occurrences) o));
     return false;
   end;
   return true;
@@ -500,7 +505,7 @@ create or replace function dispatch.fire(p_event_id text, p_operation text, p_so
 returns uuid[]
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_ids uuid[];
+  v_occ dispatch.occurrences[];
 begin
   if p_records is null or jsonb_typeof(p_records) <> 'array' or jsonb_array_length(p_records) = 0 then
     return '{}';
@@ -509,11 +514,11 @@ begin
     insert into dispatch.occurrences (event_id, source_table, operation, new_record, old_record, expanded_at)
     select p_event_id, p_source_table, upper(p_operation), nullif(e -> 'new', 'null'), nullif(e -> 'old', 'null'), now()
     from jsonb_array_elements(p_records) e
-    returning id
+    returning *
   )
-  select array_agg(id) into v_ids from ins;
-  perform dispatch.expand(p_event_id, v_ids);
-  return v_ids;
+  select array_agg(row(ins.*)::dispatch.occurrences) into v_occ from ins;
+  perform dispatch.expand(p_event_id, v_occ);
+  return array(select (o).id from unnest(v_occ) o);
 end
 $$;
 
@@ -555,7 +560,7 @@ begin
   end if;
   select count(*) into v_before from dispatch.receipts where occurrence_id = p_occurrence_id;
   if ev.expander is not null then
-    execute format('select %s($1)', ev.expander::regproc) using array[p_occurrence_id];
+    execute format('select %s($1)', ev.expander::regproc) using array[o];
   end if;
   select count(*) into v_after from dispatch.receipts where occurrence_id = p_occurrence_id;
   update dispatch.occurrences set status = 'expanded', error = null, expanded_at = now(),

@@ -14,7 +14,7 @@ create table public.sdt_tasks (
 );
 
 -- expander of event task.assigned: in-app + email to the assignee (set-based over a batch of occurrences)
-create function public.sdt_expand_task_assigned(ids uuid[]) returns void
+create function public.sdt_expand_task_assigned(occurrences dispatch.occurrences[]) returns void
 language plpgsql security definer set search_path = '' as $$
 begin
   perform dispatch.create_receipts('task.assigned', 'in_app:assignee', 'in_app', 'assignee', interval '0',
@@ -23,10 +23,10 @@ begin
                                         'message', dispatch.render('You were assigned {{title}}', o.new_record),
                                         'actionUrl', dispatch.render('/tasks/{{id}}', o.new_record),
                                         'actionLabel', 'Open'))::dispatch.recipient
-          from dispatch.occurrences o where o.id = any(ids) and o.new_record ->> 'assignee_id' is not null));
+          from unnest(occurrences) o where o.new_record ->> 'assignee_id' is not null));
   perform dispatch.create_receipts('task.assigned', 'email:assignee', 'email', 'assignee', interval '0',
     array(select row(o.id, (o.new_record ->> 'assignee_id')::uuid, null, null)::dispatch.recipient
-          from dispatch.occurrences o where o.id = any(ids) and o.new_record ->> 'assignee_id' is not null));
+          from unnest(occurrences) o where o.new_record ->> 'assignee_id' is not null));
 end $$;
 
 select dispatch.register_event('task.assigned', 'public.sdt_expand_task_assigned', 'public.sdt_tasks', 'tasks',
@@ -183,7 +183,7 @@ select results_eq($$select (select count(*) from dispatch.occurrences), (select 
 select set_config('dispatch.poked', 'on', true);
 
 -- failure policy: a failing expansion does not abort the app write
-create function public.sdt_expand_broken(ids uuid[]) returns void language plpgsql as $$
+create function public.sdt_expand_broken(occurrences dispatch.occurrences[]) returns void language plpgsql as $$
 begin raise exception 'audience query failed'; end $$;
 select dispatch.register_event('sdt.broken', 'public.sdt_expand_broken', 'public.sdt_src', 'test');
 create table public.sdt_src (id int primary key, user_id uuid);
@@ -200,11 +200,11 @@ select results_eq($$select status, error from dispatch.occurrences where event_i
   $$values ('failed'::text, 'P0001: audience query failed'::text)$$, 'the occurrence is kept with its error');
 select throws_ok(format('select dispatch.replay(%L)', (select id from dispatch.occurrences where event_id = 'sdt.broken')),
   'P0001', 'audience query failed', 'replay raises while the cause remains');
-create or replace function public.sdt_expand_broken(ids uuid[]) returns void language plpgsql as $$
+create or replace function public.sdt_expand_broken(occurrences dispatch.occurrences[]) returns void language plpgsql as $$
 begin
   perform dispatch.create_receipts('sdt.broken', 'in_app:user', 'in_app', 'user', interval '0',
     array(select row(o.id, (o.new_record ->> 'user_id')::uuid, null, '{"title":"Fixed"}'::jsonb)::dispatch.recipient
-          from dispatch.occurrences o where o.id = any(ids)));
+          from unnest(occurrences) o));
 end $$;
 select is(dispatch.replay((select id from dispatch.occurrences where event_id = 'sdt.broken')), 1, 'replay after the fix creates the receipt');
 select results_eq($$select status, error, replay_count from dispatch.occurrences where event_id = 'sdt.broken'$$,
@@ -212,7 +212,7 @@ select results_eq($$select status, error, replay_count from dispatch.occurrences
 select is(dispatch.replay((select id from dispatch.occurrences where event_id = 'sdt.broken')), 0, 'a second replay duplicates nothing');
 
 -- strict events raise
-create function public.sdt_expand_strict(ids uuid[]) returns void language plpgsql as $$
+create function public.sdt_expand_strict(occurrences dispatch.occurrences[]) returns void language plpgsql as $$
 begin raise exception 'strict audience failed'; end $$;
 select dispatch.register_event('sdt.strict', 'public.sdt_expand_strict', null, 'test', 'info', true, true);
 select throws_ok($$select dispatch.emit('sdt.strict', '{}')$$, 'P0001', 'strict audience failed', 'a strict event aborts the write');

@@ -14,7 +14,7 @@ create table public.sdt_tasks (
 );
 
 -- expander of event task.assigned: in-app + email to the assignee (set-based over a batch of occurrences)
-create function public.sdt_expand_task_assigned(ids uuid[]) returns void
+create function public.sdt_expand_task_assigned(occurrences dispatch.occurrences[]) returns void
 language plpgsql security definer set search_path = '' as $$
 begin
   perform dispatch.create_receipts('task.assigned', 'in_app:assignee', 'in_app', 'assignee', interval '0',
@@ -23,10 +23,10 @@ begin
                                         'message', dispatch.render('You were assigned {{title}}', o.new_record),
                                         'actionUrl', dispatch.render('/tasks/{{id}}', o.new_record),
                                         'actionLabel', 'Open'))::dispatch.recipient
-          from dispatch.occurrences o where o.id = any(ids) and o.new_record ->> 'assignee_id' is not null));
+          from unnest(occurrences) o where o.new_record ->> 'assignee_id' is not null));
   perform dispatch.create_receipts('task.assigned', 'email:assignee', 'email', 'assignee', interval '0',
     array(select row(o.id, (o.new_record ->> 'assignee_id')::uuid, null, null)::dispatch.recipient
-          from dispatch.occurrences o where o.id = any(ids) and o.new_record ->> 'assignee_id' is not null));
+          from unnest(occurrences) o where o.new_record ->> 'assignee_id' is not null));
 end $$;
 
 select dispatch.register_event('task.assigned', 'public.sdt_expand_task_assigned', 'public.sdt_tasks', 'tasks',
