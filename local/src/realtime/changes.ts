@@ -22,7 +22,8 @@ import { type Channel, type PgBinding, sendFrame } from './hub.ts';
  * Per subscriber, as Realtime's `apply_rls` does: only tables in publication `supabase_realtime`;
  * filters checked against the record; INSERT/UPDATE on a table with RLS enabled are sent only if
  * the row is visible when selected as the subscriber's role with its claims (the row's current
- * state, as walrus selects it); columns the role may not SELECT are dropped; DELETE is not
+ * state, as walrus selects it by primary key — so a row already deleted again by the time of the
+ * check is not sent, as on Supabase); columns the role may not SELECT are dropped; DELETE is not
  * RLS-checked and, with RLS on, carries only the primary key.
  */
 
@@ -171,7 +172,7 @@ export class ChangeFeed {
                   'sqlType', format_type(a.atttypid, a.atttypmod)) order by a.attnum)
             from pg_attribute a join pg_type t on t.oid = a.atttypid
            where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
-         (select array_agg(a.attname order by array_position(i.indkey::int2[], a.attnum))
+         (select array_agg(a.attname::text order by array_position(i.indkey::int2[], a.attnum))
             from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
            where i.indrelid = c.oid and i.indisprimary) as pk
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -273,8 +274,16 @@ export class ChangeFeed {
         if (pending.length > 0) {
           published ??= (await this.publishedTables()) ?? new Set();
           for (const change of pending) {
-            if (published.has(`${change.schema}.${change.table}`))
+            if (!published.has(`${change.schema}.${change.table}`)) continue;
+            try {
               await this.dispatch(change, commitTimestamp);
+            } catch (error) {
+              this.ctx.log(
+                'realtime',
+                `postgres_changes delivery failed for ${change.schema}.${change.table}`,
+                error,
+              );
+            }
           }
         }
         pending = [];
