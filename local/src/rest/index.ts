@@ -573,7 +573,7 @@ export function createRestService(): LocalService {
         }
         let whereText: string;
         if (level.params.limit === undefined && level.params.offset === undefined) {
-          whereText = whereSql(level, params).join(' and ');
+          whereText = whereSql(level, params, planner).join(' and ');
         } else {
           // PATCH/DELETE with limit (PostgREST ≥ 11): only the first rows in the given order.
           const subLevel: Level = { ...level, alias: `${level.alias}_l`, embeds: [], items: [] };

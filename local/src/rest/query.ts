@@ -1,6 +1,12 @@
 import { RestError } from './errors.ts';
 import type { Condition, EmbedItem, Field, FilterCond, OrderTerm, SelectItem } from './parse.ts';
-import { type Relation, type Relationship, relationshipsOf, type SchemaCache } from './schema-cache.ts';
+import {
+  qualifiedKey,
+  type Relation,
+  type Relationship,
+  relationshipsOf,
+  type SchemaCache,
+} from './schema-cache.ts';
 
 /**
  * Turns parsed requests into SQL. Identifiers reach SQL only through `ident()` after being looked
@@ -183,9 +189,16 @@ export function planLevel(
   return level;
 }
 
-function columnExpr(level: Level, field: Field, params: Params): string {
-  if (!level.rel.columnMap.has(field.name)) throw columnNotFound(level.rel, field.name);
-  let expr = `${ident(level.alias)}.${ident(field.name)}`;
+function columnExpr(level: Level, field: Field, params: Params, planner?: Planner): string {
+  let expr: string;
+  if (level.rel.columnMap.has(field.name)) {
+    expr = `${ident(level.alias)}.${ident(field.name)}`;
+  } else {
+    const fn = planner?.cache.computed.get(qualifiedKey(level.rel.schema, level.rel.name))?.get(field.name);
+    if (!fn) throw columnNotFound(level.rel, field.name);
+    // Computed field: `fn(row)`; the cast lets a CTE/record source pass as the table's row type.
+    expr = `${qualified(fn.schema, fn.name)}(${ident(level.alias)}::${qualified(level.rel.schema, level.rel.name)})`;
+  }
   for (const step of field.path) {
     expr += `${step.arrow}${step.index ? `${params.add(step.key)}::int` : params.text(step.key)}`;
   }
@@ -216,7 +229,7 @@ function rowObject(level: Level, params: Params, planner: Planner): string {
     if (item.kind === 'star') {
       for (const col of level.rel.columns) pairs.push([col.name, `${ident(level.alias)}.${ident(col.name)}`]);
     } else if (item.kind === 'field') {
-      let expr = columnExpr(level, item.field, params);
+      let expr = columnExpr(level, item.field, params, planner);
       if (item.cast) expr = `(${expr})::${planner.casts.get(item.cast)}`;
       pairs.push([outputKey(item), expr]);
     } else {
@@ -276,7 +289,7 @@ const ftsFunctions: Record<string, string> = {
   wfts: 'websearch_to_tsquery',
 };
 
-function filterSql(level: Level, cond: FilterCond, params: Params): string {
+function filterSql(level: Level, cond: FilterCond, params: Params, planner: Planner): string {
   // A filter on an embedded resource itself: `rel=is.null` / `rel=not.is.null`.
   const embed =
     cond.field.path.length === 0 ? level.embeds.find((e) => e.key === cond.field.name) : undefined;
@@ -292,7 +305,7 @@ function filterSql(level: Level, cond: FilterCond, params: Params): string {
     const sql = `${ident(embed.joinAlias)}."body" is null`;
     return cond.negate ? `not (${sql})` : sql;
   }
-  const lhs = columnExpr(level, cond.field, params);
+  const lhs = columnExpr(level, cond.field, params, planner);
   const column = level.rel.columnMap.get(cond.field.name);
   const isLike = cond.op === 'like' || cond.op === 'ilike';
   const likeValue = (v: string) => (isLike ? v.replaceAll('*', '%') : v);
@@ -320,14 +333,14 @@ function filterSql(level: Level, cond: FilterCond, params: Params): string {
   return cond.negate ? `not (${sql})` : sql;
 }
 
-export function conditionSql(level: Level, cond: Condition, params: Params): string {
-  if (cond.kind === 'filter') return filterSql(level, cond, params);
-  const parts = cond.children.map((c) => conditionSql(level, c, params));
+export function conditionSql(level: Level, cond: Condition, params: Params, planner: Planner): string {
+  if (cond.kind === 'filter') return filterSql(level, cond, params, planner);
+  const parts = cond.children.map((c) => conditionSql(level, c, params, planner));
   const joined = parts.length === 0 ? (cond.kind === 'and' ? 'true' : 'false') : parts.join(` ${cond.kind} `);
   return cond.negate ? `not (${joined})` : `(${joined})`;
 }
 
-function orderSql(level: Level, terms: OrderTerm[], params: Params): string {
+function orderSql(level: Level, terms: OrderTerm[], params: Params, planner: Planner): string {
   return terms
     .map((term) => {
       let expr: string;
@@ -345,7 +358,7 @@ function orderSql(level: Level, terms: OrderTerm[], params: Params): string {
           throw columnNotFound(embed.level.rel, term.field.name);
         expr = `(${ident(embed.joinAlias)}."body"::jsonb)->${params.text(term.field.name)}`;
       } else {
-        expr = columnExpr(level, term.field, params);
+        expr = columnExpr(level, term.field, params, planner);
       }
       const dir = term.dir === 'desc' ? ' desc' : term.dir === 'asc' ? ' asc' : '';
       const nulls = term.nulls ? ` nulls ${term.nulls}` : '';
@@ -402,7 +415,7 @@ export function rowsSql(
     if (embed.item.join === 'inner') where.push(`${ident(embed.joinAlias)}."body" is not null`);
   }
   if (!options.noFilters)
-    for (const cond of level.params.conds) where.push(conditionSql(level, cond, params));
+    for (const cond of level.params.conds) where.push(conditionSql(level, cond, params, planner));
   const select = options.countOnly
     ? '1'
     : (options.selectList ?? `${rowObject(level, params, planner)} as "pgrst_row"`);
@@ -410,7 +423,7 @@ export function rowsSql(
   if (joins.length > 0) sql += ` ${joins.join(' ')}`;
   if (where.length > 0) sql += ` where ${where.join(' and ')}`;
   if (options.countOnly) return sql;
-  if (level.params.order?.length) sql += ` order by ${orderSql(level, level.params.order, params)}`;
+  if (level.params.order?.length) sql += ` order by ${orderSql(level, level.params.order, params, planner)}`;
   const limit = options.limit ?? level.params.limit;
   const offset = options.offset ?? level.params.offset;
   if (limit !== undefined) sql += ` limit ${params.add(limit)}`;
@@ -419,8 +432,8 @@ export function rowsSql(
 }
 
 /** Top-level filters of a write (no embeds): `where` of UPDATE/DELETE. */
-export function whereSql(level: Level, params: Params): string[] {
-  return level.params.conds.map((cond) => conditionSql(level, cond, params));
+export function whereSql(level: Level, params: Params, planner: Planner): string[] {
+  return level.params.conds.map((cond) => conditionSql(level, cond, params, planner));
 }
 
 /** Collects the `::type` casts of a select tree so they can be resolved before planning. */

@@ -56,6 +56,8 @@ export interface Fn {
 
 export interface SchemaCache {
   relations: Map<string, Relation>;
+  /** Computed fields: functions `fn(tbl) returns scalar`, by relation key then function name. */
+  computed: Map<string, Map<string, Fn>>;
   foreignKeys: ForeignKey[];
   functions: Map<string, Fn[]>;
 }
@@ -210,7 +212,19 @@ export async function loadSchemaCache(pool: pg.Pool, schemas: string[]): Promise
     const key = qualifiedKey(fn.schema, fn.name);
     functions.set(key, [...(functions.get(key) ?? []), fn]);
   }
-  return { relations, foreignKeys, functions };
+  const computed = new Map<string, Map<string, Fn>>();
+  for (const fns of functions.values()) {
+    for (const fn of fns) {
+      const [first, ...rest] = fn.params;
+      if (!first || fn.returnsSet || fn.returnKind === 'void' || rest.some((p) => !p.hasDefault)) continue;
+      const relKey = qualifiedKey(fn.schema, first.typname);
+      if (!relations.has(relKey)) continue;
+      const byName = computed.get(relKey) ?? new Map<string, Fn>();
+      byName.set(fn.name, fn);
+      computed.set(relKey, byName);
+    }
+  }
+  return { relations, foreignKeys, functions, computed };
 }
 
 /** A relationship usable for embedding, seen from the parent (the relation being selected). */
