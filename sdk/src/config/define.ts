@@ -1,10 +1,4 @@
-import type {
-  AnyDatabase,
-  DefinedDispatch,
-  DispatchConfigInput,
-  GenericDatabase,
-  TransportName,
-} from './types.ts';
+import type { AnyDatabase, DefinedDispatch, DispatchConfigInput, TransportName } from './types.ts';
 
 type Define<DB> = <
   const A extends string,
@@ -26,7 +20,7 @@ type Define<DB> = <
  *
  * It returns the config unchanged; `supadispatch gen` validates it at run time.
  */
-export function defineDispatch<DB extends GenericDatabase>(): Define<DB>;
+export function defineDispatch<DB extends object>(): Define<DB>;
 export function defineDispatch<
   const A extends string,
   const T extends TransportName,

@@ -121,7 +121,9 @@ const metadataSchema = z
   })
   .catchall(z.unknown());
 
-const operationsSchema = z.union([z.enum(OPERATIONS), z.array(z.enum(OPERATIONS)).min(1)]);
+const operationsSchema = z.union([z.enum(OPERATIONS), z.array(z.enum(OPERATIONS)).min(1)], {
+  error: 'must be "insert", "update", "delete" or a non-empty list of them',
+});
 
 const eventSchema = z.strictObject({
   table: z.string().optional(),

@@ -301,9 +301,19 @@ type EventsChecked<DB, Ev, A extends string, T extends string> = {
     : EventDef<A, T>;
 };
 
+/** A where-object's keys must be columns (a plain mapped type would be "weak" and not checked). */
+type CheckedWhere<Def, Col extends string> = Def extends { where: infer W }
+  ? W extends RawSql | { all: unknown } | { any: unknown }
+    ? CounterCondition<Col>
+    : { [K in keyof W]: K extends Col ? ColumnTest : never }
+  : CounterCondition<Col>;
+
 type CountersChecked<DB, Cn, A extends string> = {
   [Name in keyof Cn]: Cn[Name] extends { table: infer Tb extends string }
-    ? Omit<CounterDef<A>, 'where'> & { table: TableName<DB>; where?: CounterCondition<ColumnOf<DB, Tb>> }
+    ? Omit<CounterDef<A>, 'where'> & {
+        table: TableName<DB>;
+        where?: CheckedWhere<Cn[Name], ColumnOf<DB, Tb>>;
+      }
     : CounterDef<A>;
 };
 

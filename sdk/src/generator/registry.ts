@@ -43,7 +43,7 @@ export function generateRegistry(config: NormalizedConfig, configDir: string, re
       table: e.table ? `${e.table.schema}.${e.table.name}` : null,
     };
     const json = stableJson(def, 2).replace(/\n/g, '\n  ');
-    events.push(`  ${JSON.stringify(e.id)}: { ...${json}, module: ${moduleRef} },`);
+    events.push(`  ${JSON.stringify(e.id)}: ${json.slice(0, -4)},\n    "module": ${moduleRef}\n  },`);
   });
   const audiences = Object.fromEntries(
     config.audiences.map((a) => [
