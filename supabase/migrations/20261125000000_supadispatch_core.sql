@@ -286,8 +286,8 @@ create index if not exists receipts_due_idx on dispatch.receipts (next_attempt_a
   where status in ('pending', 'scheduled');
 create index if not exists receipts_lease_idx on dispatch.receipts (lease_expires_at) where status = 'sending';
 create index if not exists receipts_event_created_idx on dispatch.receipts (event_id, created_at desc);
-create index if not exists receipts_user_idx on dispatch.receipts (user_id, created_at desc);
-create index if not exists receipts_status_updated_idx on dispatch.receipts (status, updated_at);
+-- (no index by user or by status+age: admin filters by recipient and prune's age scan are rare; every
+-- receipt index costs each app write)
 
 create table if not exists dispatch.attempts (
   id bigint generated always as identity primary key,
@@ -365,6 +365,37 @@ create or replace function dispatch.broadcast(p_topic text, p_event text, p_payl
 language plpgsql security definer set search_path = '' as $$
 begin
   perform realtime.send(p_payload, p_event, p_topic, true);
+end
+$$;
+
+-- Several broadcasts at once. One message goes through realtime.send; a batch is written with one
+-- INSERT into realtime.messages -- the same rows realtime.send writes (extension broadcast, private,
+-- payload kept as given) -- inside one exception block, so a bulk statement costs one subtransaction,
+-- not one per message. If the batch insert fails (say, a missing partition or a changed table), each
+-- message goes through realtime.send, which turns errors into warnings: a broadcast never aborts the
+-- app's write.
+create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  i integer;
+begin
+  if p_topics is null or cardinality(p_topics) = 0 then
+    return;
+  end if;
+  if cardinality(p_topics) = 1 then
+    perform realtime.send(p_payloads[1], p_events[1], p_topics[1], true);
+    return;
+  end if;
+  begin
+    insert into realtime.messages (id, topic, extension, event, payload, private)
+    select gen_random_uuid(), t.topic, 'broadcast', t.event,
+           case when t.payload ? 'id' then t.payload else t.payload || jsonb_build_object('id', gen_random_uuid()) end, true
+    from unnest(p_topics, p_events, p_payloads) as t(topic, event, payload);
+  exception when others then
+    for i in 1 .. cardinality(p_topics) loop
+      perform realtime.send(p_payloads[i], p_events[i], p_topics[i], true);
+    end loop;
+  end;
 end
 $$;
 
@@ -571,8 +602,10 @@ returns void
 language plpgsql security definer set search_path = '' as $$
 declare
   d dispatch.counters_def;
-  r record;
   v_shard integer;
+  v_topics text[];
+  v_events text[];
+  v_payloads jsonb[];
 begin
   if p_deltas is null or cardinality(p_deltas) = 0 then
     return;
@@ -582,7 +615,7 @@ begin
     raise exception 'dispatch: unknown counter %', p_name;
   end if;
   if d.shards = 1 then
-    for r in
+    with up as (
       insert into dispatch.counter_state as c (name, scope, value, seq)
       select p_name, x.scope, x.delta, 1
       from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
@@ -590,9 +623,14 @@ begin
       order by x.scope
       on conflict (name, scope) do update set value = c.value + excluded.value, seq = c.seq + 1, updated_at = now()
       returning c.scope, c.value, c.seq
-    loop
-      perform dispatch.broadcast_counter(p_name, d.scope_kind, r.scope, r.value, r.seq, d.invalidates);
-    end loop;
+    )
+    select array_agg(dispatch.counter_topic(d.scope_kind, up.scope) order by up.scope),
+           array_agg('counter'::text order by up.scope),
+           array_agg(jsonb_build_object('name', p_name, 'value', up.value, 'seq', up.seq,
+                                        'invalidates', to_jsonb(d.invalidates)) order by up.scope)
+      into v_topics, v_events, v_payloads
+    from up;
+    perform dispatch.send_batch(v_topics, v_events, v_payloads);
   else
     v_shard := pg_backend_pid() % d.shards;
     with x as (
@@ -711,11 +749,16 @@ select dispatch.register_counter(
 create or replace function dispatch.notifications_after_insert() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  n dispatch.notifications;
+  v_topics text[];
+  v_events text[];
+  v_payloads jsonb[];
 begin
-  for n in select * from new_rows order by created_at, id loop
-    perform realtime.send(dispatch.notification_payload(n), 'notification', 'dispatch:user:' || n.user_id::text, true);
-  end loop;
+  select array_agg('dispatch:user:' || n.user_id::text order by n.created_at, n.id),
+         array_agg('notification'::text order by n.created_at, n.id),
+         array_agg(dispatch.notification_payload(n) order by n.created_at, n.id)
+    into v_topics, v_events, v_payloads
+  from new_rows n;
+  perform dispatch.send_batch(v_topics, v_events, v_payloads);
   perform dispatch.apply_counter_deltas('unread_notifications', array(
     select row(user_id::text, count(*))::dispatch.counter_delta from new_rows where read_at is null group by user_id));
   return null;
@@ -725,7 +768,6 @@ $$;
 create or replace function dispatch.notifications_after_update() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  r record;
   read_all boolean := coalesce(current_setting('dispatch.read_all', true), '') = 'on';
 begin
   perform dispatch.apply_counter_deltas('unread_notifications', array(
@@ -735,15 +777,13 @@ begin
       select o.user_id::text, -1 from old_rows o where o.read_at is null
     ) x group by scope));
   -- notifications_read: per user, the ids that went from unread to read (null = all of them)
-  for r in
-    select n.user_id, array_agg(n.id order by n.id) as ids
-    from new_rows n join old_rows o on o.id = n.id
-    where o.read_at is null and n.read_at is not null
-    group by n.user_id order by n.user_id
-  loop
-    perform realtime.send(jsonb_build_object('ids', case when read_all then null else to_jsonb(r.ids) end),
-                          'notifications_read', 'dispatch:user:' || r.user_id::text, true);
-  end loop;
+  perform dispatch.send_batch(array_agg('dispatch:user:' || r.user_id::text order by r.user_id),
+                              array_agg('notifications_read'::text order by r.user_id),
+                              array_agg(jsonb_build_object('ids', case when read_all then null else to_jsonb(r.ids) end) order by r.user_id))
+  from (select n.user_id, array_agg(n.id order by n.id) as ids
+        from new_rows n join old_rows o on o.id = n.id
+        where o.read_at is null and n.read_at is not null
+        group by n.user_id) r;
   return null;
 end
 $$;
@@ -1102,7 +1142,8 @@ begin
   r := dispatch.lock_receipt_for(p_id, 'requeue', 'scheduled', null);
   -- one more attempt than it has used
   update dispatch.receipts set status = 'scheduled', next_attempt_at = coalesce(p_at, now()), failed_at = null,
-    max_attempts = greatest(coalesce(max_attempts, dispatch.setting_int('max_attempts', 5)::integer), attempt_count + 1)
+    max_attempts = case when attempt_count >= coalesce(max_attempts, dispatch.setting_int('max_attempts', 5)::integer)
+                        then attempt_count + 1 else max_attempts end
   where id = p_id returning * into r;
   perform dispatch.end_transition();
   if r.next_attempt_at <= now() then
@@ -1198,6 +1239,7 @@ declare
   v_created integer;
   v_due integer;
   v_inline boolean := p_transport = 'in_app' and coalesce(p_delay, interval '0') <= interval '0';
+  v_prefs boolean;
 begin
   if p_recipients is null or cardinality(p_recipients) = 0 then
     return 0;
@@ -1209,6 +1251,9 @@ begin
   if not found then
     raise exception 'dispatch: unknown event %', p_event_id;
   end if;
+  -- preferences are looked up per recipient only when one of them has any
+  v_prefs := ev.user_configurable and exists (
+    select from dispatch.preferences p where p.user_id = any(array(select (r).user_id from unnest(p_recipients) r)));
   with rc as (
     select distinct on (t.occurrence_id, t.user_id, t.address) t.*
     from unnest(p_recipients) t
@@ -1222,7 +1267,7 @@ begin
            case when x.status = 'sent' then now() end
     from rc
     cross join lateral (select case
-        when ev.user_configurable and rc.user_id is not null
+        when v_prefs and rc.user_id is not null
              and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
         when v_inline then 'sent'
         else 'pending' end as status) x
@@ -1277,9 +1322,10 @@ $$;
 ---------------------------------------------------------------------------------------------------
 -- Occurrences
 
--- Expand occurrences with the event's expander. Not strict: an error is stored on the occurrences
--- (status failed, replayable) and the app's write goes on. Strict: the error propagates.
-create or replace function dispatch.expand(p_event_id text, p_occurrence_ids uuid[]) returns boolean
+-- Expand occurrences with the event's expander, a function (occurrences dispatch.occurrences[])
+-- returning void that reads the batch with unnest(occurrences). Not strict: an error is stored on the
+-- occurrences (status failed, replayable) and the app's write goes on. Strict: the error propagates.
+create or replace function dispatch.expand(p_event_id text, p_occurrences dispatch.occurrences[]) returns boolean
 language plpgsql security definer set search_path = '' as $$
 declare
   ev dispatch.events;
@@ -1289,22 +1335,22 @@ begin
   select * into ev from dispatch.events where id = p_event_id;
   if not found then
     update dispatch.occurrences set status = 'failed', error = format('dispatch: unknown event %s', p_event_id)
-    where id = any(p_occurrence_ids);
+    where id = any(array(select (o).id from unnest(p_occurrences) o));
     return false;
   end if;
   if ev.expander is null then
     return true;
   end if;
   if ev.is_strict then
-    execute format('select %s($1)', ev.expander::regproc) using p_occurrence_ids;
+    execute format('select %s($1)', ev.expander::regproc) using p_occurrences;
     return true;
   end if;
   begin
-    execute format('select %s($1)', ev.expander::regproc) using p_occurrence_ids;
+    execute format('select %s($1)', ev.expander::regproc) using p_occurrences;
   exception when others then
     get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
     update dispatch.occurrences set status = 'failed', error = v_state || ': ' || v_msg, expanded_at = null
-    where id = any(p_occurrence_ids);
+    where id = any(array(select (o).id from unnest(p_occurrences) o));
     return false;
   end;
   return true;
@@ -1317,7 +1363,7 @@ create or replace function dispatch.fire(p_event_id text, p_operation text, p_so
 returns uuid[]
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_ids uuid[];
+  v_occ dispatch.occurrences[];
 begin
   if p_records is null or jsonb_typeof(p_records) <> 'array' or jsonb_array_length(p_records) = 0 then
     return '{}';
@@ -1326,11 +1372,11 @@ begin
     insert into dispatch.occurrences (event_id, source_table, operation, new_record, old_record, expanded_at)
     select p_event_id, p_source_table, upper(p_operation), nullif(e -> 'new', 'null'), nullif(e -> 'old', 'null'), now()
     from jsonb_array_elements(p_records) e
-    returning id
+    returning *
   )
-  select array_agg(id) into v_ids from ins;
-  perform dispatch.expand(p_event_id, v_ids);
-  return v_ids;
+  select array_agg(row(ins.*)::dispatch.occurrences) into v_occ from ins;
+  perform dispatch.expand(p_event_id, v_occ);
+  return array(select (o).id from unnest(v_occ) o);
 end
 $$;
 
@@ -1372,7 +1418,7 @@ begin
   end if;
   select count(*) into v_before from dispatch.receipts where occurrence_id = p_occurrence_id;
   if ev.expander is not null then
-    execute format('select %s($1)', ev.expander::regproc) using array[p_occurrence_id];
+    execute format('select %s($1)', ev.expander::regproc) using array[o];
   end if;
   select count(*) into v_after from dispatch.receipts where occurrence_id = p_occurrence_id;
   update dispatch.occurrences set status = 'expanded', error = null, expanded_at = now(),
