@@ -318,6 +318,13 @@ export function createRestService(): LocalService {
           JSON.stringify(cookies),
         ],
       );
+      const roleSettings = cache?.roleSettings.get(request.auth.role);
+      if (roleSettings && roleSettings.length > 0) {
+        await client.query('select set_config(k, v, true) from unnest($1::text[], $2::text[]) as x(k, v)', [
+          roleSettings.map((r) => r[0]),
+          roleSettings.map((r) => r[1]),
+        ]);
+      }
       const result = await fn(client);
       await client.query('commit');
       return result;
@@ -601,6 +608,20 @@ export function createRestService(): LocalService {
       }
       const out = await writeReply(client, request, planner, level, params, sql);
       if (request.accept.single && out.count !== 1) throw singularityError(out.count);
+      const maxAffected = request.prefer.get('max-affected');
+      if (
+        request.prefer.get('handling') === 'strict' &&
+        maxAffected !== undefined &&
+        request.method !== 'POST' &&
+        out.count > Number(maxAffected)
+      ) {
+        throw new RestError(
+          400,
+          'PGRST124',
+          'Query result exceeds max-affected preference constraint',
+          `The query affects ${out.count} rows`,
+        );
+      }
       const total = countWanted(request) ? out.count : null;
       const headers: Record<string, string> = {};
       if (request.method === 'POST') {
@@ -911,12 +932,34 @@ export function createRestService(): LocalService {
           `Only the following schemas are exposed: ${schemas.join(', ')}`,
         );
       }
+      const prefer = parsePrefer(req.headers.prefer);
+      if (prefer.get('handling') === 'strict') {
+        const valid: Record<string, (v: string) => boolean> = {
+          return: (v) => ['minimal', 'representation', 'headers-only'].includes(v),
+          count: (v) => ['exact', 'planned', 'estimated'].includes(v),
+          resolution: (v) => ['merge-duplicates', 'ignore-duplicates'].includes(v),
+          missing: (v) => ['default', 'null'].includes(v),
+          handling: (v) => ['strict', 'lenient'].includes(v),
+          tx: (v) => ['commit', 'rollback'].includes(v),
+          'max-affected': (v) => /^\d+$/.test(v),
+          timezone: () => true,
+        };
+        const invalid = [...prefer].filter(([k, v]) => !valid[k]?.(v)).map(([k, v]) => (v ? `${k}=${v}` : k));
+        if (invalid.length > 0) {
+          throw new RestError(
+            400,
+            'PGRST122',
+            'Invalid preferences given with handling=strict',
+            `Invalid preferences: ${invalid.join(', ')}`,
+          );
+        }
+      }
       const request: Request = {
         method,
         path: path || '/',
         query: url.searchParams,
         headers: req.headers,
-        prefer: parsePrefer(req.headers.prefer),
+        prefer,
         schema,
         auth,
         accept: parseAccept(req.headers.accept),

@@ -56,6 +56,8 @@ export interface Fn {
 
 export interface SchemaCache {
   relations: Map<string, Relation>;
+  /** `alter role … set …` settings (e.g. statement_timeout), applied per request as PostgREST ≥ 12 does. */
+  roleSettings: Map<string, [string, string][]>;
   /** Computed fields: functions `fn(tbl) returns scalar`, by relation key then function name. */
   computed: Map<string, Map<string, Fn>>;
   foreignKeys: ForeignKey[];
@@ -113,6 +115,14 @@ join pg_type rt on rt.oid = p.prorettype
 left join pg_class rc on rc.oid = rt.typrelid
 left join pg_namespace rn on rn.oid = rc.relnamespace
 where n.nspname = any($1::text[]) and p.prokind = 'f'`;
+
+const roleSettingsSql = `
+select r.rolname::text as role, c.setting
+from pg_db_role_setting s
+join pg_roles r on r.oid = s.setrole
+cross join lateral unnest(s.setconfig) as c(setting)
+where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+order by s.setdatabase`;
 
 type Row = Record<string, unknown>;
 
@@ -179,11 +189,19 @@ function toFunction(row: Row): Fn {
 }
 
 export async function loadSchemaCache(pool: pg.Pool, schemas: string[]): Promise<SchemaCache> {
-  const [rels, cons, fns] = await Promise.all([
+  const [rels, cons, fns, settings] = await Promise.all([
     pool.query(relationsSql, [schemas]),
     pool.query(constraintsSql, [schemas]),
     pool.query(functionsSql, [schemas]),
+    pool.query(roleSettingsSql),
   ]);
+  const roleSettings = new Map<string, [string, string][]>();
+  for (const row of settings.rows as { role: string; setting: string }[]) {
+    const i = row.setting.indexOf('=');
+    const name = row.setting.slice(0, i);
+    if (i <= 0 || name === 'search_path' || name === 'role' || name === 'session_authorization') continue;
+    roleSettings.set(row.role, [...(roleSettings.get(row.role) ?? []), [name, row.setting.slice(i + 1)]]);
+  }
   const relations = new Map<string, Relation>();
   for (const row of rels.rows) {
     const rel = toRelation(row);
@@ -224,7 +242,7 @@ export async function loadSchemaCache(pool: pg.Pool, schemas: string[]): Promise
       computed.set(relKey, byName);
     }
   }
-  return { relations, foreignKeys, functions, computed };
+  return { relations, foreignKeys, functions, computed, roleSettings };
 }
 
 /** A relationship usable for embedding, seen from the parent (the relation being selected). */

@@ -27,7 +27,13 @@ drop table if exists public.rt_comments, public.rt_posts, public.rt_profiles, pu
   public.rt_labels, public.rt_post_labels cascade;
 drop function if exists public.rt_add(int, int), public.rt_posts_by(uuid), public.rt_echo(jsonb), public.rt_raise(),
   public.rt_write(), public.rt_whoami(), public.rt_numbers(int), public.rt_noop(), public.rt_first_post(),
-  public.shout(public.rt_posts);
+  public.shout(public.rt_posts), public.rt_sleep(float8);
+do $$ begin
+  if exists (select from pg_roles where rolname = 'rt_impatient') then
+    revoke all on schema public from rt_impatient;
+    drop role rt_impatient;
+  end if;
+end $$;
 `;
 
 const setupSql = `${teardownSql}
@@ -79,6 +85,10 @@ create function public.rt_whoami() returns text language sql stable as $$ select
 create function public.rt_numbers(n int) returns setof int language sql immutable as $$ select generate_series(1, n) $$;
 create function public.rt_noop() returns void language sql as $$ select $$;
 create function public.shout(p public.rt_posts) returns text language sql stable as $$ select upper(p.title) $$;
+create function public.rt_sleep(s float8) returns void language sql as $$ select pg_sleep(s) $$;
+create role rt_impatient nologin;
+alter role rt_impatient set statement_timeout = '50ms';
+grant usage on schema public to rt_impatient;
 create function public.rt_first_post() returns public.rt_posts language sql stable as
   $$ select * from public.rt_posts order by id limit 1 $$;
 `;
@@ -655,6 +665,44 @@ describe('/rest/v1 (PostgREST subset)', { skip: skipReason }, () => {
       assert.equal((await s.json()).code, 'PGRST106');
       const viaClient = await anon.schema('auth').from('users').select();
       assert.equal(viaClient.error?.code, 'PGRST106');
+    });
+    test("the role's own settings apply (alter role … set statement_timeout)", async () => {
+      const token = signJwt(
+        { role: 'rt_impatient', exp: Math.floor(Date.now() / 1000) + 60 },
+        stack.jwtSecret,
+      );
+      const r = await rest('/rpc/rt_sleep', {
+        method: 'POST',
+        token,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ s: 5 }),
+      });
+      assert.equal(r.status, 500);
+      assert.equal((await r.json()).code, '57014');
+    });
+    test('Prefer handling=strict: max-affected and invalid preferences', async () => {
+      const headers = { 'content-type': 'application/json', prefer: 'handling=strict, max-affected=1' };
+      const r = await rest('/rt_items?id=in.(1,2)', {
+        method: 'PATCH',
+        token: stack.serviceRoleKey,
+        headers,
+        body: JSON.stringify({ note: 'too many' }),
+      });
+      assert.equal(r.status, 400);
+      assert.equal((await r.json()).code, 'PGRST124');
+      const { data } = await service.from('rt_items').select('id').eq('note', 'too many');
+      assert.deepEqual(data, []);
+      const bad = await rest('/rt_items', {
+        token: stack.serviceRoleKey,
+        headers: { prefer: 'handling=strict, count=maybe' },
+      });
+      assert.equal(bad.status, 400);
+      assert.equal((await bad.json()).code, 'PGRST122');
+      const lenient = await rest('/rt_items?select=id&limit=1', {
+        token: stack.serviceRoleKey,
+        headers: { prefer: 'count=maybe' },
+      });
+      assert.equal(lenient.status, 200);
     });
     test('malformed query parameters → 400 PGRST100', async () => {
       const r = await rest('/rt_posts?id=zz.1');
