@@ -4,6 +4,7 @@ import { createNetSender } from './db/net-sender.ts';
 import { createRealtimePartitionJanitor } from './db/partitions.ts';
 import { createFunctionsService } from './functions/index.ts';
 import { createMailCatcher } from './mail/index.ts';
+import { createRealtimeService } from './realtime/index.ts';
 import { createWebhookSink } from './webhook-sink/index.ts';
 
 /**
@@ -18,5 +19,6 @@ export async function createStackServices(): Promise<LocalService[]> {
     createNetSender(),
     createFunctionsService(),
     createAuthService(),
+    createRealtimeService(),
   ];
 }
