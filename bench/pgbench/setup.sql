@@ -6,6 +6,7 @@
 --   bench.webhook  a Database-Webhooks-style per-row trigger calling net.http_post with the row
 -- Needs the core installed. Idempotent (drops and recreates schema bench).
 drop schema if exists bench cascade;
+delete from dispatch.counters_def where name like 'bench\_%'; -- state and shards go with it
 create schema bench;
 create table bench.bare (id bigint generated always as identity primary key, user_id uuid not null,
   status text not null default 'open', amount int not null, created_at timestamptz not null default now());

@@ -1,3 +1,5 @@
+-- Test receipts use transport 'sdt_test' and claims filter on it, so due receipts already in the
+-- database do not interfere.
 -- supadispatch core: receipts state machine, worker queue (claim / lease / fencing), attempts, redaction.
 begin;
 create extension if not exists pgtap;
@@ -11,18 +13,18 @@ select is((select status from dispatch.occurrences where id = (select id from id
   'an event without expander records its occurrence');
 
 -- creation and duplicate expansion
-select is(dispatch.create_receipts('sdt.plain', 'email:x', 'email', 'x', interval '0',
+select is(dispatch.create_receipts('sdt.plain', 'sdt:x', 'sdt_test', 'x', interval '0',
   array[row((select id from ids where k = 'occ'), null, 'a@example.com', null)::dispatch.recipient,
         row((select id from ids where k = 'occ'), null, 'b@example.com', null)::dispatch.recipient,
         row((select id from ids where k = 'occ'), null, 'b@example.com', null)::dispatch.recipient]), 2,
   'create_receipts: one receipt per recipient');
-select is(dispatch.create_receipts('sdt.plain', 'email:x', 'email', 'x', interval '0',
+select is(dispatch.create_receipts('sdt.plain', 'sdt:x', 'sdt_test', 'x', interval '0',
   array[row((select id from ids where k = 'occ'), null, 'a@example.com', null)::dispatch.recipient,
         row((select id from ids where k = 'occ'), null, 'b@example.com', null)::dispatch.recipient]), 0,
   'expanding the same occurrence again creates no duplicate');
 select is((select count(*) from dispatch.receipts where occurrence_id = (select id from ids where k = 'occ')), 2::bigint,
   'still two receipts');
-select is(dispatch.create_receipts('sdt.plain', 'email:x', 'email', 'x', interval '0', '{}'), 0, 'no recipients: nothing');
+select is(dispatch.create_receipts('sdt.plain', 'sdt:x', 'sdt_test', 'x', interval '0', '{}'), 0, 'no recipients: nothing');
 select throws_ok($$select dispatch.create_receipts('nope', 'c', 'email', 'x', '0', array[row(gen_random_uuid(), null, 'x', null)::dispatch.recipient])$$,
   'P0001', 'dispatch: unknown event nope', 'create_receipts: unknown event');
 insert into ids select 'a', id from dispatch.receipts where address = 'a@example.com';
@@ -49,17 +51,17 @@ select throws_ok($$select dispatch.claim_receipts('', 1)$$, 'P0001', 'dispatch: 
 select throws_ok($$select dispatch.claim_receipts('w', 0)$$, 'P0001', 'dispatch: claim size must be between 1 and 1000', 'claim size');
 
 -- claim: lease + fencing token + attempt
-create temp table c1 as select * from dispatch.claim_receipts('w1', 1, 60);
+create temp table c1 as select * from dispatch.claim_receipts('w1', 1, 60, array['sdt_test']);
 select is((select count(*) from c1), 1::bigint, 'claim returns one receipt');
 select results_eq($$select status, attempt_count, lease_owner, lease_token is not null, lease_expires_at > now()
   from dispatch.receipts where id = (select id from c1)$$,
   $$values ('sending'::text, 1, 'w1'::text, true, true)$$, 'claimed: sending, attempt 1, leased');
 select results_eq($$select attempt, lease_token, worker, finished_at is null from dispatch.attempts where receipt_id = (select id from c1)$$,
   $$select 1, lease_token, 'w1'::text, true from c1$$, 'claim opens an attempt with the token');
-create temp table c2 as select * from dispatch.claim_receipts('w2', 10, 60);
+create temp table c2 as select * from dispatch.claim_receipts('w2', 10, 60, array['sdt_test']);
 select is((select count(*) from c2), 1::bigint, 'a second worker gets the other receipt');
 select ok((select lease_token from c2) > (select lease_token from c1), 'fencing tokens increase');
-select is((select count(*) from dispatch.claim_receipts('w3', 10)), 0::bigint, 'nothing left to claim');
+select is((select count(*) from dispatch.claim_receipts('w3', 10, null, array['sdt_test'])), 0::bigint, 'nothing left to claim');
 
 -- complete with a stale token / the right token
 select throws_ok(format('select dispatch.complete_receipt(%L, %s)', (select id from c1), (select lease_token from c1) + 1000),
@@ -85,9 +87,9 @@ select ok((select next_attempt_at > now() + interval '25 seconds' and next_attem
            from dispatch.receipts where id = (select id from c2)), 'first retry after ~30 s (backoff)');
 select results_eq($$select outcome, http_status, error from dispatch.attempts where receipt_id = (select id from c2)$$,
   $$values ('retry'::text, 503, 'upstream 503'::text)$$, 'attempt closed as retry');
-select is((select count(*) from dispatch.claim_receipts('w1', 10)), 0::bigint, 'a scheduled receipt is not due before its time');
+select is((select count(*) from dispatch.claim_receipts('w1', 10, null, array['sdt_test'])), 0::bigint, 'a scheduled receipt is not due before its time');
 update dispatch.receipts set next_attempt_at = now() - interval '1 second' where id = (select id from c2);
-create temp table c3 as select * from dispatch.claim_receipts('w1', 10, 60);
+create temp table c3 as select * from dispatch.claim_receipts('w1', 10, 60, array['sdt_test']);
 select results_eq($$select id, attempt_count from c3$$, $$select id, 2 from c2$$, 'the due retry is claimed: attempt 2');
 
 -- lease expiry and reclaim; the old holder's token is stale
@@ -96,7 +98,7 @@ select is(dispatch.reclaim_expired_leases(), 1, 'reclaim_expired_leases reclaims
 select results_eq($$select status, last_error, lease_owner from dispatch.receipts where id = (select id from c3)$$,
   $$values ('scheduled'::text, 'lease expired'::text, null::text)$$, 'expired lease: back to scheduled');
 select is((select outcome from dispatch.attempts where receipt_id = (select id from c3) and attempt = 2), 'expired', 'attempt closed as expired');
-create temp table c4 as select * from dispatch.claim_receipts('w2', 10, 60);
+create temp table c4 as select * from dispatch.claim_receipts('w2', 10, 60, array['sdt_test']);
 select throws_ok(format('select dispatch.complete_receipt(%L, %s)', (select id from c3), (select lease_token from c3)),
   '40001', format('dispatch: stale lease token %s for receipt %s (current %s)', (select lease_token from c3), (select id from c3),
                   (select lease_token from c4)), 'the first worker''s late completion is refused');
@@ -126,13 +128,13 @@ select throws_ok(format('select dispatch.requeue_receipt(%L)', (select id from c
 
 -- attempts used up: retry becomes failed; expiry too
 select dispatch.set_setting('max_attempts', '4');
-create temp table c5 as select * from dispatch.claim_receipts('w1', 10, 60);
+create temp table c5 as select * from dispatch.claim_receipts('w1', 10, 60, array['sdt_test']);
 select results_eq(format('select status, attempt_count from dispatch.retry_receipt(%L, %s, %L)', (select id from c5),
   (select lease_token from c5), 'again'), $$values ('failed'::text, 4)$$, 'retry after the last attempt fails the receipt');
 
 -- cancel / skip
 insert into ids select 'occ2', dispatch.emit('sdt.plain', '{"n": 2}');
-select dispatch.create_receipts('sdt.plain', 'sms:x', 'sms', 'x', interval '1 hour',
+select dispatch.create_receipts('sdt.plain', 'sdt_sms:x', 'sdt_test', 'x', interval '1 hour',
   array[row((select id from ids where k = 'occ2'), null, '+100', null)::dispatch.recipient,
         row((select id from ids where k = 'occ2'), null, '+200', null)::dispatch.recipient]);
 select is((select count(*) from dispatch.receipts where occurrence_id = (select id from ids where k = 'occ2')
@@ -161,7 +163,7 @@ select ok(dispatch.backoff(30) <= interval '3960 seconds', 'backoff is capped');
 
 -- tick: reclaims and reports due receipts
 select dispatch.requeue_receipt((select id from c5));
-select is((dispatch.tick() ->> 'due')::int, 1, 'tick reports the due receipt');
+select ok((dispatch.tick() ->> 'due')::int >= 1, 'tick reports the due receipt');
 
 select * from finish();
 rollback;

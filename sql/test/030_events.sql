@@ -96,6 +96,7 @@ create trigger sdt_tasks_counters_del after delete on public.sdt_tasks
 -- ---- end of example fixture ----
 
 -- worker location in Vault (pg_net / Vault may be the real extensions or the local stand-ins)
+delete from vault.secrets where name in ('dispatch_worker_url', 'dispatch_worker_secret'); -- rolled back at the end
 select vault.create_secret('http://127.0.0.1:9/functions/v1/dispatch-worker', 'dispatch_worker_url');
 select vault.create_secret('worker-secret', 'dispatch_worker_secret');
 create temp table net_before as select count(*) as n from net.http_request_queue;
@@ -264,7 +265,7 @@ select dispatch.register_event('sdt.later', null, null, 'test', 'info', false);
 select dispatch.create_receipts('sdt.later', 'in_app:user', 'in_app', 'user', interval '1 hour',
   array[row(dispatch.emit('sdt.later', '{}'), (select id from u where k = 'b'), null, '{"title":"Later","message":"m"}')::dispatch.recipient]);
 update dispatch.receipts set next_attempt_at = now() where event_id = 'sdt.later';
-create temp table cl as select * from dispatch.claim_receipts('w', 10, 60, array['in_app']);
+create temp table cl as select * from dispatch.claim_receipts('w', 10, 60, array['in_app']) where event_id = 'sdt.later';
 select ok(dispatch.deliver_in_app_receipt((select id from cl), (select lease_token from cl)) is not null, 'deliver_in_app_receipt');
 select results_eq($$select r.status, n.title from dispatch.receipts r join dispatch.notifications n on n.receipt_id = r.id where r.event_id = 'sdt.later'$$,
   $$values ('sent'::text, 'Later'::text)$$, 'delayed in_app receipt sent with its notification');

@@ -15,7 +15,7 @@ select dispatch.notify('00000000-0000-0000-0000-0000000000aa', 'sdt.rpc', 'A' ||
 select dispatch.notify('00000000-0000-0000-0000-0000000000bb', 'sdt.rpc', 'B' || g, 'for bob') from generate_series(1, 25) g;
 update dispatch.notifications set created_at = created_at - make_interval(secs => substr(title, 2)::int)
   where user_id = '00000000-0000-0000-0000-0000000000bb';
-select dispatch.create_receipts('sdt.rpc', 'email:user', 'email', 'user', '0',
+select dispatch.create_receipts('sdt.rpc', 'sdt:user', 'sdt_test', 'user', '0',
   array[row(dispatch.emit('sdt.rpc', '{"id":1}'), '00000000-0000-0000-0000-0000000000bb', null, null)::dispatch.recipient]);
 -- a message on every kind of topic, for the realtime policy checks
 insert into realtime.messages (topic, extension, event, payload, private) values
@@ -92,7 +92,7 @@ select lives_ok($$select public.dispatch_set_preference(null, null, false, 'orde
 select is(public.dispatch_preferences() -> 'preferences',
   '[{"eventId":null,"category":"orders","transport":null,"enabled":false},{"eventId":"sdt.rpc","category":null,"transport":"email","enabled":true}]'::jsonb,
   'dispatch_preferences lists the user''s preferences');
-select is(public.dispatch_preferences() -> 'events', '[{"id":"sdt.rpc","category":"orders","type":"success","description":"Order updates","transports":["email","in_app"]}]'::jsonb,
+select is((select jsonb_agg(e) from jsonb_array_elements(public.dispatch_preferences() -> 'events') e where e ->> 'id' like 'sdt.%'), '[{"id":"sdt.rpc","category":"orders","type":"success","description":"Order updates","transports":["email","in_app"]}]'::jsonb,
   'dispatch_preferences lists the configurable events');
 select throws_ok($$select public.dispatch_set_preference('nope', 'email', false)$$, '22023', 'dispatch: unknown event nope', 'unknown event');
 select throws_ok($$select public.dispatch_set_preference('sdt.security', 'email', false)$$, '22023',
@@ -118,8 +118,8 @@ select is(public.dispatch_initial_state() -> 'counters' -> 'sdt_admin_queue', '{
   'admin sees the audience counter');
 select is(array(select distinct m.topic from realtime.messages m join rt_ids using (id) where m.topic like 'dispatch:%' order by 1),
   array['dispatch:audience:admin', 'dispatch:user:00000000-0000-0000-0000-0000000000aa'], 'admin reads own topic and the admin audience, not sales nor bob');
-select is(jsonb_array_length(public.dispatch_receipts()), 1, 'admin lists receipts');
-select is(public.dispatch_receipts(status => 'pending') -> 0 ->> 'userId', '00000000-0000-0000-0000-0000000000bb', 'filter by status');
+select is(jsonb_array_length(public.dispatch_receipts(event_id => 'sdt.rpc')), 1, 'admin lists receipts');
+select is(public.dispatch_receipts(event_id => 'sdt.rpc', status => 'pending') -> 0 ->> 'userId', '00000000-0000-0000-0000-0000000000bb', 'filter by status');
 select is(jsonb_array_length(public.dispatch_receipts(event_id => 'nope')), 0, 'filter by event');
 select throws_ok($$select public.dispatch_receipts(status => 'weird')$$, '22023', 'dispatch: unknown status weird', 'status validated');
 select is(public.dispatch_occurrences(event_id => 'sdt.rpc') -> 0 ->> 'receipts', '1', 'admin lists occurrences with receipt counts');
@@ -138,7 +138,7 @@ select set_config('request.jwt.claims', '{"role":"service_role"}', true);
 select is((select count(*) from dispatch.notifications where event_id = 'sdt.rpc'), 28::bigint, 'service_role reads every notification');
 select throws_ok($$select public.dispatch_initial_state()$$, '42501', 'permission denied for function dispatch_initial_state',
   'client RPCs are for authenticated users');
-select is((select count(*) from public.dispatch_worker_claim('edge-worker', 5)), 1::bigint, 'service_role claims through the worker API');
+select is((select count(*) from public.dispatch_worker_claim('edge-worker', 5, 60, array['sdt_test'])), 1::bigint, 'service_role claims through the worker API');
 reset role;
 
 -- prune: old sent receipts and read notifications go, recent ones stay
