@@ -124,6 +124,58 @@ cross join lateral unnest(s.setconfig) as c(setting)
 where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
 order by s.setdatabase`;
 
+/** Base-table columns each view reads directly (same name in the view: a pass-through column). */
+const viewColumnsSql = `
+select distinct v.nspname::text as view_schema, vc.relname::text as view_name,
+  tn.nspname::text as table_schema, tc.relname::text as table_name, ta.attname::text as column_name
+from pg_class vc
+join pg_namespace v on v.oid = vc.relnamespace
+join pg_rewrite rw on rw.ev_class = vc.oid
+join pg_depend d on d.objid = rw.oid and d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
+join pg_class tc on tc.oid = d.refobjid and tc.oid <> vc.oid and tc.relkind in ('r', 'p', 'v', 'm', 'f')
+join pg_namespace tn on tn.oid = tc.relnamespace
+join pg_attribute ta on ta.attrelid = tc.oid and ta.attnum = d.refobjsubid
+join pg_attribute va on va.attrelid = vc.oid and va.attname = ta.attname and not va.attisdropped
+where vc.relkind in ('v', 'm') and v.nspname = any($1::text[])`;
+
+/**
+ * PostgREST infers relationships of views from their definition. Here: a view column that reads a
+ * base-table column of the same name stands for it, so the table's FKs (both directions) and key
+ * carry over when all their columns pass through.
+ */
+function addViewRelationships(
+  relations: Map<string, Relation>,
+  foreignKeys: ForeignKey[],
+  rows: Row[],
+): void {
+  const passThrough = new Map<string, { view: Relation; tableKey: string; columns: Set<string> }>();
+  for (const row of rows) {
+    const view = relations.get(qualifiedKey(row.view_schema as string, row.view_name as string));
+    if (!view) continue;
+    const tableKey = qualifiedKey(row.table_schema as string, row.table_name as string);
+    const key = `${qualifiedKey(view.schema, view.name)}\u0001${tableKey}`;
+    const entry = passThrough.get(key) ?? { view, tableKey, columns: new Set<string>() };
+    entry.columns.add(row.column_name as string);
+    passThrough.set(key, entry);
+  }
+  const base = [...foreignKeys];
+  for (const { view, tableKey, columns } of passThrough.values()) {
+    const table = relations.get(tableKey);
+    if (!table) continue;
+    const all = (cols: string[]) => cols.length > 0 && cols.every((c) => columns.has(c));
+    if (view.pk.length === 0 && all(table.pk)) view.pk = table.pk;
+    for (const u of table.uniques) if (all(u)) view.uniques.push(u);
+    for (const fk of base) {
+      if (qualifiedKey(fk.schema, fk.table) === tableKey && all(fk.columns)) {
+        foreignKeys.push({ ...fk, schema: view.schema, table: view.name });
+      }
+      if (qualifiedKey(fk.refSchema, fk.refTable) === tableKey && all(fk.refColumns)) {
+        foreignKeys.push({ ...fk, refSchema: view.schema, refTable: view.name });
+      }
+    }
+  }
+}
+
 type Row = Record<string, unknown>;
 
 function toRelation(row: Row): Relation {
@@ -189,11 +241,12 @@ function toFunction(row: Row): Fn {
 }
 
 export async function loadSchemaCache(pool: pg.Pool, schemas: string[]): Promise<SchemaCache> {
-  const [rels, cons, fns, settings] = await Promise.all([
+  const [rels, cons, fns, settings, viewUsage] = await Promise.all([
     pool.query(relationsSql, [schemas]),
     pool.query(constraintsSql, [schemas]),
     pool.query(functionsSql, [schemas]),
     pool.query(roleSettingsSql),
+    pool.query(viewColumnsSql, [schemas]),
   ]);
   const roleSettings = new Map<string, [string, string][]>();
   for (const row of settings.rows as { role: string; setting: string }[]) {
@@ -224,6 +277,7 @@ export async function loadSchemaCache(pool: pg.Pool, schemas: string[]): Promise
       });
     }
   }
+  addViewRelationships(relations, foreignKeys, viewUsage.rows);
   const functions = new Map<string, Fn[]>();
   for (const row of fns.rows) {
     const fn = toFunction(row);

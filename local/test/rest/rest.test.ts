@@ -293,12 +293,25 @@ describe('/rest/v1 (PostgREST subset)', { skip: skipReason }, () => {
         .single();
       assert.deepEqual(written.data, { shout: 'DRAFT BY ALICE' });
     });
-    test('views are readable and filterable (RLS of the underlying table applies)', async () => {
+    test('views are readable, filterable and embed through their base table keys', async () => {
       const { data } = await anon.from('rt_published').select('id, title').ilike('title', '*o*').order('id');
       assert.deepEqual(data, [
         { id: 1, title: 'Hello world' },
         { id: 3, title: 'Bob speaks' },
       ]);
+      const embedded = await anon
+        .from('rt_published')
+        .select('id, rt_profiles(username), rt_comments(body)')
+        .eq('id', 3)
+        .single();
+      assert.equal(embedded.error, null, JSON.stringify(embedded.error));
+      assert.deepEqual(embedded.data, {
+        id: 3,
+        rt_profiles: { username: 'bob' },
+        rt_comments: [{ body: 'hi bob' }],
+      });
+      const fromTable = await anon.from('rt_comments').select('body, rt_published(title)').eq('post_id', 3);
+      assert.deepEqual(fromTable.data, [{ body: 'hi bob', rt_published: { title: 'Bob speaks' } }]);
     });
     test('filtering on an embedded resource being null', async () => {
       const { data } = await service
