@@ -135,8 +135,7 @@ function expander(e: EventN, config: NormalizedConfig, audiences: Map<string, Au
       ? `         jsonb_populate_record(${rowType}, coalesce(o.new_record, o.old_record)) as r,`
       : '         null::record as r,',
     `         coalesce(o.new_record, o.old_record, '{}'::jsonb) || jsonb_build_object('old', o.old_record) as data`,
-    '  from dispatch.occurrences o',
-    '  where o.id = any(p_occurrence_ids)',
+    '  from unnest(p_occurrences) o',
     ')',
   ].join('\n');
   const chNames = channelNames(e.channels);
@@ -165,7 +164,7 @@ function expander(e: EventN, config: NormalizedConfig, audiences: Map<string, Au
     ].join('\n');
   });
   const body = ['begin', indent(parts.join('\n'), 2), 'end'].join('\n');
-  return `create or replace function dispatch.${ident(names.expander)}(p_occurrence_ids uuid[]) returns void\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};`;
+  return `create or replace function dispatch.${ident(names.expander)}(p_occurrences dispatch.occurrences[]) returns void\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};`;
 }
 
 function registration(e: EventN, hasExpander: boolean): string {
@@ -221,6 +220,6 @@ export function eventObject(e: EventN, config: NormalizedConfig): SqlObject {
   }
   drop.push(`drop function if exists dispatch.${ident(names.trigger)}();`);
   drop.push(`delete from dispatch.events where id = ${literal(e.id)};`);
-  drop.push(`drop function if exists dispatch.${ident(names.expander)}(uuid[]);`);
+  drop.push(`drop function if exists dispatch.${ident(names.expander)}(dispatch.occurrences[]);`);
   return { key: `event:${e.id}`, install: install.join('\n\n'), drop: drop.join('\n') };
 }

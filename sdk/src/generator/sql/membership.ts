@@ -21,16 +21,17 @@ export function membershipObject(config: NormalizedConfig): SqlObject {
     '  if exists (select from dispatch.audience_members m where m.audience = p_audience and m.user_id = p_user_id) then',
     '    return true;',
     '  end if;',
-    ...(config.admin
+    indent(cases.join('\n'), 2),
+    // The core's default: topic `admin` = dispatch.is_admin, unless the config names an `admin` audience.
+    ...(config.audiences.some((a) => a.name === 'admin')
       ? []
       : ["  if p_audience = 'admin' and dispatch.is_admin(p_user_id) then", '    return true;', '  end if;']),
-    indent(cases.join('\n'), 2),
     '  return false;',
     'end',
   ]
     .filter((l) => l !== '')
     .join('\n');
-  const names = [...topical.map((t) => t.name), ...(config.admin ? [] : ['admin'])].sort();
+  const names = [...new Set([...topical.map((t) => t.name), 'admin'])].sort();
   const audiencesBody = [
     'begin',
     '  return array(',
@@ -48,14 +49,23 @@ export function membershipObject(config: NormalizedConfig): SqlObject {
     `create or replace function dispatch.is_audience_member(p_user_id uuid, p_audience text) returns boolean\nlanguage plpgsql stable security definer set search_path = '' as ${dollar(member)};`,
     `create or replace function dispatch.user_audiences(p_user_id uuid) returns text[]\nlanguage plpgsql stable security definer set search_path = '' as ${dollar(audiencesBody)};`,
   ];
-  if (config.admin) {
+  const adminAudience = config.audiences.find((a) => a.name === config.admin);
+  const adminSql = adminAudience ? membershipSql(adminAudience, 'p_user_id') : null;
+  if (config.admin && adminSql) {
     const admin = [
       'begin',
       '  if p_user_id is null then',
       '    return false;',
       '  end if;',
-      '  return exists (select from dispatch.admins a where a.user_id = p_user_id)',
-      `    or dispatch.is_audience_member(p_user_id, ${literal(config.admin)});`,
+      '  if exists (select from dispatch.admins a where a.user_id = p_user_id) then',
+      '    return true;',
+      '  end if;',
+      "  -- the core's default: app_metadata.role = 'admin' (writable only with the service role)",
+      "  if to_regclass('auth.users') is not null",
+      "     and exists (select from auth.users u where u.id = p_user_id and u.raw_app_meta_data ->> 'role' = 'admin') then",
+      '    return true;',
+      '  end if;',
+      `  return ${adminSql};`,
       'end',
     ].join('\n');
     parts.push(

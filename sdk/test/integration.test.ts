@@ -1,0 +1,245 @@
+/**
+ * Generate from a config using every audience format into a temp project, apply the core and the
+ * generated migration as the `postgres` role (psql), then check the receipts and counters that real
+ * INSERT / UPDATE / DELETE statements (including bulk ones) produce. Needs SUPABASE_DB_URL.
+ * Everything lives in a fresh schema; the audience hooks the migration redefines are restored.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { genCommand } from '../src/cli/gen.ts';
+import { captureIo, makeProject, testDir } from './support/project.ts';
+
+const dbUrl = process.env.SUPABASE_DB_URL;
+const S = `sdgen_${process.pid}_${Date.now().toString(36)}`;
+const U = (n: number | string) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
+
+function configText(): string {
+  return `import { defineDispatch, sql } from 'supadispatch';
+export default defineDispatch({
+  users: { table: '${S}.profiles', id: 'id', email: '${S}.profiles.email' },
+  transports: { in_app: {}, email: { from: 'Shop <noreply@shop.example>' }, webhook: {}, slack: {} },
+  audiences: {
+    buyer: { column: 'user_id' },
+    admin: { where: { is_admin: true } },
+    seller: { chain: ['product_id', '${S}.products.seller_id'] },
+    regionalAdmin: { where: { is_admin: true, region: { fromRow: 'region' } } },
+    onDuty: { function: '${S}.on_duty_admins', args: ['region'] },
+    ops: { system: [{ email: 'ops@shop.example' }, { webhook: 'https://hooks.example.test/orders' }, { slack: { urlSecret: 'SLACK_OPS' } }] },
+  },
+  admin: 'admin',
+  events: {
+    '${S}.order.created': {
+      table: '${S}.orders', on: 'insert',
+      channels: [
+        { transport: 'in_app', audience: 'buyer' },
+        { transport: 'in_app', audience: 'seller' },
+        { transport: 'email', audience: 'regionalAdmin', delay: '5m' },
+        { transport: 'webhook', audience: 'ops' },
+      ],
+      content: { subject: 'Order {{number}}', title: 'Order created', message: 'Order #{{number}} ({{total}})', text: 'x' },
+    },
+    '${S}.order.shipped': {
+      table: '${S}.orders', on: 'update', when: { changed: 'status', to: 'shipped' },
+      channels: [{ transport: 'in_app', audience: 'buyer' }, { transport: 'in_app', audience: 'onDuty' }],
+      content: { title: 'Shipped', message: 'Order #{{number}} shipped (was {{old.status}})' },
+    },
+    '${S}.order.removed': {
+      table: '${S}.orders', on: 'delete', when: sql\`old.total >= 100\`,
+      channels: [{ transport: 'in_app', audience: 'admin' }, { transport: 'slack', audience: 'ops' }],
+      content: { title: 'Big order removed', message: '#{{number}}', payload: { text: 'removed {{number}}' } },
+    },
+  },
+  counters: {
+    ${S}_pending: { table: '${S}.orders', where: { status: 'pending' }, scope: { user: 'user_id' }, invalidates: [['orders']] },
+    ${S}_seller_open: { table: '${S}.orders', where: { status: ['pending', 'paid'] }, scope: { user: ['product_id', '${S}.products.seller_id'] } },
+    ${S}_admin_open: { table: '${S}.orders', where: { status: { neq: 'shipped' } }, scope: { audience: 'admin' }, sharded: 4 },
+  },
+});
+`;
+}
+
+const schemaSql = () =>
+  readFileSync(path.join(testDir, 'fixtures', 'shop-schema.sql'), 'utf8')
+    .replaceAll('public.', `${S}.`)
+    .replace(
+      'on_duty boolean not null default false',
+      'on_duty boolean not null default false,\n  email text',
+    );
+
+describe('integration: generated triggers on a real database', {
+  skip: !dbUrl && 'SUPABASE_DB_URL is not set (npm test sets it from the local stack)',
+}, () => {
+  const client = new pg.Client({ connectionString: dbUrl });
+  const saved: string[] = [];
+  const q = async (sql: string, params?: unknown[]) => (await client.query(sql, params as unknown[])).rows;
+
+  before(async () => {
+    await client.connect();
+    for (const fn of [
+      'dispatch.is_audience_member(uuid,text)',
+      'dispatch.user_audiences(uuid)',
+      'dispatch.is_admin(uuid)',
+    ]) {
+      const r = await q('select pg_get_functiondef(to_regprocedure($1)) as def', [fn]);
+      if (r[0]?.def) saved.push(r[0].def as string);
+    }
+    const root = makeProject(configText());
+    writeFileSync(
+      path.join(root, 'supabase', 'migrations', '20200101000000_app.sql'),
+      `create schema ${S};\n${schemaSql()}`,
+    );
+    const io = captureIo(root);
+    assert.equal(await genCommand([], io), 0, io.stderr);
+    for (const f of readdirSync(path.join(root, 'supabase', 'migrations')).sort()) {
+      execFileSync(
+        'psql',
+        [
+          '-X',
+          '-q',
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-1',
+          '-f',
+          path.join(root, 'supabase', 'migrations', f),
+          dbUrl!,
+        ],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'ignore', 'pipe'],
+          timeout: 120_000,
+        },
+      );
+    }
+    await q(
+      `insert into ${S}.profiles (id, is_admin, region, on_duty, email) values
+        ($1, false, 'eu', false, 'alice@shop.example'), ($2, false, 'us', false, 'bob@shop.example'),
+        ($3, true, 'eu', true, 'ada@shop.example'), ($4, true, 'us', false, 'bea@shop.example'), ($5, false, null, false, 'sam@shop.example')`,
+      [U(1), U(2), U('a'), U('b'), U('c')],
+    );
+    await q(`insert into ${S}.products (id, seller_id) values ($1, $2)`, [U(101), U('c')]);
+  });
+
+  after(async () => {
+    await q(`drop schema if exists ${S} cascade`).catch(() => {});
+    await q(`delete from dispatch.events where id like $1`, [`${S}.%`]).catch(() => {});
+    await q(`delete from dispatch.counters_def where name like $1`, [`${S}_%`]).catch(() => {});
+    for (const def of saved) await q(def).catch(() => {});
+    await client.end();
+  });
+
+  const receipts = (event: string) =>
+    q(
+      `select channel, transport, coalesce(user_id::text, '') as user_id, coalesce(address, '') as address, status
+       from dispatch.receipts where event_id = $1 order by channel, user_id, address`,
+      [`${S}.${event}`],
+    );
+  const counter = async (name: string, scope: string) =>
+    Number((await q('select dispatch.counter_value($1, $2) as v', [`${S}_${name}`, scope]))[0].v);
+
+  it('bulk INSERT: receipts for every audience format, counters per scope', async () => {
+    await q(
+      `insert into ${S}.orders (user_id, product_id, region, total)
+       select $1::uuid, $2::uuid, 'eu', g from generate_series(1, 50) g`,
+      [U(1), U(101)],
+    );
+    const r = await receipts('order.created');
+    const by = (ch: string) => r.filter((x) => x.channel === ch);
+    assert.equal(by('in_app:buyer').length, 50);
+    assert.ok(by('in_app:buyer').every((x) => x.user_id === U(1) && x.status === 'sent'));
+    assert.equal(by('in_app:seller').length, 50);
+    assert.ok(by('in_app:seller').every((x) => x.user_id === U('c')));
+    assert.equal(by('email:regionalAdmin').length, 50); // only the EU admin
+    assert.ok(
+      by('email:regionalAdmin').every(
+        (x) => x.user_id === U('a') && x.address === 'ada@shop.example' && x.status === 'pending',
+      ),
+    );
+    assert.equal(by('webhook:ops').length, 50);
+    assert.ok(
+      by('webhook:ops').every((x) => x.address === 'https://hooks.example.test/orders' && x.user_id === ''),
+    );
+    const n = await q(
+      `select title, message from dispatch.notifications where event_id = $1 and message = 'Order #1 (1)'`,
+      [`${S}.order.created`],
+    );
+    assert.equal(n.length, 2); // buyer and seller
+    assert.equal(await counter('pending', U(1)), 50);
+    assert.equal(await counter('seller_open', U('c')), 50);
+    // sharded: published at commit
+    assert.equal(await counter('admin_open', 'admin'), 50);
+  });
+
+  it('bulk UPDATE: only rows whose status changed to shipped fire; counters move both ways', async () => {
+    await q(`update ${S}.orders set status = 'shipped' where total <= 10`);
+    await q(`update ${S}.orders set status = 'shipped' where total <= 10`); // no change: no new receipts
+    await q(`update ${S}.orders set status = 'paid' where total between 11 and 20`);
+    const r = await receipts('order.shipped');
+    assert.equal(r.filter((x) => x.channel === 'in_app:buyer').length, 10);
+    assert.equal(r.filter((x) => x.channel === 'in_app:onDuty' && x.user_id === U('a')).length, 10);
+    assert.equal(r.length, 20);
+    const m = await q(
+      `select message from dispatch.notifications where event_id = $1 order by message limit 1`,
+      [`${S}.order.shipped`],
+    );
+    assert.match(m[0].message, /^Order #\d+ shipped \(was pending\)$/);
+    assert.equal(await counter('pending', U(1)), 30);
+    assert.equal(await counter('seller_open', U('c')), 40);
+    assert.equal(await counter('admin_open', 'admin'), 40);
+  });
+
+  it('bulk DELETE: raw SQL condition over OLD; counters go down, never negative', async () => {
+    await q(`update ${S}.orders set total = total + 100 where total > 45`); // 46..50 become big
+    await q(`delete from ${S}.orders where total > 40`);
+    const r = await receipts('order.removed');
+    assert.equal(r.filter((x) => x.channel === 'in_app:admin').length, 10); // 5 big orders × 2 admins
+    assert.equal(r.filter((x) => x.channel === 'slack:ops' && x.address === 'secret:SLACK_OPS').length, 5);
+    assert.equal(await counter('pending', U(1)), 20);
+    assert.equal(await counter('admin_open', 'admin'), 30);
+    await q(`delete from ${S}.orders`);
+    assert.equal(await counter('pending', U(1)), 0);
+    assert.equal(await counter('seller_open', U('c')), 0);
+    assert.equal(await counter('admin_open', 'admin'), 0);
+  });
+
+  it('counters agree with reconcile and no occurrence failed', async () => {
+    await q(`insert into ${S}.orders (user_id, product_id, region) values ($1, $2, 'us'), ($3, null, 'us')`, [
+      U(2),
+      U(101),
+      U(1),
+    ]);
+    const drift = await q(
+      `select * from dispatch.reconcile_counters(null, false) where name like $1 and expected <> actual`,
+      [`${S}_%`],
+    );
+    assert.deepEqual(drift, []);
+    const failed = await q(
+      `select event_id, error from dispatch.occurrences where event_id like $1 and status = 'failed'`,
+      [`${S}.%`],
+    );
+    assert.deepEqual(failed, []);
+  });
+
+  it('dispatch.emit fires an event by hand through the same expander', async () => {
+    const [row] = await q(`select to_jsonb(o) as r from ${S}.orders o where user_id = $1 limit 1`, [U(2)]);
+    await q(`select dispatch.emit($1, $2::jsonb)`, [`${S}.order.created`, row.r]);
+    const r = await q(
+      `select count(*)::int as n from dispatch.receipts where event_id = $1 and user_id = $2 and channel = 'in_app:buyer'`,
+      [`${S}.order.created`, U(2)],
+    );
+    assert.equal(r[0].n, 2); // the insert and the emit
+  });
+
+  it('audience membership: admin check and topics follow the config', async () => {
+    const [a] = await q(
+      'select dispatch.is_admin($1) as a, dispatch.is_admin($2) as b, dispatch.user_audiences($1) as aud',
+      [U('a'), U(1)],
+    );
+    assert.equal(a.a, true);
+    assert.equal(a.b, false);
+    assert.deepEqual(a.aud, ['admin']);
+  });
+});
