@@ -70,8 +70,14 @@ export async function runChecks(
        where not t.tgisinternal and (t.tgname like 'dispatch\\_ev\\_%' or t.tgname like 'dispatch\\_ct\\_%')`,
     );
     const actual = new Map(rows.map((r) => [String(r.name), String(r.tbl)]));
-    const missing = [...expected].filter(([n, t]) => actual.get(n) !== t).map(([n, t]) => `${n} on ${t}`);
-    const extra = [...actual].filter(([n]) => !expected.has(n)).map(([n, t]) => `${n} on ${t}`);
+    const missing = [...expected]
+      .filter(([n, t]) => actual.get(n) !== t)
+      .map(([n, t]) => `${n} on ${t}`)
+      .sort();
+    const extra = [...actual]
+      .filter(([n]) => !expected.has(n))
+      .map(([n, t]) => `${n} on ${t}`)
+      .sort();
     checks.push({
       name: 'triggers match the config',
       ok: missing.length === 0 && extra.length === 0,
