@@ -350,8 +350,15 @@ export function createRestService(): LocalService {
     planner: Planner,
     level: Level,
     params: Params,
-    options: { prefix?: string; forceObject?: boolean; noFilters?: boolean; isWrite?: boolean } = {},
-  ): Promise<{ page: number; total: number | null; body: string; lower: number }> => {
+    options: {
+      prefix?: string;
+      forceObject?: boolean;
+      noFilters?: boolean;
+      isWrite?: boolean;
+      /** Upserts: whether any row was inserted (rather than updated) decides 201 vs 200. */
+      insertedSql?: string;
+    } = {},
+  ): Promise<{ page: number; total: number | null; body: string; lower: number; inserted: boolean }> => {
     const root = level.params;
     let lower = root.offset ?? 0;
     let upper = root.limit !== undefined ? lower + root.limit - 1 : Number.POSITIVE_INFINITY;
@@ -381,16 +388,16 @@ export function createRestService(): LocalService {
     let agg = `coalesce(json_agg("pgrst_t"."pgrst_row"), '[]'::json)`;
     if (request.accept.stripNulls) agg = `json_strip_nulls(${agg})`;
     const sql = `${options.prefix ?? ''} select count(*) as "page", ${countSql} as "total", ${agg}::text as "body",
-      (${agg}->0)::text as "first" from (${rows}) as "pgrst_t"`;
+      (${agg}->0)::text as "first", ${options.insertedSql ?? 'true'} as "inserted" from (${rows}) as "pgrst_t"`;
     const result = await client.query(sql, params.values);
     const row = result.rows[0];
     const page = Number(row.page);
     const total = row.total === null ? null : Number(row.total);
     if (request.accept.single || options.forceObject) {
       if (request.accept.single && page !== 1) throw singularityError(page);
-      return { page, total, body: row.first ?? 'null', lower };
+      return { page, total, body: row.first ?? 'null', lower, inserted: row.inserted };
     }
-    return { page, total, body: row.body, lower };
+    return { page, total, body: row.body, lower, inserted: row.inserted };
   };
 
   const tableRead = async (request: Request, rel: Relation, currentCache: SchemaCache): Promise<Reply> => {
@@ -476,25 +483,39 @@ export function createRestService(): LocalService {
     level: Level,
     params: Params,
     writeSql: string,
-  ): Promise<{ count: number; body?: string; total: number | null; returned: Record<string, unknown>[] }> => {
+    upsert: boolean,
+  ): Promise<{
+    count: number;
+    body?: string;
+    total: number | null;
+    returned: Record<string, unknown>[];
+    inserted: boolean;
+  }> => {
     const ret = request.prefer.get('return');
+    // xmax = 0 marks a freshly inserted row (an upsert that updated leaves xmax set).
+    const insertedFlag = upsert ? `, (${ident(level.alias)}.xmax = 0) as "pgrst_inserted"` : '';
     if (ret === 'representation') {
-      const prefix = `with "pgrst_source" as (${writeSql} returning ${ident(level.alias)}.*)`;
+      const prefix = `with "pgrst_source" as (${writeSql} returning ${ident(level.alias)}.*${insertedFlag})`;
       const sourceLevel: Level = { ...level, from: '"pgrst_source"' };
       const out = await readReply(client, request, planner, sourceLevel, params, {
         prefix,
         noFilters: true,
         isWrite: true,
+        insertedSql: upsert
+          ? `(select coalesce(bool_or("pgrst_inserted"), true) from "pgrst_source")`
+          : undefined,
       });
-      return { count: out.page, body: out.body, total: out.total, returned: [] };
+      return { count: out.page, body: out.body, total: out.total, returned: [], inserted: out.inserted };
     }
     if (ret === 'headers-only' && request.method === 'POST' && level.rel.pk.length > 0) {
       const pk = level.rel.pk.map((c) => `${ident(level.alias)}.${ident(c)}`).join(', ');
-      const result = await client.query(`${writeSql} returning ${pk}`, params.values);
-      return { count: result.rowCount ?? 0, total: null, returned: result.rows };
+      const result = await client.query(`${writeSql} returning ${pk}${insertedFlag}`, params.values);
+      const inserted = !upsert || result.rows.length === 0 || result.rows.some((r) => r.pgrst_inserted);
+      return { count: result.rowCount ?? 0, total: null, returned: result.rows, inserted };
     }
+    // No RETURNING here: it would make the SELECT policies apply to an insert-only role.
     const result = await client.query(writeSql, params.values);
-    return { count: result.rowCount ?? 0, total: null, returned: [] };
+    return { count: result.rowCount ?? 0, total: null, returned: [], inserted: true };
   };
 
   const tableWrite = async (
@@ -606,7 +627,7 @@ export function createRestService(): LocalService {
           sql = `delete from ${target} as ${t0} where ${whereText}`;
         }
       }
-      const out = await writeReply(client, request, planner, level, params, sql);
+      const out = await writeReply(client, request, planner, level, params, sql, upsertMerge);
       if (request.accept.single && out.count !== 1) throw singularityError(out.count);
       const maxAffected = request.prefer.get('max-affected');
       if (
@@ -631,7 +652,8 @@ export function createRestService(): LocalService {
           const q = rel.pk.map((c) => `${encodeURIComponent(c)}=eq.${encodeURIComponent(String(first[c]))}`);
           headers.location = `/${encodeURIComponent(rel.name)}?${q.join('&')}`;
         }
-        const status = upsertMerge ? 201 : 201;
+        // PostgREST: 200 when a merge upsert only updated existing rows (known when rows are returned).
+        const status = upsertMerge && !out.inserted ? 200 : 201;
         return out.body !== undefined ? { status, body: out.body, headers } : { status, headers };
       }
       headers['content-range'] = contentRange(0, out.count, total);

@@ -24,7 +24,7 @@ const hostileNote = '$1 \\x00 ${x} :name $$';
 
 const teardownSql = `
 drop table if exists public.rt_comments, public.rt_posts, public.rt_profiles, public.rt_items, public.rt_hostile,
-  public.rt_labels, public.rt_post_labels cascade;
+  public.rt_labels, public.rt_post_labels, public.rt_inbox cascade;
 drop function if exists public.rt_add(int, int), public.rt_posts_by(uuid), public.rt_echo(jsonb), public.rt_raise(),
   public.rt_write(), public.rt_whoami(), public.rt_numbers(int), public.rt_noop(), public.rt_first_post(),
   public.shout(public.rt_posts), public.rt_sleep(float8);
@@ -58,6 +58,10 @@ create table public.rt_post_labels (
 create view public.rt_published with (security_invoker = true) as
   select id, title, author_id from public.rt_posts where published;
 grant select on public.rt_labels, public.rt_post_labels, public.rt_published to anon, authenticated, service_role;
+create table public.rt_inbox (id bigint generated always as identity primary key, message text not null);
+alter table public.rt_inbox enable row level security;
+create policy inbox_insert on public.rt_inbox for insert to anon with check (true);
+grant insert, select on public.rt_inbox to anon;
 alter table public.rt_profiles enable row level security;
 alter table public.rt_posts enable row level security;
 alter table public.rt_comments enable row level security;
@@ -178,6 +182,16 @@ describe('/rest/v1 (PostgREST subset)', { skip: skipReason }, () => {
       const a = await anon.from('rt_posts').insert({ author_id: bob, title: 'anon' });
       assert.equal(a.status, 401);
       assert.equal(a.error?.code, '42501');
+    });
+    test('an insert-only policy allows return=minimal inserts but not reading them back', async () => {
+      const minimal = await anon.from('rt_inbox').insert({ message: 'hello' });
+      assert.equal(minimal.error, null, JSON.stringify(minimal.error));
+      assert.equal(minimal.status, 201);
+      const back = await anon.from('rt_inbox').insert({ message: 'and back' }).select();
+      assert.equal(back.status, 401);
+      assert.equal(back.error?.code, '42501');
+      const count = await admin.query('select count(*)::int as n from public.rt_inbox');
+      assert.equal(count.rows[0].n, 1);
     });
     test('updates by another user affect no rows', async () => {
       const r = await asBob.from('rt_posts').update({ title: 'hijack' }).eq('id', 2).select();
@@ -533,6 +547,9 @@ describe('/rest/v1 (PostgREST subset)', { skip: skipReason }, () => {
         { id: 2, name: 'BANANA', qty: 10 },
         { id: 20, name: 'lime', qty: 7 },
       ]);
+      assert.equal(merged.status, 201, 'one row was inserted');
+      const updatedOnly = await service.from('rt_items').upsert({ id: 20, name: 'lime!' }).select('id');
+      assert.equal(updatedOnly.status, 200, 'a merge that only updated answers 200');
       const ignored = await service
         .from('rt_items')
         .upsert({ id: 2, name: 'ignored' }, { ignoreDuplicates: true })
