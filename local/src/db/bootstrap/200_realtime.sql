@@ -4,7 +4,10 @@ create schema if not exists realtime authorization supabase_admin;
 grant usage on schema realtime to anon, authenticated, service_role;
 grant usage on schema realtime to postgres with grant option;
 revoke create on schema realtime from postgres;
-grant all on schema realtime to supabase_realtime_admin;
+-- USAGE only: postgres is a member of supabase_realtime_admin (see 010_roles.sql, standing in for
+-- supautils' policy grant), and must still not create objects in realtime, as on hosted.
+grant usage on schema realtime to supabase_realtime_admin;
+revoke create on schema realtime from supabase_realtime_admin;
 
 create table if not exists realtime.messages (
   topic text not null,

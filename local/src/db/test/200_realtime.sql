@@ -1,5 +1,5 @@
 -- realtime.messages partitions and realtime.send (facts §4).
-select plan(12);
+select plan(14);
 
 select has_table('realtime', 'messages', 'realtime.messages');
 select ok(to_regclass('realtime.messages_' || to_char(d, 'YYYY_MM_DD')) is not null, 'partition for ' || d)
@@ -31,5 +31,12 @@ select lives_ok(format('drop table realtime.%I', 'messages_' || to_char(now() at
   'drop today''s partition (inside the rolled-back transaction)');
 select lives_ok($$select realtime.send('{"n": 3}', 'counter', 'pgtap:send:nopartition', true)$$,
   'a send without a partition is swallowed (WARNING, not an error)');
+
+-- Hosted lets postgres (through supautils) add policies on realtime.messages: private channels need it.
+set local role postgres;
+select lives_ok($$create policy pgtap_probe on realtime.messages for select to authenticated using (false)$$,
+  'postgres can create a policy on realtime.messages');
+select lives_ok($$drop policy pgtap_probe on realtime.messages$$, 'postgres can drop its policy');
+reset role;
 
 select * from finish();
