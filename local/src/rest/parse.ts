@@ -186,6 +186,7 @@ function readField(s: Scanner): Field {
 
 /** The `select` parameter. */
 export function parseSelect(text: string): SelectItem[] {
+  if (text === '') return [];
   const s = new Scanner(text, 'select');
   const items = readSelectList(s, false);
   if (!s.done) s.fail('"," or end of input');

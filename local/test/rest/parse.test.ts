@@ -48,6 +48,9 @@ describe('select grammar', () => {
     assert.equal(embed.join, 'inner');
     assert.equal(embed.items[1].kind === 'embed' && embed.items[1].spread, true);
   });
+  test('an empty select selects no columns (rows become {})', () => {
+    assert.deepEqual(parseSelect(''), []);
+  });
   test('quoted names keep any character', () => {
     const [item] = parseSelect('"\\"; drop table x; --"');
     assert.deepEqual(item, {
