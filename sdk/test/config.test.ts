@@ -253,6 +253,20 @@ describe('config validation', () => {
     ]);
   });
 
+  it('checks tables against known tables when given', () => {
+    const c = withEvent({ table: 'oders' });
+    c.audiences.seller = { chain: ['product_id', 'prodcts.seller_id'] };
+    const columns = {
+      'public.orders': ['id', 'number', 'product_id'],
+      'public.products': ['id', 'seller_id'],
+      'public.profiles': ['id', 'is_admin'],
+    };
+    assert.deepEqual(problems(c, { columns }), [
+      'audiences.seller.chain[1]: unknown table "public.prodcts" — did you mean "public.products"?',
+      'events["order.shipped"].table: unknown table "public.oders" — did you mean "public.orders"?',
+    ]);
+  });
+
   it('rejects a non-object config and missing sections', () => {
     assert.deepEqual(problems(null), [
       '(config): the config must be an object (the default export of defineDispatch({...})), got null',

@@ -84,6 +84,17 @@ describe('supadispatch gen', () => {
     assert.deepEqual(migrations(root), ['20300101000000_app.sql', '20300101000001_supadispatch.sql']);
   });
 
+  it('does not embed the core when a migration already holds it verbatim', async () => {
+    const root = makeProject();
+    const { buildCore } = await import('../../sql/build.ts');
+    writeFileSync(path.join(root, 'supabase/migrations/20261125000000_supadispatch_core.sql'), buildCore());
+    assert.equal(await genCommand([], captureIo(root)), 0);
+    const sql = readFileSync(path.join(root, 'supabase/migrations/20261125120000_supadispatch.sql'), 'utf8');
+    assert.doesNotMatch(sql, /==== supadispatch core/);
+    const lock = JSON.parse(readFileSync(path.join(root, 'supabase/dispatch.lock.json'), 'utf8'));
+    assert.equal(lock.core.migration, '20261125000000_supadispatch_core.sql');
+  });
+
   it('reports config errors with paths and writes nothing', async () => {
     const root = makeProject();
     const cfgFile = path.join(root, 'dispatch.config.ts');
@@ -102,6 +113,15 @@ describe('supadispatch gen', () => {
     );
     assert.match(io.stderr, /nothing was written/);
     assert.deepEqual(migrations(root), []);
+  });
+
+  it('reports an event module that does not exist', async () => {
+    const root = makeProject();
+    const { rmSync } = await import('node:fs');
+    rmSync(path.join(root, 'events', 'welcome.ts'));
+    const io = captureIo(root);
+    assert.equal(await genCommand([], io), 1);
+    assert.match(io.stderr, /events\["accounts\.welcome"\]\.module: file not found: .*events\/welcome\.ts/);
   });
 
   it('says clearly when the config is missing or throws', async () => {

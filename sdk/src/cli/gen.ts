@@ -18,16 +18,41 @@ const defaultIo = (): CommandIo => ({
   cwd: process.cwd(),
 });
 
+/** Tables and columns of a database (`schema.table` → columns), to check the config's names. */
+export async function introspectColumns(url: string): Promise<Record<string, string[]>> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `select table_schema || '.' || table_name as t, column_name as c from information_schema.columns
+       where table_schema not in ('pg_catalog', 'information_schema') order by 1, ordinal_position`,
+    );
+    const out: Record<string, string[]> = {};
+    for (const r of rows) {
+      out[r.t] = out[r.t] ?? [];
+      out[r.t].push(r.c);
+    }
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+
 export async function genCommand(argv: string[], io: CommandIo = defaultIo()): Promise<number> {
-  const { flags } = parseArgs(argv, ['config', 'cwd']);
+  const { flags } = parseArgs(argv, ['config', 'cwd', 'db-url']);
   if (flags.help) {
-    io.out('usage: supadispatch gen [--check] [--config dispatch.config.ts] [--cwd <project root>]\n');
+    io.out(
+      'usage: supadispatch gen [--check] [--config dispatch.config.ts] [--cwd <project root>] [--db-url <url>: check tables and columns]\n',
+    );
     return 0;
   }
   const root = path.resolve(io.cwd, typeof flags.cwd === 'string' ? flags.cwd : '.');
   let loaded: Awaited<ReturnType<typeof loadConfig>>;
   try {
-    loaded = await loadConfig(root, typeof flags.config === 'string' ? flags.config : undefined);
+    const columns =
+      typeof flags['db-url'] === 'string' ? await introspectColumns(flags['db-url']) : undefined;
+    loaded = await loadConfig(root, typeof flags.config === 'string' ? flags.config : undefined, { columns });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof ConfigLoadError) {
       io.err(`${err.message}\n\nnothing was written.\n`);

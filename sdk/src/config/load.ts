@@ -77,7 +77,15 @@ export async function loadConfig(
   const file = findConfig(cwd, explicit);
   const raw = await importConfig(file);
   try {
-    return { file, dir: path.dirname(file), raw, config: validateConfig(raw, options) };
+    const config = validateConfig(raw, options);
+    const missing = config.events
+      .filter((e) => e.module && !existsSync(path.resolve(path.dirname(file), e.module)))
+      .map((e) => ({
+        path: ['events', e.id, 'module'],
+        message: `file not found: ${path.resolve(path.dirname(file), e.module!)}`,
+      }));
+    if (missing.length) throw new ConfigError(missing);
+    return { file, dir: path.dirname(file), raw, config };
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(err.issues, path.relative(cwd, file) || file);
     throw err;

@@ -201,7 +201,7 @@ class Checker {
     return undefined;
   }
 
-  table(value: unknown, path: Path): TableRef | undefined {
+  table(value: unknown, path: Path, mustExist = true): TableRef | undefined {
     if (typeof value !== 'string') {
       this.add(path, 'must be a table name like "orders" or "schema.table"');
       return undefined;
@@ -211,7 +211,17 @@ class Checker {
       this.add(path, `"${value}" is not a table name (expected "table" or "schema.table")`);
       return undefined;
     }
-    return { schema: m[1] ?? 'public', name: m[2] };
+    const t = { schema: m[1] ?? 'public', name: m[2] };
+    if (mustExist) this.knownTable(t, path);
+    return t;
+  }
+
+  /** With known columns (a database was introspected), the table must exist. */
+  knownTable(t: TableRef, path: Path): void {
+    const known = this.options.columns;
+    if (!known) return;
+    const name = `${t.schema}.${t.name}`;
+    if (!(name in known)) this.add(path, unknownName('table', name, Object.keys(known)));
   }
 
   column(value: unknown, path: Path, table?: TableRef): string | undefined {
@@ -526,7 +536,7 @@ function audience(
         ['function', 'args'],
       );
       if (!ok) return undefined;
-      const fn = c.table(ok.function, [...path, 'function']);
+      const fn = c.table(ok.function, [...path, 'function'], false);
       const args = (ok.args ?? []).map((a, i) => c.column(a, [...path, 'args', i]) ?? a);
       return fn ? { name, kind: 'function', fn, args } : undefined;
     }
@@ -632,6 +642,7 @@ function chain(c: Checker, value: unknown, path: Path): { start: string; hops: H
         continue;
       }
       const table = { schema: m[1] ?? 'public', name: m[2] };
+      c.knownTable(table, p);
       c.knownColumn(m[3], p, table);
       hops.push({ table, key: 'id', column: m[3] });
     } else {
