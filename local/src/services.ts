@@ -5,6 +5,7 @@ import { createRealtimePartitionJanitor } from './db/partitions.ts';
 import { createFunctionsService } from './functions/index.ts';
 import { createMailCatcher } from './mail/index.ts';
 import { createRealtimeService } from './realtime/index.ts';
+import { createRestService } from './rest/index.ts';
 import { createWebhookSink } from './webhook-sink/index.ts';
 
 /**
@@ -20,5 +21,6 @@ export async function createStackServices(): Promise<LocalService[]> {
     createFunctionsService(),
     createAuthService(),
     createRealtimeService(),
+    createRestService(),
   ];
 }
