@@ -131,9 +131,10 @@ function expander(e: EventN, config: NormalizedConfig, audiences: Map<string, Au
   const src = [
     'with src as (',
     '  select o.id as occurrence_id,',
-    rowType
-      ? `         jsonb_populate_record(${rowType}, coalesce(o.new_record, o.old_record)) as r,`
-      : '         null::record as r,',
+    // Events without a table have no typed row; their audiences do not read one (validated).
+    ...(rowType
+      ? [`         jsonb_populate_record(${rowType}, coalesce(o.new_record, o.old_record)) as r,`]
+      : []),
     `         coalesce(o.new_record, o.old_record, '{}'::jsonb) || jsonb_build_object('old', o.old_record) as data`,
     '  from unnest(p_occurrences) o',
     ')',
