@@ -8,8 +8,8 @@
  *   npm test -- local/test/rest   only test files under these paths
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { repoRoot } from '../local/src/paths.ts';
 
 const testRoots = ['local/test', 'sdk/test', 'react/test', 'sql', 'e2e', 'bench/test'];
@@ -56,6 +56,17 @@ const files = testRoots
   .sort();
 
 const env: NodeJS.ProcessEnv = { ...process.env };
+const tapFile = join(repoRoot, '.supadispatch', 'test-results.tap');
+mkdirSync(dirname(tapFile), { recursive: true });
+rmSync(tapFile, { force: true });
+
+/** The runner's own totals, from the TAP copy of its report. */
+function totals(): { pass: number; fail: number; skipped: number } | null {
+  if (!existsSync(tapFile)) return null;
+  const tap = readFileSync(tapFile, 'utf8');
+  const count = (name: string) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
+  return { pass: count('pass'), fail: count('fail') + count('cancelled'), skipped: count('skipped') };
+}
 const remote = Boolean(env.SUPABASE_URL && env.SUPABASE_DB_URL);
 let stopStack: (() => Promise<unknown>) | null = null;
 if (!remote) {
@@ -106,7 +117,17 @@ try {
     const ok = run(
       `node:test, ${files.length} files`,
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-timeout=600000', '--test-reporter=spec', ...files],
+      [
+        '--import',
+        'tsx',
+        '--test',
+        '--test-timeout=600000',
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=tap',
+        `--test-reporter-destination=${tapFile}`,
+        ...files,
+      ],
       env,
     );
     if (!ok) failures.push('node:test');
@@ -119,4 +140,7 @@ try {
 }
 
 step(failures.length ? `FAILED: ${failures.join(', ')}` : 'all green');
+const counted = totals();
+if (counted)
+  process.stdout.write(`${counted.pass} passed, ${counted.fail} failed, ${counted.skipped} skipped\n`);
 process.exit(failures.length ? 1 : 0);
