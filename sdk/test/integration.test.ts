@@ -47,6 +47,10 @@ export default defineDispatch({
       channels: [{ transport: 'in_app', audience: 'buyer' }, { transport: 'in_app', audience: 'onDuty' }],
       content: { title: 'Shipped', message: 'Order #{{number}} shipped (was {{old.status}})' },
     },
+    '${S}.welcome': {
+      channels: [{ transport: 'in_app', audience: 'admin' }, { transport: 'email', audience: 'ops' }],
+      content: { subject: 'Hi', title: 'Hi {{name}}', message: 'Welcome {{name}}', text: 'Welcome' },
+    },
     '${S}.order.removed': {
       table: '${S}.orders', on: 'delete', when: sql\`old.total >= 100\`,
       channels: [{ transport: 'in_app', audience: 'admin' }, { transport: 'slack', audience: 'ops' }],
@@ -231,6 +235,19 @@ describe('integration: generated triggers on a real database', {
       [`${S}.order.created`, U(2)],
     );
     assert.equal(r[0].n, 2); // the insert and the emit
+  });
+
+  it('an event without a table fires only through dispatch.emit', async () => {
+    await q(`select dispatch.emit($1, '{"name": "Ann"}'::jsonb)`, [`${S}.welcome`]);
+    const r = await receipts('welcome');
+    assert.deepEqual(
+      r.map((x) => `${x.channel} ${x.user_id || x.address} ${x.status}`),
+      [`email:ops ops@shop.example pending`, `in_app:admin ${U('a')} sent`, `in_app:admin ${U('b')} sent`],
+    );
+    const n = await q(`select distinct title from dispatch.notifications where event_id = $1`, [
+      `${S}.welcome`,
+    ]);
+    assert.deepEqual(n, [{ title: 'Hi Ann' }]);
   });
 
   it('audience membership: admin check and topics follow the config', async () => {
