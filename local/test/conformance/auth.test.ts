@@ -72,7 +72,10 @@ describe('conformance: auth', { skip: target ? false : missingTargetMessage }, (
     assert.equal(bad.data.session, null);
     assert.equal(bad.error?.status, 400);
     assert.equal(bad.error?.code, 'invalid_credentials');
-    const nobody = await c.auth.signInWithPassword({ email: users.email('nobody'), password: 'x-password-1' });
+    const nobody = await c.auth.signInWithPassword({
+      email: users.email('nobody'),
+      password: 'x-password-1',
+    });
     assert.equal(nobody.error?.code, 'invalid_credentials');
   });
 
