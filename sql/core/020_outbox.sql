@@ -106,8 +106,9 @@ $$;
 -- user-configurable.
 create or replace function dispatch.preference_enabled(p_user_id uuid, p_event_id text, p_transport text)
 returns boolean
-language sql stable security definer set search_path = '' as $$
-  select coalesce((
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((
     select p.enabled
     from dispatch.preferences p
     left join dispatch.events e on e.id = p_event_id
@@ -117,5 +118,6 @@ language sql stable security definer set search_path = '' as $$
     order by (p.event_id <> '*') desc, (p.category <> '*') desc, (p.transport <> '*') desc
     limit 1
   ), true)
-  or coalesce((select not e.user_configurable from dispatch.events e where e.id = p_event_id), false)
+  or coalesce((select not e.user_configurable from dispatch.events e where e.id = p_event_id), false);
+end
 $$;

@@ -4,10 +4,10 @@
 -- the app's write.
 
 create or replace function dispatch.user_topic(p_user_id uuid) returns text
-language sql immutable set search_path = '' as $$ select 'dispatch:user:' || p_user_id::text $$;
+language sql immutable as $$ select 'dispatch:user:' || p_user_id::text $$;
 
 create or replace function dispatch.audience_topic(p_audience text) returns text
-language sql immutable set search_path = '' as $$ select 'dispatch:audience:' || p_audience $$;
+language sql immutable as $$ select 'dispatch:audience:' || p_audience $$;
 
 create or replace function dispatch.broadcast(p_topic text, p_event text, p_payload jsonb) returns void
 language plpgsql security definer set search_path = '' as $$

@@ -83,7 +83,7 @@ end
 $$;
 
 create or replace function dispatch.counter_topic(p_scope_kind text, p_scope text) returns text
-language sql immutable set search_path = '' as $$
+language sql immutable as $$
   select case p_scope_kind when 'user' then 'dispatch:user:' else 'dispatch:audience:' end || p_scope
 $$;
 

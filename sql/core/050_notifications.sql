@@ -23,7 +23,7 @@ create index if not exists notifications_occurrence_idx on dispatch.notification
 
 -- The `notification` broadcast payload (DESIGN.md).
 create or replace function dispatch.notification_payload(n dispatch.notifications) returns jsonb
-language sql stable set search_path = '' as $$
+language sql stable as $$
   select jsonb_build_object(
     'id', n.id, 'eventId', n.event_id, 'type', n.type, 'title', n.title, 'message', n.message,
     'actionUrl', n.action_url, 'actionLabel', n.action_label, 'metadata', n.metadata,

@@ -16,7 +16,7 @@
 
 create or replace function dispatch.receipt_transition_allowed(p_via text, p_from text, p_to text)
 returns boolean
-language sql immutable set search_path = '' as $$
+language sql immutable as $$
   select (p_via, p_from, p_to) in (
     ('claim', 'pending', 'sending'), ('claim', 'scheduled', 'sending'),
     ('complete', 'sending', 'sent'),
@@ -333,6 +333,8 @@ $$;
 create or replace function dispatch.poke_worker(p_reason text default 'due') returns boolean
 language plpgsql security definer set search_path = '' as $$
 declare
+  v_enabled boolean;
+  v_timeout integer;
   v_url text;
   v_secret text;
 begin
@@ -340,11 +342,17 @@ begin
     return false;
   end if;
   perform set_config('dispatch.poked', 'on', true);
-  if coalesce((dispatch.setting('poke_worker') #>> '{}')::boolean, true) is false
+  select coalesce(bool_and((s.value #>> '{}')::boolean) filter (where s.key = 'poke_worker'), true),
+         coalesce(max((s.value #>> '{}')::integer) filter (where s.key = 'worker_timeout_ms'), 5000)
+    into v_enabled, v_timeout
+  from dispatch.settings s where s.key in ('poke_worker', 'worker_timeout_ms');
+  if not v_enabled
      or to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is null
      or to_regclass('vault.decrypted_secrets') is null then
     return false;
   end if;
+  -- read on every poke (not cached): a changed secret applies to the next transaction. Hosted Vault
+  -- decrypts with libsodium (microseconds); the local stand-in is comparable.
   select max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_url'),
          max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_secret')
     into v_url, v_secret
@@ -356,7 +364,7 @@ begin
     url := v_url,
     body := jsonb_build_object('reason', p_reason),
     headers := jsonb_build_object('Content-Type', 'application/json', 'x-dispatch-secret', coalesce(v_secret, '')),
-    timeout_milliseconds := dispatch.setting_int('worker_timeout_ms', 5000)::integer);
+    timeout_milliseconds := v_timeout);
   return true;
 end
 $$;

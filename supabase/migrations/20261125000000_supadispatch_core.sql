@@ -62,19 +62,27 @@ insert into dispatch.settings (key, value, description) values
   ('counter_default_shards', '16', 'shards used by register_counter(... shards => null) for audience counters')
 on conflict (key) do nothing;
 
+-- plpgsql, not sql: a non-inlinable SQL function (security definer, SET) is parsed and planned again
+-- in every transaction that calls it (~0.2 ms); plpgsql keeps its plans for the session.
 create or replace function dispatch.setting(p_key text) returns jsonb
-language sql stable security definer set search_path = '' as $$
-  select value from dispatch.settings where key = p_key
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return (select value from dispatch.settings where key = p_key);
+end
 $$;
 
 create or replace function dispatch.setting_int(p_key text, p_default bigint) returns bigint
-language sql stable security definer set search_path = '' as $$
-  select coalesce((select (value #>> '{}')::bigint from dispatch.settings where key = p_key), p_default)
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((select (value #>> '{}')::bigint from dispatch.settings where key = p_key), p_default);
+end
 $$;
 
 create or replace function dispatch.setting_interval(p_key text, p_default interval) returns interval
-language sql stable security definer set search_path = '' as $$
-  select coalesce((select (value #>> '{}')::interval from dispatch.settings where key = p_key), p_default)
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((select (value #>> '{}')::interval from dispatch.settings where key = p_key), p_default);
+end
 $$;
 
 create or replace function dispatch.set_setting(p_key text, p_value jsonb) returns void
@@ -89,8 +97,10 @@ end
 $$;
 
 -- The signed-in user, as auth.uid() computes it (claim `sub`), without a hard dependency on auth.
+-- Small non-definer SQL helpers here and elsewhere carry no SET clause so the planner inlines them
+-- (a SET makes every call parse and plan the body again); they name only pg_catalog objects.
 create or replace function dispatch.current_user_id() returns uuid
-language sql stable set search_path = '' as $$
+language sql stable as $$
   select nullif(coalesce(
     nullif(current_setting('request.jwt.claim.sub', true), ''),
     (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
@@ -335,8 +345,9 @@ $$;
 -- user-configurable.
 create or replace function dispatch.preference_enabled(p_user_id uuid, p_event_id text, p_transport text)
 returns boolean
-language sql stable security definer set search_path = '' as $$
-  select coalesce((
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((
     select p.enabled
     from dispatch.preferences p
     left join dispatch.events e on e.id = p_event_id
@@ -346,7 +357,8 @@ language sql stable security definer set search_path = '' as $$
     order by (p.event_id <> '*') desc, (p.category <> '*') desc, (p.transport <> '*') desc
     limit 1
   ), true)
-  or coalesce((select not e.user_configurable from dispatch.events e where e.id = p_event_id), false)
+  or coalesce((select not e.user_configurable from dispatch.events e where e.id = p_event_id), false);
+end
 $$;
 
 -- ==== sql/core/030_realtime.sql ====
@@ -356,10 +368,10 @@ $$;
 -- the app's write.
 
 create or replace function dispatch.user_topic(p_user_id uuid) returns text
-language sql immutable set search_path = '' as $$ select 'dispatch:user:' || p_user_id::text $$;
+language sql immutable as $$ select 'dispatch:user:' || p_user_id::text $$;
 
 create or replace function dispatch.audience_topic(p_audience text) returns text
-language sql immutable set search_path = '' as $$ select 'dispatch:audience:' || p_audience $$;
+language sql immutable as $$ select 'dispatch:audience:' || p_audience $$;
 
 create or replace function dispatch.broadcast(p_topic text, p_event text, p_payload jsonb) returns void
 language plpgsql security definer set search_path = '' as $$
@@ -539,7 +551,7 @@ end
 $$;
 
 create or replace function dispatch.counter_topic(p_scope_kind text, p_scope text) returns text
-language sql immutable set search_path = '' as $$
+language sql immutable as $$
   select case p_scope_kind when 'user' then 'dispatch:user:' else 'dispatch:audience:' end || p_scope
 $$;
 
@@ -734,7 +746,7 @@ create index if not exists notifications_occurrence_idx on dispatch.notification
 
 -- The `notification` broadcast payload (DESIGN.md).
 create or replace function dispatch.notification_payload(n dispatch.notifications) returns jsonb
-language sql stable set search_path = '' as $$
+language sql stable as $$
   select jsonb_build_object(
     'id', n.id, 'eventId', n.event_id, 'type', n.type, 'title', n.title, 'message', n.message,
     'actionUrl', n.action_url, 'actionLabel', n.action_label, 'metadata', n.metadata,
@@ -874,7 +886,7 @@ $$;
 
 create or replace function dispatch.receipt_transition_allowed(p_via text, p_from text, p_to text)
 returns boolean
-language sql immutable set search_path = '' as $$
+language sql immutable as $$
   select (p_via, p_from, p_to) in (
     ('claim', 'pending', 'sending'), ('claim', 'scheduled', 'sending'),
     ('complete', 'sending', 'sent'),
@@ -1191,6 +1203,8 @@ $$;
 create or replace function dispatch.poke_worker(p_reason text default 'due') returns boolean
 language plpgsql security definer set search_path = '' as $$
 declare
+  v_enabled boolean;
+  v_timeout integer;
   v_url text;
   v_secret text;
 begin
@@ -1198,11 +1212,17 @@ begin
     return false;
   end if;
   perform set_config('dispatch.poked', 'on', true);
-  if coalesce((dispatch.setting('poke_worker') #>> '{}')::boolean, true) is false
+  select coalesce(bool_and((s.value #>> '{}')::boolean) filter (where s.key = 'poke_worker'), true),
+         coalesce(max((s.value #>> '{}')::integer) filter (where s.key = 'worker_timeout_ms'), 5000)
+    into v_enabled, v_timeout
+  from dispatch.settings s where s.key in ('poke_worker', 'worker_timeout_ms');
+  if not v_enabled
      or to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is null
      or to_regclass('vault.decrypted_secrets') is null then
     return false;
   end if;
+  -- read on every poke (not cached): a changed secret applies to the next transaction. Hosted Vault
+  -- decrypts with libsodium (microseconds); the local stand-in is comparable.
   select max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_url'),
          max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_secret')
     into v_url, v_secret
@@ -1214,7 +1234,7 @@ begin
     url := v_url,
     body := jsonb_build_object('reason', p_reason),
     headers := jsonb_build_object('Content-Type', 'application/json', 'x-dispatch-secret', coalesce(v_secret, '')),
-    timeout_milliseconds := dispatch.setting_int('worker_timeout_ms', 5000)::integer);
+    timeout_milliseconds := v_timeout);
   return true;
 end
 $$;
