@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { build } from 'esbuild';
+import type pg from 'pg';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { repoRoot } from '../../src/paths.ts';
+import { dbPool, inTransaction, runId, type TestUser, Users } from '../support/conformance.ts';
+import { missingTargetMessage, testTarget } from '../support/env.ts';
+
+/**
+ * Conformance from Chromium (Playwright with the system's Chromium; browsers are never
+ * downloaded): supabase-js bundled for the browser signs in with a password and subscribes to the
+ * user's private channel, gets a `realtime.send` row; another signed-in user is refused.
+ * Same target as the rest of the suite (SUPABASE_URL, keys, SUPABASE_DB_URL).
+ */
+
+const target = testTarget();
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const skip = !target
+  ? missingTargetMessage
+  : !existsSync(chromiumPath)
+    ? `no Chromium at ${chromiumPath} (set CHROMIUM_PATH)`
+    : false;
+const p = runId();
+
+const entry = `
+import { createClient } from '@supabase/supabase-js';
+window.joinPrivate = async (url, anonKey, email, password, topic) => {
+  const supabase = createClient(url, anonKey, { auth: { persistSession: false, autoRefreshToken: false } });
+  const signed = await supabase.auth.signInWithPassword({ email, password });
+  if (signed.error) return 'SIGN_IN_ERROR: ' + signed.error.message;
+  await supabase.realtime.setAuth(signed.data.session.access_token);
+  window.received = [];
+  return await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('NO_ANSWER after 10 s'), 10000);
+    supabase
+      .channel(topic, { config: { private: true } })
+      .on('broadcast', { event: '*' }, (m) => window.received.push({ event: m.event, payload: m.payload }))
+      .subscribe((status, err) => {
+        if (status === 'CLOSED') return;
+        clearTimeout(timer);
+        resolve(status === 'SUBSCRIBED' ? status : status + ': ' + (err ? err.message : ''));
+      });
+  });
+};
+`;
+
+type Win = {
+  joinPrivate: (...a: string[]) => Promise<string>;
+  received?: { event: string; payload: Record<string, unknown> }[];
+};
+
+describe('conformance: Chromium', { skip }, () => {
+  if (skip || !target) return;
+  const users = new Users(target, p);
+  const policy = `${p} browser read own topic`;
+  let db: pg.Pool;
+  let browser: Browser;
+  let pageServer: Server;
+  let pageUrl = '';
+  let alice: TestUser;
+  let bob: TestUser;
+
+  const join = async (page: Page, user: TestUser, topic: string): Promise<string> => {
+    await page.goto(pageUrl);
+    await page.waitForFunction(() => typeof (window as never as Win).joinPrivate === 'function', null, {
+      timeout: 10_000,
+    });
+    return page.evaluate(
+      ([url, key, email, password, t]) => (window as never as Win).joinPrivate(url, key, email, password, t),
+      [target.url, target.anonKey, user.email, user.password, topic],
+    );
+  };
+
+  before(async () => {
+    db = dbPool(target);
+    [alice, bob] = await Promise.all([users.create('alice'), users.create('bob')]);
+    await db.query(`create policy "${policy}" on realtime.messages for select to authenticated
+      using (realtime.topic() = '${p}:user:' || (select auth.uid())::text)`);
+    const bundle = await build({
+      stdin: { contents: entry, resolveDir: repoRoot, loader: 'js' },
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      target: 'es2020',
+      write: false,
+      logLevel: 'silent',
+    });
+    const script = bundle.outputFiles[0].text;
+    pageServer = createServer((req, res) => {
+      if (req.url === '/app.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript' });
+        res.end(script);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><html><body><script src="/app.js"></script></body></html>');
+    });
+    await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', () => resolve()));
+    const address = pageServer.address();
+    pageUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => (pageServer ? pageServer.close(() => resolve()) : resolve()));
+    await db?.query(`drop policy if exists "${policy}" on realtime.messages`).catch(() => {});
+    await db?.end();
+    await users.cleanup();
+  });
+
+  test('signed-in owner receives realtime.send rows on the private channel; another user is refused', async () => {
+    const topic = `${p}:user:${alice.id}`;
+    const page = await browser.newPage();
+    const other = await browser.newPage();
+    try {
+      assert.equal(await join(page, alice, topic), 'SUBSCRIBED');
+      await inTransaction(db, (c) =>
+        c.query(`select realtime.send('{"from":"db"}'::jsonb, 'notification', $1, true)`, [topic]),
+      );
+      await page.waitForFunction(() => ((window as never as Win).received ?? []).length > 0, null, {
+        timeout: 10_000,
+      });
+      const received = await page.evaluate(() => (window as never as Win).received ?? []);
+      assert.equal(received.length, 1);
+      assert.equal(received[0].event, 'notification');
+      assert.equal(received[0].payload.from, 'db');
+
+      assert.match(await join(other, bob, topic), /^CHANNEL_ERROR: .*Unauthorized/);
+    } finally {
+      await page.close();
+      await other.close();
+    }
+  });
+});
