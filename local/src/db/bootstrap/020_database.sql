@@ -1,5 +1,8 @@
--- The database, `public` and `extensions` (facts §1-2).
-alter database postgres owner to postgres;
+-- The database, `public` and `extensions` (facts §1-2). The current database, not `postgres` by name:
+-- tests bootstrap fresh databases on the same cluster (local/src/db/fresh-database.ts).
+do $$ begin
+  execute format('alter database %I owner to postgres', current_database());
+end $$;
 
 -- PG15 already owns `public` by pg_database_owner (= postgres now) and gives PUBLIC only USAGE.
 grant usage on schema public to postgres, anon, authenticated, service_role;

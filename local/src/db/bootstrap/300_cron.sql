@@ -1,5 +1,9 @@
+-- bootstrap:skip-if select current_database() <> coalesce(current_setting('cron.database_name', true), 'postgres')
+--
 -- pg_cron (preloaded by the cluster, cron.database_name = 'postgres'), created by supabase_admin
 -- as on hosted, so `create extension if not exists pg_cron` in a migration is already satisfied.
+-- Only in that database: pg_cron refuses CREATE EXTENSION elsewhere, so other databases of the
+-- cluster (local/src/db/fresh-database.ts) skip this file and have no `cron` schema.
 -- Grants as on hosted (m/20231020): postgres USAGE + EXECUTE on cron's functions, cron.job
 -- SELECT only (changes go through cron.schedule/unschedule/alter_job).
 create extension if not exists pg_cron;
