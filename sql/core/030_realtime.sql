@@ -16,22 +16,18 @@ begin
 end
 $$;
 
--- Several broadcasts at once. One message goes through realtime.send; a batch is written with one
--- INSERT into realtime.messages -- the same rows realtime.send writes (extension broadcast, private,
--- payload kept as given) -- inside one exception block, so a bulk statement costs one subtransaction,
--- not one per message. If the batch insert fails (say, a missing partition or a changed table), each
--- message goes through realtime.send, which turns errors into warnings: a broadcast never aborts the
--- app's write.
+-- Broadcasts, one or many at once: one INSERT into realtime.messages -- the same rows realtime.send
+-- writes (extension broadcast, private, an `id` added to payloads without one) -- inside one
+-- exception block, so a statement costs one subtransaction however many messages it sends, and no
+-- realtime.send call per message. If the insert fails (say, a missing partition or a changed table),
+-- each message goes through realtime.send, which turns errors into warnings: a broadcast never
+-- aborts the app's write.
 create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
 language plpgsql security definer set search_path = '' as $$
 declare
   i integer;
 begin
   if p_topics is null or cardinality(p_topics) = 0 then
-    return;
-  end if;
-  if cardinality(p_topics) = 1 then
-    perform realtime.send(p_payloads[1], p_events[1], p_topics[1], true);
     return;
   end if;
   begin

@@ -121,16 +121,49 @@ begin
 end
 $$;
 
+-- At commit (deferred constraint trigger; the first firing of the transaction does all the work):
+-- publish every dirty scope of the transaction. Two statements, as in publish_sharded_counter: the
+-- first locks the state rows (scope order) and bumps seq; the second, with a fresh snapshot that
+-- includes every transaction that published before us, sums the shards, stores the values and
+-- returns the broadcasts (one INSERT for all of them).
 create or replace function dispatch.publish_dirty_counters() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  r record;
-  x xid8 := pg_current_xact_id();
+  v_names text[];
+  v_scopes text[];
+  v_topics text[];
+  v_events text[];
+  v_payloads jsonb[];
 begin
-  for r in select name, scope from dispatch.counter_dirty where xid = x order by name, scope loop
-    perform dispatch.publish_sharded_counter(r.name, r.scope);
-  end loop;
-  delete from dispatch.counter_dirty where xid = x;
+  with dirty as (
+    delete from dispatch.counter_dirty where xid = pg_current_xact_id() returning name, scope
+  ), locked as (
+    insert into dispatch.counter_state as c (name, scope, value, seq)
+    select dirty.name, dirty.scope, 0, 1 from dirty order by dirty.name, dirty.scope
+    on conflict (name, scope) do update set seq = c.seq + 1
+    returning c.name, c.scope
+  )
+  select array_agg(locked.name), array_agg(locked.scope) into v_names, v_scopes from locked;
+  if v_names is null then
+    return null;
+  end if;
+  with sums as (
+    select u.name, u.scope, coalesce(sum(sh.value), 0)::bigint as value
+    from unnest(v_names, v_scopes) as u(name, scope)
+    left join dispatch.counter_shards sh on sh.name = u.name and sh.scope = u.scope
+    group by u.name, u.scope
+  ), up as (
+    update dispatch.counter_state st set value = sums.value, updated_at = now()
+    from sums where st.name = sums.name and st.scope = sums.scope
+    returning st.name, st.scope, st.value, st.seq
+  )
+  select array_agg(dispatch.counter_topic(d.scope_kind, up.scope) order by up.name, up.scope),
+         array_agg('counter'::text order by up.name, up.scope),
+         array_agg(jsonb_build_object('name', up.name, 'value', up.value, 'seq', up.seq,
+                                      'invalidates', to_jsonb(d.invalidates)) order by up.name, up.scope)
+    into v_topics, v_events, v_payloads
+  from up join dispatch.counters_def d on d.name = up.name;
+  perform dispatch.send_batch(v_topics, v_events, v_payloads);
   return null;
 end
 $$;
@@ -139,17 +172,16 @@ drop trigger if exists counter_dirty_publish on dispatch.counter_dirty;
 create constraint trigger counter_dirty_publish after insert on dispatch.counter_dirty
   deferrable initially deferred for each row execute function dispatch.publish_dirty_counters();
 
--- The one entry point of counter maintenance. Deltas may repeat a scope and contain zeros; they are
+-- Applies deltas and returns the broadcasts of an unsharded counter instead of sending them (callers
+-- that broadcast more in the same statement send everything with one INSERT); a sharded counter
+-- publishes at commit and returns nulls. Deltas may repeat a scope and contain zeros; they are
 -- summed per scope and applied in scope order (no deadlocks between two statements of this kind).
-create or replace function dispatch.apply_counter_deltas(p_name text, p_deltas dispatch.counter_delta[])
-returns void
+create or replace function dispatch.counter_apply(
+  p_name text, p_deltas dispatch.counter_delta[], out topics text[], out events text[], out payloads jsonb[]
+)
 language plpgsql security definer set search_path = '' as $$
 declare
   d dispatch.counters_def;
-  v_shard integer;
-  v_topics text[];
-  v_events text[];
-  v_payloads jsonb[];
 begin
   if p_deltas is null or cardinality(p_deltas) = 0 then
     return;
@@ -172,23 +204,39 @@ begin
            array_agg('counter'::text order by up.scope),
            array_agg(jsonb_build_object('name', p_name, 'value', up.value, 'seq', up.seq,
                                         'invalidates', to_jsonb(d.invalidates)) order by up.scope)
-      into v_topics, v_events, v_payloads
+      into topics, events, payloads
     from up;
-    perform dispatch.send_batch(v_topics, v_events, v_payloads);
   else
-    v_shard := pg_backend_pid() % d.shards;
     with x as (
       select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
       where t.scope is not null group by t.scope having sum(t.delta) <> 0
     ), s as (
       insert into dispatch.counter_shards as c (name, scope, shard, value)
-      select p_name, x.scope, v_shard, x.delta from x order by x.scope
+      select p_name, x.scope, pg_backend_pid() % d.shards, x.delta from x order by x.scope
       on conflict (name, scope, shard) do update set value = c.value + excluded.value
       returning c.scope
     )
     insert into dispatch.counter_dirty (xid, name, scope)
     select pg_current_xact_id(), p_name, s.scope from s order by s.scope
     on conflict do nothing;
+  end if;
+end
+$$;
+
+-- The one entry point of counter maintenance (generated triggers call it once per counter per
+-- statement): unsharded counters broadcast at once, sharded ones at commit.
+create or replace function dispatch.apply_counter_deltas(p_name text, p_deltas dispatch.counter_delta[])
+returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  b record;
+begin
+  if p_deltas is null or cardinality(p_deltas) = 0 then
+    return;
+  end if;
+  b := dispatch.counter_apply(p_name, p_deltas);
+  if b.topics is not null then
+    perform dispatch.send_batch(b.topics, b.events, b.payloads);
   end if;
 end
 $$;

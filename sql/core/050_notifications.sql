@@ -35,21 +35,26 @@ select dispatch.register_counter(
   'select user_id::text, count(*) from dispatch.notifications where read_at is null group by user_id',
   'unread in-app notifications of the user (built in)');
 
+-- New notifications: one `notification` broadcast each and the unread counter, sent with one INSERT.
 create or replace function dispatch.notifications_after_insert() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   v_topics text[];
   v_events text[];
   v_payloads jsonb[];
+  c record;
 begin
   select array_agg('dispatch:user:' || n.user_id::text order by n.created_at, n.id),
          array_agg('notification'::text order by n.created_at, n.id),
          array_agg(dispatch.notification_payload(n) order by n.created_at, n.id)
     into v_topics, v_events, v_payloads
   from new_rows n;
-  perform dispatch.send_batch(v_topics, v_events, v_payloads);
-  perform dispatch.apply_counter_deltas('unread_notifications', array(
+  if v_topics is null then
+    return null;
+  end if;
+  c := dispatch.counter_apply('unread_notifications', array(
     select row(user_id::text, count(*))::dispatch.counter_delta from new_rows where read_at is null group by user_id));
+  perform dispatch.send_batch(v_topics || c.topics, v_events || c.events, v_payloads || c.payloads);
   return null;
 end
 $$;
@@ -58,21 +63,28 @@ create or replace function dispatch.notifications_after_update() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   read_all boolean := coalesce(current_setting('dispatch.read_all', true), '') = 'on';
+  c record;
+  v_topics text[];
+  v_events text[];
+  v_payloads jsonb[];
 begin
-  perform dispatch.apply_counter_deltas('unread_notifications', array(
+  c := dispatch.counter_apply('unread_notifications', array(
     select row(scope, sum(delta))::dispatch.counter_delta from (
       select n.user_id::text as scope, 1 as delta from new_rows n where n.read_at is null
       union all
       select o.user_id::text, -1 from old_rows o where o.read_at is null
     ) x group by scope));
   -- notifications_read: per user, the ids that went from unread to read (null = all of them)
-  perform dispatch.send_batch(array_agg('dispatch:user:' || r.user_id::text order by r.user_id),
-                              array_agg('notifications_read'::text order by r.user_id),
-                              array_agg(jsonb_build_object('ids', case when read_all then null else to_jsonb(r.ids) end) order by r.user_id))
+  select array_agg('dispatch:user:' || r.user_id::text order by r.user_id),
+         array_agg('notifications_read'::text order by r.user_id),
+         array_agg(jsonb_build_object('ids', case when read_all then null else to_jsonb(r.ids) end) order by r.user_id)
+    into v_topics, v_events, v_payloads
   from (select n.user_id, array_agg(n.id order by n.id) as ids
         from new_rows n join old_rows o on o.id = n.id
         where o.read_at is null and n.read_at is not null
         group by n.user_id) r;
+  -- the new unread values first, then what was read (as before: counter, then notifications_read)
+  perform dispatch.send_batch(c.topics || v_topics, c.events || v_events, c.payloads || v_payloads);
   return null;
 end
 $$;

@@ -385,7 +385,7 @@ create or replace function dispatch.create_receipts(
 ) returns integer
 language plpgsql security definer set search_path = '' as $$
 declare
-  ev dispatch.events;
+  v_type text;
   v_created integer;
   v_due integer;
   v_inline boolean := p_transport = 'in_app' and coalesce(p_delay, interval '0') <= interval '0';
@@ -397,40 +397,64 @@ begin
   if p_channel is null or p_transport is null then
     raise exception 'dispatch: create_receipts needs a channel and a transport';
   end if;
-  select * into ev from dispatch.events where id = p_event_id;
+  -- the event and whether any recipient has preferences (looked up per recipient only then)
+  select e.type, e.user_configurable and exists (
+           select from dispatch.preferences p where p.user_id = any(array(select (r).user_id from unnest(p_recipients) r)))
+    into v_type, v_prefs
+  from dispatch.events e where e.id = p_event_id;
   if not found then
     raise exception 'dispatch: unknown event %', p_event_id;
   end if;
-  -- preferences are looked up per recipient only when one of them has any
-  v_prefs := ev.user_configurable and exists (
-    select from dispatch.preferences p where p.user_id = any(array(select (r).user_id from unnest(p_recipients) r)));
+  if v_inline then
+    -- receipts created sent, with their notifications (the receipt stays: it is the audit record and
+    -- its unique key is what keeps a replay from notifying twice)
+    with rc as (
+      select distinct on (t.occurrence_id, t.user_id, t.address) t.*
+      from unnest(p_recipients) t
+      where t.occurrence_id is not null and t.user_id is not null
+    ), ins as (
+      insert into dispatch.receipts (occurrence_id, event_id, channel, transport, audience, user_id, address,
+                                     status, next_attempt_at, content, skip_reason, sent_at)
+      select rc.occurrence_id, p_event_id, p_channel, p_transport, p_audience, rc.user_id, rc.address,
+             x.status, now(), rc.content,
+             case when x.status = 'skipped' then 'preference' end,
+             case when x.status = 'sent' then now() end
+      from rc
+      cross join lateral (select case
+          when v_prefs and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
+          else 'sent' end as status) x
+      on conflict on constraint receipts_unique_recipient do nothing
+      returning *
+    ), notif as (
+      insert into dispatch.notifications (user_id, event_id, occurrence_id, receipt_id, type, title, message,
+                                          action_url, action_label, metadata)
+      select i.user_id, p_event_id, i.occurrence_id, i.id,
+             coalesce(i.content ->> 'type', v_type, 'info'),
+             coalesce(i.content ->> 'title', ''), coalesce(i.content ->> 'message', ''),
+             i.content ->> 'actionUrl', i.content ->> 'actionLabel', coalesce(i.content -> 'metadata', '{}')
+      from ins i where i.status = 'sent' order by i.occurrence_id, i.user_id
+    )
+    select count(*) into v_created from ins;
+    return v_created;
+  end if;
+  -- no notification insert here: even with no rows it would run the notifications statement trigger
   with rc as (
     select distinct on (t.occurrence_id, t.user_id, t.address) t.*
     from unnest(p_recipients) t
     where t.occurrence_id is not null and (t.user_id is not null or (t.address is not null and p_transport <> 'in_app'))
   ), ins as (
     insert into dispatch.receipts (occurrence_id, event_id, channel, transport, audience, user_id, address,
-                                   status, next_attempt_at, content, skip_reason, sent_at)
+                                   status, next_attempt_at, content, skip_reason)
     select rc.occurrence_id, p_event_id, p_channel, p_transport, p_audience, rc.user_id, rc.address,
            x.status, now() + coalesce(p_delay, interval '0'), rc.content,
-           case when x.status = 'skipped' then 'preference' end,
-           case when x.status = 'sent' then now() end
+           case when x.status = 'skipped' then 'preference' end
     from rc
     cross join lateral (select case
         when v_prefs and rc.user_id is not null
              and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
-        when v_inline then 'sent'
         else 'pending' end as status) x
     on conflict on constraint receipts_unique_recipient do nothing
-    returning *
-  ), notif as (
-    insert into dispatch.notifications (user_id, event_id, occurrence_id, receipt_id, type, title, message,
-                                        action_url, action_label, metadata)
-    select i.user_id, p_event_id, i.occurrence_id, i.id,
-           coalesce(i.content ->> 'type', ev.type, 'info'),
-           coalesce(i.content ->> 'title', ''), coalesce(i.content ->> 'message', ''),
-           i.content ->> 'actionUrl', i.content ->> 'actionLabel', coalesce(i.content -> 'metadata', '{}')
-    from ins i where i.status = 'sent' order by i.occurrence_id, i.user_id
+    returning status, next_attempt_at
   )
   select count(*), count(*) filter (where i.status = 'pending' and i.next_attempt_at <= now())
     into v_created, v_due
@@ -514,6 +538,7 @@ returns uuid[]
 language plpgsql security definer set search_path = '' as $$
 declare
   v_occ dispatch.occurrences[];
+  v_ids uuid[];
 begin
   if p_records is null or jsonb_typeof(p_records) <> 'array' or jsonb_array_length(p_records) = 0 then
     return '{}';
@@ -524,9 +549,9 @@ begin
     from jsonb_array_elements(p_records) e
     returning *
   )
-  select array_agg(row(ins.*)::dispatch.occurrences) into v_occ from ins;
+  select array_agg(row(ins.*)::dispatch.occurrences), array_agg(ins.id) into v_occ, v_ids from ins;
   perform dispatch.expand(p_event_id, v_occ);
-  return array(select (o).id from unnest(v_occ) o);
+  return v_ids;
 end
 $$;
 

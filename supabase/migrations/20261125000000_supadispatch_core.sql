@@ -380,22 +380,18 @@ begin
 end
 $$;
 
--- Several broadcasts at once. One message goes through realtime.send; a batch is written with one
--- INSERT into realtime.messages -- the same rows realtime.send writes (extension broadcast, private,
--- payload kept as given) -- inside one exception block, so a bulk statement costs one subtransaction,
--- not one per message. If the batch insert fails (say, a missing partition or a changed table), each
--- message goes through realtime.send, which turns errors into warnings: a broadcast never aborts the
--- app's write.
+-- Broadcasts, one or many at once: one INSERT into realtime.messages -- the same rows realtime.send
+-- writes (extension broadcast, private, an `id` added to payloads without one) -- inside one
+-- exception block, so a statement costs one subtransaction however many messages it sends, and no
+-- realtime.send call per message. If the insert fails (say, a missing partition or a changed table),
+-- each message goes through realtime.send, which turns errors into warnings: a broadcast never
+-- aborts the app's write.
 create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
 language plpgsql security definer set search_path = '' as $$
 declare
   i integer;
 begin
   if p_topics is null or cardinality(p_topics) = 0 then
-    return;
-  end if;
-  if cardinality(p_topics) = 1 then
-    perform realtime.send(p_payloads[1], p_events[1], p_topics[1], true);
     return;
   end if;
   begin
@@ -589,16 +585,49 @@ begin
 end
 $$;
 
+-- At commit (deferred constraint trigger; the first firing of the transaction does all the work):
+-- publish every dirty scope of the transaction. Two statements, as in publish_sharded_counter: the
+-- first locks the state rows (scope order) and bumps seq; the second, with a fresh snapshot that
+-- includes every transaction that published before us, sums the shards, stores the values and
+-- returns the broadcasts (one INSERT for all of them).
 create or replace function dispatch.publish_dirty_counters() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  r record;
-  x xid8 := pg_current_xact_id();
+  v_names text[];
+  v_scopes text[];
+  v_topics text[];
+  v_events text[];
+  v_payloads jsonb[];
 begin
-  for r in select name, scope from dispatch.counter_dirty where xid = x order by name, scope loop
-    perform dispatch.publish_sharded_counter(r.name, r.scope);
-  end loop;
-  delete from dispatch.counter_dirty where xid = x;
+  with dirty as (
+    delete from dispatch.counter_dirty where xid = pg_current_xact_id() returning name, scope
+  ), locked as (
+    insert into dispatch.counter_state as c (name, scope, value, seq)
+    select dirty.name, dirty.scope, 0, 1 from dirty order by dirty.name, dirty.scope
+    on conflict (name, scope) do update set seq = c.seq + 1
+    returning c.name, c.scope
+  )
+  select array_agg(locked.name), array_agg(locked.scope) into v_names, v_scopes from locked;
+  if v_names is null then
+    return null;
+  end if;
+  with sums as (
+    select u.name, u.scope, coalesce(sum(sh.value), 0)::bigint as value
+    from unnest(v_names, v_scopes) as u(name, scope)
+    left join dispatch.counter_shards sh on sh.name = u.name and sh.scope = u.scope
+    group by u.name, u.scope
+  ), up as (
+    update dispatch.counter_state st set value = sums.value, updated_at = now()
+    from sums where st.name = sums.name and st.scope = sums.scope
+    returning st.name, st.scope, st.value, st.seq
+  )
+  select array_agg(dispatch.counter_topic(d.scope_kind, up.scope) order by up.name, up.scope),
+         array_agg('counter'::text order by up.name, up.scope),
+         array_agg(jsonb_build_object('name', up.name, 'value', up.value, 'seq', up.seq,
+                                      'invalidates', to_jsonb(d.invalidates)) order by up.name, up.scope)
+    into v_topics, v_events, v_payloads
+  from up join dispatch.counters_def d on d.name = up.name;
+  perform dispatch.send_batch(v_topics, v_events, v_payloads);
   return null;
 end
 $$;
@@ -607,17 +636,16 @@ drop trigger if exists counter_dirty_publish on dispatch.counter_dirty;
 create constraint trigger counter_dirty_publish after insert on dispatch.counter_dirty
   deferrable initially deferred for each row execute function dispatch.publish_dirty_counters();
 
--- The one entry point of counter maintenance. Deltas may repeat a scope and contain zeros; they are
+-- Applies deltas and returns the broadcasts of an unsharded counter instead of sending them (callers
+-- that broadcast more in the same statement send everything with one INSERT); a sharded counter
+-- publishes at commit and returns nulls. Deltas may repeat a scope and contain zeros; they are
 -- summed per scope and applied in scope order (no deadlocks between two statements of this kind).
-create or replace function dispatch.apply_counter_deltas(p_name text, p_deltas dispatch.counter_delta[])
-returns void
+create or replace function dispatch.counter_apply(
+  p_name text, p_deltas dispatch.counter_delta[], out topics text[], out events text[], out payloads jsonb[]
+)
 language plpgsql security definer set search_path = '' as $$
 declare
   d dispatch.counters_def;
-  v_shard integer;
-  v_topics text[];
-  v_events text[];
-  v_payloads jsonb[];
 begin
   if p_deltas is null or cardinality(p_deltas) = 0 then
     return;
@@ -640,23 +668,39 @@ begin
            array_agg('counter'::text order by up.scope),
            array_agg(jsonb_build_object('name', p_name, 'value', up.value, 'seq', up.seq,
                                         'invalidates', to_jsonb(d.invalidates)) order by up.scope)
-      into v_topics, v_events, v_payloads
+      into topics, events, payloads
     from up;
-    perform dispatch.send_batch(v_topics, v_events, v_payloads);
   else
-    v_shard := pg_backend_pid() % d.shards;
     with x as (
       select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
       where t.scope is not null group by t.scope having sum(t.delta) <> 0
     ), s as (
       insert into dispatch.counter_shards as c (name, scope, shard, value)
-      select p_name, x.scope, v_shard, x.delta from x order by x.scope
+      select p_name, x.scope, pg_backend_pid() % d.shards, x.delta from x order by x.scope
       on conflict (name, scope, shard) do update set value = c.value + excluded.value
       returning c.scope
     )
     insert into dispatch.counter_dirty (xid, name, scope)
     select pg_current_xact_id(), p_name, s.scope from s order by s.scope
     on conflict do nothing;
+  end if;
+end
+$$;
+
+-- The one entry point of counter maintenance (generated triggers call it once per counter per
+-- statement): unsharded counters broadcast at once, sharded ones at commit.
+create or replace function dispatch.apply_counter_deltas(p_name text, p_deltas dispatch.counter_delta[])
+returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  b record;
+begin
+  if p_deltas is null or cardinality(p_deltas) = 0 then
+    return;
+  end if;
+  b := dispatch.counter_apply(p_name, p_deltas);
+  if b.topics is not null then
+    perform dispatch.send_batch(b.topics, b.events, b.payloads);
   end if;
 end
 $$;
@@ -758,21 +802,26 @@ select dispatch.register_counter(
   'select user_id::text, count(*) from dispatch.notifications where read_at is null group by user_id',
   'unread in-app notifications of the user (built in)');
 
+-- New notifications: one `notification` broadcast each and the unread counter, sent with one INSERT.
 create or replace function dispatch.notifications_after_insert() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   v_topics text[];
   v_events text[];
   v_payloads jsonb[];
+  c record;
 begin
   select array_agg('dispatch:user:' || n.user_id::text order by n.created_at, n.id),
          array_agg('notification'::text order by n.created_at, n.id),
          array_agg(dispatch.notification_payload(n) order by n.created_at, n.id)
     into v_topics, v_events, v_payloads
   from new_rows n;
-  perform dispatch.send_batch(v_topics, v_events, v_payloads);
-  perform dispatch.apply_counter_deltas('unread_notifications', array(
+  if v_topics is null then
+    return null;
+  end if;
+  c := dispatch.counter_apply('unread_notifications', array(
     select row(user_id::text, count(*))::dispatch.counter_delta from new_rows where read_at is null group by user_id));
+  perform dispatch.send_batch(v_topics || c.topics, v_events || c.events, v_payloads || c.payloads);
   return null;
 end
 $$;
@@ -781,21 +830,28 @@ create or replace function dispatch.notifications_after_update() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   read_all boolean := coalesce(current_setting('dispatch.read_all', true), '') = 'on';
+  c record;
+  v_topics text[];
+  v_events text[];
+  v_payloads jsonb[];
 begin
-  perform dispatch.apply_counter_deltas('unread_notifications', array(
+  c := dispatch.counter_apply('unread_notifications', array(
     select row(scope, sum(delta))::dispatch.counter_delta from (
       select n.user_id::text as scope, 1 as delta from new_rows n where n.read_at is null
       union all
       select o.user_id::text, -1 from old_rows o where o.read_at is null
     ) x group by scope));
   -- notifications_read: per user, the ids that went from unread to read (null = all of them)
-  perform dispatch.send_batch(array_agg('dispatch:user:' || r.user_id::text order by r.user_id),
-                              array_agg('notifications_read'::text order by r.user_id),
-                              array_agg(jsonb_build_object('ids', case when read_all then null else to_jsonb(r.ids) end) order by r.user_id))
+  select array_agg('dispatch:user:' || r.user_id::text order by r.user_id),
+         array_agg('notifications_read'::text order by r.user_id),
+         array_agg(jsonb_build_object('ids', case when read_all then null else to_jsonb(r.ids) end) order by r.user_id)
+    into v_topics, v_events, v_payloads
   from (select n.user_id, array_agg(n.id order by n.id) as ids
         from new_rows n join old_rows o on o.id = n.id
         where o.read_at is null and n.read_at is not null
         group by n.user_id) r;
+  -- the new unread values first, then what was read (as before: counter, then notifications_read)
+  perform dispatch.send_batch(c.topics || v_topics, c.events || v_events, c.payloads || v_payloads);
   return null;
 end
 $$;
@@ -1255,7 +1311,7 @@ create or replace function dispatch.create_receipts(
 ) returns integer
 language plpgsql security definer set search_path = '' as $$
 declare
-  ev dispatch.events;
+  v_type text;
   v_created integer;
   v_due integer;
   v_inline boolean := p_transport = 'in_app' and coalesce(p_delay, interval '0') <= interval '0';
@@ -1267,40 +1323,64 @@ begin
   if p_channel is null or p_transport is null then
     raise exception 'dispatch: create_receipts needs a channel and a transport';
   end if;
-  select * into ev from dispatch.events where id = p_event_id;
+  -- the event and whether any recipient has preferences (looked up per recipient only then)
+  select e.type, e.user_configurable and exists (
+           select from dispatch.preferences p where p.user_id = any(array(select (r).user_id from unnest(p_recipients) r)))
+    into v_type, v_prefs
+  from dispatch.events e where e.id = p_event_id;
   if not found then
     raise exception 'dispatch: unknown event %', p_event_id;
   end if;
-  -- preferences are looked up per recipient only when one of them has any
-  v_prefs := ev.user_configurable and exists (
-    select from dispatch.preferences p where p.user_id = any(array(select (r).user_id from unnest(p_recipients) r)));
+  if v_inline then
+    -- receipts created sent, with their notifications (the receipt stays: it is the audit record and
+    -- its unique key is what keeps a replay from notifying twice)
+    with rc as (
+      select distinct on (t.occurrence_id, t.user_id, t.address) t.*
+      from unnest(p_recipients) t
+      where t.occurrence_id is not null and t.user_id is not null
+    ), ins as (
+      insert into dispatch.receipts (occurrence_id, event_id, channel, transport, audience, user_id, address,
+                                     status, next_attempt_at, content, skip_reason, sent_at)
+      select rc.occurrence_id, p_event_id, p_channel, p_transport, p_audience, rc.user_id, rc.address,
+             x.status, now(), rc.content,
+             case when x.status = 'skipped' then 'preference' end,
+             case when x.status = 'sent' then now() end
+      from rc
+      cross join lateral (select case
+          when v_prefs and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
+          else 'sent' end as status) x
+      on conflict on constraint receipts_unique_recipient do nothing
+      returning *
+    ), notif as (
+      insert into dispatch.notifications (user_id, event_id, occurrence_id, receipt_id, type, title, message,
+                                          action_url, action_label, metadata)
+      select i.user_id, p_event_id, i.occurrence_id, i.id,
+             coalesce(i.content ->> 'type', v_type, 'info'),
+             coalesce(i.content ->> 'title', ''), coalesce(i.content ->> 'message', ''),
+             i.content ->> 'actionUrl', i.content ->> 'actionLabel', coalesce(i.content -> 'metadata', '{}')
+      from ins i where i.status = 'sent' order by i.occurrence_id, i.user_id
+    )
+    select count(*) into v_created from ins;
+    return v_created;
+  end if;
+  -- no notification insert here: even with no rows it would run the notifications statement trigger
   with rc as (
     select distinct on (t.occurrence_id, t.user_id, t.address) t.*
     from unnest(p_recipients) t
     where t.occurrence_id is not null and (t.user_id is not null or (t.address is not null and p_transport <> 'in_app'))
   ), ins as (
     insert into dispatch.receipts (occurrence_id, event_id, channel, transport, audience, user_id, address,
-                                   status, next_attempt_at, content, skip_reason, sent_at)
+                                   status, next_attempt_at, content, skip_reason)
     select rc.occurrence_id, p_event_id, p_channel, p_transport, p_audience, rc.user_id, rc.address,
            x.status, now() + coalesce(p_delay, interval '0'), rc.content,
-           case when x.status = 'skipped' then 'preference' end,
-           case when x.status = 'sent' then now() end
+           case when x.status = 'skipped' then 'preference' end
     from rc
     cross join lateral (select case
         when v_prefs and rc.user_id is not null
              and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
-        when v_inline then 'sent'
         else 'pending' end as status) x
     on conflict on constraint receipts_unique_recipient do nothing
-    returning *
-  ), notif as (
-    insert into dispatch.notifications (user_id, event_id, occurrence_id, receipt_id, type, title, message,
-                                        action_url, action_label, metadata)
-    select i.user_id, p_event_id, i.occurrence_id, i.id,
-           coalesce(i.content ->> 'type', ev.type, 'info'),
-           coalesce(i.content ->> 'title', ''), coalesce(i.content ->> 'message', ''),
-           i.content ->> 'actionUrl', i.content ->> 'actionLabel', coalesce(i.content -> 'metadata', '{}')
-    from ins i where i.status = 'sent' order by i.occurrence_id, i.user_id
+    returning status, next_attempt_at
   )
   select count(*), count(*) filter (where i.status = 'pending' and i.next_attempt_at <= now())
     into v_created, v_due
@@ -1384,6 +1464,7 @@ returns uuid[]
 language plpgsql security definer set search_path = '' as $$
 declare
   v_occ dispatch.occurrences[];
+  v_ids uuid[];
 begin
   if p_records is null or jsonb_typeof(p_records) <> 'array' or jsonb_array_length(p_records) = 0 then
     return '{}';
@@ -1394,9 +1475,9 @@ begin
     from jsonb_array_elements(p_records) e
     returning *
   )
-  select array_agg(row(ins.*)::dispatch.occurrences) into v_occ from ins;
+  select array_agg(row(ins.*)::dispatch.occurrences), array_agg(ins.id) into v_occ, v_ids from ins;
   perform dispatch.expand(p_event_id, v_occ);
-  return array(select (o).id from unnest(v_occ) o);
+  return v_ids;
 end
 $$;
 
