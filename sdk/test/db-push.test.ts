@@ -1,0 +1,343 @@
+/**
+ * The workflow of issue 6 end to end, with the real Supabase CLI: `gen` from the test config (every
+ * audience format) into a temp Supabase project, `supabase db push` as the non-superuser `postgres`
+ * role, real INSERT / UPDATE / DELETE (bulk) → receipts and counters; then the config changes (an
+ * event and a counter dropped, a counter and an event changed), `gen` writes a second timestamped
+ * migration, `db push` applies it, the dropped triggers are gone; a third `gen` writes nothing.
+ *
+ * The push targets a fresh Supabase-like database (local/src/db/fresh-database.ts): the stack's
+ * `postgres` database already holds the repo's migration history, which the CLI would refuse.
+ * Needs SUPABASE_ADMIN_DB_URL (local stack superuser). Against a real Supabase, this test would need
+ * its own project, so it skips there.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { createBootstrappedDatabase, dropDatabase } from '../../local/src/db/fresh-database.ts';
+import { pushMigrations } from '../../local/src/db/migrate.ts';
+import { coreVersion } from '../../sql/build.ts';
+import { doctorCommand } from '../src/cli/doctor.ts';
+import { checkCommand, genCommand } from '../src/cli/gen.ts';
+import { captureIo, makeProject, testDir } from './support/project.ts';
+
+const adminUrl = process.env.SUPABASE_ADMIN_DB_URL;
+const dbName = `sd_push_${process.pid}_${Date.now().toString(36)}`;
+const U = (n: number | string) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
+const ALICE = U(1); // buyer, eu
+const BOB = U(2); // buyer, us
+const ADA = U('a'); // admin, eu, on duty
+const BEA = U('b'); // admin, us, not on duty
+const SAM = U('c'); // seller
+const PRODUCT = U(101);
+
+describe('integration: gen → supabase db push → real writes → config change → push again', {
+  skip:
+    !adminUrl &&
+    'SUPABASE_ADMIN_DB_URL is not set (the local stack superuser: each run pushes into its own fresh database)',
+}, () => {
+  let root = '';
+  let dbUrl = '';
+  let client: pg.Client;
+  const pushLog: string[] = [];
+  const log = (_service: string, message: string) => {
+    pushLog.push(message);
+  };
+  const q = async (sql: string, params?: unknown[]) => (await client.query(sql, params as unknown[])).rows;
+  const migrationsDir = () => path.join(root, 'supabase', 'migrations');
+  const migrationFiles = () => readdirSync(migrationsDir()).sort();
+  const push = async () => {
+    pushLog.length = 0;
+    try {
+      await pushMigrations({ projectRoot: root, dbUrl, log, timeoutMs: 300_000 });
+    } catch (e) {
+      assert.fail(`${(e as Error).message}\n${pushLog.join('\n')}`);
+    }
+  };
+  const history = async () =>
+    (await q('select version from supabase_migrations.schema_migrations order by version')).map(
+      (r) => r.version,
+    );
+  const triggers = async () =>
+    (
+      await q(
+        `select tgname from pg_trigger where tgrelid = 'public.orders'::regclass and not tgisinternal
+         and tgname like 'dispatch\\_%' order by 1`,
+      )
+    ).map((r) => r.tgname as string);
+  const receipts = async (event: string) =>
+    q(
+      `select channel, status, coalesce(user_id::text, '') as user_id, coalesce(address, '') as address,
+              next_attempt_at > now() + interval '50 seconds' as delayed
+       from dispatch.receipts where event_id = $1 order by channel, user_id, address`,
+      [event],
+    );
+  const count = (rows: Record<string, unknown>[], channel: string, where: Record<string, unknown> = {}) =>
+    rows.filter((r) => r.channel === channel && Object.entries(where).every(([k, v]) => r[k] === v)).length;
+  const counter = async (name: string, scope: string) =>
+    Number((await q('select dispatch.counter_value($1, $2) as v', [name, scope]))[0].v);
+
+  before(async () => {
+    const pgPassword = process.env.SUPABASE_DB_URL
+      ? new URL(process.env.SUPABASE_DB_URL).password
+      : undefined;
+    ({ dbUrl } = await createBootstrappedDatabase(adminUrl!, dbName, () => {}, {
+      postgresPassword: pgPassword,
+    }));
+    root = makeProject();
+    client = new pg.Client({ connectionString: dbUrl });
+    await client.connect();
+  });
+
+  after(async () => {
+    await client?.end().catch(() => {});
+    if (adminUrl) await dropDatabase(adminUrl, dbName).catch(() => {});
+  });
+
+  it('the app migration is pushed first (the project has its tables before it adopts supadispatch)', async () => {
+    writeFileSync(
+      path.join(migrationsDir(), '20200101000000_app.sql'),
+      readFileSync(path.join(testDir, 'fixtures', 'shop-schema.sql'), 'utf8'),
+    );
+    await push();
+    assert.deepEqual(await history(), ['20200101000000']);
+  });
+
+  it('gen (columns checked against the database) writes the core + config migration; db push applies it as postgres', async () => {
+    const io = captureIo(root, '2026-11-25T12:00:00Z');
+    assert.equal(await genCommand(['--db-url', dbUrl], io), 0, io.stderr);
+    assert.match(io.stdout, /next: supabase db push/);
+    assert.deepEqual(migrationFiles(), ['20200101000000_app.sql', '20261125120000_supadispatch.sql']);
+    await push();
+    assert.ok(
+      pushLog.some((l) => l.includes('20261125120000_supadispatch.sql')),
+      `the CLI applied the migration:\n${pushLog.join('\n')}`,
+    );
+    assert.deepEqual(await history(), ['20200101000000', '20261125120000']);
+    const [v] = await q(
+      `select dispatch.version() as v, pg_get_userbyid(p.proowner) as owner
+       from pg_proc p where p.oid = 'dispatch.ev_order_created_expand(dispatch.occurrences[])'::regprocedure`,
+    );
+    assert.deepEqual(v, { v: coreVersion(), owner: 'postgres' });
+    assert.deepEqual(await triggers(), [
+      'dispatch_ct_admin_open_orders_delete',
+      'dispatch_ct_admin_open_orders_insert',
+      'dispatch_ct_admin_open_orders_update',
+      'dispatch_ct_pending_orders_delete',
+      'dispatch_ct_pending_orders_insert',
+      'dispatch_ct_pending_orders_update',
+      'dispatch_ct_seller_open_orders_delete',
+      'dispatch_ct_seller_open_orders_insert',
+      'dispatch_ct_seller_open_orders_update',
+      'dispatch_ev_order_cancelled_delete',
+      'dispatch_ev_order_cancelled_update',
+      'dispatch_ev_order_created_insert',
+      'dispatch_ev_order_shipped_update',
+    ]);
+    // the app's users: auth.users holds the addresses (users.email default), profiles the flags
+    const people: [string, boolean, string | null, boolean, string][] = [
+      [ALICE, false, 'eu', false, 'alice@shop.example'],
+      [BOB, false, 'us', false, 'bob@shop.example'],
+      [ADA, true, 'eu', true, 'ada@shop.example'],
+      [BEA, true, 'us', false, 'bea@shop.example'],
+      [SAM, false, null, false, 'sam@shop.example'],
+    ];
+    for (const [id, isAdmin, region, onDuty, email] of people) {
+      await q('insert into auth.users (id, email) values ($1, $2)', [id, email]);
+      await q('insert into public.profiles (id, is_admin, region, on_duty) values ($1, $2, $3, $4)', [
+        id,
+        isAdmin,
+        region,
+        onDuty,
+      ]);
+    }
+    await q('insert into public.products (id, seller_id) values ($1, $2)', [PRODUCT, SAM]);
+  });
+
+  it('bulk INSERT: receipts for every audience format; counters per user, per chain and per audience', async () => {
+    await q(
+      `insert into public.orders (user_id, product_id, region, total)
+       select $1::uuid, $2::uuid, 'eu', g from generate_series(1, 50) g
+       union all select $3::uuid, null, 'us', 100 + g from generate_series(1, 10) g`,
+      [ALICE, PRODUCT, BOB],
+    );
+    const r = await receipts('order.created');
+    assert.equal(count(r, 'in_app:buyer', { user_id: ALICE, status: 'sent' }), 50); // 1. column
+    assert.equal(count(r, 'in_app:buyer', { user_id: BOB, status: 'sent' }), 10);
+    assert.equal(count(r, 'in_app:seller', { user_id: SAM, status: 'sent' }), 50); // 3. chain (bob's have no product)
+    assert.equal(count(r, 'in_app:seller'), 50);
+    // 4. filter with a value from the row: the admin of the order's region, address from auth.users
+    assert.equal(
+      count(r, 'email:regionalAdmin', {
+        user_id: ADA,
+        address: 'ada@shop.example',
+        status: 'pending',
+        delayed: true,
+      }),
+      50,
+    );
+    assert.equal(count(r, 'email:regionalAdmin', { user_id: BEA, address: 'bea@shop.example' }), 10);
+    // 6. static recipients: the webhook one for the webhook channel
+    assert.equal(
+      count(r, 'webhook:ops', {
+        user_id: '',
+        address: 'https://hooks.example.test/orders',
+        status: 'pending',
+      }),
+      60,
+    );
+    assert.equal(r.length, 60 + 50 + 60 + 60);
+    const [n] = await q(
+      `select count(*)::int as n, min(title) as title from dispatch.notifications where user_id = $1 and event_id = 'order.created'`,
+      [ALICE],
+    );
+    assert.deepEqual(n, { n: 50, title: 'Order created' });
+    assert.equal(await counter('unread_notifications', ALICE), 50);
+    assert.equal(await counter('pending_orders', ALICE), 50);
+    assert.equal(await counter('pending_orders', BOB), 10);
+    assert.equal(await counter('seller_open_orders', SAM), 50);
+    assert.equal(await counter('admin_open_orders', 'admin'), 60); // sharded, published at commit
+  });
+
+  it('bulk UPDATE: the changed-to condition, a function audience, a raw SQL condition; counters both ways', async () => {
+    await q(`update public.orders set status = 'shipped' where user_id = $1 and total <= 10`, [ALICE]);
+    await q(`update public.orders set status = 'shipped' where user_id = $1 and total <= 10`, [ALICE]); // no change
+    await q(`update public.orders set status = 'paid' where user_id = $1 and total between 11 and 20`, [
+      ALICE,
+    ]);
+    await q(`update public.orders set status = 'shipped' where user_id = $1`, [BOB]);
+    const s = await receipts('order.shipped');
+    assert.equal(count(s, 'in_app:buyer', { user_id: ALICE }), 10);
+    assert.equal(count(s, 'in_app:buyer', { user_id: BOB }), 10);
+    assert.equal(count(s, 'email:buyer', { status: 'pending', delayed: true }), 20); // delay 60 s
+    // 5. function audience on_duty_admins(region): eu → ada; the us admin is off duty
+    assert.equal(count(s, 'in_app:onDuty', { user_id: ADA }), 10);
+    assert.equal(s.length, 50);
+    assert.deepEqual(await receipts('order.cancelled'), []);
+    await q(`update public.orders set status = 'cancelled' where user_id = $1 and total between 21 and 25`, [
+      ALICE,
+    ]);
+    const c = await receipts('order.cancelled');
+    // 2. filter over the users table: both admins; slack to the static recipient's secret
+    assert.equal(count(c, 'in_app:admin', { user_id: ADA }), 5);
+    assert.equal(count(c, 'in_app:admin', { user_id: BEA }), 5);
+    assert.equal(count(c, 'slack:ops', { address: 'secret:SLACK_OPS_WEBHOOK_URL' }), 5);
+    assert.equal(await counter('pending_orders', ALICE), 25);
+    assert.equal(await counter('pending_orders', BOB), 0);
+    assert.equal(await counter('seller_open_orders', SAM), 35); // 25 pending + 10 paid
+    assert.equal(await counter('admin_open_orders', 'admin'), 40); // 60 - 20 shipped
+  });
+
+  it('bulk DELETE: the delete trigger fires; counters go down; reconcile agrees; nothing failed', async () => {
+    await q(`delete from public.orders where user_id = $1 and total > 40`, [ALICE]);
+    const c = await receipts('order.cancelled');
+    // `new.status is null` holds for every deleted row (no new row)
+    assert.equal(count(c, 'in_app:admin'), 10 + 20);
+    assert.equal(count(c, 'slack:ops'), 5 + 10);
+    assert.equal(await counter('pending_orders', ALICE), 15);
+    assert.equal(await counter('seller_open_orders', SAM), 25);
+    assert.equal(await counter('admin_open_orders', 'admin'), 30);
+    assert.deepEqual(
+      await q(
+        `select name, scope, expected, actual from dispatch.reconcile_counters(null, false) where expected <> actual`,
+      ),
+      [],
+    );
+    assert.deepEqual(await q(`select event_id, error from dispatch.occurrences where status = 'failed'`), []);
+  });
+
+  it('config change: a second timestamped migration drops the removed event and counter and changes the others', async () => {
+    const cfgFile = path.join(root, 'dispatch.config.ts');
+    let text = readFileSync(cfgFile, 'utf8');
+    text = text.replace(/ {4}'order\.cancelled': \{[\s\S]*?\n {4}\},\n/, ''); // drop an event
+    text = text.replace(/ {4}seller_open_orders: \{[\s\S]*?\n {4}\},\n/, ''); // drop a counter
+    text = text.replace("where: { status: 'pending' },", "where: { status: ['pending', 'paid'] },"); // change one
+    text = text.replace("title: 'Shipped',", "title: 'Shipped!',");
+    assert.doesNotMatch(text, /order\.cancelled|seller_open_orders/);
+    assert.match(text, /title: 'Shipped!'/);
+    assert.match(text, /where: \{ status: \['pending', 'paid'\] \}/);
+    writeFileSync(cfgFile, text);
+    const io = captureIo(root, '2026-11-25T13:00:00Z');
+    assert.equal(await genCommand(['--db-url', dbUrl], io), 0, io.stderr);
+    assert.deepEqual(migrationFiles(), [
+      '20200101000000_app.sql',
+      '20261125120000_supadispatch.sql',
+      '20261125130000_supadispatch.sql',
+    ]);
+    const sql = readFileSync(path.join(migrationsDir(), '20261125130000_supadispatch.sql'), 'utf8');
+    assert.doesNotMatch(sql, /==== supadispatch core/);
+    await push();
+    assert.deepEqual(await history(), ['20200101000000', '20261125120000', '20261125130000']);
+    const t = await triggers();
+    assert.deepEqual(
+      t.filter((n) => n.includes('order_cancelled') || n.includes('seller_open_orders')),
+      [],
+    );
+    assert.equal(t.length, 13 - 2 - 3);
+    assert.deepEqual(await q(`select id from dispatch.events where id = 'order.cancelled'`), []);
+    assert.deepEqual(await q(`select name from dispatch.counters_def where name = 'seller_open_orders'`), []);
+    assert.deepEqual(
+      await q(
+        `select proname from pg_proc where proname in ('ev_order_cancelled_trg', 'ct_seller_open_orders_trg')`,
+      ),
+      [],
+    );
+    // the changed counter was recounted by the migration: 15 pending + 10 paid
+    assert.equal(await counter('pending_orders', ALICE), 25);
+  });
+
+  it('after the second push, writes follow the new config', async () => {
+    const cancelledBefore = (await receipts('order.cancelled')).length;
+    await q(`delete from public.orders where status = 'cancelled'`);
+    assert.equal(
+      (await receipts('order.cancelled')).length,
+      cancelledBefore,
+      'the dropped event no longer fires',
+    );
+    await q(`update public.orders set status = 'shipped' where user_id = $1 and status = 'paid'`, [ALICE]);
+    const titles = await q(
+      `select title, count(*)::int as n from dispatch.notifications where event_id = 'order.shipped' and user_id = $1
+       group by title order by title`,
+      [ALICE],
+    );
+    assert.deepEqual(titles, [
+      { title: 'Shipped', n: 10 },
+      { title: 'Shipped!', n: 10 },
+    ]);
+    assert.equal(await counter('pending_orders', ALICE), 15);
+    await q(`insert into public.orders (user_id, product_id, region, status) values ($1, $2, 'eu', 'paid')`, [
+      ALICE,
+      PRODUCT,
+    ]);
+    assert.equal(await counter('pending_orders', ALICE), 16); // paid counts now
+    assert.equal(await counter('admin_open_orders', 'admin'), 16);
+    assert.deepEqual(
+      await q(
+        `select name, scope, expected, actual from dispatch.reconcile_counters(null, false) where expected <> actual`,
+      ),
+      [],
+    );
+  });
+
+  it('a third gen writes nothing and check passes', async () => {
+    const snapshot = () =>
+      migrationFiles().map((f) => [f, readFileSync(path.join(migrationsDir(), f), 'utf8')] as const);
+    const lock = () => readFileSync(path.join(root, 'supabase', 'dispatch.lock.json'), 'utf8');
+    const before = { files: snapshot(), lock: lock() };
+    const io = captureIo(root, '2026-11-25T14:00:00Z');
+    assert.equal(await genCommand([], io), 0, io.stderr);
+    assert.match(io.stdout, /everything is up to date/);
+    assert.deepEqual({ files: snapshot(), lock: lock() }, before);
+    const check = captureIo(root, '2026-11-25T14:00:00Z');
+    assert.equal(await checkCommand([], check), 0, check.stderr);
+  });
+
+  it('doctor on the pushed database: core and triggers match the config', async () => {
+    const io = captureIo(root);
+    await doctorCommand(['--db-url', dbUrl], io);
+    assert.match(io.stdout, new RegExp(`✓ core version ${coreVersion().replaceAll('.', '\\.')}`));
+    assert.match(io.stdout, /✓ triggers match the config\n/);
+    assert.match(io.stdout, /✓ counters match reconcile/);
+  });
+});
