@@ -182,6 +182,8 @@ create or replace function dispatch.counter_apply(
 language plpgsql security definer set search_path = '' as $$
 declare
   d dispatch.counters_def;
+  r record;
+  v_pref integer;
 begin
   if p_deltas is null or cardinality(p_deltas) = 0 then
     return;
@@ -207,18 +209,25 @@ begin
       into topics, events, payloads
     from up;
   else
-    with x as (
-      select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
-      where t.scope is not null group by t.scope having sum(t.delta) <> 0
-    ), s as (
-      insert into dispatch.counter_shards as c (name, scope, shard, value)
-      select p_name, x.scope, pg_backend_pid() % d.shards, x.delta from x order by x.scope
-      on conflict (name, scope, shard) do update set value = c.value + excluded.value
-      returning c.scope
-    )
-    insert into dispatch.counter_dirty (xid, name, scope)
-    select pg_current_xact_id(), p_name, s.scope from s order by s.scope
-    on conflict do nothing;
+    -- Sharded: a shard row stays locked until commit, so two writers must not pick the same one. Take
+    -- the first shard of the scope nobody holds (SKIP LOCKED), starting from this backend's own
+    -- (pid % shards); only when every existing shard is taken, create or wait for our own.
+    v_pref := pg_backend_pid() % d.shards;
+    for r in select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
+             where t.scope is not null group by t.scope having sum(t.delta) <> 0 order by t.scope loop
+      update dispatch.counter_shards c set value = c.value + r.delta
+      where c.name = p_name and c.scope = r.scope and c.shard = (
+        select s.shard from dispatch.counter_shards s
+        where s.name = p_name and s.scope = r.scope
+        order by (s.shard - v_pref + d.shards) % d.shards
+        limit 1 for update skip locked);
+      if not found then
+        insert into dispatch.counter_shards as c (name, scope, shard, value) values (p_name, r.scope, v_pref, r.delta)
+        on conflict (name, scope, shard) do update set value = c.value + excluded.value;
+      end if;
+      insert into dispatch.counter_dirty (xid, name, scope) values (pg_current_xact_id(), p_name, r.scope)
+      on conflict do nothing;
+    end loop;
   end if;
 end
 $$;
