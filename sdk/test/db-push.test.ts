@@ -12,6 +12,8 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -339,5 +341,49 @@ describe('integration: gen → supabase db push → real writes → config chang
     assert.match(io.stdout, new RegExp(`✓ core version ${coreVersion().replaceAll('.', '\\.')}`));
     assert.match(io.stdout, /✓ triggers match the config\n/);
     assert.match(io.stdout, /✓ counters match reconcile/);
+  });
+
+  it('doctor reads the worker URL and secret from Vault as postgres and probes the worker', async () => {
+    const seen: { secret: unknown; body: string }[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        seen.push({ secret: req.headers['x-dispatch-secret'], body });
+        res.writeHead(req.url === '/functions/v1/dispatch-worker' ? 200 : 404).end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await q(`select vault.create_secret($1, 'dispatch_worker_url')`, [
+        `${base}/functions/v1/dispatch-worker`,
+      ]);
+      await q(`select vault.create_secret('push-test-secret', 'dispatch_worker_secret')`);
+      let io = captureIo(root);
+      await doctorCommand(['--db-url', dbUrl], io);
+      assert.match(io.stdout, /✓ Vault secret dispatch_worker_url\n✓ Vault secret dispatch_worker_secret\n/);
+      assert.match(
+        io.stdout,
+        new RegExp(`✓ dispatch-worker answers — HTTP 200 from ${base}/functions/v1/dispatch-worker\n`),
+      );
+      assert.deepEqual(seen, [{ secret: 'push-test-secret', body: '{"probe":true}' }]);
+      // the function is not deployed at the stored URL: a failure with the deploy command
+      await q(
+        `select vault.update_secret((select id from vault.secrets where name = 'dispatch_worker_url'), $1)`,
+        [`${base}/functions/v1/dispatch-wrker`],
+      );
+      io = captureIo(root);
+      assert.equal(await doctorCommand(['--db-url', dbUrl], io), 1);
+      assert.match(
+        io.stdout,
+        /✗ dispatch-worker answers — HTTP 404 from .* — no function there\n {4}fix: deploy the worker: `supabase functions deploy dispatch-worker --no-verify-jwt`/,
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { doctorCommand, formatChecks, runChecks } from '../src/cli/doctor.ts';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { doctorCommand, formatChecks, probeWorker, runChecks } from '../src/cli/doctor.ts';
 import { validateConfig } from '../src/index.ts';
 import shop from './fixtures/shop.config.ts';
 import { captureIo, makeProject } from './support/project.ts';
@@ -13,7 +15,10 @@ function fakeDb(state: {
   triggers?: { name: string; tbl: string }[];
   exts?: string[];
   cron?: number;
-  secrets?: string[];
+  /** Vault secrets by name (values as vault.decrypted_secrets returns them). */
+  secrets?: Record<string, string>;
+  /** Reading vault.decrypted_secrets fails with this message. */
+  vaultError?: string;
   policies?: string[];
   overdue?: number;
   failed?: number;
@@ -33,7 +38,7 @@ function fakeDb(state: {
     triggers: allTriggers,
     exts: ['pg_cron', 'pg_net'],
     cron: 1,
-    secrets: ['dispatch_worker_url', 'dispatch_worker_secret'],
+    secrets: { dispatch_worker_url: worker.url, dispatch_worker_secret: SECRET } as Record<string, string>,
     policies: ['dispatch_read', 'dispatch_read_guard'],
     overdue: 0,
     failed: 0,
@@ -49,7 +54,10 @@ function fakeDb(state: {
     if (sql.includes("to_regnamespace('net')")) return [{ netSchema: s.exts.includes('pg_net') }];
     if (sql.includes('from cron.job')) return [{ n: s.cron }];
     if (sql.includes("to_regclass('vault.decrypted_secrets')")) return [{ vault: true }];
-    if (sql.includes('from vault.decrypted_secrets')) return s.secrets.map((name) => ({ name }));
+    if (sql.includes('from vault.decrypted_secrets')) {
+      if (state.vaultError) throw new Error(state.vaultError);
+      return Object.entries(s.secrets).map(([name, value]) => ({ name, value }));
+    }
     if (sql.includes('from pg_policies')) return s.policies.map((policyname) => ({ policyname }));
     if (sql.includes('from dispatch.receipts')) return [{ failed: s.failed, overdue: s.overdue }];
     if (sql.includes('from dispatch.occurrences')) return [{ n: s.failedOcc }];
@@ -58,27 +66,105 @@ function fakeDb(state: {
   };
 }
 
+const SECRET = 'probe-secret-value-1234';
+
+interface SeenRequest {
+  method: string;
+  path: string;
+  secret: string | undefined;
+  body: string;
+}
+
+/** A tiny stand-in for the deployed worker: answers by path (see below) and records each call. */
+const worker = {
+  url: '',
+  base: '',
+  seen: [] as SeenRequest[],
+  server: http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      body += c;
+    });
+    req.on('end', () => {
+      const path = req.url ?? '';
+      worker.seen.push({
+        method: req.method ?? '',
+        path,
+        secret: req.headers['x-dispatch-secret'] as string,
+        body,
+      });
+      const send = (status: number, payload: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(payload));
+      };
+      if (path === '/functions/v1/dispatch-worker') {
+        if (req.headers['x-dispatch-secret'] !== SECRET) return send(401, { error: 'bad secret' });
+        return send(200, { ok: true, probe: true });
+      }
+      if (path === '/jwt/functions/v1/dispatch-worker')
+        return send(401, { code: 401, message: 'Missing authorization header' });
+      if (path === '/boom/functions/v1/dispatch-worker')
+        return send(500, { error: 'worker crashed: ReferenceError' });
+      if (path === '/moved') {
+        res.writeHead(301, { location: '/functions/v1/dispatch-worker' });
+        return res.end();
+      }
+      if (path === '/silent') return; // never answers (the probe's timeout ends it)
+      send(404, { code: 'NOT_FOUND', message: 'Requested function was not found' });
+    });
+  }),
+};
+
+/** A URL on a port nothing listens on (bound, then released). */
+async function closedPortUrl(): Promise<string> {
+  const s = http.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return `http://127.0.0.1:${port}/functions/v1/dispatch-worker`;
+}
+
+before(async () => {
+  await new Promise<void>((r) => worker.server.listen(0, '127.0.0.1', r));
+  worker.base = `http://127.0.0.1:${(worker.server.address() as AddressInfo).port}`;
+  worker.url = `${worker.base}/functions/v1/dispatch-worker`;
+});
+
+after(async () => {
+  worker.server.closeAllConnections();
+  await new Promise<void>((r) => worker.server.close(() => r()));
+});
+
 describe('supadispatch doctor', () => {
-  it('a healthy install passes every check', async () => {
+  it('a healthy install passes every check (the worker answers the probe)', async () => {
+    worker.seen.length = 0;
     const { text, failed } = formatChecks(await runChecks(fakeDb({}), config, '0.1.0'));
     assert.equal(failed, 0, text);
     assert.doesNotMatch(text, /✗/);
     assert.match(text, /✓ triggers match the config/);
+    assert.match(text, new RegExp(`✓ dispatch-worker answers — HTTP 200 from ${worker.url}\n`));
+    // the probe is the core's poke with a harmless body
+    assert.deepEqual(worker.seen, [
+      { method: 'POST', path: '/functions/v1/dispatch-worker', secret: SECRET, body: '{"probe":true}' },
+    ]);
+    assert.doesNotMatch(text, new RegExp(SECRET));
   });
 
   it('a broken install lists each failure with its fix', async () => {
+    const closed = await closedPortUrl();
     const db = fakeDb({
       version: '0.0.9',
       triggers: [{ name: 'dispatch_ev_gone_insert', tbl: 'public.orders' }],
       exts: ['pg_net'],
-      secrets: ['dispatch_worker_url'],
+      secrets: { dispatch_worker_url: closed },
       policies: [],
       overdue: 3,
       failed: 2,
       drift: [{ name: 'pending_orders', scope: 'u1', expected: 2, actual: 3 }],
     });
     const { text, failed } = formatChecks(await runChecks(db, config, '0.1.0'));
-    assert.equal(failed, 7, text);
+    assert.equal(failed, 8, text);
     assert.match(text, /✗ core version 0\.1\.0 — installed 0\.0\.9\n {4}fix: run `npx supadispatch gen`/);
     assert.match(
       text,
@@ -88,11 +174,110 @@ describe('supadispatch doctor', () => {
     assert.match(text, /✗ Vault secret dispatch_worker_secret/);
     assert.match(
       text,
+      new RegExp(
+        `✗ dispatch-worker answers — no answer from ${closed} \\(ECONNREFUSED\\)\n {4}fix: deploy the worker: \`supabase functions deploy dispatch-worker --no-verify-jwt\`; if it is deployed, correct the URL in Vault: select vault\\.update_secret`,
+      ),
+    );
+    assert.match(
+      text,
       /✗ Realtime policies on realtime\.messages — none\n {4}fix: as the owner of realtime\.messages: select dispatch\.install_realtime_policies\(\);/,
     );
     assert.match(text, /✗ no receipts overdue \(pending past due > 5 min\) — 3 overdue/);
     assert.match(text, /! no failed receipts — 2 failed/);
     assert.match(text, /✗ counters match reconcile — pending_orders\[u1\] 3 ≠ 2/);
+  });
+
+  const probeOnly = async (url: string, probeTimeoutMs?: number) => {
+    const checks = await runChecks(
+      fakeDb({ secrets: { dispatch_worker_url: url, dispatch_worker_secret: SECRET } }),
+      config,
+      '0.1.0',
+      { probeTimeoutMs },
+    );
+    const c = checks.find((x) => x.name === 'dispatch-worker answers');
+    assert.ok(c, 'the worker check is reported');
+    return formatChecks([c]);
+  };
+
+  it('a 404 (the function is not deployed) fails with the deploy command', async () => {
+    const { text, failed } = await probeOnly(`${worker.base}/functions/v1/nope`);
+    assert.equal(failed, 1);
+    assert.match(
+      text,
+      /✗ dispatch-worker answers — HTTP 404 from http:\/\/127\.0\.0\.1:\d+\/functions\/v1\/nope — no function there\n {4}fix: deploy the worker: `supabase functions deploy dispatch-worker --no-verify-jwt`/,
+    );
+  });
+
+  it('a refused secret and a gateway asking for a JWT get different fixes', async () => {
+    const wrong = await runChecks(
+      fakeDb({ secrets: { dispatch_worker_url: worker.url, dispatch_worker_secret: 'not-the-one' } }),
+      config,
+      '0.1.0',
+    );
+    const w = formatChecks(wrong.filter((c) => c.name === 'dispatch-worker answers')).text;
+    assert.match(
+      w,
+      /✗ dispatch-worker answers — HTTP 401 from .* — the secret was refused\n {4}fix: give the function the Vault secret's value: `supabase secrets set DISPATCH_WORKER_SECRET=/,
+    );
+    assert.doesNotMatch(w, /not-the-one/);
+    const { text } = await probeOnly(`${worker.base}/jwt/functions/v1/dispatch-worker`);
+    assert.match(
+      text,
+      /✗ dispatch-worker answers — HTTP 401 from .* — the gateway wants a JWT\n {4}fix: pg_net calls the worker without a JWT: `supabase functions deploy dispatch-worker --no-verify-jwt`/,
+    );
+  });
+
+  it('a 5xx shows the status and body; a redirect is not followed', async () => {
+    const boom = await probeOnly(`${worker.base}/boom/functions/v1/dispatch-worker`);
+    assert.match(
+      boom.text,
+      /✗ dispatch-worker answers — HTTP 500 from .*: \{"error":"worker crashed: ReferenceError"\}\n {4}fix: read the worker's logs/,
+    );
+    const moved = await probeOnly(`${worker.base}/moved`);
+    assert.match(
+      moved.text,
+      /✗ dispatch-worker answers — HTTP 301 from .* — a redirect \(pg_net does not follow it\)/,
+    );
+  });
+
+  it('a worker that never answers is cut off by the probe timeout', async () => {
+    const { text } = await probeOnly(`${worker.base}/silent`, 300);
+    assert.match(text, /✗ dispatch-worker answers — no answer from .*\/silent \(no answer within 300 ms\)/);
+  });
+
+  it('the printed URL drops credentials and query parameters', async () => {
+    const u = new URL(`${worker.base}/functions/v1/nope`);
+    u.username = 'user';
+    u.password = 'hunter2';
+    u.search = '?token=abc';
+    const { text } = await probeOnly(u.toString());
+    assert.doesNotMatch(text, /hunter2|token=abc|user@/);
+  });
+
+  it('without a worker URL in Vault there is no probe; an unreadable Vault is a failure, not a crash', async () => {
+    const none = await runChecks(fakeDb({ secrets: {} }), config, '0.1.0', {
+      probe: () => assert.fail('no probe without a URL'),
+    });
+    assert.equal(none.filter((c) => c.name === 'dispatch-worker answers').length, 0);
+    const denied = formatChecks(
+      await runChecks(
+        fakeDb({ vaultError: 'permission denied for view decrypted_secrets' }),
+        config,
+        '0.1.0',
+      ),
+    ).text;
+    assert.match(
+      denied,
+      /✗ Vault readable — permission denied for view decrypted_secrets\n {4}fix: run doctor as the postgres role/,
+    );
+  });
+
+  it('probeWorker reports the status and the start of the body', async () => {
+    assert.deepEqual(await probeWorker(worker.url, SECRET, 2000), {
+      status: 200,
+      body: '{"ok":true,"probe":true}',
+    });
+    assert.deepEqual(await probeWorker(await closedPortUrl(), SECRET, 2000), { error: 'ECONNREFUSED' });
   });
 
   it('an uninstalled core stops early with the fix', async () => {

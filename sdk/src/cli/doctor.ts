@@ -1,6 +1,7 @@
 /**
- * `supadispatch doctor [--db-url <url>] [--config <file>]`: a checklist of an install, with a fix for
- * each failure; exit 1 when anything fails. The database URL comes from --db-url or SUPABASE_DB_URL.
+ * `supadispatch doctor [--db-url <url>] [--config <file>] [--probe-timeout <ms>]`: a checklist of an
+ * install, with a fix for each failure; exit 1 when anything fails. The database URL comes from
+ * --db-url or SUPABASE_DB_URL. The worker is probed at the URL stored in Vault (what pg_net calls).
  */
 import path from 'node:path';
 import pg from 'pg';
@@ -23,10 +24,142 @@ export interface Check {
 
 type Q = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
 
+/** What a probe of the worker got back: an HTTP status (and the start of the body), or no answer. */
+export interface ProbeResult {
+  status?: number;
+  body?: string;
+  /** Set when nothing answered: refused, DNS, TLS, timeout. */
+  error?: string;
+}
+
+export type WorkerProbe = (url: string, secret: string, timeoutMs: number) => Promise<ProbeResult>;
+
+export interface DoctorOptions {
+  /** How the worker is called (default: an HTTP POST, see probeWorker). */
+  probe?: WorkerProbe;
+  /** Bound on the probe (default 5000 ms). */
+  probeTimeoutMs?: number;
+}
+
+export const DEFAULT_PROBE_TIMEOUT_MS = 5000;
+
+/**
+ * A harmless call of the worker, as the SQL core's poke makes it (dispatch.poke_worker: POST, JSON,
+ * header `x-dispatch-secret`), with the body `{"probe":true}`: the worker answers 2xx without
+ * claiming receipts. No redirects are followed.
+ */
+export const probeWorker: WorkerProbe = async (url, secret, timeoutMs) => {
+  const redact = (text: string) => {
+    let out = text.split(url).join(displayUrl(url));
+    try {
+      const { password } = new URL(url);
+      if (password) out = out.split(password).join('***');
+    } catch {}
+    return out;
+  };
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-dispatch-secret': secret };
+  let target = url;
+  try {
+    // fetch refuses credentials in the URL; pg_net (curl) sends them as basic auth, so do the same
+    const u = new URL(url);
+    if (u.username || u.password) {
+      const user = decodeURIComponent(u.username);
+      const pass = decodeURIComponent(u.password);
+      headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+      u.username = '';
+      u.password = '';
+      target = u.toString();
+    }
+  } catch {
+    return { error: 'the Vault secret dispatch_worker_url is not a URL' };
+  }
+  try {
+    const res = await fetch(target, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ probe: true }),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = await res.text().catch(() => '');
+    return { status: res.status, body: body.slice(0, 300) };
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string; message?: string } };
+    if (err.name === 'TimeoutError' || err.name === 'AbortError')
+      return { error: `no answer within ${timeoutMs} ms` };
+    return { error: redact(err.cause?.code ?? err.cause?.message ?? err.message) };
+  }
+};
+
+/** The URL without credentials, query or fragment (safe to print). */
+function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+const DEPLOY = 'supabase functions deploy dispatch-worker --no-verify-jwt';
+const SET_URL =
+  "select vault.update_secret((select id from vault.secrets where name = 'dispatch_worker_url'), 'https://<project-ref>.supabase.co/functions/v1/dispatch-worker');";
+
+/** The check `dispatch-worker answers` from a probe's result. */
+export function workerCheck(url: string, result: ProbeResult): Check {
+  const name = 'dispatch-worker answers';
+  const where = displayUrl(url);
+  if (result.error !== undefined || result.status === undefined) {
+    return {
+      name,
+      ok: false,
+      detail: `no answer from ${where} (${result.error ?? 'no response'})`,
+      fix: `deploy the worker: \`${DEPLOY}\`; if it is deployed, correct the URL in Vault: ${SET_URL}`,
+    };
+  }
+  const status = result.status;
+  if (status >= 200 && status < 300) return { name, ok: true, detail: `HTTP ${status} from ${where}` };
+  const detail = `HTTP ${status} from ${where}`;
+  if (status === 404) {
+    return {
+      name,
+      ok: false,
+      detail: `${detail} — no function there`,
+      fix: `deploy the worker: \`${DEPLOY}\` (and check the URL in Vault ends in /functions/v1/dispatch-worker)`,
+    };
+  }
+  if (status === 401 || status === 403) {
+    const jwt = /jwt|authorization header/i.test(result.body ?? '');
+    return {
+      name,
+      ok: false,
+      detail: `${detail}${jwt ? ' — the gateway wants a JWT' : ' — the secret was refused'}`,
+      fix: jwt
+        ? `pg_net calls the worker without a JWT: \`${DEPLOY}\` (or verify_jwt = false under [functions.dispatch-worker] in supabase/config.toml)`
+        : "give the function the Vault secret's value: `supabase secrets set DISPATCH_WORKER_SECRET=<value of select decrypted_secret from vault.decrypted_secrets where name = 'dispatch_worker_secret'>`, or set both anew: select vault.update_secret((select id from vault.secrets where name = 'dispatch_worker_secret'), '<new secret>');",
+    };
+  }
+  if (status >= 300 && status < 400) {
+    return {
+      name,
+      ok: false,
+      detail: `${detail} — a redirect (pg_net does not follow it)`,
+      fix: `store the final URL in Vault: ${SET_URL}`,
+    };
+  }
+  return {
+    name,
+    ok: false,
+    detail: `${detail}${result.body ? `: ${result.body.replace(/\s+/g, ' ').slice(0, 120)}` : ''}`,
+    fix: `read the worker's logs (Dashboard → Edge Functions → dispatch-worker → Logs) and redeploy: \`${DEPLOY}\``,
+  };
+}
+
 export async function runChecks(
   query: Q,
   config: NormalizedConfig | null,
   expectedVersion: string,
+  options: DoctorOptions = {},
 ): Promise<Check[]> {
   const checks: Check[] = [];
   const one = async (sql: string, params?: unknown[]) => (await query(sql, params))[0] ?? {};
@@ -114,20 +247,43 @@ export async function runChecks(
   }
   const { vault } = await one(`select to_regclass('vault.decrypted_secrets') is not null as vault`);
   if (vault) {
-    const names = (
-      await query(
-        `select name from vault.decrypted_secrets where name in ('dispatch_worker_url', 'dispatch_worker_secret') and coalesce(decrypted_secret, '') <> ''`,
-      )
-    ).map((r) => String(r.name));
-    for (const s of ['dispatch_worker_url', 'dispatch_worker_secret']) {
+    // As the connecting role (on hosted, postgres may read vault.decrypted_secrets).
+    let secrets: Map<string, string> | null = null;
+    try {
+      const rows = await query(
+        `select name, decrypted_secret as value from vault.decrypted_secrets
+         where name in ('dispatch_worker_url', 'dispatch_worker_secret') and coalesce(decrypted_secret, '') <> ''`,
+      );
+      secrets = new Map(rows.map((r) => [String(r.name), String(r.value ?? '')]));
+    } catch (e) {
       checks.push({
-        name: `Vault secret ${s}`,
-        ok: names.includes(s),
-        fix:
-          s === 'dispatch_worker_url'
-            ? "select vault.create_secret('https://<project>.supabase.co/functions/v1/dispatch-worker', 'dispatch_worker_url');"
-            : "select vault.create_secret('<random secret, also set as DISPATCH_WORKER_SECRET for the functions>', 'dispatch_worker_secret');",
+        name: 'Vault readable',
+        ok: false,
+        detail: (e as Error).message,
+        fix: 'run doctor as the postgres role (the database URL from Project Settings → Database), which may read vault.decrypted_secrets',
       });
+    }
+    if (secrets) {
+      for (const s of ['dispatch_worker_url', 'dispatch_worker_secret']) {
+        checks.push({
+          name: `Vault secret ${s}`,
+          ok: secrets.has(s),
+          fix:
+            s === 'dispatch_worker_url'
+              ? "select vault.create_secret('https://<project>.supabase.co/functions/v1/dispatch-worker', 'dispatch_worker_url');"
+              : "select vault.create_secret('<random secret, also set as DISPATCH_WORKER_SECRET for the functions>', 'dispatch_worker_secret');",
+        });
+      }
+      const url = secrets.get('dispatch_worker_url');
+      if (url) {
+        const timeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+        const result = await (options.probe ?? probeWorker)(
+          url,
+          secrets.get('dispatch_worker_secret') ?? '',
+          timeoutMs,
+        );
+        checks.push(workerCheck(url, result));
+      }
     }
   } else checks.push({ name: 'Vault available', ok: false, fix: 'enable the supabase_vault extension' });
 
@@ -194,7 +350,7 @@ export function formatChecks(checks: Check[]): { text: string; failed: number } 
 export async function doctorCommand(argv: string[], io?: CommandIo): Promise<number> {
   const out = io?.out ?? ((s: string) => process.stdout.write(s));
   const err = io?.err ?? ((s: string) => process.stderr.write(s));
-  const { flags } = parseArgs(argv, ['db-url', 'config', 'cwd']);
+  const { flags } = parseArgs(argv, ['db-url', 'config', 'cwd', 'probe-timeout']);
   const root = path.resolve(io?.cwd ?? process.cwd(), typeof flags.cwd === 'string' ? flags.cwd : '.');
   const url = typeof flags['db-url'] === 'string' ? flags['db-url'] : process.env.SUPABASE_DB_URL;
   if (!url) {
@@ -216,10 +372,16 @@ export async function doctorCommand(argv: string[], io?: CommandIo): Promise<num
     return 1;
   }
   try {
+    const probeTimeoutMs =
+      typeof flags['probe-timeout'] === 'string' ? Number(flags['probe-timeout']) : DEFAULT_PROBE_TIMEOUT_MS;
     const checks = await runChecks(
       async (sql, params) => (await client.query(sql, params as unknown[])).rows,
       config,
       core.version,
+      {
+        probeTimeoutMs:
+          Number.isFinite(probeTimeoutMs) && probeTimeoutMs > 0 ? probeTimeoutMs : DEFAULT_PROBE_TIMEOUT_MS,
+      },
     );
     const { text, failed } = formatChecks(checks);
     out(text);

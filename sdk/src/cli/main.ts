@@ -8,7 +8,8 @@ usage: supadispatch <command>
   init                      write a starter dispatch.config.ts and the Edge Function entrypoints
   gen [--check]             generate the migration, the functions' registry and the typed client SDK
   check                     same as gen --check: exit 1 naming stale generated files (for CI)
-  doctor [--db-url <url>]   check an install (core, triggers, cron, Vault, realtime, receipts, counters)
+  doctor [--db-url <url>]   check an install (core, triggers, cron, Vault, worker answering, realtime,
+                            receipts, counters)
   local start|stop|status   the Docker-free local Supabase stack
 `;
 
