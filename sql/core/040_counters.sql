@@ -5,13 +5,18 @@
 -- one delta per scope per statement and call dispatch.apply_counter_deltas(name, deltas).
 --
 -- Unsharded (shards = 1): the delta is added to dispatch.counter_state under its row lock (held to
--- commit), seq is bumped and the new value broadcast at once.
--- Sharded (shards > 1): the delta goes to one of N shard rows (by backend), so concurrent writers do
--- not queue on one row for their whole transaction; the scope is marked dirty and published once, at
--- commit, by a deferred constraint trigger that locks the state row (short: commit-time only),
--- sums the shards with a fresh snapshot, bumps seq and broadcasts.
+-- commit), seq is bumped and the new value broadcast at once. Right for per-user counters, where
+-- two writers rarely touch the same row.
+-- Sharded (shards > 1; audience counters, where every writer touches the same row): the transaction's
+-- net delta per scope waits in dispatch.counter_dirty (a row only this transaction sees) and is added
+-- to the state row at commit by a deferred constraint trigger: the row lock is held only from that
+-- update to the end of the commit, seq is bumped and one broadcast sent per transaction. A writer
+-- that commits later waits for the lock, then updates the latest committed version, so seq follows
+-- commit order and each value includes every earlier commit.
 -- Either way the broadcast with the highest seq carries the value of all committed writes, so
 -- a subscriber's last value equals dispatch.reconcile_counters() once writers stop.
+-- (Until 0.1.x sharded deltas went to N rows of dispatch.counter_shards, summed at commit; that
+-- table is kept, empty: the install folds any rows it still has into counter_state.)
 
 create table if not exists dispatch.counters_def (
   name text primary key,
@@ -46,13 +51,22 @@ create table if not exists dispatch.counter_shards (
   primary key (name, scope, shard)
 );
 
--- Scopes of sharded counters changed by the current transaction; rows live only inside it.
+-- Net deltas of sharded counters changed by the current transaction; rows live only inside it.
 create unlogged table if not exists dispatch.counter_dirty (
   xid xid8 not null,
   name text not null,
   scope text not null,
   primary key (xid, name, scope)
 );
+alter table dispatch.counter_dirty add column if not exists delta bigint not null default 0;
+
+-- Older installs kept sharded values in counter_shards, with counter_state holding the last
+-- published sum: make counter_state the value (no broadcast) and empty the shards. Idempotent.
+with sums as (select sh.name, sh.scope, sum(sh.value)::bigint as value from dispatch.counter_shards sh group by 1, 2)
+insert into dispatch.counter_state as c (name, scope, value, seq)
+select sums.name, sums.scope, sums.value, 0 from sums
+on conflict (name, scope) do update set value = excluded.value;
+delete from dispatch.counter_shards;
 
 create or replace function dispatch.register_counter(
   p_name text,
@@ -99,8 +113,8 @@ begin
 end
 $$;
 
--- Publish one scope of a sharded counter: lock its state row, sum the shards (fresh snapshot),
--- bump seq, broadcast. Returns the published value.
+-- Publish a counter scope again: seq +1 and a broadcast of its current value (under the row lock).
+-- Returns the value. (Kept for callers of 0.1.x, where it summed the shards.)
 create or replace function dispatch.publish_sharded_counter(p_name text, p_scope text) returns bigint
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -110,52 +124,30 @@ declare
 begin
   select * into d from dispatch.counters_def where name = p_name;
   insert into dispatch.counter_state as c (name, scope, value, seq) values (p_name, p_scope, 0, 1)
-  on conflict (name, scope) do update set seq = c.seq + 1
-  returning c.seq into v_seq;
-  -- a new statement: its snapshot includes every transaction that published before us
-  select coalesce(sum(s.value), 0) into v_value from dispatch.counter_shards s
-  where s.name = p_name and s.scope = p_scope;
-  update dispatch.counter_state set value = v_value, updated_at = now() where name = p_name and scope = p_scope;
+  on conflict (name, scope) do update set seq = c.seq + 1, updated_at = now()
+  returning c.value, c.seq into v_value, v_seq;
   perform dispatch.broadcast_counter(p_name, d.scope_kind, p_scope, v_value, v_seq, d.invalidates);
   return v_value;
 end
 $$;
 
 -- At commit (deferred constraint trigger; the first firing of the transaction does all the work):
--- publish every dirty scope of the transaction. Two statements, as in publish_sharded_counter: the
--- first locks the state rows (scope order) and bumps seq; the second, with a fresh snapshot that
--- includes every transaction that published before us, sums the shards, stores the values and
--- returns the broadcasts (one INSERT for all of them).
+-- add the transaction's net deltas (a zero too: the scope was touched) to the state rows (scope order; waits for a writer committing
+-- the same scope and then updates its committed version), bump seq, one INSERT for the broadcasts.
 create or replace function dispatch.publish_dirty_counters() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_names text[];
-  v_scopes text[];
   v_topics text[];
   v_events text[];
   v_payloads jsonb[];
 begin
   with dirty as (
-    delete from dispatch.counter_dirty where xid = pg_current_xact_id() returning name, scope
-  ), locked as (
-    insert into dispatch.counter_state as c (name, scope, value, seq)
-    select dirty.name, dirty.scope, 0, 1 from dirty order by dirty.name, dirty.scope
-    on conflict (name, scope) do update set seq = c.seq + 1
-    returning c.name, c.scope
-  )
-  select array_agg(locked.name), array_agg(locked.scope) into v_names, v_scopes from locked;
-  if v_names is null then
-    return null;
-  end if;
-  with sums as (
-    select u.name, u.scope, coalesce(sum(sh.value), 0)::bigint as value
-    from unnest(v_names, v_scopes) as u(name, scope)
-    left join dispatch.counter_shards sh on sh.name = u.name and sh.scope = u.scope
-    group by u.name, u.scope
+    delete from dispatch.counter_dirty where xid = pg_current_xact_id() returning name, scope, delta
   ), up as (
-    update dispatch.counter_state st set value = sums.value, updated_at = now()
-    from sums where st.name = sums.name and st.scope = sums.scope
-    returning st.name, st.scope, st.value, st.seq
+    insert into dispatch.counter_state as c (name, scope, value, seq)
+    select dirty.name, dirty.scope, dirty.delta, 1 from dirty order by dirty.name, dirty.scope
+    on conflict (name, scope) do update set value = c.value + excluded.value, seq = c.seq + 1, updated_at = now()
+    returning c.name, c.scope, c.value, c.seq
   )
   select array_agg(dispatch.counter_topic(d.scope_kind, up.scope) order by up.name, up.scope),
          array_agg('counter'::text order by up.name, up.scope),
@@ -182,8 +174,6 @@ create or replace function dispatch.counter_apply(
 language plpgsql security definer set search_path = '' as $$
 declare
   d dispatch.counters_def;
-  r record;
-  v_pref integer;
 begin
   if p_deltas is null or cardinality(p_deltas) = 0 then
     return;
@@ -209,25 +199,13 @@ begin
       into topics, events, payloads
     from up;
   else
-    -- Sharded: a shard row stays locked until commit, so two writers must not pick the same one. Take
-    -- the first shard of the scope nobody holds (SKIP LOCKED), starting from this backend's own
-    -- (pid % shards); only when every existing shard is taken, create or wait for our own.
-    v_pref := pg_backend_pid() % d.shards;
-    for r in select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
-             where t.scope is not null group by t.scope having sum(t.delta) <> 0 order by t.scope loop
-      update dispatch.counter_shards c set value = c.value + r.delta
-      where c.name = p_name and c.scope = r.scope and c.shard = (
-        select s.shard from dispatch.counter_shards s
-        where s.name = p_name and s.scope = r.scope
-        order by (s.shard - v_pref + d.shards) % d.shards
-        limit 1 for update skip locked);
-      if not found then
-        insert into dispatch.counter_shards as c (name, scope, shard, value) values (p_name, r.scope, v_pref, r.delta)
-        on conflict (name, scope, shard) do update set value = c.value + excluded.value;
-      end if;
-      insert into dispatch.counter_dirty (xid, name, scope) values (pg_current_xact_id(), p_name, r.scope)
-      on conflict do nothing;
-    end loop;
+    -- sharded: the net delta waits for commit (publish_dirty_counters)
+    insert into dispatch.counter_dirty as c (xid, name, scope, delta)
+    select pg_current_xact_id(), p_name, x.scope, x.delta
+    from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
+          where t.scope is not null group by t.scope having sum(t.delta) <> 0) x
+    order by x.scope
+    on conflict (xid, name, scope) do update set delta = c.delta + excluded.delta;
   end if;
 end
 $$;
@@ -250,7 +228,7 @@ begin
 end
 $$;
 
--- Current value of a counter scope (sharded: the published value).
+-- Current value of a counter scope (committed; sharded counters: as of the last commit).
 create or replace function dispatch.counter_value(p_name text, p_scope text) returns bigint
 language sql stable security definer set search_path = '' as $$
   select coalesce((select value from dispatch.counter_state where name = p_name and scope = p_scope), 0)
@@ -276,30 +254,20 @@ begin
     for r in execute format($q$
         with e as (select q.scope::text as scope, sum(q.value)::bigint as value
                    from (%s) as q(scope, value) group by 1),
-             a as (select st.scope, st.value, st.seq from dispatch.counter_state st where st.name = $1),
-             sh as (select s.scope, sum(s.value)::bigint as value from dispatch.counter_shards s
-                    where s.name = $1 group by s.scope)
-        select coalesce(e.scope, a.scope, sh.scope) as scope,
+             a as (select st.scope, st.value, st.seq from dispatch.counter_state st where st.name = $1)
+        select coalesce(e.scope, a.scope) as scope,
                coalesce(e.value, 0) as expected,
-               case when $2 > 1 then coalesce(sh.value, 0) else coalesce(a.value, 0) end as actual,
+               coalesce(a.value, 0) as actual,
                coalesce(a.seq, 0) as seq
-        from e full join a on a.scope = e.scope full join sh on sh.scope = coalesce(e.scope, a.scope)
-        order by 1$q$, d.reconcile_sql) using d.name, d.shards loop
+        from e full join a on a.scope = e.scope
+        order by 1$q$, d.reconcile_sql) using d.name loop
       name := d.name; scope := r.scope; expected := r.expected; actual := r.actual; seq := r.seq;
       corrected := false;
       if r.expected <> r.actual and p_apply then
-        if d.shards > 1 then
-          insert into dispatch.counter_shards as c (name, scope, shard, value)
-          values (d.name, r.scope, 0, r.expected - r.actual)
-          on conflict on constraint counter_shards_pkey do update set value = c.value + excluded.value;
-          v_value := dispatch.publish_sharded_counter(d.name, r.scope);
-          select st.seq into v_seq from dispatch.counter_state st where st.name = d.name and st.scope = r.scope;
-        else
-          insert into dispatch.counter_state as c (name, scope, value, seq) values (d.name, r.scope, r.expected, 1)
-          on conflict on constraint counter_state_pkey do update set value = excluded.value, seq = c.seq + 1, updated_at = now()
-          returning c.value, c.seq into v_value, v_seq;
-          perform dispatch.broadcast_counter(d.name, d.scope_kind, r.scope, v_value, v_seq, d.invalidates);
-        end if;
+        insert into dispatch.counter_state as c (name, scope, value, seq) values (d.name, r.scope, r.expected, 1)
+        on conflict on constraint counter_state_pkey do update set value = excluded.value, seq = c.seq + 1, updated_at = now()
+        returning c.value, c.seq into v_value, v_seq;
+        perform dispatch.broadcast_counter(d.name, d.scope_kind, r.scope, v_value, v_seq, d.invalidates);
         seq := v_seq;
         corrected := true;
       end if;
