@@ -60,11 +60,14 @@ function ensureDir(dir: string, owner: { uid: number; gid: number }): void {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   if (!isRoot()) return;
   chownSync(dir, owner.uid, owner.gid);
-  // The server's OS user must be able to reach the directory: a state folder made by mkdtemp
-  // (mode 0700, owned by root) would hide it. Let others traverse (not list) the parent.
-  const parent = dirname(dir);
-  const mode = statSync(parent).mode & 0o777;
-  if ((mode & 0o001) === 0) chmodSync(parent, mode | 0o011);
+  // The server's OS user must be able to reach the directory: a checkout or state folder inside
+  // a root-only directory (mode 0700, e.g. made by mkdtemp) would hide it. Let others traverse
+  // (search, not list) every ancestor that blocks the way.
+  for (let ancestor = dirname(dir); ; ancestor = dirname(ancestor)) {
+    const mode = statSync(ancestor).mode & 0o777;
+    if ((mode & 0o001) === 0) chmodSync(ancestor, mode | 0o001);
+    if (dirname(ancestor) === ancestor) break;
+  }
 }
 
 /** Settings appended to postgresql.conf once, at initdb time. */
