@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
 import { createMailCatcher, type MailCatcher, type MailMessage } from '../../src/mail/index.ts';
-import { minimalContext } from './support.ts';
+import { minimalContext } from '../support/minimal-context.ts';
 
 let mail: MailCatcher;
 

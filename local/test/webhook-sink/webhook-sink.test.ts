@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createWebhookSink, type RecordedRequest, type WebhookSink } from '../../src/webhook-sink/index.ts';
 import { standardWebhookHeaders } from '../../src/webhook-sink/standard-webhooks.ts';
-import { minimalContext } from './support.ts';
+import { minimalContext } from '../support/minimal-context.ts';
 
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 let sink: WebhookSink;
