@@ -45,10 +45,22 @@ window.joinPrivate = async (url, anonKey, email, password, topic) => {
       });
   });
 };
+// REST from a page on another origin: CORS preflights, the session's JWT and RLS, as an app does.
+window.restRoundTrip = async (url, anonKey, email, password, table, note) => {
+  const supabase = createClient(url, anonKey, { auth: { persistSession: false, autoRefreshToken: false } });
+  const signed = await supabase.auth.signInWithPassword({ email, password });
+  if (signed.error) return { error: 'SIGN_IN_ERROR: ' + signed.error.message };
+  const inserted = await supabase.from(table).insert({ note }).select('note').single();
+  if (inserted.error) return { error: 'INSERT_ERROR: ' + inserted.error.message };
+  const listed = await supabase.from(table).select('note').order('id');
+  if (listed.error) return { error: 'SELECT_ERROR: ' + listed.error.message };
+  return { inserted: inserted.data.note, notes: listed.data.map((r) => r.note) };
+};
 `;
 
 type Win = {
   joinPrivate: (...a: string[]) => Promise<string>;
+  restRoundTrip: (...a: string[]) => Promise<{ error?: string; inserted?: string; notes?: string[] }>;
   received?: { event: string; payload: Record<string, unknown> }[];
 };
 
@@ -56,6 +68,7 @@ describe('conformance: Chromium', { skip }, () => {
   if (skip || !target) return;
   const users = new Users(target, p);
   const policy = `${p} browser read own topic`;
+  const notes = `${p}_browser_notes`;
   let db: pg.Pool;
   let browser: Browser;
   let pageServer: Server;
@@ -79,6 +92,17 @@ describe('conformance: Chromium', { skip }, () => {
     [alice, bob] = await Promise.all([users.create('alice'), users.create('bob')]);
     await db.query(`create policy "${policy}" on realtime.messages for select to authenticated
       using (realtime.topic() = '${p}:user:' || (select auth.uid())::text)`);
+    await db.query(`
+      create table public.${notes} (
+        id bigint generated always as identity primary key,
+        owner uuid not null default auth.uid(),
+        note text not null
+      );
+      alter table public.${notes} enable row level security;
+      create policy own_notes on public.${notes} for all to authenticated
+        using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
+      grant select, insert on public.${notes} to authenticated;
+      notify pgrst, 'reload schema';`);
     const bundle = await build({
       stdin: { contents: entry, resolveDir: repoRoot, loader: 'js' },
       bundle: true,
@@ -111,6 +135,7 @@ describe('conformance: Chromium', { skip }, () => {
     await browser?.close();
     await new Promise<void>((resolve) => (pageServer ? pageServer.close(() => resolve()) : resolve()));
     await db?.query(`drop policy if exists "${policy}" on realtime.messages`).catch(() => {});
+    await db?.query(`drop table if exists public.${notes}`).catch(() => {});
     await db?.end();
     await users.cleanup();
   });
@@ -136,6 +161,30 @@ describe('conformance: Chromium', { skip }, () => {
     } finally {
       await page.close();
       await other.close();
+    }
+  });
+
+  test("REST from another origin: CORS, the signed-in user's JWT and RLS", async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(pageUrl);
+      await page.waitForFunction(() => typeof (window as never as Win).restRoundTrip === 'function', null, {
+        timeout: 10_000,
+      });
+      const roundTrip = (user: TestUser, note: string) =>
+        page.evaluate(
+          ([url, key, email, password, table, n]) =>
+            (window as never as Win).restRoundTrip(url, key, email, password, table, n),
+          [target.url, target.anonKey, user.email, user.password, notes, note],
+        );
+      assert.deepEqual(await roundTrip(alice, 'alice 1'), { inserted: 'alice 1', notes: ['alice 1'] });
+      assert.deepEqual(await roundTrip(bob, 'bob 1'), { inserted: 'bob 1', notes: ['bob 1'] });
+      assert.deepEqual(await roundTrip(alice, 'alice 2'), {
+        inserted: 'alice 2',
+        notes: ['alice 1', 'alice 2'],
+      });
+    } finally {
+      await page.close();
     }
   });
 });
