@@ -84,8 +84,11 @@ if (!remote) {
   Object.assign(process.env, env);
   const control = await import('../local/src/control.ts');
   const { statusVariables } = await import('../local/src/state.ts');
-  step('starting the local stack for the tests');
+  step('starting the local stack for the tests (fresh database)');
   await control.stopStack(repoRoot).catch(() => {});
+  // A fresh database every run: the demo project's core migration is rebuilt in place while the
+  // core is developed, and `supabase db push` never re-applies a version it has recorded.
+  rmSync(env.SUPADISPATCH_STATE_DIR, { recursive: true, force: true });
   try {
     const { state } = await control.startStack(repoRoot);
     const vars = statusVariables(state);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { clusterRunning, serverLogFile, stopCluster } from './db/cluster.ts';
@@ -134,4 +134,15 @@ export async function stopStack(projectRoot: string, timeoutMs = 60_000): Promis
   }
   clearState(paths);
   return wasRunning;
+}
+
+/**
+ * Stops the stack and deletes its database (keys are kept), like `supabase db reset` on a fresh
+ * container: the next start re-runs the bootstrap, every migration and the seed.
+ */
+export async function resetStack(projectRoot: string): Promise<void> {
+  const paths = statePaths(projectRoot);
+  await stopStack(projectRoot);
+  rmSync(paths.dataDir, { recursive: true, force: true });
+  rmSync(paths.runDir, { recursive: true, force: true });
 }

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import pg from 'pg';
 import { repoRoot } from '../../src/paths.ts';
 
 /**
@@ -105,6 +106,27 @@ describe('supadispatch local', () => {
     assert.equal(second.code, 0);
     assert.match(second.stderr, /not running/);
     assert.equal(cli('local', 'status').code, 1);
+  });
+
+  it('reset deletes the database, and the next start makes a fresh one with the same keys', async () => {
+    const before = parseEnv(cli('local', 'start', '-o', 'env').stdout);
+    const marker = new pg.Client({ connectionString: before.DB_URL });
+    await marker.connect();
+    await marker.query('create table public.reset_marker (id int)');
+    await marker.end();
+    const reset = cli('local', 'reset');
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stderr, /deleted its database/);
+    assert.equal(cli('local', 'status').code, 1);
+    const started = cli('local', 'start', '-o', 'env');
+    assert.equal(started.code, 0, started.stderr);
+    assert.equal(parseEnv(started.stdout).ANON_KEY, before.ANON_KEY);
+    const check = new pg.Client({ connectionString: before.DB_URL });
+    await check.connect();
+    const { rows } = await check.query(`select to_regclass('public.reset_marker') as marker`);
+    await check.end();
+    assert.equal(rows[0].marker, null, 'the table made before the reset is gone');
+    assert.equal(cli('local', 'stop').code, 0);
   });
 
   it('start with a port taken names the port and what to do', async () => {

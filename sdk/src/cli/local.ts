@@ -1,5 +1,6 @@
 import {
   findProjectRoot,
+  resetStack,
   runningState,
   StackError,
   startStack,
@@ -8,11 +9,12 @@ import {
 } from '@supadispatch/local';
 import { formatVariables, type OutputFormat } from './output.ts';
 
-const usage = `usage: supadispatch local <start|stop|status> [-o pretty|env|json]
+const usage = `usage: supadispatch local <start|stop|status|reset> [-o pretty|env|json]
 
   start    start the local Supabase stack in the background (returns once ready)
   stop     stop it and every process it started
-  status   print its URLs and keys (-o env: KEY="value" lines; -o json: an object)`;
+  status   print its URLs and keys (-o env: KEY="value" lines; -o json: an object)
+  reset    stop it and delete its database (keys are kept); the next start re-applies every migration`;
 
 function parseOutput(args: string[]): OutputFormat {
   const index = args.findIndex((a) => a === '-o' || a === '--output');
@@ -39,6 +41,13 @@ export async function localCommand(args: string[]): Promise<number> {
       case 'stop': {
         const stopped = await stopStack(projectRoot);
         process.stderr.write(stopped ? 'Stopped the local stack.\n' : 'The local stack is not running.\n');
+        return 0;
+      }
+      case 'reset': {
+        await resetStack(projectRoot);
+        process.stderr.write(
+          'Stopped the local stack and deleted its database. `local start` creates a fresh one.\n',
+        );
         return 0;
       }
       case 'status': {

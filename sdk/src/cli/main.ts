@@ -10,7 +10,8 @@ usage: supadispatch <command>
   check                     same as gen --check: exit 1 naming stale generated files (for CI)
   doctor [--db-url <url>]   check an install (core, triggers, cron, Vault, worker answering, realtime,
                             receipts, counters)
-  local start|stop|status   the Docker-free local Supabase stack
+  local start|stop|status|reset
+                            the Docker-free local Supabase stack
 `;
 
 export async function main(argv: string[]): Promise<number> {
