@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type { LocalService, StackContext } from './context.ts';
 import { corsHeaders, HttpError, sendJson } from './http.ts';
-import { decodeJwt } from './jwt.ts';
+import { verifyJwt } from './jwt.ts';
 
 /**
  * The API gateway on API_URL, playing Kong's part in `supabase start`: one port, services mounted
@@ -38,9 +38,11 @@ function checkApiKey(req: IncomingMessage, url: URL, ctx: StackContext): HttpErr
     );
   }
   if (apikey !== ctx.keys.anonKey && apikey !== ctx.keys.serviceRoleKey) {
-    // Like hosted Supabase, any JWT signed with the project's secret and carrying a role is accepted.
-    const claims = decodeJwt(apikey);
-    if (!claims || (claims.role !== 'anon' && claims.role !== 'service_role')) {
+    // Like hosted Supabase, a JWT signed with the project's secret and carrying the anon or
+    // service_role role is accepted as a key too (e.g. keys minted with a longer expiry).
+    const verified = verifyJwt(apikey, ctx.keys.jwtSecret);
+    const role = verified.ok ? verified.claims.role : undefined;
+    if (role !== 'anon' && role !== 'service_role') {
       return new HttpError(401, { message: 'Invalid authentication credentials' });
     }
   }

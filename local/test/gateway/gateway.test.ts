@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LocalService } from '../../src/context.ts';
 import { sendJson } from '../../src/http.ts';
+import { signJwt } from '../../src/jwt.ts';
 import {
   adminDbUrlOrNull,
   missingAdminDbMessage,
@@ -43,6 +44,22 @@ describe('gateway', { skip: adminDbUrlOrNull() ? false : missingAdminDbMessage }
     const res = await fetch(`${stack.url}/rest/v1/todos`, { headers: { apikey: 'nope' } });
     assert.equal(res.status, 401);
     assert.deepEqual(await res.json(), { message: 'Invalid authentication credentials' });
+  });
+
+  it('refuses an unsigned or wrongly signed key that claims the service role', async () => {
+    const forge = (secret: string) => signJwt({ role: 'service_role', iat: 0, exp: 4102444800 }, secret);
+    const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"role":"service_role"}').toString('base64url')}.`;
+    for (const apikey of [forge('not-the-secret'), unsigned]) {
+      const res = await fetch(`${stack.url}/rest/v1/todos`, { headers: { apikey } });
+      assert.equal(res.status, 401);
+      assert.deepEqual(await res.json(), { message: 'Invalid authentication credentials' });
+    }
+  });
+
+  it('accepts another key signed with the stack secret for an API role', async () => {
+    const apikey = signJwt({ role: 'anon', iat: 0, exp: 4102444800 }, stack.jwtSecret);
+    const res = await fetch(`${stack.url}/rest/v1/todos`, { headers: { apikey } });
+    assert.equal(res.status, 200);
   });
 
   it('strips the prefix and copies the apikey to Authorization when absent', async () => {
