@@ -67,3 +67,21 @@ export function bearerToken(req: IncomingMessage): string | null {
   const match = /^bearer\s+(.+)$/i.exec(header.trim());
   return match ? match[1].trim() : null;
 }
+
+/**
+ * True when the Host header names this machine's loopback. The mail catcher and the webhook
+ * sink need no credentials, so without this a web page could read them through DNS rebinding
+ * (its own hostname resolving to 127.0.0.1): the browser would send that hostname as Host.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0];
+  return name === 'localhost' || name === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+/** Answers 403 and returns false unless the request's Host is loopback (see isLoopbackHost). */
+export function requireLoopbackHost(req: IncomingMessage, res: ServerResponse): boolean {
+  if (isLoopbackHost(req.headers.host)) return true;
+  sendJson(res, 403, { message: `Host "${req.headers.host ?? ''}" is not this machine's loopback address` });
+  return false;
+}

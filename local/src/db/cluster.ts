@@ -56,8 +56,9 @@ function runAsServerUser(binary: string, args: string[], options: { input?: stri
   });
 }
 
-function ensureDir(dir: string, owner: { uid: number; gid: number }): void {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+function ensureDir(dir: string, owner: { uid: number; gid: number }, mode = 0o755): void {
+  mkdirSync(dir, { recursive: true, mode });
+  chmodSync(dir, mode);
   if (!isRoot()) return;
   chownSync(dir, owner.uid, owner.gid);
   // The server's OS user must be able to reach the directory: a checkout or state folder inside
@@ -102,9 +103,10 @@ export function clusterExists(dataDir: string): boolean {
 /** initdb once; returns true when a new cluster was created. */
 export function ensureCluster(options: ClusterOptions): boolean {
   const owner = serverOsUser();
-  ensureDir(options.runDir, owner);
+  // Private: the unix socket there accepts local connections without a password (trust).
+  ensureDir(options.runDir, owner, 0o700);
   if (clusterExists(options.dataDir)) return false;
-  ensureDir(options.dataDir, owner);
+  ensureDir(options.dataDir, owner, 0o700);
   const pwfile = join(options.runDir, 'initdb.pw');
   writeFileSync(pwfile, `${localPassword}\n`, { mode: 0o600 });
   if (isRoot()) chownSync(pwfile, owner.uid, owner.gid);
@@ -130,7 +132,8 @@ export function ensureCluster(options: ClusterOptions): boolean {
 
 export function startCluster(options: ClusterOptions): void {
   const owner = serverOsUser();
-  ensureDir(options.runDir, owner);
+  // Private: the unix socket there accepts local connections without a password (trust).
+  ensureDir(options.runDir, owner, 0o700);
   const result = runAsServerUser('pg_ctl', [
     '-D',
     options.dataDir,

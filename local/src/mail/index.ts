@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LocalService, StackContext } from '../context.ts';
-import { bearerToken, corsHeaders, HttpError, readBody, sendJson } from '../http.ts';
+import { bearerToken, corsHeaders, HttpError, readBody, requireLoopbackHost, sendJson } from '../http.ts';
 import { IdempotencyCache, messageFromResend, messagesFromResendBatch, ResendApiError } from './resend.ts';
 import { startSmtp } from './smtp.ts';
 import { type MailMessage, MailStore } from './store.ts';
@@ -194,7 +194,7 @@ export function createMailCatcher(options: MailCatcherOptions = {}): MailCatcher
       ctx = context;
       stopping = new AbortController();
       const server = createServer((req, res) => {
-        void handle(req, res);
+        if (requireLoopbackHost(req, res)) void handle(req, res);
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

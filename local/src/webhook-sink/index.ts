@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LocalService, StackContext } from '../context.ts';
-import { corsHeaders, HttpError, readJson, sendJson } from '../http.ts';
+import { corsHeaders, HttpError, readJson, requireLoopbackHost, sendJson } from '../http.ts';
 import { verifyStandardWebhook } from './standard-webhooks.ts';
 
 /**
@@ -305,7 +305,8 @@ export function createWebhookSink(options: WebhookSinkOptions = {}): WebhookSink
       if (server) throw new Error('webhook sink already started');
       ctx = context;
       const created = createServer((req, res) => {
-        void handle(req, res);
+        // Only the control API is guarded: sink paths must accept whatever Host a sender uses.
+        if (!req.url?.startsWith('/api/') || requireLoopbackHost(req, res)) void handle(req, res);
       });
       await new Promise<void>((resolve, reject) => {
         created.once('error', reject);

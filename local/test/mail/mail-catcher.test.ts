@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
 import { createMailCatcher, type MailCatcher, type MailMessage } from '../../src/mail/index.ts';
 import { minimalContext } from '../support/minimal-context.ts';
+import { requestWithHost } from '../support/raw-request.ts';
 
 let mail: MailCatcher;
 
@@ -38,6 +39,16 @@ const valid = {
 };
 
 describe('mail catcher', () => {
+  test('refuses a Host that is not loopback (DNS rebinding), accepts localhost and 127.0.0.1', async () => {
+    for (const host of ['attacker.example', `attacker.example:${mail.port}`, '127.0.0.1.attacker.example']) {
+      assert.equal((await requestWithHost(`${mail.url}/api/messages`, host)).status, 403, host);
+      assert.equal((await requestWithHost(`${mail.url}/`, host)).status, 403, host);
+    }
+    for (const host of [`localhost:${mail.port}`, `127.0.0.1:${mail.port}`, `[::1]:${mail.port}`]) {
+      assert.equal((await requestWithHost(`${mail.url}/api/messages`, host)).status, 200, host);
+    }
+  });
+
   test('binds the ports it is given (0 = any free port) and exposes them', () => {
     assert.ok(mail.port > 0);
     assert.ok(mail.smtpPort > 0);

@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { createWebhookSink, type RecordedRequest, type WebhookSink } from '../../src/webhook-sink/index.ts';
 import { standardWebhookHeaders } from '../../src/webhook-sink/standard-webhooks.ts';
 import { minimalContext } from '../support/minimal-context.ts';
+import { requestWithHost } from '../support/raw-request.ts';
 
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 let sink: WebhookSink;
@@ -51,6 +52,12 @@ async function eventually(check: () => Promise<boolean>, attempts = 100): Promis
 }
 
 describe('webhook sink', () => {
+  test('its control API refuses a Host that is not loopback; sink paths take any Host', async () => {
+    assert.equal((await requestWithHost(`${sink.url}/api/requests`, 'attacker.example')).status, 403);
+    assert.equal((await requestWithHost(`${sink.url}/api/requests`, `localhost:${sink.port}`)).status, 200);
+    assert.equal((await requestWithHost(`${sink.url}/hooks/any-host`, 'hooks.example.test')).status, 200);
+  });
+
   test('binds port 0 to a free port and records any request with body, query and headers', async () => {
     assert.ok(sink.port > 0);
     const res = await post('/hooks/orders?attempt=1&tag=a&tag=b', '{"hello":"world"}', { 'x-custom': 'yes' });
