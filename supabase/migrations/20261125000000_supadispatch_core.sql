@@ -1857,47 +1857,66 @@ $$;
 -- ==== sql/core/900_grants.sql ====
 -- Privileges, RLS, realtime policies, pg_cron jobs. Last, so it covers everything above.
 
--- RLS on every dispatch table. No client policies: clients use the public.dispatch_* RPCs; the
--- owner (postgres) and service_role bypass RLS.
-do $$
+-- The plugin's own public functions (client RPCs for authenticated, worker RPCs for service_role): an
+-- explicit list, so the install never touches an app's function that happens to be named
+-- public.dispatch_* (a name pattern would grant it to authenticated and take it from service_role).
+-- A function listed here that does not exist fails the install; sql/test/060_grants.sql checks that
+-- every public.dispatch_* function of the core is listed.
+create or replace function dispatch.rpc_functions() returns table (sig regprocedure, grantee text)
+language sql stable set search_path = '' as $$
+  values
+    ('public.dispatch_initial_state()'::pg_catalog.regprocedure, 'authenticated'::text),
+    ('public.dispatch_notifications(timestamptz, integer)', 'authenticated'),
+    ('public.dispatch_mark_read(uuid[])', 'authenticated'),
+    ('public.dispatch_mark_all_read()', 'authenticated'),
+    ('public.dispatch_preferences()', 'authenticated'),
+    ('public.dispatch_set_preference(text, text, boolean, text)', 'authenticated'),
+    ('public.dispatch_receipts(text, text, uuid, timestamptz, timestamptz, integer)', 'authenticated'),
+    ('public.dispatch_occurrences(text, text, timestamptz, timestamptz, integer)', 'authenticated'),
+    ('public.dispatch_replay(uuid)', 'authenticated'),
+    ('public.dispatch_worker_claim(text, integer, integer, text[])', 'service_role'),
+    ('public.dispatch_worker_set_content(uuid, bigint, jsonb, text[])', 'service_role'),
+    ('public.dispatch_worker_complete(uuid, bigint, text, jsonb, integer, integer)', 'service_role'),
+    ('public.dispatch_worker_retry(uuid, bigint, text, timestamptz, integer, integer)', 'service_role'),
+    ('public.dispatch_worker_fail(uuid, bigint, text, integer, integer)', 'service_role'),
+    ('public.dispatch_worker_deliver_in_app(uuid, bigint)', 'service_role')
+$$;
+
+-- RLS and privileges of everything the core owns. Called by the install (below); idempotent.
+create or replace function dispatch.apply_grants() returns void
+language plpgsql set search_path = '' as $$
 declare
   t record;
+  f record;
 begin
-  for t in select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  -- RLS on every dispatch table. No client policies: clients use the public.dispatch_* RPCs; the
+  -- owner (postgres) and service_role bypass RLS.
+  for t in select c.relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
            where n.nspname = 'dispatch' and c.relkind in ('r', 'p') loop
     execute format('alter table dispatch.%I enable row level security', t.relname);
   end loop;
-end
-$$;
 
-revoke all on schema dispatch from public, anon;
--- authenticated needs USAGE only to evaluate the realtime.messages policies (dispatch.can_read_topic).
-grant usage on schema dispatch to authenticated, service_role;
+  revoke all on schema dispatch from public, anon;
+  -- authenticated needs USAGE only to evaluate the realtime.messages policies (dispatch.can_read_topic).
+  grant usage on schema dispatch to authenticated, service_role;
 
-revoke all on all tables in schema dispatch from public, anon, authenticated;
-revoke all on all sequences in schema dispatch from public, anon, authenticated;
-revoke all on all functions in schema dispatch from public, anon, authenticated;
-grant select, insert, update, delete on all tables in schema dispatch to service_role;
-grant usage, select on all sequences in schema dispatch to service_role;
-grant execute on all functions in schema dispatch to service_role;
-grant execute on function dispatch.can_read_topic(text) to authenticated;
+  revoke all on all tables in schema dispatch from public, anon, authenticated;
+  revoke all on all sequences in schema dispatch from public, anon, authenticated;
+  revoke all on all functions in schema dispatch from public, anon, authenticated;
+  grant select, insert, update, delete on all tables in schema dispatch to service_role;
+  grant usage, select on all sequences in schema dispatch to service_role;
+  grant execute on all functions in schema dispatch to service_role;
+  grant execute on function dispatch.can_read_topic(text) to authenticated;
 
--- Client RPCs: authenticated only.
-do $$
-declare
-  f record;
-begin
-  for f in select p.oid::regprocedure as sig, p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-           where n.nspname = 'public' and p.proname like 'dispatch\_%' loop
+  -- Client RPCs: authenticated only; worker RPCs: service_role only.
+  for f in select r.sig, r.grantee from dispatch.rpc_functions() r loop
     execute format('revoke all on function %s from public, anon, authenticated, service_role', f.sig);
-    if f.proname like 'dispatch\_worker\_%' then
-      execute format('grant execute on function %s to service_role', f.sig);
-    else
-      execute format('grant execute on function %s to authenticated', f.sig);
-    end if;
+    execute format('grant execute on function %s to %I', f.sig, f.grantee);
   end loop;
 end
 $$;
+
+select dispatch.apply_grants();
 
 do $$
 begin
