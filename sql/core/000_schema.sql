@@ -55,7 +55,8 @@ insert into dispatch.settings (key, value, description) values
   ('prune_read_notifications_after', '"90 days"', 'age after which read notifications are removed'),
   ('prune_occurrences_after', '"30 days"', 'age after which occurrences without receipts are removed'),
   ('prune_batch_size', '5000', 'rows removed per table per prune() call'),
-  ('counter_default_shards', '16', 'shards used by register_counter(... shards => null) for audience counters')
+  ('counter_default_shards', '16', 'shards used by register_counter(... shards => null) for audience counters'),
+  ('render_max_length', '100000', 'dispatch.render output cap in characters; longer results are cut and end with '' [truncated]''')
 on conflict (key) do nothing;
 
 -- plpgsql, not sql: a non-inlinable SQL function (security definer, SET) is parsed and planned again

@@ -110,18 +110,47 @@ end
 $$;
 
 -- {{column}} / {{a.b}} interpolation against a record (jsonb). Missing values render as ''.
+-- One left-to-right pass: the template is split on the placeholders and each one is replaced by its
+-- value from the record, so an inserted value is never scanned again (a value containing `{{x}}`
+-- stays literal text). The output is capped at the setting render_max_length (characters, default
+-- 100000): a longer result is cut and ends with ' [truncated]' (the whole result is then exactly
+-- render_max_length long), so rendering never fails the expansion because of the size of the data.
 create or replace function dispatch.render(p_template text, p_record jsonb) returns text
-language plpgsql immutable set search_path = '' as $$
+language plpgsql stable set search_path = '' as $$
 declare
-  m text[];
-  result text := p_template;
+  pattern constant text := '\{\{\s*([A-Za-z0-9_.]+)\s*\}\}';
+  marker constant text := ' [truncated]';
+  cap integer;
+  parts text[];
+  keys text[];
+  pieces text[];
+  piece text;
+  total bigint;
+  i integer;
 begin
   if p_template is null then
     return null;
   end if;
-  for m in select regexp_matches(p_template, '(\{\{\s*([A-Za-z0-9_.]+)\s*\}\})', 'g') loop
-    result := replace(result, m[1], coalesce(p_record #>> string_to_array(m[2], '.'), ''));
+  if strpos(p_template, '{{') = 0 then
+    parts := array[p_template];
+    keys := '{}';
+  else
+    parts := regexp_split_to_array(p_template, pattern);
+    keys := array(select m[1] from regexp_matches(p_template, pattern, 'g') m);
+  end if;
+  cap := greatest(coalesce(dispatch.setting_int('render_max_length', 100000), 100000), length(marker));
+  pieces := array[parts[1]];
+  total := length(parts[1]);
+  i := 1;
+  while total <= cap and i <= cardinality(keys) loop
+    piece := coalesce(p_record #>> string_to_array(keys[i], '.'), '');
+    pieces := pieces || piece || parts[i + 1];
+    total := total + length(piece) + length(parts[i + 1]);
+    i := i + 1;
   end loop;
-  return result;
+  if total <= cap then
+    return array_to_string(pieces, '');
+  end if;
+  return left(array_to_string(pieces, ''), cap - length(marker)) || marker;
 end
 $$;
