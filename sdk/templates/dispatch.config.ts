@@ -19,14 +19,24 @@ export default defineDispatch({
   // Who receives what. Six formats:
   audiences: {
     owner: { column: 'user_id' }, // 1. a column of the row
-    admin: { where: { is_admin: true } }, // 2. a filter over users.table
+    // staff: { where: { role: 'staff' } },                                 // 2. a filter over users.table (see the warning below)
     // seller: { chain: ['product_id', 'products.seller_id'] },            // 3. a chain of foreign keys
-    // regionalAdmin: { where: { is_admin: true, region: { fromRow: 'region' } } }, // 4. values from the row
+    // regionalStaff: { where: { role: 'staff', region: { fromRow: 'region' } } }, // 4. values from the row
     // onDuty: { function: 'public.on_duty_admins', args: ['region'] },    // 5. your SQL function (setof uuid)
-    // ops: { system: [{ email: 'ops@example.com' }, { slack: { urlSecret: 'SLACK_OPS_URL' } }] }, // 6. static
+    ops: { system: [{ email: 'ops@example.com' }] }, // 6. static recipients (add { slack: { urlSecret: 'SLACK_OPS_URL' } }, ...)
   },
-  // The audience allowed to use the admin RPCs, preview and manual trigger.
-  admin: 'admin',
+  // Admins (admin RPCs, preview, manual trigger, the `dispatch:audience:admin` topic): without an
+  // `admin` key the core's rule applies — a row in `dispatch.admins`, or
+  // `auth.users.raw_app_meta_data->>'role' = 'admin'` (app_metadata is writable only with the service
+  // role). Make someone an admin:  insert into dispatch.admins (user_id) values ('<uuid>');
+  //
+  // **WARNING**: an admin audience, and any audience used for topics or audience counters, must only
+  // read columns users cannot write. Many apps let users update their own profile row
+  // (`for update using (id = auth.uid())`): `admin: 'staff'` with `staff: { where: { is_admin: true } }`
+  // on such a table lets any user make themselves admin (read every receipt, replay, join admin topics).
+  // Only filter on columns `authenticated` cannot UPDATE (the same holds for recipients: a writable
+  // `role` lets a user receive other people's notifications). `supadispatch doctor` checks this.
+  // admin: 'staff',
 
   events: {
     // 'order.shipped': {
@@ -49,8 +59,9 @@ export default defineDispatch({
     // },
     welcome: {
       // An event without a table fires only through dispatch.emit('welcome', record) or the admin trigger.
-      channels: [{ transport: 'in_app', audience: 'admin' }],
-      content: { title: 'supadispatch is set up', message: 'Edit dispatch.config.ts to add your events.' },
+      // `ops` (static recipients) stands in until you add your own audiences.
+      channels: [{ transport: 'email', audience: 'ops' }],
+      content: { subject: 'supadispatch is set up', text: 'Edit dispatch.config.ts to add your events.' },
     },
   },
 

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { doctorCommand, formatChecks, probeWorker, runChecks } from '../src/cli/doctor.ts';
+import pg from 'pg';
+import {
+  audienceColumnsCheck,
+  doctorCommand,
+  formatChecks,
+  probeWorker,
+  runChecks,
+} from '../src/cli/doctor.ts';
 import { validateConfig } from '../src/index.ts';
 import shop from './fixtures/shop.config.ts';
 import { captureIo, makeProject } from './support/project.ts';
@@ -24,6 +31,8 @@ function fakeDb(state: {
   failed?: number;
   failedOcc?: number;
   drift?: Record<string, unknown>[];
+  /** What has_column_privilege / RLS say about the audience filter columns, per `schema.table.column`. */
+  columns?: Record<string, { can_update: boolean; can_insert: boolean; rls: boolean; policies: string[] }>;
 }) {
   const allTriggers: { name: string; tbl: string }[] = [];
   for (const e of config.events) {
@@ -46,7 +55,7 @@ function fakeDb(state: {
     drift: [],
     ...state,
   };
-  return async (sql: string): Promise<Record<string, unknown>[]> => {
+  return async (sql: string, params?: unknown[]): Promise<Record<string, unknown>[]> => {
     if (sql.includes("to_regprocedure('dispatch.version()')")) return [{ installed: s.version !== null }];
     if (sql.includes('dispatch.version() as version')) return [{ version: s.version }];
     if (sql.includes('from pg_trigger')) return s.triggers;
@@ -62,6 +71,13 @@ function fakeDb(state: {
     if (sql.includes('from dispatch.receipts')) return [{ failed: s.failed, overdue: s.overdue }];
     if (sql.includes('from dispatch.occurrences')) return [{ n: s.failedOcc }];
     if (sql.includes('reconcile_counters')) return s.drift;
+    if (sql.includes('from pg_roles')) return [{ role: true }];
+    if (sql.includes('has_column_privilege')) {
+      const [schema, tbl, col] = params as string[];
+      const c = state.columns?.[`${schema}.${tbl}.${col}`];
+      // healthy: the column exists, authenticated may not write it
+      return [c ?? { can_update: false, can_insert: false, rls: true, policies: [] }];
+    }
     throw new Error(`unexpected query: ${sql}`);
   };
 }
@@ -143,6 +159,7 @@ describe('supadispatch doctor', () => {
     assert.equal(failed, 0, text);
     assert.doesNotMatch(text, /✗/);
     assert.match(text, /✓ triggers match the config/);
+    assert.match(text, /✓ audience filters read no column users can write — 1 column checked/);
     assert.match(text, new RegExp(`✓ dispatch-worker answers — HTTP 200 from ${worker.url}\n`));
     // the probe is the core's poke with a harmless body
     assert.deepEqual(worker.seen, [
@@ -185,6 +202,49 @@ describe('supadispatch doctor', () => {
     assert.match(text, /✗ no receipts overdue \(pending past due > 5 min\) — 3 overdue/);
     assert.match(text, /! no failed receipts — 2 failed/);
     assert.match(text, /✗ counters match reconcile — pending_orders\[u1\] 3 ≠ 2/);
+  });
+
+  it('flags an admin audience over a column users may update (own-row policy), with the fix', async () => {
+    const db = fakeDb({
+      columns: {
+        'public.profiles.is_admin': {
+          can_update: true,
+          can_insert: false,
+          rls: true,
+          policies: ['profiles_update_own'],
+        },
+      },
+    });
+    const { text, failed } = formatChecks(await runChecks(db, config, '0.1.0'));
+    assert.equal(failed, 1, text);
+    assert.match(
+      text,
+      /✗ audience filters read no column users can write — public\.profiles\.is_admin \(admin audience "admin"\): authenticated has UPDATE, allowed by policy profiles_update_own\n {4}fix: revoke insert, update on "public"\."profiles" from anon, authenticated; grant update \(<the columns users may edit, not "is_admin">\) on "public"\."profiles" to authenticated;.* omit `admin` in dispatch\.config\.ts/,
+    );
+    // the privilege alone, held back by RLS without an update policy, is a warning
+    const guarded = formatChecks(
+      await runChecks(
+        fakeDb({
+          columns: {
+            'public.profiles.is_admin': { can_update: true, can_insert: false, rls: true, policies: [] },
+          },
+        }),
+        config,
+        '0.1.0',
+      ),
+    );
+    assert.equal(guarded.failed, 0, guarded.text);
+    assert.match(guarded.text, /! audience filters read no column users can write — .*only RLS/);
+    // without an admin / topic filter audience there is nothing to check
+    const plain = validateConfig({
+      ...shop,
+      admin: undefined,
+      audiences: { buyer: { column: 'user_id' } },
+      events: {},
+      counters: {},
+    });
+    const none = await runChecks(fakeDb({}), plain, '0.1.0');
+    assert.equal(none.filter((c) => c.name.startsWith('audience filters')).length, 0);
   });
 
   const probeOnly = async (url: string, probeTimeoutMs?: number) => {
@@ -298,6 +358,50 @@ describe('supadispatch doctor', () => {
       assert.match(io.stderr, /pass --db-url <postgres url> or set SUPABASE_DB_URL/);
     } finally {
       if (saved !== undefined) process.env.SUPABASE_DB_URL = saved;
+    }
+  });
+
+  it('the writable-column check against a real database: healthy, then UPDATE on is_admin for authenticated', {
+    skip: !process.env.SUPABASE_DB_URL && 'SUPABASE_DB_URL is not set',
+  }, async () => {
+    const client = new pg.Client({ connectionString: process.env.SUPABASE_DB_URL });
+    await client.connect();
+    const schema = `sd_doctor_${process.pid}`;
+    const q = async (sql: string, params?: unknown[]) => (await client.query(sql, params)).rows;
+    try {
+      await q(`drop schema if exists ${schema} cascade`);
+      await q(`create schema ${schema}`);
+      await q(
+        `create table ${schema}.profiles (id uuid primary key, name text, is_admin boolean not null default false)`,
+      );
+      await q(`alter table ${schema}.profiles enable row level security`);
+      await q(`grant usage on schema ${schema} to authenticated`);
+      await q(`grant select on ${schema}.profiles to authenticated`);
+      await q(`grant update (name) on ${schema}.profiles to authenticated`);
+      await q(`create policy own_row on ${schema}.profiles for update to authenticated using (true)`);
+      const cfg = validateConfig({
+        users: { table: `${schema}.profiles`, id: 'id' },
+        transports: { in_app: {} },
+        audiences: { staff: { where: { is_admin: true } } },
+        admin: 'staff',
+        events: {},
+      });
+      const healthy = await audienceColumnsCheck(q, cfg);
+      assert.equal(healthy?.ok, true, JSON.stringify(healthy));
+      await q(`grant update (is_admin) on ${schema}.profiles to authenticated`);
+      const bad = await audienceColumnsCheck(q, cfg);
+      assert.equal(bad?.ok, false);
+      assert.equal(bad?.level, undefined);
+      assert.match(
+        bad?.detail ?? '',
+        new RegExp(
+          `${schema}\\.profiles\\.is_admin \\(admin audience "staff"\\): authenticated has UPDATE, allowed by policy own_row`,
+        ),
+      );
+      assert.match(bad?.fix ?? '', /revoke insert, update on/);
+    } finally {
+      await q(`drop schema if exists ${schema} cascade`);
+      await client.end();
     }
   });
 

@@ -191,5 +191,22 @@ describe('supadispatch init', () => {
     );
     const io = captureIo(root);
     assert.equal(await genCommand([], io), 0, io.stderr);
+    // Admins are the core's rule (dispatch.admins, app_metadata.role), which users cannot write: the
+    // starter config neither sets `admin` nor redefines dispatch.is_admin from a profile column.
+    const { readdirSync } = await import('node:fs');
+    const dir = path.join(root, 'supabase/migrations');
+    const sql = readdirSync(dir)
+      .filter((f) => f.endsWith('_supadispatch.sql'))
+      .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+      .join('\n');
+    assert.ok(sql.length > 0, 'a migration was written');
+    // (the generated redefinition carries this comment; the core's own is_admin does not)
+    assert.doesNotMatch(sql, /-- the core's default: app_metadata\.role = 'admin'/);
+    const active = readFileSync(cfg, 'utf8')
+      .split('\n')
+      .filter((l) => !l.trim().startsWith('//'))
+      .join('\n');
+    assert.doesNotMatch(active, /\badmin\s*:/, 'no active `admin:` key');
+    assert.doesNotMatch(active, /is_admin/, 'no filter on a profile column');
   });
 });
