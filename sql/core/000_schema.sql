@@ -56,6 +56,7 @@ insert into dispatch.settings (key, value, description) values
   ('prune_occurrences_after', '"30 days"', 'age after which occurrences without receipts are removed'),
   ('prune_batch_size', '5000', 'rows removed per table per prune() call'),
   ('counter_default_shards', '16', 'shards used by register_counter(... shards => null) for audience counters'),
+  ('max_preferences_per_user', '500', 'preference rows a user may have (dispatch_set_preference)'),
   ('render_max_length', '100000', 'dispatch.render output cap in characters; longer results are cut and end with '' [truncated]''')
 on conflict (key) do nothing;
 

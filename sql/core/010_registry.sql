@@ -47,6 +47,10 @@ begin
 end
 $$;
 
+-- Transports the plugin delivers (the worker's providers, plus in_app in SQL).
+create or replace function dispatch.known_transports() returns text[]
+language sql immutable as $$ select array['discord', 'email', 'in_app', 'slack', 'sms', 'webhook']::text[] $$;
+
 -- Admins: a user is an admin if listed here or if auth.users.raw_app_meta_data->>'role' = 'admin'
 -- (app_metadata is writable only with the service role). The generator may redefine
 -- dispatch.is_admin(uuid) from the config's admin audience.

@@ -60,6 +60,7 @@ insert into dispatch.settings (key, value, description) values
   ('prune_occurrences_after', '"30 days"', 'age after which occurrences without receipts are removed'),
   ('prune_batch_size', '5000', 'rows removed per table per prune() call'),
   ('counter_default_shards', '16', 'shards used by register_counter(... shards => null) for audience counters'),
+  ('max_preferences_per_user', '500', 'preference rows a user may have (dispatch_set_preference)'),
   ('render_max_length', '100000', 'dispatch.render output cap in characters; longer results are cut and end with '' [truncated]''')
 on conflict (key) do nothing;
 
@@ -157,6 +158,10 @@ begin
     updated_at = now();
 end
 $$;
+
+-- Transports the plugin delivers (the worker's providers, plus in_app in SQL).
+create or replace function dispatch.known_transports() returns text[]
+language sql immutable as $$ select array['discord', 'email', 'in_app', 'slack', 'sms', 'webhook']::text[] $$;
 
 -- Admins: a user is an admin if listed here or if auth.users.raw_app_meta_data->>'role' = 'admin'
 -- (app_metadata is writable only with the service role). The generator may redefine
@@ -1735,6 +1740,10 @@ end
 $$;
 
 -- event_id null + category: a category-wide preference; transport null: every transport.
+-- transport: one of the event's transports (event preference), or of dispatch.known_transports()
+-- and the transports of the category's events (category preference). event_id and category are at
+-- most 200 characters, transport 32; a user has at most max_preferences_per_user rows (default 500;
+-- changing an existing row is always allowed).
 create or replace function public.dispatch_set_preference(event_id text, transport text, enabled boolean,
                                                           category text default null)
 returns jsonb
@@ -1742,6 +1751,8 @@ language plpgsql security definer set search_path = '' as $$
 declare
   uid uuid := dispatch.require_user();
   ev dispatch.events;
+  allowed text[];
+  max_rows bigint;
 begin
   if enabled is null then
     raise exception 'dispatch: enabled must be true or false' using errcode = '22023';
@@ -1752,6 +1763,15 @@ begin
   if event_id is not null and category is not null then
     raise exception 'dispatch: give an event_id or a category, not both' using errcode = '22023';
   end if;
+  if length(event_id) > 200 then
+    raise exception 'dispatch: event_id is longer than 200 characters' using errcode = '22023';
+  end if;
+  if length(category) > 200 then
+    raise exception 'dispatch: category is longer than 200 characters' using errcode = '22023';
+  end if;
+  if length(transport) > 32 then
+    raise exception 'dispatch: transport is longer than 32 characters' using errcode = '22023';
+  end if;
   if event_id is not null then
     select * into ev from dispatch.events e where e.id = dispatch_set_preference.event_id;
     if not found then
@@ -1760,11 +1780,37 @@ begin
     if not ev.user_configurable then
       raise exception 'dispatch: event % is not user-configurable', event_id using errcode = '22023';
     end if;
-  elsif not exists (select from dispatch.events e where e.category = dispatch_set_preference.category) then
-    raise exception 'dispatch: unknown category %', category using errcode = '22023';
+    if transport is not null and not transport = any (ev.transports) then
+      raise exception 'dispatch: transport % is not a transport of event % (%)', transport, event_id,
+        coalesce(nullif(array_to_string(array(select t from unnest(ev.transports) t order by t), ', '), ''), 'none')
+        using errcode = '22023';
+    end if;
+  else
+    if not exists (select from dispatch.events e where e.category = dispatch_set_preference.category) then
+      raise exception 'dispatch: unknown category %', category using errcode = '22023';
+    end if;
+    if transport is not null then
+      allowed := array(select distinct t from (
+                         select unnest(dispatch.known_transports()) as t
+                         union
+                         select unnest(e.transports) from dispatch.events e
+                         where e.category = dispatch_set_preference.category) s order by t);
+      if not transport = any (allowed) then
+        raise exception 'dispatch: unknown transport % (%)', transport, array_to_string(allowed, ', ')
+          using errcode = '22023';
+      end if;
+    end if;
   end if;
-  if transport is not null and transport !~ '^[a-z0-9_]+$' then
-    raise exception 'dispatch: invalid transport %', transport using errcode = '22023';
+  if not exists (select from dispatch.preferences p
+                 where p.user_id = uid and p.event_id = coalesce(dispatch_set_preference.event_id, '*')
+                   and p.category = coalesce(dispatch_set_preference.category, '*')
+                   and p.transport = coalesce(dispatch_set_preference.transport, '*')) then
+    -- one writer per user at a time, so concurrent calls cannot pass the cap together
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('dispatch.preferences:' || uid::text));
+    max_rows := dispatch.setting_int('max_preferences_per_user', 500);
+    if (select count(*) from dispatch.preferences p where p.user_id = uid) >= max_rows then
+      raise exception 'dispatch: too many preferences (at most % per user)', max_rows using errcode = '22023';
+    end if;
   end if;
   insert into dispatch.preferences as p (user_id, event_id, category, transport, enabled)
   values (uid, coalesce(dispatch_set_preference.event_id, '*'), coalesce(dispatch_set_preference.category, '*'),
