@@ -64,8 +64,14 @@ $$;
 
 -- Policies on realtime.messages:
 --   dispatch_read       (permissive, SELECT, authenticated): own user topic and member audience topics.
---   dispatch_read_guard (restrictive, SELECT): no other policy of the project can open dispatch:* topics.
---   dispatch_send_guard (restrictive, INSERT): nobody but the database sends on dispatch:* topics.
+--   dispatch_read_guard (restrictive, SELECT, authenticated): no other policy of the project can open
+--                        dispatch:* topics to a signed-in user beyond dispatch_read's.
+--   dispatch_read_guard_public (restrictive, SELECT, public): every other role (anon, a custom JWT role
+--                        of a third-party auth, ...) reads no dispatch:* topic, whatever the app's policies.
+--                        Its expression names only pg_catalog, so roles without USAGE on dispatch can
+--                        evaluate it; members of authenticated are left to dispatch_read_guard.
+--   dispatch_send_guard (restrictive, INSERT, public): nobody but the database (owner postgres,
+--                        BYPASSRLS) sends on dispatch:* topics.
 -- Creating policies on realtime.messages needs supautils' policy grant (hosted) or the table owner;
 -- where neither is available this returns false with a WARNING instead of failing the install, and can
 -- be re-run by a privileged role: select dispatch.install_realtime_policies();
@@ -83,11 +89,12 @@ begin
     execute 'drop policy if exists dispatch_read_guard on realtime.messages';
     execute $p$create policy dispatch_read_guard on realtime.messages as restrictive for select to authenticated
       using (topic not like 'dispatch:%' or dispatch.can_read_topic(topic))$p$;
-    execute 'drop policy if exists dispatch_read_guard_anon on realtime.messages';
-    execute $p$create policy dispatch_read_guard_anon on realtime.messages as restrictive for select to anon
-      using (topic not like 'dispatch:%')$p$;
+    execute 'drop policy if exists dispatch_read_guard_anon on realtime.messages';  -- 0.1.0, replaced by _public
+    execute 'drop policy if exists dispatch_read_guard_public on realtime.messages';
+    execute $p$create policy dispatch_read_guard_public on realtime.messages as restrictive for select to public
+      using (topic not like 'dispatch:%' or pg_catalog.pg_has_role('authenticated', 'member'))$p$;
     execute 'drop policy if exists dispatch_send_guard on realtime.messages';
-    execute $p$create policy dispatch_send_guard on realtime.messages as restrictive for insert to anon, authenticated
+    execute $p$create policy dispatch_send_guard on realtime.messages as restrictive for insert to public
       with check (topic not like 'dispatch:%')$p$;
   exception when insufficient_privilege then
     raise warning 'supadispatch: realtime policies not installed (%): run select dispatch.install_realtime_policies() as the owner of realtime.messages', sqlerrm;

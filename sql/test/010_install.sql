@@ -101,7 +101,7 @@ select is(case when to_regnamespace('cron') is null then 2::bigint
 
 -- realtime policies (installing them needs the owner of realtime.messages or supautils' policy grant)
 select ok(dispatch.install_realtime_policies(), 'install_realtime_policies');
-select policies_are('realtime', 'messages', array['dispatch_read', 'dispatch_read_guard', 'dispatch_read_guard_anon',
+select policies_are('realtime', 'messages', array['dispatch_read', 'dispatch_read_guard', 'dispatch_read_guard_public',
   'dispatch_send_guard'] || array(select policyname::text from pg_policies where schemaname = 'realtime'
   and tablename = 'messages' and policyname not like 'dispatch\_%'), 'dispatch policies on realtime.messages');
 
