@@ -1986,9 +1986,18 @@ begin
   revoke all on all tables in schema dispatch from public, anon, authenticated;
   revoke all on all sequences in schema dispatch from public, anon, authenticated;
   revoke all on all functions in schema dispatch from public, anon, authenticated;
-  grant select, insert, update, delete on all tables in schema dispatch to service_role;
-  grant usage, select on all sequences in schema dispatch to service_role;
+  -- service_role reads every dispatch table (admin tools, the doctor) and writes only through the
+  -- definer functions and the public.dispatch_worker_* RPCs: a direct write to, say,
+  -- counters_def.reconcile_sql would run as postgres in reconcile_counters. For the same reason the
+  -- registry functions that store SQL or function names are for the migration role (postgres) only.
+  revoke all on all tables in schema dispatch from service_role;
+  revoke all on all sequences in schema dispatch from service_role;
+  grant select on all tables in schema dispatch to service_role;
+  grant select on all sequences in schema dispatch to service_role;
   grant execute on all functions in schema dispatch to service_role;
+  revoke execute on function dispatch.register_counter(text, text, text, text[], integer, text, text, text) from service_role;
+  revoke execute on function dispatch.register_event(text, text, text, text, text, boolean, boolean, text[], text, jsonb)
+    from service_role;
   grant execute on function dispatch.can_read_topic(text) to authenticated;
 
   -- Client RPCs: authenticated only; worker RPCs: service_role only.
