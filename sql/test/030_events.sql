@@ -3,7 +3,7 @@
 -- transaction, rollback, duplicate expansion, failure policy and replay, preferences, emit, notify.
 begin;
 create extension if not exists pgtap;
-select plan(46);
+select plan(49);
 
 -- ---- example fixture: what the generator will produce for one event and two counters ----
 create table public.sdt_tasks (
@@ -269,6 +269,19 @@ create temp table cl as select * from dispatch.claim_receipts('w', 10, 60, array
 select ok(dispatch.deliver_in_app_receipt((select id from cl), (select lease_token from cl)) is not null, 'deliver_in_app_receipt');
 select results_eq($$select r.status, n.title from dispatch.receipts r join dispatch.notifications n on n.receipt_id = r.id where r.event_id = 'sdt.later'$$,
   $$values ('sent'::text, 'Later'::text)$$, 'delayed in_app receipt sent with its notification');
+
+-- a JWT whose sub is not a uuid (third-party auth): app writes go on (no actor); the client RPCs say
+-- "not signed in"
+select set_config('request.jwt.claims', '{"sub":"user_abc","role":"authenticated"}', true);
+select lives_ok($$insert into public.sdt_tasks (title, assignee_id) values ('third-party', (select id from u where k = 'b'))$$,
+  'non-uuid sub: an app insert that fires task.assigned succeeds');
+select results_eq($$select o.actor, o.status from dispatch.occurrences o where o.event_id = 'task.assigned' and o.new_record ->> 'title' = 'third-party'$$,
+  $$values (null::uuid, 'expanded'::text)$$, 'non-uuid sub: the occurrence has no actor');
+set local role authenticated;
+select throws_ok($$select public.dispatch_initial_state()$$, '42501', 'dispatch: not signed in',
+  'non-uuid sub: dispatch_initial_state says not signed in');
+reset role;
+select set_config('request.jwt.claims', '', true);
 
 select * from finish();
 rollback;

@@ -101,12 +101,15 @@ $$;
 -- The signed-in user, as auth.uid() computes it (claim `sub`), without a hard dependency on auth.
 -- Small non-definer SQL helpers here and elsewhere carry no SET clause so the planner inlines them
 -- (a SET makes every call parse and plan the body again); they name only pg_catalog objects.
+-- A `sub` that is not a uuid (a third-party auth's user id) gives null: app writes that fire events go
+-- on (no actor) and the client RPCs answer `dispatch: not signed in`, instead of every write failing
+-- on the cast. Only the canonical 8-4-4-4-12 form (any case) and 32 hex digits are taken.
 create or replace function dispatch.current_user_id() returns uuid
 language sql stable as $$
-  select nullif(coalesce(
+  select (regexp_match(coalesce(
     nullif(current_setting('request.jwt.claim.sub', true), ''),
     (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-  ), '')::uuid
+  ), '^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$'))[1]::uuid
 $$;
 
 -- ==== sql/core/010_registry.sql ====
