@@ -260,6 +260,93 @@ describe('integration: generated triggers on a real database', {
     assert.deepEqual(n, [{ title: 'Hi Ann' }]);
   });
 
+  it('generated functions: no EXECUTE for public / anon / authenticated; service_role may run expanders', async () => {
+    const fns = await q(
+      `select p.oid::regprocedure::text as sig,
+              has_function_privilege('authenticated', p.oid, 'EXECUTE') as auth,
+              has_function_privilege('anon', p.oid, 'EXECUTE') as anon,
+              exists (select from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                      where a.grantee = 0 and a.privilege_type = 'EXECUTE') as public,
+              has_function_privilege('service_role', p.oid, 'EXECUTE') as service
+       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+       where n.nspname = 'dispatch'
+         and (p.proname like $1 or p.proname like $2
+              or p.proname in ('is_audience_member', 'user_audiences', 'is_admin'))
+       order by 1`,
+      [`ev\\_${S}%`, `ct\\_${S}%`],
+    );
+    // 4 expanders + 3 event trigger functions + 3 counter trigger functions + 3 membership hooks
+    assert.equal(fns.length, 13, JSON.stringify(fns.map((f) => f.sig)));
+    for (const f of fns) {
+      assert.deepEqual(
+        { sig: f.sig, auth: f.auth, anon: f.anon, public: f.public },
+        { sig: f.sig, auth: false, anon: false, public: false },
+      );
+      if (!/_trg\(\)$/.test(String(f.sig))) assert.equal(f.service, true, `${f.sig} for service_role`);
+    }
+    // a signed-in user cannot call an expander with crafted occurrences
+    const expander = fns.find((f) => /_order_created_expand\(/.test(String(f.sig)))!.sig as string;
+    await q('begin');
+    try {
+      await q('set local role authenticated');
+      await assert.rejects(
+        q(`select ${expander.replace(/\(.*$/, '')}(array[]::dispatch.occurrences[])`),
+        (e: Error & { code?: string }) => e.code === '42501',
+      );
+    } finally {
+      await q('rollback');
+    }
+  });
+
+  it('writes by a signed-in user (RLS-permitted, no EXECUTE on the trigger functions) still fire', async () => {
+    await q(`grant usage on schema ${S} to authenticated`);
+    await q(`grant select, insert, update on ${S}.orders to authenticated`);
+    await q(`grant usage, select on all sequences in schema ${S} to authenticated`);
+    await q(`alter table ${S}.orders enable row level security`);
+    await q(
+      `create policy own_insert on ${S}.orders for insert to authenticated with check (user_id = auth.uid())`,
+    );
+    await q(
+      `create policy own_select on ${S}.orders for select to authenticated using (user_id = auth.uid())`,
+    );
+    await q(
+      `create policy own_update on ${S}.orders for update to authenticated using (user_id = auth.uid())`,
+    );
+    await q('begin');
+    try {
+      await q('set local role authenticated');
+      await q(`select set_config('request.jwt.claims', $1, true)`, [
+        JSON.stringify({ sub: U(2), role: 'authenticated' }),
+      ]);
+      await q(
+        `insert into ${S}.orders (user_id, product_id, region, total) values ($1, $2, 'eu', 7), ($1, $2, 'eu', 8)`,
+        [U(2), U(101)],
+      );
+      await q(`update ${S}.orders set status = 'shipped' where user_id = $1 and total = 7`, [U(2)]);
+      await q('commit');
+    } catch (e) {
+      await q('rollback');
+      throw e;
+    }
+    const created = await q(
+      `select count(*)::int as n from dispatch.receipts r join dispatch.occurrences o on o.id = r.occurrence_id
+       where r.event_id = $1 and r.channel = 'in_app:buyer' and r.user_id = $2 and o.actor = $2`,
+      [`${S}.order.created`, U(2)],
+    );
+    assert.equal(created[0].n, 2);
+    const shipped = await q(
+      `select count(*)::int as n from dispatch.receipts where event_id = $1 and channel = 'in_app:buyer' and user_id = $2`,
+      [`${S}.order.shipped`, U(2)],
+    );
+    assert.equal(shipped[0].n, 1);
+    assert.equal(await counter('pending', U(2)), 2); // the us order from before + the 8
+    const drift = await q(
+      `select * from dispatch.reconcile_counters(null, false) where name like $1 and expected <> actual`,
+      [`${S}_%`],
+    );
+    assert.deepEqual(drift, []);
+  });
+
   it('audience membership: admin check and topics follow the config', async () => {
     const [a] = await q(
       'select dispatch.is_admin($1) as a, dispatch.is_admin($2) as b, dispatch.user_audiences($1) as aud',

@@ -23,6 +23,8 @@ begin
   return false;
 end
 $fn$;
+revoke all on function dispatch.is_audience_member(uuid, text) from public, anon, authenticated;
+grant execute on function dispatch.is_audience_member(uuid, text) to service_role;
 
 create or replace function dispatch.user_audiences(p_user_id uuid) returns text[]
 language plpgsql stable security definer set search_path = '' as $fn$
@@ -37,6 +39,8 @@ begin
   );
 end
 $fn$;
+revoke all on function dispatch.user_audiences(uuid) from public, anon, authenticated;
+grant execute on function dispatch.user_audiences(uuid) to service_role;
 
 create or replace function dispatch.is_admin(p_user_id uuid) returns boolean
 language plpgsql stable security definer set search_path = '' as $fn$
@@ -55,6 +59,8 @@ begin
   return exists (select from public.profiles u where u.id = p_user_id and u.is_admin = true);
 end
 $fn$;
+revoke all on function dispatch.is_admin(uuid) from public, anon, authenticated;
+grant execute on function dispatch.is_admin(uuid) to service_role;
 
 -- ==== counter:admin_open_orders ====
 -- counter admin_open_orders
@@ -124,6 +130,7 @@ begin
   return null;
 end
 $fn$;
+revoke all on function dispatch.ct_admin_open_orders_trg() from public, anon, authenticated;
 
 drop trigger if exists dispatch_ct_admin_open_orders_insert on public.orders;
 create trigger dispatch_ct_admin_open_orders_insert after insert on public.orders
@@ -212,6 +219,7 @@ begin
   return null;
 end
 $fn$;
+revoke all on function dispatch.ct_pending_orders_trg() from public, anon, authenticated;
 
 drop trigger if exists dispatch_ct_pending_orders_insert on public.orders;
 create trigger dispatch_ct_pending_orders_insert after insert on public.orders
@@ -304,6 +312,7 @@ begin
   return null;
 end
 $fn$;
+revoke all on function dispatch.ct_seller_open_orders_trg() from public, anon, authenticated;
 
 drop trigger if exists dispatch_ct_seller_open_orders_insert on public.orders;
 create trigger dispatch_ct_seller_open_orders_insert after insert on public.orders
@@ -390,6 +399,8 @@ begin
   ));
 end
 $fn$;
+revoke all on function dispatch.ev_order_cancelled_expand(dispatch.occurrences[]) from public, anon, authenticated;
+grant execute on function dispatch.ev_order_cancelled_expand(dispatch.occurrences[]) to service_role;
 
 select dispatch.register_event(
   p_id => 'order.cancelled',
@@ -430,6 +441,7 @@ begin
   return null;
 end
 $fn$;
+revoke all on function dispatch.ev_order_cancelled_trg() from public, anon, authenticated;
 
 drop trigger if exists dispatch_ev_order_cancelled_update on public.orders;
 create trigger dispatch_ev_order_cancelled_update after update on public.orders
@@ -542,6 +554,8 @@ begin
   ));
 end
 $fn$;
+revoke all on function dispatch.ev_order_created_expand(dispatch.occurrences[]) from public, anon, authenticated;
+grant execute on function dispatch.ev_order_created_expand(dispatch.occurrences[]) to service_role;
 
 select dispatch.register_event(
   p_id => 'order.created',
@@ -577,6 +591,7 @@ begin
   return null;
 end
 $fn$;
+revoke all on function dispatch.ev_order_created_trg() from public, anon, authenticated;
 
 drop trigger if exists dispatch_ev_order_created_insert on public.orders;
 create trigger dispatch_ev_order_created_insert after insert on public.orders
@@ -664,6 +679,8 @@ begin
   ));
 end
 $fn$;
+revoke all on function dispatch.ev_order_shipped_expand(dispatch.occurrences[]) from public, anon, authenticated;
+grant execute on function dispatch.ev_order_shipped_expand(dispatch.occurrences[]) to service_role;
 
 select dispatch.register_event(
   p_id => 'order.shipped',
@@ -700,6 +717,7 @@ begin
   return null;
 end
 $fn$;
+revoke all on function dispatch.ev_order_shipped_trg() from public, anon, authenticated;
 
 drop trigger if exists dispatch_ev_order_shipped_update on public.orders;
 create trigger dispatch_ev_order_shipped_update after update on public.orders

@@ -8,7 +8,17 @@ import type { Operation } from '../../config/types.ts';
 import { chainJoins } from './audience.ts';
 import { rowCondSql } from './cond.ts';
 import type { SqlObject } from './event.ts';
-import { dollar, ident, indent, literal, shortName, table, tableText, textArray } from './util.ts';
+import {
+  dollar,
+  functionPrivileges,
+  ident,
+  indent,
+  literal,
+  shortName,
+  table,
+  tableText,
+  textArray,
+} from './util.ts';
 
 /** A query key as the broadcast's `invalidates` string: `'orders'` for `['orders']`, else JSON. */
 export function encodeQueryKey(key: readonly (string | number)[]): string {
@@ -93,7 +103,7 @@ export function counterObject(k: CounterN): SqlObject {
       `  p_description => ${literal(k.description ?? '')}`,
       ');',
     ].join('\n'),
-    `create or replace function dispatch.${ident(names.trigger)}() returns trigger\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};`,
+    `create or replace function dispatch.${ident(names.trigger)}() returns trigger\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};\n${functionPrivileges(`dispatch.${ident(names.trigger)}()`, false)}`,
     ops
       .map((op) => {
         const ref =

@@ -10,6 +10,7 @@ import { audienceSelect } from './audience.ts';
 import { eventCondSql } from './cond.ts';
 import {
   dollar,
+  functionPrivileges,
   ident,
   indent,
   jsonb,
@@ -81,7 +82,8 @@ function triggerFunction(e: EventN): string {
     '  return null;',
     'end',
   ].join('\n');
-  return `create or replace function dispatch.${ident(names.trigger)}() returns trigger\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};`;
+  const sig = `dispatch.${ident(names.trigger)}()`;
+  return `create or replace function ${sig} returns trigger\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};\n${functionPrivileges(sig, false)}`;
 }
 
 function triggers(e: EventN): string {
@@ -165,7 +167,8 @@ function expander(e: EventN, config: NormalizedConfig, audiences: Map<string, Au
     ].join('\n');
   });
   const body = ['begin', indent(parts.join('\n'), 2), 'end'].join('\n');
-  return `create or replace function dispatch.${ident(names.expander)}(p_occurrences dispatch.occurrences[]) returns void\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};`;
+  const sig = `dispatch.${ident(names.expander)}(dispatch.occurrences[])`;
+  return `create or replace function dispatch.${ident(names.expander)}(p_occurrences dispatch.occurrences[]) returns void\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};\n${functionPrivileges(sig)}`;
 }
 
 function registration(e: EventN, hasExpander: boolean): string {

@@ -6,7 +6,7 @@
 import type { NormalizedConfig } from '../../config/model.ts';
 import { membershipSql } from './audience.ts';
 import type { SqlObject } from './event.ts';
-import { dollar, indent, literal } from './util.ts';
+import { dollar, functionPrivileges, indent, literal } from './util.ts';
 
 export function membershipObject(config: NormalizedConfig): SqlObject {
   const topical = config.audiences
@@ -46,8 +46,8 @@ export function membershipObject(config: NormalizedConfig): SqlObject {
   ].join('\n');
   const parts = [
     '-- audiences (membership for topics, initial state and admin checks)',
-    `create or replace function dispatch.is_audience_member(p_user_id uuid, p_audience text) returns boolean\nlanguage plpgsql stable security definer set search_path = '' as ${dollar(member)};`,
-    `create or replace function dispatch.user_audiences(p_user_id uuid) returns text[]\nlanguage plpgsql stable security definer set search_path = '' as ${dollar(audiencesBody)};`,
+    `create or replace function dispatch.is_audience_member(p_user_id uuid, p_audience text) returns boolean\nlanguage plpgsql stable security definer set search_path = '' as ${dollar(member)};\n${functionPrivileges('dispatch.is_audience_member(uuid, text)')}`,
+    `create or replace function dispatch.user_audiences(p_user_id uuid) returns text[]\nlanguage plpgsql stable security definer set search_path = '' as ${dollar(audiencesBody)};\n${functionPrivileges('dispatch.user_audiences(uuid)')}`,
   ];
   const adminAudience = config.audiences.find((a) => a.name === config.admin);
   const adminSql = adminAudience ? membershipSql(adminAudience, 'p_user_id') : null;
@@ -69,7 +69,7 @@ export function membershipObject(config: NormalizedConfig): SqlObject {
       'end',
     ].join('\n');
     parts.push(
-      `create or replace function dispatch.is_admin(p_user_id uuid) returns boolean\nlanguage plpgsql stable security definer set search_path = '' as ${dollar(admin)};`,
+      `create or replace function dispatch.is_admin(p_user_id uuid) returns boolean\nlanguage plpgsql stable security definer set search_path = '' as ${dollar(admin)};\n${functionPrivileges('dispatch.is_admin(uuid)')}`,
     );
   }
   // Nothing to drop: the core's defaults come back with the next core install.
