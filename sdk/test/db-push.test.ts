@@ -122,6 +122,18 @@ describe('integration: gen → supabase db push → real writes → config chang
        from pg_proc p where p.oid = 'dispatch.ev_order_created_expand(dispatch.occurrences[])'::regprocedure`,
     );
     assert.deepEqual(v, { v: coreVersion(), owner: 'postgres' });
+    // the generated functions come after the core's revoke block in the same migration: none of them
+    // (nor anything else in dispatch but the realtime policy helper) is executable by clients
+    const callable = await q(
+      `select p.oid::regprocedure::text as sig from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+       where n.nspname = 'dispatch'
+         and (has_function_privilege('authenticated', p.oid, 'EXECUTE') or has_function_privilege('anon', p.oid, 'EXECUTE'))
+       order by 1`,
+    );
+    assert.deepEqual(
+      callable.map((r) => r.sig),
+      ['dispatch.can_read_topic(text)'],
+    );
     assert.deepEqual(await triggers(), [
       'dispatch_ct_admin_open_orders_delete',
       'dispatch_ct_admin_open_orders_insert',
@@ -340,6 +352,7 @@ describe('integration: gen → supabase db push → real writes → config chang
     await doctorCommand(['--db-url', dbUrl], io);
     assert.match(io.stdout, new RegExp(`✓ core version ${coreVersion().replaceAll('.', '\\.')}`));
     assert.match(io.stdout, /✓ triggers match the config\n/);
+    assert.match(io.stdout, /✓ audience filters read no column users can write — 1 column checked\n/);
     assert.match(io.stdout, /✓ counters match reconcile/);
   });
 
