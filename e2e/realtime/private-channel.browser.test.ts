@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
-import { build } from 'esbuild';
 import pg from 'pg';
-import { type Browser, chromium } from 'playwright-core';
-import { repoRoot } from '../../local/src/paths.ts';
+import type { Browser } from 'playwright-core';
 import { createRealtimeService } from '../../local/src/realtime/index.ts';
+import { type BrowserPage, chromiumMissing, startBrowserPage } from '../../local/test/support/browser.ts';
 import {
   adminDbUrlOrNull,
   missingAdminDbMessage,
@@ -21,17 +18,12 @@ import {
  * channel and receives a `realtime.send` row; another user is refused.
  */
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = !adminDbUrlOrNull()
-  ? missingAdminDbMessage
-  : !existsSync(chromiumPath)
-    ? `no Chromium at ${chromiumPath} (set CHROMIUM_PATH)`
-    : false;
+const skip = !adminDbUrlOrNull() ? missingAdminDbMessage : chromiumMissing();
 
 let stack: TestStack;
 let admin: pg.Pool;
+let browserPage: BrowserPage;
 let browser: Browser;
-let pageServer: Server;
 let pageUrl = '';
 
 const entry = `
@@ -63,37 +55,13 @@ before(async () => {
     create policy "e2e browser topic read" on realtime.messages for select to authenticated
       using (realtime.topic() = 'e2e:user:' || (select auth.uid())::text);
   `);
-  const bundle = await build({
-    stdin: { contents: entry, resolveDir: repoRoot, loader: 'js' },
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2020',
-    write: false,
-    logLevel: 'silent',
-  });
-  const script = bundle.outputFiles[0].text;
-  pageServer = createServer((req, res) => {
-    if (req.url === '/app.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' });
-      res.end(script);
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><html><body><script src="/app.js"></script></body></html>');
-  });
-  await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', () => resolve()));
-  const address = pageServer.address();
-  pageUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browserPage = await startBrowserPage(entry);
+  browser = browserPage.browser;
+  pageUrl = browserPage.pageUrl;
 });
 
 after(async () => {
-  await browser?.close();
-  await new Promise<void>((resolve) => (pageServer ? pageServer.close(() => resolve()) : resolve()));
+  await browserPage?.close();
   await admin?.end();
   await stack?.stop();
 });

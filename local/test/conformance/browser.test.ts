@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { build } from 'esbuild';
 import type pg from 'pg';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { repoRoot } from '../../src/paths.ts';
+import type { Browser, Page } from 'playwright-core';
+import { type BrowserPage, chromiumMissing, startBrowserPage } from '../support/browser.ts';
 import { dbPool, inTransaction, runId, type TestUser, Users } from '../support/conformance.ts';
 import { missingTargetMessage, testTarget } from '../support/env.ts';
 
@@ -17,12 +14,7 @@ import { missingTargetMessage, testTarget } from '../support/env.ts';
  */
 
 const target = testTarget();
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = !target
-  ? missingTargetMessage
-  : !existsSync(chromiumPath)
-    ? `no Chromium at ${chromiumPath} (set CHROMIUM_PATH)`
-    : false;
+const skip = !target ? missingTargetMessage : chromiumMissing();
 const p = runId();
 
 const entry = `
@@ -70,8 +62,8 @@ describe('conformance: Chromium', { skip }, () => {
   const policy = `${p} browser read own topic`;
   const notes = `${p}_browser_notes`;
   let db: pg.Pool;
+  let browserPage: BrowserPage;
   let browser: Browser;
-  let pageServer: Server;
   let pageUrl = '';
   let alice: TestUser;
   let bob: TestUser;
@@ -103,37 +95,13 @@ describe('conformance: Chromium', { skip }, () => {
         using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
       grant select, insert on public.${notes} to authenticated;
       notify pgrst, 'reload schema';`);
-    const bundle = await build({
-      stdin: { contents: entry, resolveDir: repoRoot, loader: 'js' },
-      bundle: true,
-      format: 'iife',
-      platform: 'browser',
-      target: 'es2020',
-      write: false,
-      logLevel: 'silent',
-    });
-    const script = bundle.outputFiles[0].text;
-    pageServer = createServer((req, res) => {
-      if (req.url === '/app.js') {
-        res.writeHead(200, { 'content-type': 'text/javascript' });
-        res.end(script);
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end('<!doctype html><html><body><script src="/app.js"></script></body></html>');
-    });
-    await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', () => resolve()));
-    const address = pageServer.address();
-    pageUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browserPage = await startBrowserPage(entry);
+    browser = browserPage.browser;
+    pageUrl = browserPage.pageUrl;
   });
 
   after(async () => {
-    await browser?.close();
-    await new Promise<void>((resolve) => (pageServer ? pageServer.close(() => resolve()) : resolve()));
+    await browserPage?.close();
     await db?.query(`drop policy if exists "${policy}" on realtime.messages`).catch(() => {});
     await db?.query(`drop table if exists public.${notes}`).catch(() => {});
     await db?.end();
