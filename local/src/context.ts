@@ -22,10 +22,24 @@ export interface StackUrls {
   db: string;
   /** Superuser `supabase_admin`: for the stack's own internals only, never handed to app code. */
   adminDb: string;
+  /**
+   * Non-superuser `authenticator` (LOGIN NOINHERIT, member of anon/authenticated/service_role):
+   * what PostgREST connects as. Optional for older callers; derived from `adminDb` when absent.
+   */
+  authenticatorDb?: string;
   mail: string;
   smtp: { host: string; port: number };
   webhookSink: string;
   functions: string;
+}
+
+/** The `authenticator` URL of a stack: `urls.authenticatorDb`, else `adminDb` with that user (password `postgres`). */
+export function authenticatorDbUrl(urls: Pick<StackUrls, 'adminDb' | 'authenticatorDb'> | string): string {
+  if (typeof urls !== 'string' && urls.authenticatorDb) return urls.authenticatorDb;
+  const url = new URL(typeof urls === 'string' ? urls : urls.adminDb);
+  url.username = 'authenticator';
+  url.password = 'postgres';
+  return url.toString();
 }
 
 /** Everything a service of the local stack is given when it starts. */

@@ -34,6 +34,7 @@ export function stackUrls(ports: StackPorts): StackUrls {
     api,
     db: `postgresql://postgres:${localPassword}@127.0.0.1:${ports.db}/postgres`,
     adminDb: `postgresql://supabase_admin:${localPassword}@127.0.0.1:${ports.db}/postgres`,
+    authenticatorDb: `postgresql://authenticator:${localPassword}@127.0.0.1:${ports.db}/postgres`,
     mail: `http://127.0.0.1:${ports.mail}`,
     smtp: { host: '127.0.0.1', port: ports.smtp },
     webhookSink: `http://127.0.0.1:${ports.webhookSink}`,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type pg from 'pg';
-import type { LocalService, StackContext } from '../context.ts';
+import pg from 'pg';
+import { authenticatorDbUrl, type LocalService, type StackContext } from '../context.ts';
 import { HttpError, readBody } from '../http.ts';
 import { type JwtClaims, verifyJwt } from '../jwt.ts';
 import { fromPgError, invalidBody, RestError } from './errors.ts';
@@ -32,8 +32,11 @@ import {
 import { type Fn, loadSchemaCache, qualifiedKey, type Relation, type SchemaCache } from './schema-cache.ts';
 
 /**
- * /rest/v1: the PostgREST subset supabase-js uses. Each request is one transaction on the admin
- * pool with `role`, `request.jwt.claims` (and the legacy `request.jwt.claim.*`), `request.method`,
+ * /rest/v1: the PostgREST subset supabase-js uses. Like PostgREST, the service connects as the
+ * non-superuser `authenticator` (NOINHERIT, member of anon/authenticated/service_role only), for
+ * requests, schema-cache introspection and `LISTEN pgrst` alike, so a JWT whose role authenticator
+ * may not become (e.g. `postgres`) fails with 42501 "permission denied to set role" (403, as the
+ * token carries a role claim). Each request is one transaction with `role`, `request.jwt.claims` (and the legacy `request.jwt.claim.*`), `request.method`,
  * `request.path`, `request.headers` and `search_path` set transaction-locally, so RLS is Postgres's.
  */
 
@@ -201,14 +204,20 @@ export function createRestService(): LocalService {
   let loading: Promise<SchemaCache> | null = null;
   let loadingStartedAt = 0;
   let listener: pg.PoolClient | null = null;
+  /** Connected as `authenticator`; created in start(), ended in stop(). */
+  let pool: pg.Pool | null = null;
   let stopped = false;
+  const db = (): pg.Pool => {
+    if (!pool) throw new RestError(503, 'PGRST001', 'Database client error. Retrying the connection.');
+    return pool;
+  };
   const typeCache = new Map<string, string>();
 
   const reload = (): Promise<SchemaCache> => {
     if (loading) return loading;
     loadingStartedAt = Date.now();
     const started = loadingStartedAt;
-    loading = loadSchemaCache(ctx.adminPool, ctx.config.api.schemas)
+    loading = loadSchemaCache(db(), ctx.config.api.schemas)
       .then((loaded) => {
         cache = loaded;
         cacheLoadedAt = started;
@@ -232,7 +241,7 @@ export function createRestService(): LocalService {
   const listen = async (): Promise<void> => {
     if (stopped) return;
     try {
-      const client = await ctx.adminPool.connect();
+      const client = await db().connect();
       listener = client;
       client.on('notification', (msg) => {
         if (msg.channel === 'pgrst' && (!msg.payload || msg.payload === 'reload schema')) {
@@ -275,7 +284,7 @@ export function createRestService(): LocalService {
     readOnly: boolean,
     fn: (client: pg.PoolClient) => Promise<T>,
   ): Promise<T> => {
-    const client = await ctx.adminPool.connect();
+    const client = await db().connect();
     let broken: Error | undefined;
     try {
       await client.query(readOnly ? 'begin read only' : 'begin');
@@ -897,7 +906,8 @@ export function createRestService(): LocalService {
         if (method !== 'GET' && method !== 'HEAD') {
           throw new RestError(405, 'PGRST117', `Unsupported HTTP method: ${method}`);
         }
-        return openApi(currentCache, request.schema);
+        // PostgREST builds the OpenAPI document in a transaction as the request's role.
+        return transaction(request, true, async () => openApi(currentCache, request.schema));
       }
       if (segments[0] === 'rpc' && segments.length === 2) {
         if (!['GET', 'HEAD', 'POST'].includes(method)) {
@@ -1023,8 +1033,17 @@ export function createRestService(): LocalService {
     async start(context) {
       ctx = context;
       stopped = false;
-      await reload();
-      await listen();
+      const created = new pg.Pool({ connectionString: authenticatorDbUrl(context.urls), max: 10 });
+      created.on('error', (error) => context.log('rest', 'idle authenticator connection error', error));
+      pool = created;
+      try {
+        await reload();
+        await listen();
+      } catch (error) {
+        pool = null;
+        await created.end().catch(() => {});
+        throw error;
+      }
     },
     async stop() {
       stopped = true;
@@ -1034,6 +1053,11 @@ export function createRestService(): LocalService {
         await client.query('unlisten pgrst').catch(() => {});
         client.release();
       }
+      const ended = pool;
+      pool = null;
+      await ended
+        ?.end()
+        .catch((error: Error) => ctx.log('rest', 'closing the authenticator pool failed', error));
     },
     http: {
       prefix: '/rest/v1',

@@ -93,6 +93,8 @@ create function public.rt_sleep(s float8) returns void language sql as $$ select
 create role rt_impatient nologin;
 alter role rt_impatient set statement_timeout = '50ms';
 grant usage on schema public to rt_impatient;
+-- As on PostgREST, a JWT role must be granted to authenticator to be usable.
+grant rt_impatient to authenticator;
 create function public.rt_first_post() returns public.rt_posts language sql stable as
   $$ select * from public.rt_posts order by id limit 1 $$;
 `;

@@ -2,7 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { LocalService, StackContext, StackKeys } from '../../src/context.ts';
+import {
+  authenticatorDbUrl,
+  type LocalService,
+  type StackContext,
+  type StackKeys,
+} from '../../src/context.ts';
 import { type Gateway, startGateway } from '../../src/gateway.ts';
 import { signJwt } from '../../src/jwt.ts';
 import { generateKeys } from '../../src/keys.ts';
@@ -79,6 +84,7 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
       api,
       db: dbUrl,
       adminDb: adminDbUrl,
+      authenticatorDb: authenticatorDbUrl(adminDbUrl),
       mail: process.env.MAIL_URL ?? `http://127.0.0.1:${defaultPorts.mail}`,
       smtp: { host: '127.0.0.1', port: defaultPorts.smtp },
       webhookSink: process.env.WEBHOOK_SINK_URL ?? `http://127.0.0.1:${defaultPorts.webhookSink}`,
