@@ -52,6 +52,22 @@ export interface ReadAccess {
 export class AuthorizationError extends Error {}
 
 /**
+ * Whether the token's role is one the API may act as: a role `authenticator` is a member of
+ * (anon, authenticated, service_role, or one granted to it). The probes run on the superuser pool,
+ * where `set_config('role', …)` would accept any role (postgres, supabase_admin); a token naming
+ * such a role is treated as having no access, so the join fails with Realtime's Unauthorized reason.
+ */
+async function roleUsable(client: pg.PoolClient, role: unknown): Promise<boolean> {
+  if (typeof role !== 'string' || role === '') return false;
+  const result = await client.query<{ ok: boolean }>(
+    `select exists (select from pg_roles r where r.rolname = $1
+       and pg_has_role('authenticator', r.oid, 'member')) as ok`,
+    [role],
+  );
+  return result.rows[0]?.ok === true;
+}
+
+/**
  * The `set_config` calls Realtime makes before evaluating policies as the user: role, claims,
  * `realtime.topic`, `request.jwt.claim.*`, `request.headers`.
  */
@@ -81,6 +97,7 @@ export async function checkReadAccess(
   const client = await pool.connect();
   try {
     await client.query('begin');
+    if (!(await roleUsable(client, claims.role))) return { broadcast: false, presence: false };
     const extensions = presenceEnabled ? ['broadcast', 'presence'] : ['broadcast'];
     const probes = await client.query<{ id: string; extension: string }>(
       `insert into realtime.messages (topic, extension, private)
@@ -115,6 +132,7 @@ export async function checkWriteAccess(
   const client = await pool.connect();
   try {
     await client.query('begin');
+    if (!(await roleUsable(client, claims.role))) return false;
     await asUser(client, topic, claims);
     await client.query('savepoint probe');
     try {
