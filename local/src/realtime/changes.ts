@@ -385,7 +385,10 @@ export class ChangeFeed {
     const { rows } = await this.ctx.adminPool.query<{ attname: string }>(
       `select a.attname from pg_attribute a
        where a.attrelid = $2 and a.attnum > 0 and not a.attisdropped
-         and has_column_privilege($1, a.attrelid, a.attnum, 'SELECT')`,
+         and has_column_privilege($1, a.attrelid, a.attnum, 'SELECT')
+         -- only roles the API may act as (see auth.ts roleUsable): a token naming postgres or
+         -- supabase_admin sees no column, so its changes arrive as 'Error 401: Unauthorized'
+         and pg_has_role('authenticator', $1::name, 'member')`,
       [role, meta.oid],
     );
     const names = new Set(rows.map((r) => r.attname));

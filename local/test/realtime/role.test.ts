@@ -101,4 +101,38 @@ describe('realtime: privileged JWT roles on private channels', { skip }, () => {
       await c.removeChannel(listener);
     });
   }
+
+  test('postgres_changes for a JWT with role postgres carries no row, only Unauthorized', async () => {
+    const table = `rtrole_${run}`;
+    await admin.query(`
+      create table public.${table} (id bigint generated always as identity primary key, secret text);
+      alter table public.${table} enable row level security; -- no policy: only BYPASSRLS roles see rows
+      grant select on public.${table} to authenticated;
+      alter publication supabase_realtime add table public.${table};`);
+    try {
+      const c = await client(stack.url, stack.anonKey, {
+        token: stack.signUserToken(randomUUID(), { role: 'postgres' }),
+      });
+      clients.push(c);
+      type Change = { new: Record<string, unknown>; errors: string[] | null };
+      const changes: Change[] = [];
+      let ready = 0;
+      const channel = c
+        .channel(`rtrole-changes-${run}`)
+        .on('postgres_changes', { event: 'INSERT', schema: 'public', table }, (p) => changes.push(p as never))
+        .on('system', {}, (p: { extension: string; status: string }) => {
+          if (p.extension === 'postgres_changes' && p.status === 'ok') ready++;
+        });
+      await subscribe(channel);
+      await waitFor(() => ready > 0, 10_000, '"Subscribed to PostgreSQL"');
+      await admin.query(`insert into public.${table} (secret) values ('top secret')`);
+      await waitFor(() => changes.length > 0, 10_000, 'the change notice');
+      assert.deepEqual(changes[0].new, {});
+      assert.deepEqual(changes[0].errors, ['Error 401: Unauthorized']);
+      await c.removeChannel(channel);
+    } finally {
+      await admin.query(`alter publication supabase_realtime drop table public.${table};
+        drop table public.${table};`);
+    }
+  });
 });
