@@ -30,6 +30,17 @@ export interface TapSummary {
   diagnostics: string[];
 }
 
+/**
+ * A test file's SQL with psql's `\\ir <path>` lines (include, relative to the file) expanded, so
+ * files can share fixtures and still run unchanged with `psql -f`.
+ */
+export function readSql(file: string, depth = 0): string {
+  if (depth > 5) throw new Error(`${file}: \\ir nested too deeply`);
+  return readFileSync(file, 'utf8').replace(/^\\ir\s+(\S+)\s*$/gm, (_line, path: string) =>
+    readSql(join(dirname(file), path), depth + 1),
+  );
+}
+
 /** Parses pgTAP output lines. */
 export function parseTap(lines: string[]): TapSummary {
   const summary: TapSummary = { planned: null, passed: 0, failed: [], count: 0, diagnostics: [] };
@@ -88,7 +99,7 @@ if (!adminUrl) {
         await client.query('set client_min_messages to warning');
         await client.query('begin');
         try {
-          lines.push(...tapLines(await client.query(readFileSync(file, 'utf8'))));
+          lines.push(...tapLines(await client.query(readSql(file))));
         } catch (error) {
           const e = error as Error & { where?: string };
           assert.fail(
