@@ -48,7 +48,7 @@ function fakeDb(state: {
     exts: ['pg_cron', 'pg_net'],
     cron: 1,
     secrets: { dispatch_worker_url: worker.url, dispatch_worker_secret: SECRET } as Record<string, string>,
-    policies: ['dispatch_read', 'dispatch_read_guard'],
+    policies: ['dispatch_read', 'dispatch_read_guard', 'dispatch_read_guard_public', 'dispatch_send_guard'],
     overdue: 0,
     failed: 0,
     failedOcc: 0,
@@ -202,6 +202,15 @@ describe('supadispatch doctor', () => {
     assert.match(text, /✗ no receipts overdue \(pending past due > 5 min\) — 3 overdue/);
     assert.match(text, /! no failed receipts — 2 failed/);
     assert.match(text, /✗ counters match reconcile — pending_orders\[u1\] 3 ≠ 2/);
+  });
+
+  it('names the realtime guard policies that are missing (the read policy alone is not enough)', async () => {
+    const db = fakeDb({ policies: ['dispatch_read'] });
+    const { text } = formatChecks(await runChecks(db, config, '0.1.0'));
+    assert.match(
+      text,
+      /✗ Realtime policies on realtime\.messages — found dispatch_read; missing dispatch_read_guard, dispatch_read_guard_public, dispatch_send_guard\n/,
+    );
   });
 
   it('flags an admin audience over a column users may update (own-row policy), with the fix', async () => {
@@ -411,8 +420,14 @@ describe('supadispatch doctor', () => {
     const io = captureIo(makeProject());
     const code = await doctorCommand(['--db-url', process.env.SUPABASE_DB_URL!], io);
     assert.ok(code === 0 || code === 1);
-    assert.match(io.stdout, /[✓✗] core version \d+\.\d+\.\d+ — installed /);
-    assert.match(io.stdout, /[✓✗] triggers match the config/);
+    if (/✗ core installed — /.test(io.stdout)) {
+      // a database without the core: one failure, with the way to install it
+      assert.equal(code, 1);
+      assert.match(io.stdout, /fix: run `npx supadispatch gen` then `supabase db push`/);
+    } else {
+      assert.match(io.stdout, /[✓✗] core version \d+\.\d+\.\d+ — installed /);
+      assert.match(io.stdout, /[✓✗] triggers match the config/);
+    }
     assert.match(io.stdout, /(all checks passed|\d+ checks? failed)\n$/);
   });
 });

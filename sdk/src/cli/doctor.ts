@@ -14,6 +14,14 @@ import { eventFunctionNames } from '../generator/sql/event.ts';
 import { parseArgs } from './args.ts';
 import type { CommandIo } from './gen.ts';
 
+/** The policies `dispatch.install_realtime_policies()` creates (sql/core/030_realtime.sql). */
+const realtimePolicies = [
+  'dispatch_read',
+  'dispatch_read_guard',
+  'dispatch_read_guard_public',
+  'dispatch_send_guard',
+];
+
 export interface Check {
   name: string;
   ok: boolean;
@@ -386,10 +394,15 @@ export async function runChecks(
   const pol = await query(
     `select policyname from pg_policies where schemaname = 'realtime' and tablename = 'messages' and policyname like 'dispatch%'`,
   );
+  // The read policy lets users receive their topics; the three guards keep every other policy of
+  // the project from opening dispatch:* topics or letting clients send on them. All four are needed.
+  const missingPolicies = realtimePolicies.filter((name) => !pol.some((r) => r.policyname === name));
   checks.push({
     name: 'Realtime policies on realtime.messages',
-    ok: pol.some((r) => r.policyname === 'dispatch_read'),
-    detail: pol.length ? `found ${pol.map((r) => r.policyname).join(', ')}` : 'none',
+    ok: missingPolicies.length === 0,
+    detail: pol.length
+      ? `found ${pol.map((r) => r.policyname).join(', ')}${missingPolicies.length ? `; missing ${missingPolicies.join(', ')}` : ''}`
+      : 'none',
     fix: 'as the owner of realtime.messages: select dispatch.install_realtime_policies();',
   });
 
