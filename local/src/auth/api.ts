@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import type { StackContext } from '../context.ts';
+import { escapeHtml } from '../html.ts';
 import { bearerToken, HttpError, readJson, sendJson } from '../http.ts';
 import { type JwtClaims, verifyJwt } from '../jwt.ts';
 import {
@@ -1415,8 +1416,4 @@ export class AuthApi {
 function withFragment(url: string, fragment: string): string {
   const hash = url.indexOf('#');
   return `${hash >= 0 ? url.slice(0, hash) : url}#${fragment}`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }

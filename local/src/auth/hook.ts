@@ -1,4 +1,5 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { signStandardWebhook } from '../standard-webhooks.ts';
 import { AuthError, badRequest, internal, unprocessable } from './errors.ts';
 
 /**
@@ -14,16 +15,18 @@ export interface HookOptions {
 
 const payloadLimit = 200 * 1024;
 
-/** `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>` for each secret. */
+/** `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>` for each secret (GoTrue accepts several, `|`-separated). */
 export function signWebhook(secrets: string, id: string, timestamp: number, body: string): string {
   const parts = secrets.split('|').filter((part) => part !== '');
   if (parts.length === 0) throw internal('Error generating signatures: no hook secret configured');
   return parts
     .map((secret) => {
       if (!secret.startsWith('v1,')) throw internal('Error generating signatures: invalid signature format');
-      const key = Buffer.from(secret.slice(3).replace(/^whsec_/, ''), 'base64');
-      const mac = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
-      return `v1,${mac}`;
+      try {
+        return signStandardWebhook(secret, id, timestamp, body);
+      } catch (error) {
+        throw internal(`Error generating signatures: ${(error as Error).message}`);
+      }
     })
     .join(', ');
 }

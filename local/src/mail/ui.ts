@@ -1,3 +1,4 @@
+import { escapeHtml } from '../html.ts';
 import type { MailMessage } from './store.ts';
 
 /**
@@ -16,15 +17,6 @@ export const UI_CONTENT_SECURITY_POLICY = [
   "base-uri 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
-
-export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
 
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1c1c1c;background:#fafafa}

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { LocalService, StackContext } from '../context.ts';
 import { corsHeaders, HttpError, readJson, requireLoopbackHost, sendJson } from '../http.ts';
-import { verifyStandardWebhook } from './standard-webhooks.ts';
+import { verifyStandardWebhook } from '../standard-webhooks.ts';
 
 /**
  * Webhook sink: records every request to any path outside `/api/`, answers according to per-path

@@ -5,7 +5,7 @@ import {
   signStandardWebhook,
   standardWebhookHeaders,
   verifyStandardWebhook,
-} from '../../src/webhook-sink/standard-webhooks.ts';
+} from '../../src/standard-webhooks.ts';
 
 // The test vector published with the Standard Webhooks reference libraries.
 const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';

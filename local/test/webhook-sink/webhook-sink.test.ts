@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { standardWebhookHeaders } from '../../src/standard-webhooks.ts';
 import { createWebhookSink, type RecordedRequest, type WebhookSink } from '../../src/webhook-sink/index.ts';
-import { standardWebhookHeaders } from '../../src/webhook-sink/standard-webhooks.ts';
 import { minimalContext } from '../support/minimal-context.ts';
 import { requestWithHost } from '../support/raw-request.ts';
 
