@@ -24,19 +24,18 @@ export interface StackUrls {
   adminDb: string;
   /**
    * Non-superuser `authenticator` (LOGIN NOINHERIT, member of anon/authenticated/service_role):
-   * what PostgREST connects as. Optional for older callers; derived from `adminDb` when absent.
+   * what PostgREST connects as, and so does the REST stand-in.
    */
-  authenticatorDb?: string;
+  authenticatorDb: string;
   mail: string;
   smtp: { host: string; port: number };
   webhookSink: string;
   functions: string;
 }
 
-/** The `authenticator` URL of a stack: `urls.authenticatorDb`, else `adminDb` with that user (password `postgres`). */
-export function authenticatorDbUrl(urls: Pick<StackUrls, 'adminDb' | 'authenticatorDb'> | string): string {
-  if (typeof urls !== 'string' && urls.authenticatorDb) return urls.authenticatorDb;
-  const url = new URL(typeof urls === 'string' ? urls : urls.adminDb);
+/** The `authenticator` URL for the database of `adminDbUrl` (the stack's roles share password `postgres`). */
+export function authenticatorDbUrl(adminDbUrl: string): string {
+  const url = new URL(adminDbUrl);
   url.username = 'authenticator';
   url.password = 'postgres';
   return url.toString();

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
-import type { LocalService, StackContext, StackUrls } from './context.ts';
+import { authenticatorDbUrl, type LocalService, type StackContext, type StackUrls } from './context.ts';
 import { applyBootstrap } from './db/bootstrap.ts';
 import {
   clusterRunning,
@@ -30,11 +30,12 @@ export interface RunningStack {
 
 export function stackUrls(ports: StackPorts): StackUrls {
   const api = `http://127.0.0.1:${ports.api}`;
+  const adminDb = `postgresql://supabase_admin:${localPassword}@127.0.0.1:${ports.db}/postgres`;
   return {
     api,
     db: `postgresql://postgres:${localPassword}@127.0.0.1:${ports.db}/postgres`,
-    adminDb: `postgresql://supabase_admin:${localPassword}@127.0.0.1:${ports.db}/postgres`,
-    authenticatorDb: `postgresql://authenticator:${localPassword}@127.0.0.1:${ports.db}/postgres`,
+    adminDb,
+    authenticatorDb: authenticatorDbUrl(adminDb),
     mail: `http://127.0.0.1:${ports.mail}`,
     smtp: { host: '127.0.0.1', port: ports.smtp },
     webhookSink: `http://127.0.0.1:${ports.webhookSink}`,

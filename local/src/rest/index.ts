@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import pg from 'pg';
-import { authenticatorDbUrl, type LocalService, type StackContext } from '../context.ts';
+import type { LocalService, StackContext } from '../context.ts';
 import { HttpError, readBody } from '../http.ts';
 import { type JwtClaims, verifyJwt } from '../jwt.ts';
 import { fromPgError, invalidBody, RestError } from './errors.ts';
@@ -1033,7 +1033,7 @@ export function createRestService(): LocalService {
     async start(context) {
       ctx = context;
       stopped = false;
-      const created = new pg.Pool({ connectionString: authenticatorDbUrl(context.urls), max: 10 });
+      const created = new pg.Pool({ connectionString: context.urls.authenticatorDb, max: 10 });
       created.on('error', (error) => context.log('rest', 'idle authenticator connection error', error));
       pool = created;
       try {

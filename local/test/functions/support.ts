@@ -61,6 +61,7 @@ export async function startHarness(
       api: '',
       db: 'postgresql://postgres:postgres@127.0.0.1:54322/postgres',
       adminDb: 'postgresql://supabase_admin:postgres@127.0.0.1:54322/postgres',
+      authenticatorDb: 'postgresql://authenticator:postgres@127.0.0.1:54322/postgres',
       mail: 'http://127.0.0.1:54324',
       smtp: { host: '127.0.0.1', port: 54325 },
       webhookSink: 'http://127.0.0.1:54326',
