@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { plan } from '../src/generator/index.ts';
 import { audienceSelect, membershipSql } from '../src/generator/sql/audience.ts';
@@ -44,6 +45,76 @@ describe('generated files of the shop config', async () => {
     now: () => new Date('2026-11-25T12:00:00Z'),
   });
   it('migration', () => golden('shop.migration.sql', p.migration!.content));
+  it('migration shape: capture triggers + one processor per table; only strict events keep own triggers', () => {
+    const sql = p.migration!.content;
+    const created = [...sql.matchAll(/^create trigger (\S+) after (\w+) on (\S+)$/gm)].map(
+      (m) => `${m[1]} ${m[2]} ${m[3]}`,
+    );
+    assert.deepEqual(created, [
+      'dispatch_ev_order_cancelled_update update public.orders', // strict: fires inside the write
+      'dispatch_ev_order_cancelled_delete delete public.orders',
+      'dispatch_capture_insert insert public.orders',
+      'dispatch_capture_update update public.orders',
+      'dispatch_capture_delete delete public.orders',
+    ]);
+    for (const m of sql.matchAll(/^create trigger dispatch_capture_\w+ .*\n.*\n(.*)$/gm)) {
+      assert.equal(m[1], '  for each statement execute function dispatch.capture_changes();');
+    }
+    // one processor, registered; events in config order, then counters in config order
+    assert.deepEqual(
+      [...sql.matchAll(/^create or replace function (dispatch\.src_\w+)\((.*)\) returns (\w+)$/gm)].map(
+        (m) => `${m[1]}(${m[2]}) ${m[3]}`,
+      ),
+      ['dispatch.src_public_orders_process(p_change dispatch.changes) void'],
+    );
+    assert.match(
+      sql,
+      /^select dispatch\.register_source\('public\.orders', 'dispatch\.src_public_orders_process'\);$/m,
+    );
+    assert.match(
+      sql,
+      /^revoke all on function dispatch\.src_public_orders_process\(dispatch\.changes\) from public, anon, authenticated;$/m,
+    );
+    const processor = sql.slice(sql.indexOf('create or replace function dispatch.src_public_orders_process'));
+    assert.deepEqual(
+      [...processor.matchAll(/^ {2}-- (event|counter) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`),
+      [
+        'event order.created',
+        'event order.shipped',
+        'counter admin_open_orders',
+        'counter pending_orders',
+        'counter seller_open_orders',
+      ],
+    );
+    assert.match(
+      processor,
+      /perform dispatch\.fire\('order\.created', lower\(p_change\.operation\), 'public\.orders', v_records, p_change\.actor, p_change\.captured_at\);/,
+    );
+    assert.match(
+      processor,
+      /from json_populate_recordset\(null::public\.orders, p_change\.new_rows\) as new join json_populate_recordset\(null::public\.orders, p_change\.old_rows\) as old on old\.id = new\.id/,
+    );
+    assert.doesNotMatch(processor, /order\.cancelled|tg_op|new_rows as|old_rows as/);
+    // the triggers and functions of the earlier per-event / per-counter shape are dropped
+    for (const name of [
+      'ev_order_created',
+      'ev_order_shipped',
+      'ct_pending_orders',
+      'ct_seller_open_orders',
+      'ct_admin_open_orders',
+    ]) {
+      for (const op of ['insert', 'update', 'delete'])
+        assert.match(
+          sql,
+          new RegExp(`^drop trigger if exists dispatch_${name}_${op} on public\\.orders;$`, 'm'),
+        );
+      assert.match(sql, new RegExp(`^drop function if exists dispatch\\.${name}_trg\\(\\);$`, 'm'));
+    }
+    assert.doesNotMatch(
+      sql,
+      /function dispatch\.(ev_order_created|ev_order_shipped|ct_\w+)_trg\(\) returns trigger/,
+    );
+  });
   it('client SDK', () => golden('shop.client.ts.txt', p.files[0].content));
   it('functions registry', () => golden('shop.registry.ts.txt', p.files[1].content));
   it('lock file', () => golden('shop.lock.json', p.files[2].content));

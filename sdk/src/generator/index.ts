@@ -1,6 +1,8 @@
 /**
  * `supadispatch gen`: config → (a) typed client SDK, (b) Edge Functions registry, (c) a migration
- * when the SQL differs from what earlier migrations installed (tracked by the lock file).
+ * when the SQL differs from what earlier migrations installed (tracked by the lock file). The SQL is
+ * a set of objects with a key each (`audiences`, `event:<id>`, `counter:<name>`, `source:<table>`:
+ * the capture triggers and after-commit processor of a table, regenerated with its events/counters).
  * Pure planning (`plan`) is separate from writing (`writePlan`), so `--check` shares the code.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { type CoreSql, loadCore, sha256 } from './sql/core.ts';
 import { counterObject } from './sql/counter.ts';
 import { eventObject, type SqlObject } from './sql/event.ts';
 import { membershipObject } from './sql/membership.ts';
+import { sourceObjects } from './sql/source.ts';
 import { stableJson } from './sql/util.ts';
 
 export const LOCK_VERSION = 1;
@@ -60,6 +63,7 @@ export function sqlObjects(config: NormalizedConfig): SqlObject[] {
     membershipObject(config),
     ...config.events.map((e) => eventObject(e, config)),
     ...config.counters.map((k) => counterObject(k)),
+    ...sourceObjects(config),
   ].sort((a, b) => a.key.localeCompare(b.key));
 }
 

@@ -1,24 +1,15 @@
 /**
- * Per counter: statement-level triggers with transition tables that compute one delta per scope per
- * statement (+1 rows entering the condition, -1 rows leaving it) and hand them to
- * `dispatch.apply_counter_deltas`; `dispatch.register_counter` with a reconcile query.
+ * Per counter: `dispatch.register_counter` with a reconcile query and a first reconcile. The deltas
+ * are computed after commit by the processor of the counter's table (sql/source.ts), from the block of
+ * `counterProcessorBlock`: one delta per scope per captured statement (+1 rows entering the condition,
+ * -1 rows leaving it) handed to `dispatch.apply_counter_deltas`.
  */
 import type { CounterN } from '../../config/model.ts';
 import type { Operation } from '../../config/types.ts';
 import { chainJoins } from './audience.ts';
 import { rowCondSql } from './cond.ts';
 import type { SqlObject } from './event.ts';
-import {
-  dollar,
-  functionPrivileges,
-  ident,
-  indent,
-  literal,
-  shortName,
-  table,
-  tableText,
-  textArray,
-} from './util.ts';
+import { ident, indent, literal, shortName, table, tableText, textArray } from './util.ts';
 
 /** A query key as the broadcast's `invalidates` string: `'orders'` for `['orders']`, else JSON. */
 export function encodeQueryKey(key: readonly (string | number)[]): string {
@@ -53,9 +44,9 @@ export function reconcileSql(k: CounterN): string {
   return `select q.scope, count(*)::bigint from (${rows.replace(/\n/g, ' ')}) q group by q.scope`;
 }
 
-function deltas(k: CounterN, op: Operation): string {
-  const plus = op === 'delete' ? null : scopedRows(k, 'new_rows');
-  const minus = op === 'insert' ? null : scopedRows(k, 'old_rows');
+function deltas(k: CounterN, op: Operation, rows: { newRows: string; oldRows: string }): string {
+  const plus = op === 'delete' ? null : scopedRows(k, rows.newRows);
+  const minus = op === 'insert' ? null : scopedRows(k, rows.oldRows);
   const union = [
     plus && `select p.scope, 1 as d from (\n${indent(plus, 2)}\n) p`,
     minus && `select m.scope, -1 as d from (\n${indent(minus, 2)}\n) m`,
@@ -75,20 +66,30 @@ function deltas(k: CounterN, op: Operation): string {
   ].join('\n');
 }
 
+const OPS: Operation[] = ['insert', 'update', 'delete'];
+
+/** This counter's part of its table's processor (`p_change dispatch.changes`). */
+export function counterProcessorBlock(k: CounterN): string {
+  const t = table(k.table);
+  const rows = {
+    newRows: `json_populate_recordset(null::${t}, p_change.new_rows)`,
+    oldRows: `json_populate_recordset(null::${t}, p_change.old_rows)`,
+  };
+  return [
+    `-- counter ${k.name}`,
+    ...OPS.map((op) =>
+      [
+        `if p_change.operation = ${literal(op.toUpperCase())} then`,
+        indent(deltas(k, op, rows), 2),
+        'end if;',
+      ].join('\n'),
+    ),
+  ].join('\n');
+}
+
 export function counterObject(k: CounterN): SqlObject {
   const names = counterNames(k);
   const t = table(k.table);
-  const ops: Operation[] = ['insert', 'update', 'delete'];
-  const branches = ops.map((op) =>
-    [`if tg_op = ${literal(op.toUpperCase())} then`, indent(deltas(k, op), 2), 'end if;'].join('\n'),
-  );
-  const body = [
-    '#variable_conflict use_column',
-    'begin',
-    indent(branches.join('\n'), 2),
-    '  return null;',
-    'end',
-  ].join('\n');
   const install = [
     `-- counter ${k.name}`,
     [
@@ -103,31 +104,18 @@ export function counterObject(k: CounterN): SqlObject {
       `  p_description => ${literal(k.description ?? '')}`,
       ');',
     ].join('\n'),
-    `create or replace function dispatch.${ident(names.trigger)}() returns trigger\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};\n${functionPrivileges(`dispatch.${ident(names.trigger)}()`, false)}`,
-    ops
-      .map((op) => {
-        const ref =
-          op === 'insert'
-            ? 'referencing new table as new_rows'
-            : op === 'delete'
-              ? 'referencing old table as old_rows'
-              : 'referencing old table as old_rows new table as new_rows';
-        const name = ident(names.triggerName(op));
-        return [
-          `drop trigger if exists ${name} on ${t};`,
-          `create trigger ${name} after ${op} on ${t}`,
-          `  ${ref}`,
-          `  for each statement execute function dispatch.${ident(names.trigger)}();`,
-        ].join('\n');
-      })
-      .join('\n'),
-    // Start from the truth: rows that existed before the triggers count too.
+    [
+      '-- counted after commit by the processor of its table (no trigger of its own)',
+      ...OPS.map((op) => `drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
+      `drop function if exists dispatch.${ident(names.trigger)}();`,
+    ].join('\n'),
+    // Start from the truth: rows that existed before count too.
     `select count(*) from dispatch.reconcile_counters(${literal(k.name)}, true);`,
   ].join('\n\n');
   const drop = [
     `-- counter ${k.name} removed`,
     `do $$ begin if to_regclass(${literal(tableText(k.table))}) is not null then`,
-    ...ops.map((op) => `  drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
+    ...OPS.map((op) => `  drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
     'end if; end $$;',
     `drop function if exists dispatch.${ident(names.trigger)}();`,
     `delete from dispatch.counters_def where name = ${literal(k.name)};`,

@@ -1,7 +1,13 @@
 /**
- * Per event: a statement-level trigger per operation (transition tables, condition as a set-based
- * filter, one `dispatch.fire` per statement), an expander (`dispatch.create_receipts` per channel,
- * recipients resolved by joins over the whole batch) and its registration (`dispatch.register_event`).
+ * Per event: an expander (`dispatch.create_receipts` per channel, recipients resolved by joins over
+ * the whole batch) and its registration (`dispatch.register_event`). Writes to the event's table reach
+ * it in one of two ways:
+ * - default: the table's capture triggers store one `dispatch.changes` row per statement and, after
+ *   commit, `dispatch.drain()` runs the table's processor (sql/source.ts), which holds this event's
+ *   block from `eventProcessorBlock` (condition as a set-based filter over the captured rows, one
+ *   `dispatch.fire` per change, with the writer and the capture time);
+ * - strict: a statement-level trigger per operation fires inside the app's transaction (transition
+ *   tables), so an expansion error aborts the write.
  * `dispatch.emit('<event id>', record)` and `dispatch.replay` reach the same expander through the core.
  */
 import type { Audience, ChannelN, EventN, NormalizedConfig } from '../../config/model.ts';
@@ -23,7 +29,7 @@ import {
 } from './util.ts';
 
 export interface SqlObject {
-  /** `event:<id>`, `counter:<name>`, `audiences`. */
+  /** `event:<id>`, `counter:<name>`, `source:<schema.table>`, `audiences`. */
   key: string;
   /** Idempotent SQL that installs / replaces the object. */
   install: string;
@@ -48,34 +54,74 @@ export function channelNames(channels: ChannelN[]): string[] {
   });
 }
 
-const OP_UPPER: Record<Operation, string> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE' };
+export const OP_UPPER: Record<Operation, string> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE' };
 
-function triggerFrom(e: EventN, op: Operation): string {
-  const t = table(e.table!);
-  const key = ident(e.key);
-  if (op === 'insert') return `from new_rows as new left join ${t} as old on false`;
-  if (op === 'delete') return `from old_rows as old left join ${t} as new on false`;
-  return `from new_rows as new join old_rows as old on old.${key} = new.${key}`;
+/** The rows of a statement: transition tables in a trigger, captured JSON in a processor. */
+export interface RowSources {
+  newRows: string;
+  oldRows: string;
 }
 
+/** Inside a statement-level trigger: the transition tables. */
+const TRANSITION: RowSources = { newRows: 'new_rows', oldRows: 'old_rows' };
+
+function rowsFrom(e: EventN, op: Operation, rows: RowSources): string {
+  const t = table(e.table!);
+  const key = ident(e.key);
+  if (op === 'insert') return `from ${rows.newRows} as new left join ${t} as old on false`;
+  if (op === 'delete') return `from ${rows.oldRows} as old left join ${t} as new on false`;
+  return `from ${rows.newRows} as new join ${rows.oldRows} as old on old.${key} = new.${key}`;
+}
+
+/** One `if <operation> = '...'` branch per operation collecting the matching rows into v_records. */
+function recordBranches(e: EventN, opExpr: string, rows: RowSources): string {
+  return e.on
+    .map((op) => {
+      const where = e.when ? `\n  where ${eventCondSql(e.when, op)}` : '';
+      return [
+        `if ${opExpr} = ${literal(OP_UPPER[op])} then`,
+        `  select jsonb_agg(jsonb_build_object('new', to_jsonb(new), 'old', to_jsonb(old)))`,
+        '    into v_records',
+        indent(`${rowsFrom(e, op, rows)}${where};`, 2),
+        'end if;',
+      ].join('\n');
+    })
+    .join('\n');
+}
+
+/**
+ * This event's part of its table's processor (`p_change dispatch.changes`, a `v_records jsonb`
+ * variable): the captured rows that meet the condition, one `dispatch.fire` with the writer and the
+ * capture time of the change.
+ */
+export function eventProcessorBlock(e: EventN): string {
+  const t = table(e.table!);
+  const rows: RowSources = {
+    newRows: `json_populate_recordset(null::${t}, p_change.new_rows)`,
+    oldRows: `json_populate_recordset(null::${t}, p_change.old_rows)`,
+  };
+  return [
+    `-- event ${e.id}`,
+    'v_records := null;',
+    recordBranches(e, 'p_change.operation', rows),
+    'if v_records is not null then',
+    `  perform dispatch.fire(${literal(e.id)}, lower(p_change.operation), ${literal(tableText(e.table!))}, v_records, p_change.actor, p_change.captured_at);`,
+    'end if;',
+  ].join('\n');
+}
+
+/** Whether writes to the event's table fire it (it has a table and operations). */
+export const firesOnWrites = (e: EventN): boolean => !!e.table && e.on.length > 0;
+
+/** A strict event's own trigger function: fires inside the app's transaction. */
 function triggerFunction(e: EventN): string {
   const names = eventFunctionNames(e);
-  const branches = e.on.map((op) => {
-    const where = e.when ? `\n  where ${eventCondSql(e.when, op)}` : '';
-    return [
-      `if tg_op = ${literal(OP_UPPER[op])} then`,
-      `  select jsonb_agg(jsonb_build_object('new', to_jsonb(new), 'old', to_jsonb(old)))`,
-      '    into v_records',
-      indent(`${triggerFrom(e, op)}${where};`, 2),
-      'end if;',
-    ].join('\n');
-  });
   const body = [
     '#variable_conflict use_column',
     'declare',
     '  v_records jsonb;',
     'begin',
-    indent(branches.join('\n'), 2),
+    indent(recordBranches(e, 'tg_op', TRANSITION), 2),
     '  if v_records is not null then',
     `    perform dispatch.fire(${literal(e.id)}, lower(tg_op), ${literal(tableText(e.table!))}, v_records);`,
     '  end if;',
@@ -86,22 +132,25 @@ function triggerFunction(e: EventN): string {
   return `create or replace function ${sig} returns trigger\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};\n${functionPrivileges(sig, false)}`;
 }
 
+/** `referencing ...` of a statement-level trigger per operation (transition table names). */
+export function referencing(op: Operation): string {
+  return op === 'insert'
+    ? 'referencing new table as new_rows'
+    : op === 'delete'
+      ? 'referencing old table as old_rows'
+      : 'referencing old table as old_rows new table as new_rows';
+}
+
 function triggers(e: EventN): string {
   const names = eventFunctionNames(e);
   const t = table(e.table!);
   return e.on
     .map((op) => {
-      const ref =
-        op === 'insert'
-          ? 'referencing new table as new_rows'
-          : op === 'delete'
-            ? 'referencing old table as old_rows'
-            : 'referencing old table as old_rows new table as new_rows';
       const name = ident(names.triggerName(op));
       return [
         `drop trigger if exists ${name} on ${t};`,
         `create trigger ${name} after ${op} on ${t}`,
-        `  ${ref}`,
+        `  ${referencing(op)}`,
         `  for each statement execute function dispatch.${ident(names.trigger)}();`,
       ].join('\n');
     })
@@ -205,13 +254,25 @@ export function eventObject(e: EventN, config: NormalizedConfig): SqlObject {
   const hasExpander = e.channels.length > 0;
   if (hasExpander) install.push(expander(e, config, audiences));
   install.push(registration(e, hasExpander));
-  if (e.table && e.on.length > 0) {
-    // Triggers of operations no longer listed are dropped too.
+  const ops: Operation[] = ['insert', 'update', 'delete'];
+  if (e.table && e.strict && e.on.length > 0) {
+    // Strict: its own triggers. Those of operations no longer listed are dropped too.
     const t = table(e.table);
-    for (const op of ['insert', 'update', 'delete'] as Operation[]) {
+    for (const op of ops) {
       if (!e.on.includes(op)) install.push(`drop trigger if exists ${ident(names.triggerName(op))} on ${t};`);
     }
     install.push(triggerFunction(e), triggers(e));
+  } else if (e.table) {
+    // Fired by its table's processor (source:<table>): an own trigger of an earlier install (or of
+    // this event when it was strict) would fire it a second time.
+    const t = table(e.table);
+    install.push(
+      [
+        '-- fired after commit by the processor of its table (no trigger of its own)',
+        ...ops.map((op) => `drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
+        `drop function if exists dispatch.${ident(names.trigger)}();`,
+      ].join('\n'),
+    );
   }
   const drop: string[] = [`-- event ${e.id} removed`];
   if (e.table) {

@@ -1,0 +1,162 @@
+/**
+ * Per source table (a table some non-strict event or some counter reads): capture in the app's
+ * transaction, process right after commit.
+ * - Capture: statement-level AFTER triggers `dispatch_capture_<op>` running the core's one generic
+ *   `dispatch.capture_changes()`, which writes ONE `dispatch.changes` row per statement (the transition
+ *   rows as JSON arrays, the writer, the time). Only for the operations some event or counter needs;
+ *   the others are dropped.
+ * - Process: `dispatch.src_<schema>_<table>_process(p_change dispatch.changes)`, registered with
+ *   `dispatch.register_source`, which `dispatch.drain()` (worker, `dispatch.tick()`) calls per change
+ *   after commit. Its body does, for that table, what per-event and per-counter triggers did inside the
+ *   write: the events' blocks in config order (`dispatch.fire` with the change's actor and capture
+ *   time), then the counters' blocks in config order (`dispatch.apply_counter_deltas`), reading the
+ *   rows with `json_populate_recordset(null::<table>, p_change.new_rows / old_rows)`.
+ * Strict events keep their own triggers (sql/event.ts) and are not part of the processor.
+ */
+import type { CounterN, EventN, NormalizedConfig, TableRef } from '../../config/model.ts';
+import type { Operation } from '../../config/types.ts';
+import { counterProcessorBlock } from './counter.ts';
+import {
+  eventFunctionNames,
+  eventProcessorBlock,
+  firesOnWrites,
+  referencing,
+  type SqlObject,
+} from './event.ts';
+import { dollar, functionPrivileges, ident, indent, literal, shortName, table, tableText } from './util.ts';
+
+const OPS: Operation[] = ['insert', 'update', 'delete'];
+
+/** Name of a capture trigger (one per operation and table). */
+export const captureTriggerName = (op: Operation): string => `dispatch_capture_${op}`;
+
+export interface Source {
+  table: TableRef;
+  /** Non-strict events firing on writes to the table, in config order. */
+  events: EventN[];
+  /** Counters of the table, in config order. */
+  counters: CounterN[];
+  /** Operations captured: those of the events, all three when there is a counter. */
+  ops: Operation[];
+  /** Processor function name in schema dispatch (unquoted). */
+  processor: string;
+}
+
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+
+function fnv(text: string): string {
+  let h = 0;
+  for (const ch of text) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+/** The source tables of a config, sorted by `schema.table`. */
+export function sources(config: NormalizedConfig): Source[] {
+  const byTable = new Map<string, Source>();
+  const get = (t: TableRef) => {
+    const key = tableText(t);
+    let s = byTable.get(key);
+    if (!s) {
+      s = { table: t, events: [], counters: [], ops: [], processor: '' };
+      byTable.set(key, s);
+    }
+    return s;
+  };
+  for (const e of config.events) if (firesOnWrites(e) && !e.strict) get(e.table!).events.push(e);
+  for (const k of config.counters) get(k.table).counters.push(k);
+  const list = [...byTable.values()].sort((a, b) => tableText(a.table).localeCompare(tableText(b.table)));
+  const base = (s: Source) => `src_${slug(s.table.schema)}_${slug(s.table.name)}`;
+  const count = new Map<string, number>();
+  for (const s of list) count.set(base(s), (count.get(base(s)) ?? 0) + 1);
+  for (const s of list) {
+    const used = new Set([...s.events.flatMap((e) => e.on), ...(s.counters.length ? OPS : [])]);
+    s.ops = OPS.filter((op) => used.has(op));
+    // Names that would clash (e.g. public.a_b and public_a.b) get a hash of the table.
+    const b = count.get(base(s))! > 1 ? `${base(s)}_${fnv(tableText(s.table))}` : base(s);
+    s.processor = shortName(`${b}_process`);
+  }
+  return list;
+}
+
+/** `dispatch.<processor>` as text, as registered. */
+export const processorText = (s: Source): string => `dispatch.${ident(s.processor)}`;
+
+function processor(s: Source): string {
+  const blocks = [...s.events.map(eventProcessorBlock), ...s.counters.map(counterProcessorBlock)];
+  const body = [
+    '#variable_conflict use_column',
+    'declare',
+    '  v_records jsonb;',
+    'begin',
+    indent(blocks.join('\n'), 2),
+    'end',
+  ].join('\n');
+  const sig = `${processorText(s)}(dispatch.changes)`;
+  return [
+    `create or replace function ${processorText(s)}(p_change dispatch.changes) returns void`,
+    `language plpgsql security definer set search_path = '' as ${dollar(body)};`,
+    functionPrivileges(sig, false),
+  ].join('\n');
+}
+
+function captureTriggers(s: Source): string {
+  const t = table(s.table);
+  const lines: string[] = [];
+  for (const op of OPS) {
+    const name = ident(captureTriggerName(op));
+    lines.push(`drop trigger if exists ${name} on ${t};`);
+    if (!s.ops.includes(op)) continue;
+    lines.push(
+      `create trigger ${name} after ${op} on ${t}`,
+      `  ${referencing(op)}`,
+      '  for each statement execute function dispatch.capture_changes();',
+    );
+  }
+  return lines.join('\n');
+}
+
+export function sourceObject(s: Source): SqlObject {
+  const t = table(s.table);
+  const what = [...s.events.map((e) => `event ${e.id}`), ...s.counters.map((k) => `counter ${k.name}`)].join(
+    ', ',
+  );
+  const install = [
+    [
+      `-- source ${tableText(s.table)}: ${what}`,
+      '-- Writes are captured in the writing transaction (one dispatch.changes row per statement);',
+      '-- dispatch.drain() runs the processor for each change after commit.',
+    ].join('\n'),
+    processor(s),
+    `select dispatch.register_source(${literal(tableText(s.table))}, ${literal(processorText(s))});`,
+    captureTriggers(s),
+  ].join('\n\n');
+  const drop = [
+    `-- source ${tableText(s.table)} removed`,
+    `do $$ begin if to_regclass(${literal(tableText(s.table))}) is not null then`,
+    ...OPS.map((op) => `  drop trigger if exists ${ident(captureTriggerName(op))} on ${t};`),
+    'end if; end $$;',
+    `select dispatch.unregister_source(${literal(tableText(s.table))});`,
+    `drop function if exists ${processorText(s)}(dispatch.changes);`,
+  ].join('\n');
+  return { key: `source:${tableText(s.table)}`, install, drop };
+}
+
+export const sourceObjects = (config: NormalizedConfig): SqlObject[] => sources(config).map(sourceObject);
+
+/** Every trigger the generated SQL installs: capture triggers and the strict events' own ones. */
+export function expectedTriggers(config: NormalizedConfig): { name: string; table: string }[] {
+  const out: { name: string; table: string }[] = [];
+  for (const s of sources(config)) {
+    for (const op of s.ops) out.push({ name: captureTriggerName(op), table: tableText(s.table) });
+  }
+  for (const e of config.events) {
+    if (!firesOnWrites(e) || !e.strict) continue;
+    for (const op of e.on)
+      out.push({ name: eventFunctionNames(e).triggerName(op), table: tableText(e.table!) });
+  }
+  return out;
+}
