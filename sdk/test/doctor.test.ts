@@ -20,6 +20,11 @@ const config = validateConfig(shop);
 function fakeDb(state: {
   version?: string | null;
   triggers?: { name: string; tbl: string }[];
+  /** dispatch.sources rows (exists: the processor function is there). */
+  sources?: { source_table: string; processor: string; exists: boolean }[];
+  /** Captured changes: failed processing / waiting > 5 min. */
+  changesFailed?: number;
+  changesWaiting?: number;
   exts?: string[];
   cron?: number;
   /** Vault secrets by name (values as vault.decrypted_secrets returns them). */
@@ -34,17 +39,20 @@ function fakeDb(state: {
   /** What has_column_privilege / RLS say about the audience filter columns, per `schema.table.column`. */
   columns?: Record<string, { can_update: boolean; can_insert: boolean; rls: boolean; policies: string[] }>;
 }) {
-  const allTriggers: { name: string; tbl: string }[] = [];
-  for (const e of config.events) {
-    for (const op of e.on) allTriggers.push({ name: `dispatch_ev_${e.slug}_${op}`, tbl: 'public.orders' });
-  }
-  for (const k of config.counters) {
-    for (const op of ['insert', 'update', 'delete'])
-      allTriggers.push({ name: `dispatch_ct_${k.name}_${op}`, tbl: 'public.orders' });
-  }
+  // the healthy shape: capture triggers on the source table, the strict event's own triggers
+  const allTriggers: { name: string; tbl: string }[] = [
+    ...['insert', 'update', 'delete'].map((op) => ({ name: `dispatch_capture_${op}`, tbl: 'public.orders' })),
+    { name: 'dispatch_ev_order_cancelled_update', tbl: 'public.orders' },
+    { name: 'dispatch_ev_order_cancelled_delete', tbl: 'public.orders' },
+  ];
   const s = {
     version: '0.1.0',
     triggers: allTriggers,
+    sources: [
+      { source_table: 'public.orders', processor: 'dispatch.src_public_orders_process', exists: true },
+    ],
+    changesFailed: 0,
+    changesWaiting: 0,
     exts: ['pg_cron', 'pg_net'],
     cron: 1,
     secrets: { dispatch_worker_url: worker.url, dispatch_worker_secret: SECRET } as Record<string, string>,
@@ -59,6 +67,12 @@ function fakeDb(state: {
     if (sql.includes("to_regprocedure('dispatch.version()')")) return [{ installed: s.version !== null }];
     if (sql.includes('dispatch.version() as version')) return [{ version: s.version }];
     if (sql.includes('from pg_trigger')) return s.triggers;
+    if (sql.includes("to_regclass('dispatch.changes')")) return [{ hasChanges: true }];
+    if (sql.includes('from dispatch.sources')) return s.sources;
+    if (sql.includes('from dispatch.changes'))
+      return [
+        { failed: s.changesFailed, waiting: s.changesWaiting, first_failed: s.changesFailed ? '41' : null },
+      ];
     if (sql.includes('from pg_extension')) return s.exts.map((extname) => ({ extname }));
     if (sql.includes("to_regnamespace('net')")) return [{ netSchema: s.exts.includes('pg_net') }];
     if (sql.includes('from cron.job')) return [{ n: s.cron }];
@@ -159,6 +173,8 @@ describe('supadispatch doctor', () => {
     assert.equal(failed, 0, text);
     assert.doesNotMatch(text, /✗/);
     assert.match(text, /✓ triggers match the config/);
+    assert.match(text, /✓ change processors registered for the source tables — 1 source table\n/);
+    assert.match(text, /✓ no captured changes stuck with an error/);
     assert.match(text, /✓ audience filters read no column users can write — 1 column checked/);
     assert.match(text, new RegExp(`✓ dispatch-worker answers — HTTP 200 from ${worker.url}\n`));
     // the probe is the core's poke with a harmless body
@@ -172,7 +188,18 @@ describe('supadispatch doctor', () => {
     const closed = await closedPortUrl();
     const db = fakeDb({
       version: '0.0.9',
-      triggers: [{ name: 'dispatch_ev_gone_insert', tbl: 'public.orders' }],
+      triggers: [
+        { name: 'dispatch_ev_gone_insert', tbl: 'public.orders' },
+        { name: 'dispatch_capture_insert', tbl: 'public.orders' },
+        // an old per-counter trigger left behind would count twice
+        { name: 'dispatch_ct_pending_orders_insert', tbl: 'public.orders' },
+      ],
+      sources: [
+        { source_table: 'public.orders', processor: 'dispatch.src_public_orders_process', exists: false },
+        { source_table: 'public.gone', processor: 'dispatch.src_public_gone_process', exists: true },
+      ],
+      changesFailed: 3,
+      changesWaiting: 7,
       exts: ['pg_net'],
       secrets: { dispatch_worker_url: closed },
       policies: [],
@@ -181,11 +208,23 @@ describe('supadispatch doctor', () => {
       drift: [{ name: 'pending_orders', scope: 'u1', expected: 2, actual: 3 }],
     });
     const { text, failed } = formatChecks(await runChecks(db, config, '0.1.0'));
-    assert.equal(failed, 8, text);
+    assert.equal(failed, 11, text);
     assert.match(text, /✗ core version 0\.1\.0 — installed 0\.0\.9\n {4}fix: run `npx supadispatch gen`/);
     assert.match(
       text,
-      /✗ triggers match the config — missing: dispatch_ct_admin_open_orders_delete on public\.orders, .*; not in config: dispatch_ev_gone_insert on public\.orders/,
+      /✗ triggers match the config — missing: dispatch_capture_delete on public\.orders, dispatch_capture_update on public\.orders, dispatch_ev_order_cancelled_delete on public\.orders, dispatch_ev_order_cancelled_update on public\.orders; not in config: dispatch_ct_pending_orders_insert on public\.orders, dispatch_ev_gone_insert on public\.orders\n/,
+    );
+    assert.match(
+      text,
+      /✗ change processors registered for the source tables — public\.orders → dispatch\.src_public_orders_process\(dispatch\.changes\) does not exist; public\.gone not in config\n {4}fix: run `npx supadispatch gen` then `supabase db push`/,
+    );
+    assert.match(
+      text,
+      /✗ no captured changes waiting \(> 5 min unprocessed\) — 7 waiting\n {4}fix: .*select dispatch\.drain\(\);/,
+    );
+    assert.match(
+      text,
+      /✗ no captured changes stuck with an error — 3 changes failed processing \(their events did not fire and their counters did not move\), first #41\n {4}fix: inspect: select id, source_table, operation, attempts, error from dispatch\.changes where error is not null order by id; .* select dispatch\.replay_change\(id\);/,
     );
     assert.match(text, /✗ pg_cron present\n {4}fix: enable pg_cron/);
     assert.match(text, /✗ Vault secret dispatch_worker_secret/);

@@ -9,8 +9,7 @@ import { loadConfig } from '../config/load.ts';
 import type { NormalizedConfig } from '../config/model.ts';
 import { membershipSql } from '../generator/sql/audience.ts';
 import { loadCore } from '../generator/sql/core.ts';
-import { counterNames } from '../generator/sql/counter.ts';
-import { eventFunctionNames } from '../generator/sql/event.ts';
+import { expectedTriggers, processorText, sources } from '../generator/sql/source.ts';
 import { parseArgs } from './args.ts';
 import type { CommandIo } from './gen.ts';
 
@@ -287,32 +286,20 @@ export async function runChecks(
         : 'run `npx supadispatch gen` (embeds the new core) then `supabase db push`',
   });
 
+  const { hasChanges } = await one(`select to_regclass('dispatch.changes') is not null as "hasChanges"`);
   if (config) {
-    const expected = new Map<string, string>(); // trigger name → table
-    for (const e of config.events) {
-      if (!e.table) continue;
-      for (const op of e.on)
-        expected.set(eventFunctionNames(e).triggerName(op), `${e.table.schema}.${e.table.name}`);
-    }
-    for (const k of config.counters) {
-      for (const op of ['insert', 'update', 'delete'] as const) {
-        expected.set(counterNames(k).triggerName(op), `${k.table.schema}.${k.table.name}`);
-      }
-    }
+    // Capture triggers of the source tables and the strict events' own triggers; also the per-event /
+    // per-counter triggers of earlier generators (dispatch_ev_* / dispatch_ct_*), which must be gone.
+    const expected = new Set(expectedTriggers(config).map((t) => `${t.name} on ${t.table}`));
     const rows = await query(
       `select t.tgname as name, n.nspname || '.' || c.relname as tbl
        from pg_trigger t join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
-       where not t.tgisinternal and (t.tgname like 'dispatch\\_ev\\_%' or t.tgname like 'dispatch\\_ct\\_%')`,
+       where not t.tgisinternal
+         and (t.tgname like 'dispatch\\_ev\\_%' or t.tgname like 'dispatch\\_ct\\_%' or t.tgname like 'dispatch\\_capture\\_%')`,
     );
-    const actual = new Map(rows.map((r) => [String(r.name), String(r.tbl)]));
-    const missing = [...expected]
-      .filter(([n, t]) => actual.get(n) !== t)
-      .map(([n, t]) => `${n} on ${t}`)
-      .sort();
-    const extra = [...actual]
-      .filter(([n]) => !expected.has(n))
-      .map(([n, t]) => `${n} on ${t}`)
-      .sort();
+    const actual = new Set(rows.map((r) => `${r.name} on ${r.tbl}`));
+    const missing = [...expected].filter((t) => !actual.has(t)).sort();
+    const extra = [...actual].filter((t) => !expected.has(t)).sort();
     checks.push({
       name: 'triggers match the config',
       ok: missing.length === 0 && extra.length === 0,
@@ -324,6 +311,36 @@ export async function runChecks(
         .join('; '),
       fix: 'run `npx supadispatch gen` then `supabase db push`',
     });
+    if (hasChanges) {
+      const want = new Map(
+        sources(config).map((s) => [`${s.table.schema}.${s.table.name}`, processorText(s)]),
+      );
+      const got = new Map(
+        (
+          await query(
+            `select s.source_table, s.processor,
+                    to_regprocedure(s.processor || '(dispatch.changes)') is not null as exists
+             from dispatch.sources s`,
+          )
+        ).map((r) => [String(r.source_table), { processor: String(r.processor), exists: r.exists === true }]),
+      );
+      const problems: string[] = [];
+      for (const [tbl, fn] of [...want].sort()) {
+        const g = got.get(tbl);
+        if (!g) problems.push(`${tbl} not registered`);
+        else if (g.processor !== fn) problems.push(`${tbl} → ${g.processor} (expected ${fn})`);
+        else if (!g.exists) problems.push(`${tbl} → ${fn}(dispatch.changes) does not exist`);
+      }
+      for (const tbl of [...got.keys()].sort()) if (!want.has(tbl)) problems.push(`${tbl} not in config`);
+      checks.push({
+        name: 'change processors registered for the source tables',
+        ok: problems.length === 0,
+        detail: problems.length
+          ? problems.join('; ')
+          : `${want.size} source table${want.size === 1 ? '' : 's'}`,
+        fix: 'run `npx supadispatch gen` then `supabase db push`',
+      });
+    }
     const writable = await audienceColumnsCheck(query, config);
     if (writable) checks.push(writable);
   }
@@ -432,6 +449,26 @@ export async function runChecks(
     detail: `${occ.n} failed`,
     fix: "inspect: select id, event_id, error from dispatch.occurrences where status = 'failed'; then select dispatch.replay(id)",
   });
+  if (hasChanges) {
+    const ch = await one(
+      `select count(*) filter (where error is not null)::int as failed,
+              count(*) filter (where error is null and captured_at < now() - interval '5 minutes')::int as waiting,
+              min(id) filter (where error is not null) as first_failed
+       from dispatch.changes`,
+    );
+    checks.push({
+      name: 'no captured changes waiting (> 5 min unprocessed)',
+      ok: Number(ch.waiting) === 0,
+      detail: `${ch.waiting} waiting`,
+      fix: 'nothing drains dispatch.changes: check that dispatch.tick() is scheduled and the worker answers (above); process now with select dispatch.drain();',
+    });
+    checks.push({
+      name: 'no captured changes stuck with an error',
+      ok: Number(ch.failed) === 0,
+      detail: `${ch.failed} change${Number(ch.failed) === 1 ? '' : 's'} failed processing (their events did not fire and their counters did not move)${ch.first_failed ? `, first #${ch.first_failed}` : ''}`,
+      fix: 'inspect: select id, source_table, operation, attempts, error from dispatch.changes where error is not null order by id; fix the cause (e.g. `npx supadispatch gen` + `supabase db push` for a missing processor), then per change: select dispatch.replay_change(id);',
+    });
+  }
   const drift = await query(
     `select name, scope, expected, actual from dispatch.reconcile_counters(null, false) where expected <> actual limit 20`,
   );
