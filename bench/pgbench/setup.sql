@@ -2,7 +2,7 @@
 --   bench.bare     no triggers
 --   bench.plugin   supadispatch: 1 event (2 channels: in_app + email to the row's user) and 2 counters
 --                  (open orders per user, unsharded; open orders for audience admin, 16 shards),
---                  written the way the generator emits them (statement triggers, transition tables)
+--                  written the way the generator emits them (capture trigger + processor run by drain)
 --   bench.webhook  a Database-Webhooks-style per-row trigger calling net.http_post with the row
 -- Needs the core installed. Idempotent (drops and recreates schema bench).
 drop schema if exists bench cascade;
@@ -33,19 +33,31 @@ select dispatch.register_counter('bench_open_orders', 'user', null, array['order
 select dispatch.register_counter('bench_all_open_orders', 'audience', 'admin', array['orders'], 16, 'bench.plugin',
   'select ''admin'', count(*) from bench.plugin where status = ''open''');
 
-create function bench.plugin_after_insert() returns trigger
+-- What the generator emits for a table with non-strict events and counters: the generic capture
+-- trigger (one dispatch.changes row per statement, in the app's transaction) and a processor that
+-- dispatch.drain() runs after commit (events fired, counters applied).
+create function bench.src_bench_plugin_process(p_change dispatch.changes) returns void
 language plpgsql security definer set search_path = '' as $$
+declare
+  v_records jsonb;
 begin
-  perform dispatch.fire('bench.order_created', tg_op, 'bench.plugin',
-    (select jsonb_agg(jsonb_build_object('new', to_jsonb(n))) from new_rows n));
-  perform dispatch.apply_counter_deltas('bench_open_orders', array(
-    select row(n.user_id::text, count(*))::dispatch.counter_delta from new_rows n where n.status = 'open' group by n.user_id));
-  perform dispatch.apply_counter_deltas('bench_all_open_orders', array(
-    select row('admin', count(*))::dispatch.counter_delta from new_rows n where n.status = 'open'));
-  return null;
+  if p_change.operation = 'INSERT' then
+    select jsonb_agg(jsonb_build_object('new', to_jsonb(new))) into v_records
+    from json_populate_recordset(null::bench.plugin, p_change.new_rows) as new;
+    if v_records is not null then
+      perform dispatch.fire('bench.order_created', 'insert', 'bench.plugin', v_records, p_change.actor, p_change.captured_at);
+    end if;
+    perform dispatch.apply_counter_deltas('bench_open_orders', array(
+      select row(n.user_id::text, count(*))::dispatch.counter_delta
+      from json_populate_recordset(null::bench.plugin, p_change.new_rows) n where n.status = 'open' group by n.user_id));
+    perform dispatch.apply_counter_deltas('bench_all_open_orders', array(
+      select row('admin', count(*))::dispatch.counter_delta
+      from json_populate_recordset(null::bench.plugin, p_change.new_rows) n where n.status = 'open'));
+  end if;
 end $$;
-create trigger plugin_after_insert after insert on bench.plugin referencing new table as new_rows
-  for each statement execute function bench.plugin_after_insert();
+select dispatch.register_source('bench.plugin', 'bench.src_bench_plugin_process');
+create trigger dispatch_capture_insert after insert on bench.plugin referencing new table as new_rows
+  for each statement execute function dispatch.capture_changes();
 
 -- what supabase_functions.http_request() does for a Database Webhook: one net.http_post per row
 create function bench.webhook_per_row() returns trigger

@@ -235,8 +235,12 @@ language sql stable security definer set search_path = '' as $$
 $$;
 
 -- Recompute counters from their source (reconcile_sql). With p_apply, differences are corrected
--- (and broadcast with a new seq). Exact when writers are quiescent; under load a later run fixes
--- what an in-flight transaction made stale.
+-- (and broadcast with a new seq). Counter deltas are applied after commit, by dispatch.drain(), so
+-- with p_apply the source tables are locked against writes (SHARE) for the rest of the transaction
+-- and every captured change is drained first: what is recomputed then matches what was applied.
+-- Changes that failed (dispatch.changes.error) are not applied: replay them before reconciling (a
+-- warning names them), or a later replay counts them twice. A counter without source_table is not
+-- locked: exact only when its writers are quiescent.
 create or replace function dispatch.reconcile_counters(p_name text default null, p_apply boolean default true)
 returns table (name text, scope text, expected bigint, actual bigint, seq bigint, corrected boolean)
 language plpgsql security definer set search_path = '' as $$
@@ -248,6 +252,22 @@ declare
 begin
   if p_name is not null and not exists (select from dispatch.counters_def c where c.name = p_name) then
     raise exception 'dispatch: unknown counter %', p_name;
+  end if;
+  if p_apply then
+    for d in select * from dispatch.counters_def c
+             where (p_name is null or c.name = p_name) and c.reconcile_sql is not null
+               and c.source_table is not null and to_regclass(c.source_table) is not null
+             order by c.source_table loop
+      execute format('lock table %s in share mode', to_regclass(d.source_table));
+    end loop;
+    -- waits for a running drain, then drains what is left (drain's own try-lock is ours already)
+    perform pg_advisory_xact_lock(hashtext('dispatch.drain'));
+    while dispatch.drain(500) > 0 loop
+    end loop;
+    if exists (select from dispatch.changes ch where ch.error is not null) then
+      raise warning 'dispatch: % failed change(s) are not applied to counters; replay them with dispatch.replay_change(id)',
+        (select count(*) from dispatch.changes ch where ch.error is not null);
+    end if;
   end if;
   for d in select * from dispatch.counters_def c
            where (p_name is null or c.name = p_name) and c.reconcile_sql is not null order by c.name loop

@@ -328,8 +328,10 @@ $$;
 -- Poking the worker
 
 -- Ask pg_net to call the worker (Vault secrets dispatch_worker_url / dispatch_worker_secret), at most
--- once per transaction. pg_net sends at COMMIT, so a rollback sends nothing. Missing pg_net, Vault or
--- secrets is not an error: receipts wait for dispatch.tick() and `doctor` explains.
+-- once per transaction and, across transactions, at most once per poke_interval_ms (a poked worker
+-- keeps draining and claiming for that long, see dispatch.worker_linger_ms, so it sees the work of
+-- the transactions that did not poke). pg_net sends at COMMIT, so a rollback sends nothing. Missing
+-- pg_net, Vault or secrets is not an error: work waits for dispatch.tick() and `doctor` explains.
 create or replace function dispatch.poke_worker(p_reason text default 'due') returns boolean
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -342,6 +344,17 @@ begin
     return false;
   end if;
   perform set_config('dispatch.poked', 'on', true);
+  -- debounce first: most transactions stop at this one read
+  if exists (select from dispatch.worker_wake w where w.next_poke_at > clock_timestamp()) then
+    return false;
+  end if;
+  -- one transaction per interval gets here; a concurrent one waits for its row lock, then sees its poke
+  update dispatch.worker_wake w set poked_at = clock_timestamp(),
+    next_poke_at = clock_timestamp() + make_interval(secs => dispatch.setting_int('poke_interval_ms', 200) / 1000.0)
+  where w.next_poke_at <= clock_timestamp();
+  if not found then
+    return false;
+  end if;
   select coalesce(bool_and((s.value #>> '{}')::boolean) filter (where s.key = 'poke_worker'), true),
          coalesce(max((s.value #>> '{}')::integer) filter (where s.key = 'worker_timeout_ms'), 5000)
     into v_enabled, v_timeout
@@ -532,8 +545,13 @@ end
 $$;
 
 -- Record occurrences of an event (one per element of p_records: [{"new": {...}, "old": {...}}, ...])
--- and expand them. This is what generated triggers call, once per statement. Returns the ids.
-create or replace function dispatch.fire(p_event_id text, p_operation text, p_source_table text, p_records jsonb)
+-- and expand them. Generated processors call it once per event per captured statement, with the
+-- writer's actor and the capture time; strict events' generated triggers call it inside the write.
+-- Returns the ids.
+drop function if exists dispatch.fire(text, text, text, jsonb);
+create or replace function dispatch.fire(p_event_id text, p_operation text, p_source_table text, p_records jsonb,
+                                         p_actor uuid default dispatch.current_user_id(),
+                                         p_occurred_at timestamptz default now())
 returns uuid[]
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -544,8 +562,10 @@ begin
     return '{}';
   end if;
   with ins as (
-    insert into dispatch.occurrences (event_id, source_table, operation, new_record, old_record, expanded_at)
-    select p_event_id, p_source_table, upper(p_operation), nullif(e -> 'new', 'null'), nullif(e -> 'old', 'null'), now()
+    insert into dispatch.occurrences (event_id, source_table, operation, new_record, old_record, actor, created_at,
+                                      expanded_at)
+    select p_event_id, p_source_table, upper(p_operation), nullif(e -> 'new', 'null'), nullif(e -> 'old', 'null'),
+           p_actor, coalesce(p_occurred_at, now()), now()
     from jsonb_array_elements(p_records) e
     returning *
   )

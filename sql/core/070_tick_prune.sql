@@ -1,19 +1,29 @@
 -- Periodic work: dispatch.tick() (pg_cron, every minute by default) and dispatch.prune() (daily).
 
+-- Also the safety net of change processing: drains what no worker drained (no worker deployed, a
+-- poke lost), up to tick_drain_max changes per run.
 create or replace function dispatch.tick() returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_reclaimed integer;
   v_due integer;
   v_poked boolean := false;
+  v_drained integer := 0;
+  v_batch integer;
+  v_max integer := greatest(dispatch.setting_int('tick_drain_max', 5000)::integer, 0);
 begin
+  while v_drained < v_max loop
+    v_batch := dispatch.drain(least(500, v_max - v_drained));
+    exit when v_batch = 0;
+    v_drained := v_drained + v_batch;
+  end loop;
   v_reclaimed := dispatch.reclaim_expired_leases();
   select count(*) into v_due from dispatch.receipts
   where status in ('pending', 'scheduled') and next_attempt_at <= now();
   if v_due > 0 then
     v_poked := dispatch.poke_worker('tick');
   end if;
-  return jsonb_build_object('reclaimed', v_reclaimed, 'due', v_due, 'poked', v_poked);
+  return jsonb_build_object('drained', v_drained, 'reclaimed', v_reclaimed, 'due', v_due, 'poked', v_poked);
 end
 $$;
 

@@ -301,3 +301,18 @@ create or replace function public.dispatch_worker_deliver_in_app(id uuid, lease_
 language sql security definer set search_path = '' as $$
   select dispatch.deliver_in_app_receipt(id, lease_token)
 $$;
+
+-- The worker's first step on every poke: process captured changes (dispatch.drain). Returns
+-- {processed, remaining, lingerMs}; call again while processed > 0, and keep polling every few
+-- hundred ms while lingerMs > 0 (writers that saw this poke did not poke again).
+create or replace function public.dispatch_worker_drain(max_changes integer default 500) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_processed integer;
+begin
+  v_processed := dispatch.drain(max_changes);
+  return jsonb_build_object('processed', v_processed,
+                            'remaining', (select count(*) from dispatch.changes c where c.error is null),
+                            'lingerMs', dispatch.worker_linger_ms());
+end
+$$;

@@ -22,7 +22,8 @@ language sql stable set search_path = '' as $$
     ('public.dispatch_worker_complete(uuid, bigint, text, jsonb, integer, integer)', 'service_role'),
     ('public.dispatch_worker_retry(uuid, bigint, text, timestamptz, integer, integer)', 'service_role'),
     ('public.dispatch_worker_fail(uuid, bigint, text, integer, integer)', 'service_role'),
-    ('public.dispatch_worker_deliver_in_app(uuid, bigint)', 'service_role')
+    ('public.dispatch_worker_deliver_in_app(uuid, bigint)', 'service_role'),
+    ('public.dispatch_worker_drain(integer)', 'service_role')
 $$;
 
 -- RLS and privileges of everything the core owns. Called by the install (below); idempotent.
@@ -58,6 +59,8 @@ begin
   revoke execute on function dispatch.register_counter(text, text, text, text[], integer, text, text, text) from service_role;
   revoke execute on function dispatch.register_event(text, text, text, text, text, boolean, boolean, text[], text, jsonb)
     from service_role;
+  revoke execute on function dispatch.register_source(text, text) from service_role;
+  revoke execute on function dispatch.unregister_source(text) from service_role;
   grant execute on function dispatch.can_read_topic(text) to authenticated;
 
   -- Client RPCs: authenticated only; worker RPCs: service_role only.

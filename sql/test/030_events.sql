@@ -7,6 +7,9 @@ select plan(49);
 
 \ir fixtures/tasks_example.sql
 
+-- no debounce: each (simulated) transaction below pokes on its own (rolled back at the end)
+update dispatch.settings set value = '0' where key = 'poke_interval_ms';
+
 -- worker location in Vault (pg_net / Vault may be the real extensions or the local stand-ins)
 delete from vault.secrets where name in ('dispatch_worker_url', 'dispatch_worker_secret'); -- rolled back at the end
 select vault.create_secret('http://127.0.0.1:9/functions/v1/dispatch-worker', 'dispatch_worker_url');
