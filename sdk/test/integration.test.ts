@@ -1,7 +1,8 @@
 /**
  * Generate from a config using every audience format into a temp project, apply the core and the
  * generated migration as the `postgres` role (psql), then check the receipts and counters that real
- * INSERT / UPDATE / DELETE statements (including bulk ones) produce. Needs SUPABASE_DB_URL.
+ * INSERT / UPDATE / DELETE statements (including bulk ones) produce once their captured changes are
+ * processed after commit (`dispatch.drain()`). Needs SUPABASE_DB_URL.
  * Everything lives in a fresh schema; the audience hooks the migration redefines are restored.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { genCommand } from '../src/cli/gen.ts';
+import { drainAll } from './support/drain.ts';
 import { captureIo, makeProject, testDir } from './support/project.ts';
 
 const dbUrl = process.env.SUPABASE_DB_URL;
@@ -153,13 +155,35 @@ describe('integration: generated triggers on a real database', {
     );
   const counter = async (name: string, scope: string) =>
     Number((await q('select dispatch.counter_value($1, $2) as v', [`${S}_${name}`, scope]))[0].v);
+  /** This suite's captured changes (other suites share the database). */
+  const changes = async () =>
+    Number(
+      (await q('select count(*)::int as n from dispatch.changes where source_table = $1', [`${S}.orders`]))[0]
+        .n,
+    );
+  /** After commit, as the worker / dispatch.tick() would; then nothing of ours is left. */
+  const drain = async () => {
+    await drainAll(q, { sourceLike: `${S}.%` });
+    assert.equal(await changes(), 0, 'dispatch.changes holds nothing of this suite after the drain');
+  };
 
   it('bulk INSERT: receipts for every audience format, counters per scope', async () => {
-    await q(
-      `insert into ${S}.orders (user_id, product_id, region, total)
-       select $1::uuid, $2::uuid, 'eu', g from generate_series(1, 50) g`,
-      [U(1), U(101)],
-    );
+    // (checked inside the writing transaction: once committed, a worker of this stack may drain it)
+    await q('begin');
+    try {
+      await q(
+        `insert into ${S}.orders (user_id, product_id, region, total)
+         select $1::uuid, $2::uuid, 'eu', g from generate_series(1, 50) g`,
+        [U(1), U(101)],
+      );
+      assert.equal(await changes(), 1, 'one change for the statement');
+      assert.deepEqual(await receipts('order.created'), [], 'nothing expanded inside the write');
+      await q('commit');
+    } catch (e) {
+      await q('rollback');
+      throw e;
+    }
+    await drain();
     const r = await receipts('order.created');
     const by = (ch: string) => r.filter((x) => x.channel === ch);
     assert.equal(by('in_app:buyer').length, 50);
@@ -191,6 +215,7 @@ describe('integration: generated triggers on a real database', {
     await q(`update ${S}.orders set status = 'shipped' where total <= 10`);
     await q(`update ${S}.orders set status = 'shipped' where total <= 10`); // no change: no new receipts
     await q(`update ${S}.orders set status = 'paid' where total between 11 and 20`);
+    await drain();
     const r = await receipts('order.shipped');
     assert.equal(r.filter((x) => x.channel === 'in_app:buyer').length, 10);
     assert.equal(r.filter((x) => x.channel === 'in_app:onDuty' && x.user_id === U('a')).length, 10);
@@ -208,12 +233,14 @@ describe('integration: generated triggers on a real database', {
   it('bulk DELETE: raw SQL condition over OLD; counters go down, never negative', async () => {
     await q(`update ${S}.orders set total = total + 100 where total > 45`); // 46..50 become big
     await q(`delete from ${S}.orders where total > 40`);
+    await drain();
     const r = await receipts('order.removed');
     assert.equal(r.filter((x) => x.channel === 'in_app:staff').length, 10); // 5 big orders × 2 admins
     assert.equal(r.filter((x) => x.channel === 'slack:ops' && x.address === 'secret:SLACK_OPS').length, 5);
     assert.equal(await counter('pending', U(1)), 20);
     assert.equal(await counter('admin_open', 'staff'), 30);
     await q(`delete from ${S}.orders`);
+    await drain();
     assert.equal(await counter('pending', U(1)), 0);
     assert.equal(await counter('seller_open', U('c')), 0);
     assert.equal(await counter('admin_open', 'staff'), 0);
@@ -225,6 +252,7 @@ describe('integration: generated triggers on a real database', {
       U(101),
       U(1),
     ]);
+    await drain();
     const drift = await q(
       `select * from dispatch.reconcile_counters(null, false) where name like $1 and expected <> actual`,
       [`${S}_%`],
@@ -235,6 +263,26 @@ describe('integration: generated triggers on a real database', {
       [`${S}.%`],
     );
     assert.deepEqual(failed, []);
+  });
+
+  it('a rolled-back write leaves no change, no receipt and no counter move', async () => {
+    const before = {
+      receipts: (await receipts('order.created')).length,
+      pending: await counter('pending', U(2)),
+    };
+    await q('begin');
+    try {
+      await q(`insert into ${S}.orders (user_id, region) values ($1, 'us'), ($1, 'us')`, [U(2)]);
+      assert.equal(await changes(), 1, 'captured inside the transaction');
+    } finally {
+      await q('rollback');
+    }
+    assert.equal(await changes(), 0);
+    await drain();
+    assert.deepEqual(
+      { receipts: (await receipts('order.created')).length, pending: await counter('pending', U(2)) },
+      before,
+    );
   });
 
   it('dispatch.emit fires an event by hand through the same expander', async () => {
@@ -270,19 +318,25 @@ describe('integration: generated triggers on a real database', {
               has_function_privilege('service_role', p.oid, 'EXECUTE') as service
        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
        where n.nspname = 'dispatch'
-         and (p.proname like $1 or p.proname like $2
+         and (p.proname like $1 or p.proname like $2 or p.proname like $3
               or p.proname in ('is_audience_member', 'user_audiences', 'is_admin'))
        order by 1`,
-      [`ev\\_${S}%`, `ct\\_${S}%`],
+      [`ev\\_${S}%`, `ct\\_${S}%`, `src\\_${S}%`],
     );
-    // 4 expanders + 3 event trigger functions + 3 counter trigger functions + 3 membership hooks
-    assert.equal(fns.length, 13, JSON.stringify(fns.map((f) => f.sig)));
+    // 4 expanders + the orders table's processor + 3 membership hooks (no event or counter trigger
+    // function: none of the events is strict)
+    assert.equal(fns.length, 8, JSON.stringify(fns.map((f) => f.sig)));
+    assert.ok(
+      fns.some((f) => f.sig === `dispatch.src_${S}_orders_process(dispatch.changes)`),
+      JSON.stringify(fns.map((f) => f.sig)),
+    );
     for (const f of fns) {
       assert.deepEqual(
         { sig: f.sig, auth: f.auth, anon: f.anon, public: f.public },
         { sig: f.sig, auth: false, anon: false, public: false },
       );
-      if (!/_trg\(\)$/.test(String(f.sig))) assert.equal(f.service, true, `${f.sig} for service_role`);
+      if (!/_trg\(\)$|_process\(dispatch\.changes\)$/.test(String(f.sig)))
+        assert.equal(f.service, true, `${f.sig} for service_role`);
     }
     // a signed-in user cannot call an expander with crafted occurrences
     const expander = fns.find((f) => /_order_created_expand\(/.test(String(f.sig)))!.sig as string;
@@ -328,6 +382,8 @@ describe('integration: generated triggers on a real database', {
       await q('rollback');
       throw e;
     }
+    // the changes remember who wrote: the occurrences' actor is the signed-in user, not the drainer
+    await drain();
     const created = await q(
       `select count(*)::int as n from dispatch.receipts r join dispatch.occurrences o on o.id = r.occurrence_id
        where r.event_id = $1 and r.channel = 'in_app:buyer' and r.user_id = $2 and o.actor = $2`,
