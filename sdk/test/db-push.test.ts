@@ -1,9 +1,12 @@
 /**
  * The workflow of issue 6 end to end, with the real Supabase CLI: `gen` from the test config (every
  * audience format) into a temp Supabase project, `supabase db push` as the non-superuser `postgres`
- * role, real INSERT / UPDATE / DELETE (bulk) → receipts and counters; then the config changes (an
- * event and a counter dropped, a counter and an event changed), `gen` writes a second timestamped
- * migration, `db push` applies it, the dropped triggers are gone; a third `gen` writes nothing.
+ * role, real INSERT / UPDATE / DELETE (bulk) → captured changes → `dispatch.drain()` after commit →
+ * receipts and counters (a strict event fires inside the write); a rolled-back write leaves no change;
+ * then the config changes (an event and a counter dropped, a counter and an event changed), `gen` writes
+ * a second timestamped migration, `db push` applies it, the dropped triggers are gone; a third `gen`
+ * writes nothing. A second suite upgrades an install of the previous generator (per-event /
+ * per-counter triggers) and checks that nothing of it is left to fire twice.
  *
  * The push targets a fresh Supabase-like database (local/src/db/fresh-database.ts): the stack's
  * `postgres` database already holds the repo's migration history, which the CLI would refuse.
@@ -11,6 +14,7 @@
  * its own project, so it skips there.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,9 +23,10 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createBootstrappedDatabase, dropDatabase } from '../../local/src/db/fresh-database.ts';
 import { pushMigrations } from '../../local/src/db/migrate.ts';
-import { coreVersion } from '../../sql/build.ts';
+import { buildCore, coreVersion } from '../../sql/build.ts';
 import { doctorCommand } from '../src/cli/doctor.ts';
 import { checkCommand, genCommand } from '../src/cli/gen.ts';
+import { drainAll } from './support/drain.ts';
 import { captureIo, makeProject, testDir } from './support/project.ts';
 
 const adminUrl = process.env.SUPABASE_ADMIN_DB_URL;
@@ -79,6 +84,14 @@ describe('integration: gen → supabase db push → real writes → config chang
     rows.filter((r) => r.channel === channel && Object.entries(where).every(([k, v]) => r[k] === v)).length;
   const counter = async (name: string, scope: string) =>
     Number((await q('select dispatch.counter_value($1, $2) as v', [name, scope]))[0].v);
+  const changes = async () =>
+    (
+      await q(
+        `select operation, coalesce(json_array_length(new_rows), 0) as new, coalesce(json_array_length(old_rows), 0) as old, error
+         from dispatch.changes order by id`,
+      )
+    ).map((r) => `${r.operation} +${r.new} -${r.old}${r.error ? ` ${r.error}` : ''}`);
+  const drain = () => drainAll(q);
 
   before(async () => {
     const pgPassword = process.env.SUPABASE_DB_URL
@@ -134,20 +147,16 @@ describe('integration: gen → supabase db push → real writes → config chang
       callable.map((r) => r.sig),
       ['dispatch.can_read_topic(text)'],
     );
+    // the table's capture triggers, and the strict event's own ones
     assert.deepEqual(await triggers(), [
-      'dispatch_ct_admin_open_orders_delete',
-      'dispatch_ct_admin_open_orders_insert',
-      'dispatch_ct_admin_open_orders_update',
-      'dispatch_ct_pending_orders_delete',
-      'dispatch_ct_pending_orders_insert',
-      'dispatch_ct_pending_orders_update',
-      'dispatch_ct_seller_open_orders_delete',
-      'dispatch_ct_seller_open_orders_insert',
-      'dispatch_ct_seller_open_orders_update',
+      'dispatch_capture_delete',
+      'dispatch_capture_insert',
+      'dispatch_capture_update',
       'dispatch_ev_order_cancelled_delete',
       'dispatch_ev_order_cancelled_update',
-      'dispatch_ev_order_created_insert',
-      'dispatch_ev_order_shipped_update',
+    ]);
+    assert.deepEqual(await q('select source_table, processor from dispatch.sources'), [
+      { source_table: 'public.orders', processor: 'dispatch.src_public_orders_process' },
     ]);
     // the app's users: auth.users holds the addresses (users.email default), profiles the flags
     const people: [string, boolean, string | null, boolean, string][] = [
@@ -176,6 +185,12 @@ describe('integration: gen → supabase db push → real writes → config chang
        union all select $3::uuid, null, 'us', 100 + g from generate_series(1, 10) g`,
       [ALICE, PRODUCT, BOB],
     );
+    // committed: captured as one change, nothing processed yet
+    assert.deepEqual(await changes(), ['INSERT +60 -0']);
+    assert.deepEqual(await receipts('order.created'), []);
+    assert.equal(await counter('pending_orders', ALICE), 0);
+    await drain();
+    assert.deepEqual(await changes(), []);
     const r = await receipts('order.created');
     assert.equal(count(r, 'in_app:buyer', { user_id: ALICE, status: 'sent' }), 50); // 1. column
     assert.equal(count(r, 'in_app:buyer', { user_id: BOB, status: 'sent' }), 10);
@@ -221,6 +236,15 @@ describe('integration: gen → supabase db push → real writes → config chang
       ALICE,
     ]);
     await q(`update public.orders set status = 'shipped' where user_id = $1`, [BOB]);
+    assert.deepEqual(await changes(), [
+      'UPDATE +10 -10',
+      'UPDATE +10 -10',
+      'UPDATE +10 -10',
+      'UPDATE +10 -10',
+    ]);
+    assert.deepEqual(await receipts('order.shipped'), []);
+    await drain();
+    assert.deepEqual(await changes(), []);
     const s = await receipts('order.shipped');
     assert.equal(count(s, 'in_app:buyer', { user_id: ALICE }), 10);
     assert.equal(count(s, 'in_app:buyer', { user_id: BOB }), 10);
@@ -232,7 +256,10 @@ describe('integration: gen → supabase db push → real writes → config chang
     await q(`update public.orders set status = 'cancelled' where user_id = $1 and total between 21 and 25`, [
       ALICE,
     ]);
+    // order.cancelled is strict: it fired inside the write; the counters wait for the drain
     const c = await receipts('order.cancelled');
+    assert.deepEqual(await changes(), ['UPDATE +5 -5']);
+    await drain();
     // 2. filter over the users table: both admins; slack to the static recipient's secret
     assert.equal(count(c, 'in_app:admin', { user_id: ADA }), 5);
     assert.equal(count(c, 'in_app:admin', { user_id: BEA }), 5);
@@ -245,6 +272,10 @@ describe('integration: gen → supabase db push → real writes → config chang
 
   it('bulk DELETE: the delete trigger fires; counters go down; reconcile agrees; nothing failed', async () => {
     await q(`delete from public.orders where user_id = $1 and total > 40`, [ALICE]);
+    assert.deepEqual(await changes(), ['DELETE +0 -10']);
+    assert.equal(await counter('pending_orders', ALICE), 25); // not yet
+    await drain();
+    assert.deepEqual(await changes(), []);
     const c = await receipts('order.cancelled');
     // `new.status is null` holds for every deleted row (no new row)
     assert.equal(count(c, 'in_app:admin'), 10 + 20);
@@ -259,6 +290,26 @@ describe('integration: gen → supabase db push → real writes → config chang
       [],
     );
     assert.deepEqual(await q(`select event_id, error from dispatch.occurrences where status = 'failed'`), []);
+  });
+
+  it('a rolled-back write leaves no change, no receipt and no counter move', async () => {
+    const before = {
+      receipts: (await receipts('order.created')).length,
+      pending: await counter('pending_orders', BOB),
+    };
+    await q('begin');
+    try {
+      await q(`insert into public.orders (user_id, region) values ($1, 'us'), ($1, 'us')`, [BOB]);
+      assert.deepEqual(await changes(), ['INSERT +2 -0'], 'captured inside the transaction');
+    } finally {
+      await q('rollback');
+    }
+    assert.deepEqual(await changes(), []);
+    await drain();
+    assert.deepEqual(
+      { receipts: (await receipts('order.created')).length, pending: await counter('pending_orders', BOB) },
+      before,
+    );
   });
 
   it('config change: a second timestamped migration drops the removed event and counter and changes the others', async () => {
@@ -283,12 +334,17 @@ describe('integration: gen → supabase db push → real writes → config chang
     assert.doesNotMatch(sql, /==== supadispatch core/);
     await push();
     assert.deepEqual(await history(), ['20200101000000', '20261125120000', '20261125130000']);
-    const t = await triggers();
-    assert.deepEqual(
-      t.filter((n) => n.includes('order_cancelled') || n.includes('seller_open_orders')),
-      [],
+    // the strict event's triggers are gone; the capture triggers stay (the table still has events/counters)
+    assert.deepEqual(await triggers(), [
+      'dispatch_capture_delete',
+      'dispatch_capture_insert',
+      'dispatch_capture_update',
+    ]);
+    const [{ src }] = await q(
+      `select prosrc as src from pg_proc where proname = 'src_public_orders_process'`,
     );
-    assert.equal(t.length, 13 - 2 - 3);
+    assert.doesNotMatch(src, /seller_open_orders/);
+    assert.match(src, /pending_orders/);
     assert.deepEqual(await q(`select id from dispatch.events where id = 'order.cancelled'`), []);
     assert.deepEqual(await q(`select name from dispatch.counters_def where name = 'seller_open_orders'`), []);
     assert.deepEqual(
@@ -304,12 +360,14 @@ describe('integration: gen → supabase db push → real writes → config chang
   it('after the second push, writes follow the new config', async () => {
     const cancelledBefore = (await receipts('order.cancelled')).length;
     await q(`delete from public.orders where status = 'cancelled'`);
+    await drain();
     assert.equal(
       (await receipts('order.cancelled')).length,
       cancelledBefore,
       'the dropped event no longer fires',
     );
     await q(`update public.orders set status = 'shipped' where user_id = $1 and status = 'paid'`, [ALICE]);
+    await drain();
     const titles = await q(
       `select title, count(*)::int as n from dispatch.notifications where event_id = 'order.shipped' and user_id = $1
        group by title order by title`,
@@ -324,6 +382,7 @@ describe('integration: gen → supabase db push → real writes → config chang
       ALICE,
       PRODUCT,
     ]);
+    await drain();
     assert.equal(await counter('pending_orders', ALICE), 16); // paid counts now
     assert.equal(await counter('admin_open_orders', 'admin'), 16);
     assert.deepEqual(
@@ -352,6 +411,9 @@ describe('integration: gen → supabase db push → real writes → config chang
     await doctorCommand(['--db-url', dbUrl], io);
     assert.match(io.stdout, new RegExp(`✓ core version ${coreVersion().replaceAll('.', '\\.')}`));
     assert.match(io.stdout, /✓ triggers match the config\n/);
+    assert.match(io.stdout, /✓ change processors registered for the source tables — 1 source table\n/);
+    assert.match(io.stdout, /✓ no captured changes waiting/);
+    assert.match(io.stdout, /✓ no captured changes stuck with an error/);
     assert.match(io.stdout, /✓ audience filters read no column users can write — 1 column checked\n/);
     assert.match(io.stdout, /✓ counters match reconcile/);
   });
@@ -398,5 +460,143 @@ describe('integration: gen → supabase db push → real writes → config chang
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     }
+  });
+});
+
+describe('integration: upgrading an install of per-event / per-counter triggers to capture + processor', {
+  skip:
+    !adminUrl &&
+    'SUPABASE_ADMIN_DB_URL is not set (the local stack superuser: each run pushes into its own fresh database)',
+}, () => {
+  const name = `${dbName}_up`;
+  let root = '';
+  let dbUrl = '';
+  let client: pg.Client;
+  const pushLog: string[] = [];
+  const q = async (sql: string, params?: unknown[]) => (await client.query(sql, params as unknown[])).rows;
+  const push = async () => {
+    pushLog.length = 0;
+    try {
+      await pushMigrations({
+        projectRoot: root,
+        dbUrl,
+        log: (_s: string, m: string) => pushLog.push(m),
+        timeoutMs: 300_000,
+      });
+    } catch (e) {
+      assert.fail(`${(e as Error).message}\n${pushLog.join('\n')}`);
+    }
+  };
+  const dir = () => path.join(root, 'supabase', 'migrations');
+  const created = async () =>
+    Number(
+      (
+        await q(
+          `select count(*)::int as n from dispatch.receipts where event_id = 'order.created' and channel = 'in_app:buyer'`,
+        )
+      )[0].n,
+    );
+
+  before(async () => {
+    const pgPassword = process.env.SUPABASE_DB_URL
+      ? new URL(process.env.SUPABASE_DB_URL).password
+      : undefined;
+    ({ dbUrl } = await createBootstrappedDatabase(adminUrl!, name, () => {}, {
+      postgresPassword: pgPassword,
+    }));
+    root = makeProject();
+    client = new pg.Client({ connectionString: dbUrl });
+    await client.connect();
+  });
+
+  after(async () => {
+    await client?.end().catch(() => {});
+    if (adminUrl) await dropDatabase(adminUrl, name).catch(() => {});
+  });
+
+  it("the previous generator's migration (dispatch_ev_* / dispatch_ct_* triggers) is installed and fires inside the write", async () => {
+    // fixtures/old-shape: what the previous generator wrote for the shop config (its core stood in
+    // by a placeholder: today's core here, which still accepts the old dispatch.fire calls)
+    const old = path.join(testDir, 'fixtures', 'old-shape');
+    const core = buildCore();
+    writeFileSync(
+      path.join(dir(), '20200101000000_app.sql'),
+      readFileSync(path.join(testDir, 'fixtures', 'shop-schema.sql'), 'utf8'),
+    );
+    writeFileSync(
+      path.join(dir(), '20261125120000_supadispatch.sql'),
+      readFileSync(path.join(old, '20261125120000_supadispatch.sql'), 'utf8').replace(
+        '-- (core SQL)\n',
+        () => `${core}\n`, // a function: `$$` in the core is not a replacement pattern
+      ),
+    );
+    const lock = JSON.parse(readFileSync(path.join(old, 'dispatch.lock.json'), 'utf8'));
+    lock.core = {
+      version: coreVersion(),
+      hash: createHash('sha256').update(core).digest('hex'),
+      migration: '20261125120000_supadispatch.sql',
+    };
+    writeFileSync(path.join(root, 'supabase', 'dispatch.lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
+    await push();
+    const trg = await q(
+      `select tgname from pg_trigger where tgrelid = 'public.orders'::regclass and not tgisinternal order by 1`,
+    );
+    assert.equal(trg.filter((r) => /^dispatch_(ev|ct)_/.test(String(r.tgname))).length, 13);
+    await q(`insert into public.profiles (id) values ($1)`, [ALICE]);
+    await q(`insert into public.orders (user_id, region) values ($1, 'eu'), ($1, 'eu')`, [ALICE]);
+    assert.equal(await created(), 2, 'the old trigger fired inside the write');
+    assert.equal(
+      Number((await q(`select dispatch.counter_value('pending_orders', $1) as v`, [ALICE]))[0].v),
+      2,
+    );
+  });
+
+  it("gen + push: only capture triggers and the strict event's own are left; each write fires once, after the drain", async () => {
+    const io = captureIo(root, '2026-11-25T13:00:00Z');
+    assert.equal(await genCommand(['--db-url', dbUrl], io), 0, io.stderr);
+    const sql = readFileSync(path.join(dir(), '20261125130000_supadispatch.sql'), 'utf8');
+    assert.doesNotMatch(sql, /==== supadispatch core/);
+    await push();
+    const trg = (
+      await q(
+        `select tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid
+         where c.relnamespace = 'public'::regnamespace and not tgisinternal and tgname like 'dispatch%' order by 1`,
+      )
+    ).map((r) => r.tgname);
+    assert.deepEqual(trg, [
+      'dispatch_capture_delete',
+      'dispatch_capture_insert',
+      'dispatch_capture_update',
+      'dispatch_ev_order_cancelled_delete',
+      'dispatch_ev_order_cancelled_update',
+    ]);
+    const fns = (
+      await q(
+        `select proname from pg_proc where pronamespace = 'dispatch'::regnamespace and proname ~ '^(ev|ct)_.*_trg$' order by 1`,
+      )
+    ).map((r) => r.proname);
+    assert.deepEqual(fns, ['ev_order_cancelled_trg']);
+    // the counters were recounted by the migration (nothing lost, nothing twice)
+    assert.equal(
+      Number((await q(`select dispatch.counter_value('pending_orders', $1) as v`, [ALICE]))[0].v),
+      2,
+    );
+    await q(`insert into public.orders (user_id, region) values ($1, 'eu'), ($1, 'eu'), ($1, 'eu')`, [ALICE]);
+    assert.equal(await created(), 2, 'nothing fires inside the write any more');
+    await drainAll(q);
+    assert.equal(await created(), 5, 'each new order once');
+    assert.equal(
+      Number((await q(`select dispatch.counter_value('pending_orders', $1) as v`, [ALICE]))[0].v),
+      5,
+    );
+    assert.deepEqual(
+      await q(
+        `select name, scope, expected, actual from dispatch.reconcile_counters(null, false) where expected <> actual`,
+      ),
+      [],
+    );
+    const io2 = captureIo(root);
+    await doctorCommand(['--db-url', dbUrl], io2);
+    assert.match(io2.stdout, /✓ triggers match the config\n/);
   });
 });
