@@ -163,8 +163,9 @@ export function indent(text: string, n: number): string {
  * Privileges of a generated function, emitted right after its `create or replace`: PostgreSQL grants
  * EXECUTE to PUBLIC on every new function, and the generated ones come after the core's revoke
  * block, so without this a signed-in user could call a SECURITY DEFINER expander or membership hook
- * directly. The core's SECURITY DEFINER callers (dispatch.fire, emit, replay, can_read_topic, the
- * RPCs) run as the owner, and triggers do not check EXECUTE, so nobody else needs it.
+ * directly. The core's SECURITY DEFINER callers (dispatch.fire, emit, replay, drain for the
+ * processors, can_read_topic, the RPCs) run as the owner, and triggers do not check EXECUTE, so
+ * nobody else needs it.
  * `serviceRole`: grant EXECUTE to service_role (the worker / admin tooling), as the core does.
  */
 export function functionPrivileges(signature: string, serviceRole = true): string {
