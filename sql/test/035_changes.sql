@@ -1,0 +1,450 @@
+-- supadispatch core: change capture and processing after commit (sql/core/065_changes.sql) with a
+-- hand-written example of generated code (fixtures/changes_example.sql): one dispatch.changes row per
+-- statement, drain (order, exactly once, limits, failures kept, transient failures, replay,
+-- missing processor), register/unregister_source, actor and capture time on the fired events, the
+-- debounced worker poke at commit, reconcile and tick draining first, privileges.
+-- "Commit" is simulated inside the one test transaction: `set constraints dispatch.changes_committing
+-- immediate` fires the deferred trigger the way COMMIT would; resetting the GUC dispatch.poked starts
+-- a new "transaction" for the once-per-transaction poke.
+begin;
+create extension if not exists pgtap;
+select plan(106);
+
+-- This transaction holds the drain lock: a concurrent dispatch.tick() (pg_cron) or worker cannot make
+-- our drain() return 0; drain's own pg_try_advisory_xact_lock succeeds again in this transaction.
+select pg_advisory_xact_lock(hashtext('dispatch.drain'));
+-- start from an empty outbox (rolled back at the end)
+delete from dispatch.changes;
+-- no poke in the capture / drain sections below (the poke section resets this)
+update dispatch.settings set value = '600000' where key = 'poke_interval_ms';
+update dispatch.worker_wake set poked_at = now(), next_poke_at = now() + interval '1 day';
+
+\ir fixtures/changes_example.sql
+
+create temp table u (k text primary key, id uuid);
+insert into u values ('a', '00000000-0000-0000-0000-0000000000aa'), ('b', '00000000-0000-0000-0000-0000000000bb'),
+  ('c', '00000000-0000-0000-0000-0000000000cc'), ('d', '00000000-0000-0000-0000-0000000000dd');
+
+---------------------------------------------------------------------------------------------------
+-- capture: one change per statement
+
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-0000-0000-0000000000aa","role":"authenticated"}', true);
+insert into public.sdc_orders (title, user_id) values
+  ('A1', (select id from u where k = 'a')), ('A2', (select id from u where k = 'a')), ('B1', (select id from u where k = 'b'));
+select is((select count(*) from dispatch.changes), 1::bigint, 'a 3-row INSERT captures ONE change');
+select results_eq($$select source_table, operation, actor, json_typeof(new_rows), json_array_length(new_rows), old_rows is null, attempts, error, failed_at
+  from dispatch.changes$$,
+  $$values ('public.sdc_orders'::text, 'INSERT'::text, '00000000-0000-0000-0000-0000000000aa'::uuid, 'array'::text, 3, true, 0, null::text, null::timestamptz)$$,
+  'INSERT change: schema.table, operation, actor = JWT sub, new_rows a json array of 3, no old_rows');
+select is((select new_rows::jsonb from dispatch.changes),
+  '[{"id":1,"title":"A1","user_id":"00000000-0000-0000-0000-0000000000aa","status":"open"},
+    {"id":2,"title":"A2","user_id":"00000000-0000-0000-0000-0000000000aa","status":"open"},
+    {"id":3,"title":"B1","user_id":"00000000-0000-0000-0000-0000000000bb","status":"open"}]'::jsonb,
+  'new_rows holds the inserted rows (all columns, defaults applied)');
+select is((select count(*) from dispatch.occurrences where event_id like 'sdc.%')
+          + (select count(*) from dispatch.counter_state where name = 'sdc_open_orders'), 0::bigint,
+  'nothing is processed inside the writing transaction (no occurrence, no counter yet)');
+
+update public.sdc_orders set status = 'done' where user_id = (select id from u where k = 'a');
+select results_eq($$select operation, actor, json_array_length(new_rows), json_array_length(old_rows),
+    (select array_agg(r ->> 'status' order by r ->> 'title') from json_array_elements(new_rows) r),
+    (select array_agg(r ->> 'status' order by r ->> 'title') from json_array_elements(old_rows) r)
+  from dispatch.changes order by id desc limit 1$$,
+  $$values ('UPDATE'::text, '00000000-0000-0000-0000-0000000000aa'::uuid, 2, 2, array['done', 'done'], array['open', 'open'])$$,
+  'a 2-row UPDATE: one change with new_rows and old_rows (2 each)');
+
+update public.sdc_orders set status = 'x' where title = 'nope';
+delete from public.sdc_orders where title = 'nope';
+insert into public.sdc_orders (title) select 'never' where false;
+select is((select count(*) from dispatch.changes), 2::bigint,
+  'an UPDATE, a DELETE and an INSERT ... SELECT matching no row capture nothing');
+
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-0000-0000-0000000000bb","role":"authenticated"}', true);
+delete from public.sdc_orders where title = 'B1';
+select results_eq($$select operation, actor, new_rows is null, (old_rows::jsonb) from dispatch.changes order by id desc limit 1$$,
+  $$values ('DELETE'::text, '00000000-0000-0000-0000-0000000000bb'::uuid, true,
+            '[{"id":3,"title":"B1","user_id":"00000000-0000-0000-0000-0000000000bb","status":"open"}]'::jsonb)$$,
+  'DELETE: one change with old_rows only, actor = the JWT sub');
+
+select set_config('request.jwt.claims', '', true);
+insert into public.sdc_orders (title, user_id) values ('N1', null);
+select results_eq($$select operation, actor from dispatch.changes order by id desc limit 1$$,
+  $$values ('INSERT'::text, null::uuid)$$, 'a write without a JWT: actor null');
+
+savepoint app_write;
+insert into public.sdc_orders (title, user_id) values ('rolled back', (select id from u where k = 'a'));
+select is((select count(*) from dispatch.changes), 5::bigint, 'inside the write the change exists');
+rollback to savepoint app_write;
+select is((select count(*) from dispatch.changes where new_rows::text like '%rolled back%'), 0::bigint,
+  'a rolled-back write leaves no change');
+
+-- a client's write (authenticated, no privilege on dispatch.changes) is captured by the definer trigger
+grant select, insert on public.sdc_orders to authenticated;
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-0000-0000-0000000000bb","role":"authenticated"}', true);
+set local role authenticated;
+select lives_ok($$insert into public.sdc_orders (title, user_id) values ('C1', '00000000-0000-0000-0000-0000000000bb')$$,
+  'a client (authenticated) write succeeds');
+reset role;
+select results_eq($$select operation, actor, new_rows::jsonb -> 0 ->> 'title' from dispatch.changes order by id desc limit 1$$,
+  $$values ('INSERT'::text, '00000000-0000-0000-0000-0000000000bb'::uuid, 'C1'::text)$$, '... and captured with its actor');
+
+-- upsert: the INSERT and the UPDATE part are two changes
+create table public.sdc_kv (k text primary key, v int);
+create trigger dispatch_capture_insert after insert on public.sdc_kv
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes();
+create trigger dispatch_capture_update after update on public.sdc_kv
+  referencing old table as old_rows new table as new_rows for each statement execute function dispatch.capture_changes();
+insert into public.sdc_kv values ('x', 1);
+insert into public.sdc_kv values ('x', 2), ('y', 1) on conflict (k) do update set v = excluded.v;
+select results_eq($$select operation, new_rows::jsonb, old_rows::jsonb from dispatch.changes where source_table = 'public.sdc_kv' order by operation, id$$,
+  $$values ('INSERT'::text, '[{"k":"x","v":1}]'::jsonb, null::jsonb), ('INSERT', '[{"k":"y","v":1}]', null),
+           ('UPDATE', '[{"k":"x","v":2}]', '[{"k":"x","v":1}]')$$,
+  'INSERT ... ON CONFLICT DO UPDATE: one INSERT change (new row) and one UPDATE change (old and new)');
+delete from dispatch.changes where source_table = 'public.sdc_kv';
+
+-- capture_changes only as AFTER ... FOR EACH STATEMENT
+create table public.sdc_bad (id int);
+create trigger sdc_bad_row after insert on public.sdc_bad for each row execute function dispatch.capture_changes();
+select throws_ok($$insert into public.sdc_bad values (1)$$, 'P0001',
+  'dispatch: capture_changes() must run AFTER ... FOR EACH STATEMENT (trigger sdc_bad_row on public.sdc_bad)',
+  'capture_changes as a row-level trigger raises');
+drop trigger sdc_bad_row on public.sdc_bad;
+create trigger sdc_bad_before before insert on public.sdc_bad for each statement execute function dispatch.capture_changes();
+select throws_ok($$insert into public.sdc_bad values (1)$$, 'P0001',
+  'dispatch: capture_changes() must run AFTER ... FOR EACH STATEMENT (trigger sdc_bad_before on public.sdc_bad)',
+  'capture_changes as a BEFORE trigger raises');
+
+---------------------------------------------------------------------------------------------------
+-- drain: oldest first, exactly once, deleted; limits
+
+-- the first change as if captured earlier: its events must carry that time, not the drain's
+update dispatch.changes set captured_at = '2026-11-01 10:00:00+00' where id = (select min(id) from dispatch.changes);
+create temp table pending as select id, operation from dispatch.changes order by id;
+-- the drainer has another identity: the events must carry the writer's
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-0000-0000-0000000000cc","role":"service_role"}', true);
+
+select is((select count(*) from pending), 5::bigint, '5 changes wait (INSERT, UPDATE, DELETE, INSERT, INSERT)');
+select is(dispatch.drain(2), 2, 'drain(2) takes two');
+select results_eq($$select id from dispatch.changes order by id$$, $$select id from pending order by id offset 2$$,
+  'the two oldest were processed and deleted, the rest wait');
+select results_eq($$select event_id, count(*) from dispatch.occurrences where event_id like 'sdc.%' group by 1 order by 1$$,
+  $$values ('sdc.order_created'::text, 3::bigint), ('sdc.order_done', 2::bigint)$$,
+  'processed so far: the 3-row INSERT (3 occurrences) and the UPDATE (2)');
+select is(dispatch.drain(), 3, 'drain() takes the other three');
+select is((select count(*) from dispatch.changes), 0::bigint, 'processed changes are deleted');
+select is(dispatch.drain(), 0, 'a second drain finds nothing');
+select results_eq($$select new_record ->> 'title', count(*) from dispatch.occurrences where event_id = 'sdc.order_created' group by 1 order by 1$$,
+  $$values ('A1'::text, 1::bigint), ('A2', 1::bigint), ('B1', 1::bigint), ('C1', 1::bigint), ('N1', 1::bigint)$$,
+  'one occurrence per inserted row, each exactly once');
+select results_eq($$select r.status, count(*) from dispatch.receipts r where r.event_id like 'sdc.%' group by 1$$,
+  $$values ('sent'::text, 6::bigint)$$, 'receipts: in-app sent inline for every row with a user (4 created + 2 done)');
+select results_eq($$select n.message from dispatch.notifications n join dispatch.receipts r on r.id = n.receipt_id
+  where r.event_id like 'sdc.%' order by n.message$$,
+  $$values ('Order A1 created'::text), ('Order A1 is done'), ('Order A2 created'), ('Order A2 is done'), ('Order B1 created'), ('Order C1 created')$$,
+  'notifications rendered from the captured rows');
+select results_eq($$select scope, value, seq from dispatch.counter_state where name = 'sdc_open_orders' order by scope$$,
+  $$values ('00000000-0000-0000-0000-0000000000aa'::text, 0::bigint, 2::bigint), ('00000000-0000-0000-0000-0000000000bb', 1, 3)$$,
+  'counter: a +2 -2 (2 updates), b +1 -1 +1 (3 updates): every delta applied once');
+
+-- events fired by the processor carry the change's actor and capture time
+select results_eq($$select new_record ->> 'title', operation, actor, created_at from dispatch.occurrences
+  where event_id = 'sdc.order_created' order by 1$$,
+  $$values ('A1'::text, 'INSERT'::text, '00000000-0000-0000-0000-0000000000aa'::uuid, '2026-11-01 10:00:00+00'::timestamptz),
+           ('A2', 'INSERT', '00000000-0000-0000-0000-0000000000aa', '2026-11-01 10:00:00+00'),
+           ('B1', 'INSERT', '00000000-0000-0000-0000-0000000000aa', '2026-11-01 10:00:00+00'),
+           ('C1', 'INSERT', '00000000-0000-0000-0000-0000000000bb', now()),
+           ('N1', 'INSERT', null, now())$$,
+  'occurrences: actor = the writer (null stays null, not the drainer), created_at = captured_at');
+select results_eq($$select actor, old_record ->> 'status', new_record ->> 'status', count(*) from dispatch.occurrences
+  where event_id = 'sdc.order_done' group by 1, 2, 3$$,
+  $$values ('00000000-0000-0000-0000-0000000000aa'::uuid, 'open'::text, 'done'::text, 2::bigint)$$,
+  'UPDATE events get the old and the new record and the writer as actor');
+
+-- drain's argument
+select throws_ok($$select dispatch.drain(0)$$, 'P0001', 'dispatch: drain: max_changes must be at least 1 (got 0)', 'drain(0) raises');
+select throws_ok($$select dispatch.drain(null)$$, 'P0001', 'dispatch: drain: max_changes must be at least 1 (got null)', 'drain(null) raises');
+
+---------------------------------------------------------------------------------------------------
+-- failures: kept with the error, skipped, replayed after the fix
+
+create table public.sdc_notes (id int primary key, body text);
+create table public.sdc_log (seq int generated always as identity, change_id bigint, body text);
+create function public.sdc_notes_process(p_change dispatch.changes) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if exists (select from json_populate_recordset(null::public.sdc_notes, p_change.new_rows) n where n.body = 'boom') then
+    raise exception 'sdc: cannot process boom';
+  end if;
+  insert into public.sdc_log (change_id, body)
+  select p_change.id, n.body from json_populate_recordset(null::public.sdc_notes, p_change.new_rows) n order by n.id;
+end $$;
+create trigger dispatch_capture_insert after insert on public.sdc_notes
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes();
+select dispatch.register_source('public.sdc_notes', 'public.sdc_notes_process');
+insert into public.sdc_notes values (1, 'one');
+insert into public.sdc_notes values (2, 'boom');
+insert into public.sdc_notes values (3, 'three');
+create temp table notes as select id, new_rows::jsonb -> 0 ->> 'body' as body from dispatch.changes order by id;
+
+select is(dispatch.drain(), 3, 'drain takes all three (a failed change counts as taken)');
+select results_eq($$select change_id, body from public.sdc_log order by seq$$,
+  $$select id, body from notes where body <> 'boom' order by id$$, 'the others were processed, oldest first');
+select results_eq($$select id, error, attempts, failed_at from dispatch.changes$$,
+  $$select id, 'P0001: sdc: cannot process boom'::text, 1, now() from notes where body = 'boom'$$,
+  'the failing change stays, with error (sqlstate: message), attempts 1, failed_at');
+select is(dispatch.drain(), 0, 'later drains skip it');
+select is((select attempts from dispatch.changes), 1, '... and do not count attempts');
+select throws_ok(format('select dispatch.replay_change(%s)', (select id from notes where body = 'boom')), 'P0001',
+  'sdc: cannot process boom', 'replay_change raises while the cause remains');
+select is((select attempts from dispatch.changes), 1, 'the failed replay changed nothing');
+create or replace function public.sdc_notes_process(p_change dispatch.changes) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  insert into public.sdc_log (change_id, body)
+  select p_change.id, n.body from json_populate_recordset(null::public.sdc_notes, p_change.new_rows) n order by n.id;
+end $$;
+select lives_ok(format('select dispatch.replay_change(%s)', (select id from notes where body = 'boom')),
+  'replay_change after the fix');
+select is((select count(*) from dispatch.changes), 0::bigint, 'the replayed change is processed and deleted');
+select is((select count(*) from public.sdc_log where body = 'boom'), 1::bigint, '... exactly once');
+select throws_ok(format('select dispatch.replay_change(%s)', (select id from notes where body = 'boom')), 'P0001',
+  format('dispatch: change %s not found (already processed?)', (select id from notes where body = 'boom')),
+  'replaying it again raises: not found');
+select throws_ok($$select dispatch.replay_change(-1)$$, 'P0001', 'dispatch: change -1 not found (already processed?)',
+  'replay_change of an unknown id raises');
+
+-- a transient failure (serialization, deadlock, lock timeout, cancel) leaves the change untouched and ends the drain
+create or replace function public.sdc_notes_process(p_change dispatch.changes) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if exists (select from json_populate_recordset(null::public.sdc_notes, p_change.new_rows) n where n.body = 'retry') then
+    raise exception 'sdc: could not serialize' using errcode = '40001';
+  end if;
+  insert into public.sdc_log (change_id, body)
+  select p_change.id, n.body from json_populate_recordset(null::public.sdc_notes, p_change.new_rows) n order by n.id;
+end $$;
+insert into public.sdc_notes values (4, 'retry');
+insert into public.sdc_notes values (5, 'five');
+select is(dispatch.drain(), 0, 'a transient failure ends the drain (nothing taken)');
+select results_eq($$select new_rows::jsonb -> 0 ->> 'body', error, attempts, failed_at from dispatch.changes order by id$$,
+  $$values ('retry'::text, null::text, 0, null::timestamptz), ('five', null, 0, null)$$,
+  'both changes wait untouched (no error, no attempt) for the next drain');
+create or replace function public.sdc_notes_process(p_change dispatch.changes) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  insert into public.sdc_log (change_id, body)
+  select p_change.id, n.body from json_populate_recordset(null::public.sdc_notes, p_change.new_rows) n order by n.id;
+end $$;
+select is(dispatch.drain(), 2, 'the next drain processes them');
+
+---------------------------------------------------------------------------------------------------
+-- sources: register / unregister, no processor
+
+select throws_ok($$select dispatch.register_source('public.sdc_nope', 'public.sdc_notes_process')$$, 'P0001',
+  'dispatch: register_source: table public.sdc_nope does not exist', 'register_source: missing table');
+select throws_ok($$select dispatch.register_source(null, 'public.sdc_notes_process')$$, 'P0001',
+  'dispatch: register_source: table (null) does not exist', 'register_source: null table');
+select throws_ok($$select dispatch.register_source('public.sdc_notes', 'public.sdc_nope_process')$$, 'P0001',
+  'dispatch: register_source: processor public.sdc_nope_process(dispatch.changes) does not exist', 'register_source: missing function');
+create function public.sdc_wrong_args(p int) returns void language sql as $$ select $$;
+select throws_ok($$select dispatch.register_source('public.sdc_notes', 'public.sdc_wrong_args')$$, 'P0001',
+  'dispatch: register_source: processor public.sdc_wrong_args(dispatch.changes) does not exist',
+  'register_source: a function without the (dispatch.changes) signature');
+select throws_ok($$select dispatch.register_source('public.sdc_notes', null)$$, 'P0001',
+  'dispatch: register_source: processor (null)(dispatch.changes) does not exist', 'register_source: null processor');
+select is((select processor from dispatch.sources where source_table = 'public.sdc_notes'), 'public.sdc_notes_process',
+  'failed registrations changed nothing');
+
+create table public.sdc_orphans (id int);
+create trigger dispatch_capture_insert after insert on public.sdc_orphans
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes();
+insert into public.sdc_orphans values (1);
+select is(dispatch.drain(), 1, 'a change of a table without processor is taken');
+select results_eq($$select error, attempts from dispatch.changes$$,
+  $$values ('P0001: dispatch: no processor registered for public.sdc_orphans'::text, 1)$$,
+  '... and kept with "no processor registered for <table>"');
+create function public.sdc_orphans_process(p_change dispatch.changes) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  insert into public.sdc_log (change_id, body) values (p_change.id, 'orphan ' || p_change.operation);
+end $$;
+select lives_ok($$select dispatch.register_source('public.sdc_orphans', 'public.sdc_notes_process')$$, 'register_source');
+select lives_ok($$select dispatch.register_source('public.sdc_orphans', 'public.sdc_orphans_process')$$,
+  'register_source again replaces the processor');
+select results_eq($$select processor from dispatch.sources where source_table = 'public.sdc_orphans'$$,
+  $$values ('public.sdc_orphans_process'::text)$$, 'one row per table, the last processor');
+select lives_ok(format('select dispatch.replay_change(%s)', (select id from dispatch.changes)), 'replay_change once a processor is registered');
+select results_eq($$select (select count(*) from dispatch.changes), (select count(*) from public.sdc_log where body = 'orphan INSERT')$$,
+  $$values (0::bigint, 1::bigint)$$, '... processes it with the new processor and deletes it');
+select lives_ok($$select dispatch.unregister_source('public.sdc_orphans')$$, 'unregister_source');
+select is((select count(*) from dispatch.sources where source_table = 'public.sdc_orphans'), 0::bigint, '... removes the registration');
+insert into public.sdc_orphans values (2);
+select is(dispatch.drain(), 1, 'after unregister_source, the next change is taken');
+select matches((select error from dispatch.changes), 'no processor registered for public\.sdc_orphans',
+  '... and fails with "no processor registered for"');
+delete from dispatch.changes;
+
+-- a table whose name needs quoting: the registry holds schema.table as capture_changes writes it
+-- (tg_table_schema || '.' || tg_table_name) and as the generator passes it (tableText: unquoted)
+create table public."SdcMixed" (id int);
+create trigger dispatch_capture_insert after insert on public."SdcMixed"
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes();
+insert into public."SdcMixed" values (1);
+select is((select source_table from dispatch.changes), 'public.SdcMixed', 'capture of a mixed-case table: source_table public.SdcMixed');
+select todo('core bug: register_source resolves the unquoted name with to_regclass (public.sdcmixed)', 1);
+select lives_ok($$select dispatch.register_source('public.SdcMixed', 'public.sdc_orphans_process')$$,
+  'register_source accepts the name capture_changes records for a mixed-case table');
+delete from dispatch.changes;
+
+---------------------------------------------------------------------------------------------------
+-- reconcile_counters drains first; tick drains
+
+insert into public.sdc_orders (title, user_id) values ('R1', (select id from u where k = 'd')), ('R2', (select id from u where k = 'd'));
+select results_eq($$select expected, actual, corrected from dispatch.reconcile_counters('sdc_open_orders', false)
+  where scope = '00000000-0000-0000-0000-0000000000dd'$$,
+  $$values (2::bigint, 0::bigint, false)$$, 'reconcile report (no apply): the pending change is not applied yet');
+select is((select count(*) from dispatch.changes), 1::bigint, '... and the report drains nothing');
+select results_eq($$select expected, actual, corrected from dispatch.reconcile_counters('sdc_open_orders', true)
+  where scope = '00000000-0000-0000-0000-0000000000dd'$$,
+  $$values (2::bigint, 2::bigint, false)$$, 'reconcile with p_apply drains first: nothing to correct');
+select is((select count(*) from dispatch.changes), 0::bigint, '... the change was processed');
+select is(dispatch.drain(), 0, '... and is not processed again');
+select is(dispatch.counter_value('sdc_open_orders', '00000000-0000-0000-0000-0000000000dd'), 2::bigint, 'no double count');
+select is((select count(*) from pg_locks where pid = pg_backend_pid() and locktype = 'relation'
+           and relation = 'public.sdc_orders'::regclass and mode = 'ShareLock' and granted), 1::bigint,
+  'reconcile with p_apply holds its source table in SHARE mode (no write until commit)');
+-- the same for a counter whose source table needs quoting (source_table as the generator writes it)
+select dispatch.register_counter('sdc_mixed', 'user', null, '{}', 1, 'public.SdcMixed',
+  'select id::text, count(*) from public."SdcMixed" group by 1');
+select count(*) from dispatch.reconcile_counters('sdc_mixed', true);
+select todo('core bug: reconcile_counters resolves source_table with to_regclass on the unquoted name and skips the lock', 1);
+select is((select count(*) from pg_locks where pid = pg_backend_pid() and locktype = 'relation'
+           and relation = 'public."SdcMixed"'::regclass and mode = 'ShareLock' and granted), 1::bigint,
+  'reconcile with p_apply also locks a mixed-case source table (public.SdcMixed)');
+
+insert into public.sdc_orders (title, user_id) values ('T1', (select id from u where k = 'd'));
+delete from public.sdc_orders where title = 'R1';
+select is((dispatch.tick() ->> 'drained')::int, 2, 'tick() drains and reports drained');
+select results_eq($$select (select count(*) from dispatch.changes), dispatch.counter_value('sdc_open_orders', '00000000-0000-0000-0000-0000000000dd')$$,
+  $$values (0::bigint, 2::bigint)$$, '... both changes processed');
+update dispatch.settings set value = '1' where key = 'tick_drain_max';
+insert into public.sdc_orders (title, user_id) values ('T2', (select id from u where k = 'd'));
+insert into public.sdc_orders (title, user_id) values ('T3', (select id from u where k = 'd'));
+select is((dispatch.tick() ->> 'drained')::int, 1, 'tick() drains at most tick_drain_max');
+select is((select count(*) from dispatch.changes), 1::bigint, '... the rest waits');
+select is(dispatch.drain(), 1, 'drained');
+
+---------------------------------------------------------------------------------------------------
+-- poke: at commit of a transaction that captured changes, debounced
+
+-- fire what the sections above left pending, then start clean
+set constraints dispatch.changes_committing immediate;
+set constraints dispatch.changes_committing deferred;
+update dispatch.settings set value = '0' where key = 'poke_interval_ms';
+update dispatch.worker_wake set poked_at = 'epoch', next_poke_at = 'epoch';
+delete from vault.secrets where name in ('dispatch_worker_url', 'dispatch_worker_secret'); -- rolled back at the end
+select vault.create_secret('http://127.0.0.1:9/functions/v1/dispatch-worker', 'dispatch_worker_url');
+select vault.create_secret('worker-secret', 'dispatch_worker_secret');
+create temp table net0 as select count(*) as n from net.http_request_queue;
+create view pg_temp.pokes as select (select count(*) from net.http_request_queue) - (select n from net0) as n;
+
+select is(dispatch.worker_linger_ms(), 0, 'no recent poke: worker_linger_ms() = 0');
+-- "transaction" 1: two statements
+select set_config('dispatch.poked', '', true);
+insert into public.sdc_orders (title) values ('P1');
+insert into public.sdc_orders (title) values ('P2');
+select is((select n from pg_temp.pokes), 0::bigint, 'no poke before commit (the trigger is deferred)');
+set constraints dispatch.changes_committing immediate;
+set constraints dispatch.changes_committing deferred;
+select is((select n from pg_temp.pokes), 1::bigint, 'at commit: one poke for the transaction (two changes)');
+select results_eq($$select url, convert_from(body, 'UTF8')::jsonb, headers ->> 'x-dispatch-secret' from net.http_request_queue order by id desc limit 1$$,
+  $$values ('http://127.0.0.1:9/functions/v1/dispatch-worker'::text, '{"reason":"changes"}'::jsonb, 'worker-secret'::text)$$,
+  'the worker is called with its URL and secret from Vault, reason changes');
+select ok(dispatch.worker_linger_ms() > 0, 'worker_linger_ms() > 0 right after a poke');
+-- "transaction" 2, poke_interval_ms = 0
+select set_config('dispatch.poked', '', true);
+insert into public.sdc_orders (title) values ('P3');
+set constraints dispatch.changes_committing immediate;
+set constraints dispatch.changes_committing deferred;
+select is((select n from pg_temp.pokes), 2::bigint, 'poke_interval_ms = 0: the next transaction pokes again');
+-- "transaction" 3: captures nothing
+select set_config('dispatch.poked', '', true);
+update public.sdc_orders set title = 'x' where false;
+set constraints dispatch.changes_committing immediate;
+set constraints dispatch.changes_committing deferred;
+select is((select n from pg_temp.pokes), 2::bigint, 'a transaction that captured nothing does not poke');
+-- "transaction" 4: its write rolled back
+select set_config('dispatch.poked', '', true);
+savepoint w;
+insert into public.sdc_orders (title) values ('gone');
+rollback to savepoint w;
+set constraints dispatch.changes_committing immediate;
+set constraints dispatch.changes_committing deferred;
+select is((select n from pg_temp.pokes), 2::bigint, 'a rolled-back write does not poke');
+
+-- a large interval: one poke, then quiet
+update dispatch.settings set value = '60000' where key = 'poke_interval_ms';
+update dispatch.worker_wake set poked_at = 'epoch', next_poke_at = 'epoch';
+select set_config('dispatch.poked', '', true);
+insert into public.sdc_orders (title) values ('Q1');
+set constraints dispatch.changes_committing immediate;
+set constraints dispatch.changes_committing deferred;
+select is((select n from pg_temp.pokes), 3::bigint, 'large poke_interval_ms: the first transaction pokes');
+select ok((select next_poke_at - poked_at between interval '60 seconds' and interval '61 seconds' from dispatch.worker_wake),
+  'the next poke is due one interval (60 s) later');
+select ok(dispatch.worker_linger_ms() > 1000, 'the poked worker lingers for the interval (worker_linger_ms)');
+select set_config('dispatch.poked', '', true);
+insert into public.sdc_orders (title) values ('Q2');
+set constraints dispatch.changes_committing immediate;
+set constraints dispatch.changes_committing deferred;
+select set_config('dispatch.poked', '', true);
+insert into public.sdc_orders (title) values ('Q3');
+set constraints dispatch.changes_committing immediate;
+set constraints dispatch.changes_committing deferred;
+select is((select n from pg_temp.pokes), 3::bigint, '... the next transactions within the interval do not poke');
+select is((select count(*) from dispatch.changes), 6::bigint, '... but their changes are captured (for the lingering worker)');
+
+---------------------------------------------------------------------------------------------------
+-- privileges
+
+set local role anon;
+select throws_ok($$select count(*) from dispatch.changes$$, '42501', 'permission denied for schema dispatch', 'anon: no dispatch.changes');
+select throws_ok($$select dispatch.drain()$$, '42501', 'permission denied for schema dispatch', 'anon: no dispatch.drain');
+select throws_ok($$select public.dispatch_worker_drain()$$, '42501', 'permission denied for function dispatch_worker_drain',
+  'anon: no dispatch_worker_drain');
+reset role;
+select is((select count(*) from (values ('anon'), ('authenticated')) r(role)
+           cross join (values ('dispatch.changes'), ('dispatch.sources'), ('dispatch.worker_wake')) t(tab)
+           where has_table_privilege(r.role, t.tab, 'select,insert,update,delete')), 0::bigint,
+  'anon and authenticated have no privilege on changes, sources, worker_wake');
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-0000-0000-0000000000bb","role":"authenticated"}', true);
+set local role authenticated;
+select throws_ok($$select count(*) from dispatch.changes$$, '42501', 'permission denied for table changes', 'authenticated: no dispatch.changes');
+select throws_ok($$select count(*) from dispatch.sources$$, '42501', 'permission denied for table sources', 'authenticated: no dispatch.sources');
+select throws_ok($$select count(*) from dispatch.worker_wake$$, '42501', 'permission denied for table worker_wake', 'authenticated: no dispatch.worker_wake');
+select throws_ok($$select dispatch.drain()$$, '42501', 'permission denied for function drain', 'authenticated: no dispatch.drain');
+select throws_ok($$select dispatch.replay_change(1)$$, '42501', 'permission denied for function replay_change', 'authenticated: no dispatch.replay_change');
+select throws_ok($$select public.dispatch_worker_drain()$$, '42501', 'permission denied for function dispatch_worker_drain',
+  'authenticated: no dispatch_worker_drain');
+reset role;
+
+select set_config('request.jwt.claims', '{"role":"service_role"}', true);
+set local role service_role;
+select is(public.dispatch_worker_drain(4) - 'lingerMs', '{"processed":4,"remaining":2}'::jsonb,
+  'service_role: dispatch_worker_drain(4) drains 4 of 6 and says 2 remain');
+select ok((select r ?& array['processed', 'remaining', 'lingerMs'] and (r ->> 'lingerMs')::int > 0
+           and r - 'lingerMs' = '{"processed":2,"remaining":0}'::jsonb from public.dispatch_worker_drain() r),
+  'dispatch_worker_drain(): {processed, remaining, lingerMs} (lingering after the poke)');
+select throws_ok($$select public.dispatch_worker_drain(0)$$, 'P0001', 'dispatch: drain: max_changes must be at least 1 (got 0)',
+  'dispatch_worker_drain validates max_changes');
+select throws_ok($$select dispatch.register_source('public.sdc_notes', 'public.sdc_notes_process')$$, '42501',
+  'permission denied for function register_source', 'service_role cannot register_source (processors run as postgres)');
+select throws_ok($$select dispatch.unregister_source('public.sdc_notes')$$, '42501',
+  'permission denied for function unregister_source', 'service_role cannot unregister_source');
+reset role;
+select set_config('request.jwt.claims', '', true);
+select is((select count(*) from dispatch.occurrences where event_id = 'sdc.order_created' and new_record ->> 'title' in ('P1', 'P2', 'P3', 'Q1', 'Q2', 'Q3')),
+  6::bigint, 'the worker drain processed the changes');
+
+select * from finish();
+rollback;
