@@ -418,6 +418,26 @@ describe('integration: gen → supabase db push → real writes → config chang
     assert.match(io.stdout, /✓ counters match reconcile/);
   });
 
+  it('a change whose processing fails stays with its error; doctor names it and dispatch.replay_change', async () => {
+    // a captured statement the processor cannot read (as if the table changed under it)
+    await q(
+      `insert into dispatch.changes (source_table, operation, new_rows) values ('public.orders', 'INSERT', '[{"id": "not-a-uuid"}]')`,
+    );
+    await drain();
+    const [c] = await q('select id, error from dispatch.changes');
+    assert.match(String(c.error), /^22P02: .*not-a-uuid/);
+    const io = captureIo(root);
+    assert.equal(await doctorCommand(['--db-url', dbUrl], io), 1);
+    assert.match(
+      io.stdout,
+      new RegExp(
+        `✗ no captured changes stuck with an error — 1 change failed processing .*, first #${c.id}\\n {4}fix: inspect: select id, source_table, operation, attempts, error from dispatch\\.changes where error is not null order by id; .*select dispatch\\.replay_change\\(id\\);\\n`,
+      ),
+    );
+    await assert.rejects(q('select dispatch.replay_change($1)', [c.id]), /not-a-uuid/);
+    await q('delete from dispatch.changes where id = $1', [c.id]);
+  });
+
   it('doctor reads the worker URL and secret from Vault as postgres and probes the worker', async () => {
     const seen: { secret: unknown; body: string }[] = [];
     const server = http.createServer((req, res) => {
