@@ -256,9 +256,9 @@ begin
   if p_apply then
     for d in select * from dispatch.counters_def c
              where (p_name is null or c.name = p_name) and c.reconcile_sql is not null
-               and c.source_table is not null and to_regclass(c.source_table) is not null
+               and dispatch.source_regclass(c.source_table) is not null
              order by c.source_table loop
-      execute format('lock table %s in share mode', to_regclass(d.source_table));
+      execute format('lock table %s in share mode', dispatch.source_regclass(d.source_table));
     end loop;
     -- waits for a running drain, then drains what is left (drain's own try-lock is ours already)
     perform pg_advisory_xact_lock(hashtext('dispatch.drain'));

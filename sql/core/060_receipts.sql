@@ -348,13 +348,17 @@ begin
   if exists (select from dispatch.worker_wake w where w.next_poke_at > clock_timestamp()) then
     return false;
   end if;
-  -- one transaction per interval gets here; a concurrent one waits for its row lock, then sees its poke
-  update dispatch.worker_wake w set poked_at = clock_timestamp(),
-    next_poke_at = clock_timestamp() + make_interval(secs => dispatch.setting_int('poke_interval_ms', 200) / 1000.0)
-  where w.next_poke_at <= clock_timestamp();
+  -- one transaction per interval gets here. If another holds the row (it is poking: its poke goes out
+  -- when it commits, e.g. a drain that created due receipts), skip instead of waiting: an app's commit
+  -- must never wait for a drain.
+  perform from dispatch.worker_wake w where w.id = 1 and w.next_poke_at <= clock_timestamp()
+    for update skip locked;
   if not found then
     return false;
   end if;
+  update dispatch.worker_wake w set poked_at = clock_timestamp(),
+    next_poke_at = clock_timestamp() + make_interval(secs => dispatch.setting_int('poke_interval_ms', 200) / 1000.0)
+  where w.id = 1;
   select coalesce(bool_and((s.value #>> '{}')::boolean) filter (where s.key = 'poke_worker'), true),
          coalesce(max((s.value #>> '{}')::integer) filter (where s.key = 'worker_timeout_ms'), 5000)
     into v_enabled, v_timeout
@@ -545,8 +549,9 @@ end
 $$;
 
 -- Record occurrences of an event (one per element of p_records: [{"new": {...}, "old": {...}}, ...])
--- and expand them. Generated processors call it once per event per captured statement, with the
--- writer's actor and the capture time; strict events' generated triggers call it inside the write.
+-- and expand them. Generated processors call it once per event per batch of captured changes, each
+-- record carrying its writer and capture time ("actor", "at"; they win over p_actor / p_occurred_at);
+-- strict events' generated triggers call it inside the write.
 -- Returns the ids.
 drop function if exists dispatch.fire(text, text, text, jsonb);
 create or replace function dispatch.fire(p_event_id text, p_operation text, p_source_table text, p_records jsonb,
@@ -565,7 +570,8 @@ begin
     insert into dispatch.occurrences (event_id, source_table, operation, new_record, old_record, actor, created_at,
                                       expanded_at)
     select p_event_id, p_source_table, upper(p_operation), nullif(e -> 'new', 'null'), nullif(e -> 'old', 'null'),
-           p_actor, coalesce(p_occurred_at, now()), now()
+           case when e ? 'actor' then (e ->> 'actor')::uuid else p_actor end,
+           coalesce((e ->> 'at')::timestamptz, p_occurred_at, now()), now()
     from jsonb_array_elements(p_records) e
     returning *
   )

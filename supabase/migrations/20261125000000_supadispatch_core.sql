@@ -765,9 +765,9 @@ begin
   if p_apply then
     for d in select * from dispatch.counters_def c
              where (p_name is null or c.name = p_name) and c.reconcile_sql is not null
-               and c.source_table is not null and to_regclass(c.source_table) is not null
+               and dispatch.source_regclass(c.source_table) is not null
              order by c.source_table loop
-      execute format('lock table %s in share mode', to_regclass(d.source_table));
+      execute format('lock table %s in share mode', dispatch.source_regclass(d.source_table));
     end loop;
     -- waits for a running drain, then drains what is left (drain's own try-lock is ours already)
     perform pg_advisory_xact_lock(hashtext('dispatch.drain'));
@@ -1316,13 +1316,17 @@ begin
   if exists (select from dispatch.worker_wake w where w.next_poke_at > clock_timestamp()) then
     return false;
   end if;
-  -- one transaction per interval gets here; a concurrent one waits for its row lock, then sees its poke
-  update dispatch.worker_wake w set poked_at = clock_timestamp(),
-    next_poke_at = clock_timestamp() + make_interval(secs => dispatch.setting_int('poke_interval_ms', 200) / 1000.0)
-  where w.next_poke_at <= clock_timestamp();
+  -- one transaction per interval gets here. If another holds the row (it is poking: its poke goes out
+  -- when it commits, e.g. a drain that created due receipts), skip instead of waiting: an app's commit
+  -- must never wait for a drain.
+  perform from dispatch.worker_wake w where w.id = 1 and w.next_poke_at <= clock_timestamp()
+    for update skip locked;
   if not found then
     return false;
   end if;
+  update dispatch.worker_wake w set poked_at = clock_timestamp(),
+    next_poke_at = clock_timestamp() + make_interval(secs => dispatch.setting_int('poke_interval_ms', 200) / 1000.0)
+  where w.id = 1;
   select coalesce(bool_and((s.value #>> '{}')::boolean) filter (where s.key = 'poke_worker'), true),
          coalesce(max((s.value #>> '{}')::integer) filter (where s.key = 'worker_timeout_ms'), 5000)
     into v_enabled, v_timeout
@@ -1513,8 +1517,9 @@ end
 $$;
 
 -- Record occurrences of an event (one per element of p_records: [{"new": {...}, "old": {...}}, ...])
--- and expand them. Generated processors call it once per event per captured statement, with the
--- writer's actor and the capture time; strict events' generated triggers call it inside the write.
+-- and expand them. Generated processors call it once per event per batch of captured changes, each
+-- record carrying its writer and capture time ("actor", "at"; they win over p_actor / p_occurred_at);
+-- strict events' generated triggers call it inside the write.
 -- Returns the ids.
 drop function if exists dispatch.fire(text, text, text, jsonb);
 create or replace function dispatch.fire(p_event_id text, p_operation text, p_source_table text, p_records jsonb,
@@ -1533,7 +1538,8 @@ begin
     insert into dispatch.occurrences (event_id, source_table, operation, new_record, old_record, actor, created_at,
                                       expanded_at)
     select p_event_id, p_source_table, upper(p_operation), nullif(e -> 'new', 'null'), nullif(e -> 'old', 'null'),
-           p_actor, coalesce(p_occurred_at, now()), now()
+           case when e ? 'actor' then (e ->> 'actor')::uuid else p_actor end,
+           coalesce((e ->> 'at')::timestamptz, p_occurred_at, now()), now()
     from jsonb_array_elements(p_records) e
     returning *
   )
@@ -1627,10 +1633,14 @@ create table if not exists dispatch.changes (
   error text,
   failed_at timestamptz
 );
+-- rows in the statement: drain batches changes up to drain_batch_rows rows
+alter table dispatch.changes add column if not exists row_count integer not null default 0;
 comment on table dispatch.changes is
   'supadispatch outbox: one row per captured statement, processed after commit by dispatch.drain()';
 
--- Source tables and their generated processors: function (p_change dispatch.changes) returns void.
+-- Source tables and their generated processors: function (p_changes dispatch.changes[]) returns void,
+-- handed a batch of the table's changes in capture order (operations mixed; each change keeps its
+-- actor and capture time for the occurrences it fires).
 create table if not exists dispatch.sources (
   source_table text primary key,
   processor text not null,
@@ -1648,17 +1658,28 @@ insert into dispatch.worker_wake (id) values (1) on conflict (id) do nothing;
 
 insert into dispatch.settings (key, value, description) values
   ('poke_interval_ms', '200', 'at most one worker poke per this many ms; a poked worker drains for that long (0: every transaction)'),
-  ('tick_drain_max', '5000', 'changes dispatch.tick() processes per run (the worker drains the rest)')
+  ('tick_drain_max', '5000', 'changes dispatch.tick() processes per run (the worker drains the rest)'),
+  ('drain_batch_rows', '5000', 'captured rows a processor gets at once (consecutive changes of one table)')
 on conflict (key) do nothing;
+
+-- The table a source name ('schema.table' as capture_changes writes it, unquoted, case kept) names.
+create or replace function dispatch.source_regclass(p_source_table text) returns regclass
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return (select c.oid::regclass from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+          where n.nspname || '.' || c.relname = p_source_table and c.relkind in ('r', 'p')
+          order by c.oid limit 1);
+end
+$$;
 
 create or replace function dispatch.register_source(p_source_table text, p_processor text) returns void
 language plpgsql security definer set search_path = '' as $$
 begin
-  if p_source_table is null or to_regclass(p_source_table) is null then
+  if p_source_table is null or dispatch.source_regclass(p_source_table) is null then
     raise exception 'dispatch: register_source: table % does not exist', coalesce(p_source_table, '(null)');
   end if;
-  if p_processor is null or to_regprocedure(p_processor || '(dispatch.changes)') is null then
-    raise exception 'dispatch: register_source: processor %(dispatch.changes) does not exist', coalesce(p_processor, '(null)');
+  if p_processor is null or to_regprocedure(p_processor || '(dispatch.changes[])') is null then
+    raise exception 'dispatch: register_source: processor %(dispatch.changes[]) does not exist', coalesce(p_processor, '(null)');
   end if;
   insert into dispatch.sources as s (source_table, processor) values (p_source_table, p_processor)
   on conflict (source_table) do update set processor = excluded.processor, updated_at = now();
@@ -1684,17 +1705,18 @@ begin
       tg_name, tg_table_schema, tg_table_name;
   end if;
   if tg_op = 'INSERT' then
-    insert into dispatch.changes (source_table, operation, actor, new_rows)
-    select tg_table_schema || '.' || tg_table_name, 'INSERT', dispatch.current_user_id(), json_agg(n)
+    insert into dispatch.changes (source_table, operation, actor, new_rows, row_count)
+    select tg_table_schema || '.' || tg_table_name, 'INSERT', dispatch.current_user_id(), json_agg(n), count(*)
     from new_rows n having count(*) > 0;
   elsif tg_op = 'UPDATE' then
-    insert into dispatch.changes (source_table, operation, actor, new_rows, old_rows)
-    select tg_table_schema || '.' || tg_table_name, 'UPDATE', dispatch.current_user_id(), x.n, x.o
-    from (select (select json_agg(n) from new_rows n) as n, (select json_agg(o) from old_rows o) as o) x
-    where x.n is not null;
+    insert into dispatch.changes (source_table, operation, actor, new_rows, old_rows, row_count)
+    select tg_table_schema || '.' || tg_table_name, 'UPDATE', dispatch.current_user_id(), x.n, x.o, x.c
+    from (select (select json_agg(n) from new_rows n) as n, (select json_agg(o) from old_rows o) as o,
+                 (select count(*) from new_rows) as c) x
+    where x.c > 0;
   elsif tg_op = 'DELETE' then
-    insert into dispatch.changes (source_table, operation, actor, old_rows)
-    select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), json_agg(o)
+    insert into dispatch.changes (source_table, operation, actor, old_rows, row_count)
+    select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), json_agg(o), count(*)
     from old_rows o having count(*) > 0;
   end if;
   return null;
@@ -1719,35 +1741,86 @@ drop trigger if exists changes_committing on dispatch.changes;
 create constraint trigger changes_committing after insert on dispatch.changes
   deferrable initially deferred for each row execute function dispatch.changes_committing();
 
--- Process one change with its table's processor. Raises what the processor raises.
-create or replace function dispatch.process_change(p_change dispatch.changes) returns void
+-- Process a batch of one table's changes with the table's processor and delete them. Raises what
+-- the processor raises.
+drop function if exists dispatch.process_change(dispatch.changes);
+create or replace function dispatch.process_changes(p_changes dispatch.changes[]) returns void
 language plpgsql security definer set search_path = '' as $$
 declare
+  v_source text := p_changes[1].source_table;
   v_processor regprocedure;
 begin
-  select to_regprocedure(s.processor || '(dispatch.changes)') into v_processor
-  from dispatch.sources s where s.source_table = p_change.source_table;
+  if cardinality(p_changes) is null then
+    return;
+  end if;
+  if exists (select from unnest(p_changes) c where c.source_table is distinct from v_source) then
+    raise exception 'dispatch: process_changes: a batch holds the changes of one table';
+  end if;
+  select to_regprocedure(s.processor || '(dispatch.changes[])') into v_processor
+  from dispatch.sources s where s.source_table = v_source;
   if v_processor is null then
-    raise exception 'dispatch: no processor registered for %', p_change.source_table
+    raise exception 'dispatch: no processor registered for %', v_source
       using hint = 'run supadispatch gen and supabase db push, then select dispatch.replay_change(id)';
   end if;
-  execute format('select %s($1)', v_processor::oid::regproc) using p_change;
-  delete from dispatch.changes where id = p_change.id;
+  execute format('select %s($1)', v_processor::oid::regproc) using p_changes;
+  delete from dispatch.changes where id = any(array(select c.id from unnest(p_changes) c));
 end
 $$;
 
--- Process up to p_max_changes committed changes, oldest first. Returns how many were taken (done or
--- failed). One drain at a time (an advisory lock; a second caller returns 0 at once): counters then
--- take their row locks in one order and a change never waits for another drain. A change whose
--- processing fails is kept with its error; a transient failure (deadlock, serialization, lock
--- timeout, cancel) leaves it untouched for the next drain and ends this one.
-create or replace function dispatch.drain(p_max_changes integer default 500) returns integer
+-- A transient failure (deadlock, serialization, lock timeout, cancel): retried by the next drain.
+create or replace function dispatch.is_transient_error(p_sqlstate text) returns boolean
+language sql immutable as $$ select p_sqlstate in ('40P01', '40001', '55P03', '57014') $$;
+
+-- One batch: all at once; if that fails, change by change, so one failing change keeps its error and
+-- the others go through. Returns false when a transient failure should end the drain.
+create or replace function dispatch.drain_batch(p_batch dispatch.changes[]) returns boolean
 language plpgsql security definer set search_path = '' as $$
 declare
   c dispatch.changes;
-  v_done integer := 0;
   v_state text;
   v_msg text;
+begin
+  begin
+    perform dispatch.process_changes(p_batch);
+    return true;
+  exception when others then
+    get stacked diagnostics v_state = returned_sqlstate;
+    if dispatch.is_transient_error(v_state) then
+      return false;
+    end if;
+  end;
+  foreach c in array p_batch loop
+    begin
+      perform dispatch.process_changes(array[c]);
+    exception when others then
+      get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
+      if dispatch.is_transient_error(v_state) then
+        return false;
+      end if;
+      update dispatch.changes set error = v_state || ': ' || v_msg, attempts = attempts + 1, failed_at = now()
+      where id = c.id;
+    end;
+  end loop;
+  return true;
+end
+$$;
+
+-- Process up to p_max_changes committed changes, oldest first, in batches: consecutive changes of one
+-- table, up to drain_batch_rows rows (a processor then fires each event and applies each counter
+-- once per batch: one counter broadcast per scope per batch). Returns how many changes were taken
+-- (done or failed). One drain at a time (an advisory lock; a second caller returns 0 at once):
+-- counters then take their row locks in one order and a change never waits for another drain. A
+-- change whose processing fails is kept with its error; a transient failure leaves the rest for the
+-- next drain and ends this one.
+create or replace function dispatch.drain(p_max_changes integer default 500) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_claimed dispatch.changes[];
+  v_batch dispatch.changes[] := '{}';
+  v_rows bigint := 0;
+  v_max_rows bigint := greatest(dispatch.setting_int('drain_batch_rows', 5000), 1);
+  v_done integer := 0;
+  c dispatch.changes;
 begin
   if p_max_changes is null or p_max_changes < 1 then
     raise exception 'dispatch: drain: max_changes must be at least 1 (got %)', coalesce(p_max_changes::text, 'null');
@@ -1755,20 +1828,28 @@ begin
   if not pg_try_advisory_xact_lock(hashtext('dispatch.drain')) then
     return 0;
   end if;
-  for c in select * from dispatch.changes ch where ch.error is null order by ch.id limit p_max_changes
-           for update skip locked loop
-    begin
-      perform dispatch.process_change(c);
-    exception when others then
-      get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
-      if v_state in ('40P01', '40001', '55P03', '57014') then
-        exit;
+  select coalesce(array_agg(ch order by ch.id), '{}') into v_claimed
+  from dispatch.changes ch
+  where ch.id in (select p.id from dispatch.changes p where p.error is null order by p.id limit p_max_changes
+                  for update skip locked);
+  foreach c in array v_claimed loop
+    if cardinality(v_batch) > 0 and (c.source_table <> v_batch[1].source_table or v_rows + c.row_count > v_max_rows) then
+      if not dispatch.drain_batch(v_batch) then
+        return v_done;
       end if;
-      update dispatch.changes set error = v_state || ': ' || v_msg, attempts = attempts + 1, failed_at = now()
-      where id = c.id;
-    end;
-    v_done := v_done + 1;
+      v_done := v_done + cardinality(v_batch);
+      v_batch := '{}';
+      v_rows := 0;
+    end if;
+    v_batch := v_batch || c;
+    v_rows := v_rows + c.row_count;
   end loop;
+  if cardinality(v_batch) > 0 then
+    if not dispatch.drain_batch(v_batch) then
+      return v_done;
+    end if;
+    v_done := v_done + cardinality(v_batch);
+  end if;
   return v_done;
 end
 $$;
@@ -1784,7 +1865,7 @@ begin
     raise exception 'dispatch: change % not found (already processed?)', p_change_id;
   end if;
   update dispatch.changes set attempts = attempts + 1 where id = p_change_id;
-  perform dispatch.process_change(c);
+  perform dispatch.process_changes(array[c]);
 end
 $$;
 
