@@ -216,7 +216,7 @@ describe('supadispatch doctor', () => {
     );
     assert.match(
       text,
-      /✗ change processors registered for the source tables — public\.orders → dispatch\.src_public_orders_process\(dispatch\.changes\) does not exist; public\.gone not in config\n {4}fix: run `npx supadispatch gen` then `supabase db push`/,
+      /✗ change processors registered for the source tables — public\.orders → dispatch\.src_public_orders_process\(dispatch\.changes\[\]\) does not exist; public\.gone not in config\n {4}fix: run `npx supadispatch gen` then `supabase db push`/,
     );
     assert.match(
       text,

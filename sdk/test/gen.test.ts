@@ -105,6 +105,10 @@ describe('supadispatch gen', () => {
     for (const op of ['insert', 'update', 'delete'])
       assert.match(sql, new RegExp(`drop trigger if exists dispatch_capture_${op} on public\\.orders;`));
     assert.match(sql, /select dispatch\.unregister_source\('public\.orders'\);/);
+    assert.match(
+      sql,
+      /drop function if exists dispatch\.src_public_orders_process\(dispatch\.changes\[\]\);/,
+    );
     assert.match(sql, /drop function if exists dispatch\.src_public_orders_process\(dispatch\.changes\);/);
     const lock = JSON.parse(readFileSync(path.join(root, 'supabase/dispatch.lock.json'), 'utf8'));
     assert.equal(lock.objects['source:public.orders'], undefined);

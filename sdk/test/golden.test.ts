@@ -65,7 +65,7 @@ describe('generated files of the shop config', async () => {
       [...sql.matchAll(/^create or replace function (dispatch\.src_\w+)\((.*)\) returns (\w+)$/gm)].map(
         (m) => `${m[1]}(${m[2]}) ${m[3]}`,
       ),
-      ['dispatch.src_public_orders_process(p_change dispatch.changes) void'],
+      ['dispatch.src_public_orders_process(p_changes dispatch.changes[]) void'],
     );
     assert.match(
       sql,
@@ -73,7 +73,12 @@ describe('generated files of the shop config', async () => {
     );
     assert.match(
       sql,
-      /^revoke all on function dispatch\.src_public_orders_process\(dispatch\.changes\) from public, anon, authenticated;$/m,
+      /^revoke all on function dispatch\.src_public_orders_process\(dispatch\.changes\[\]\) from public, anon, authenticated;$/m,
+    );
+    // the previous generator's processor (one change) is dropped before the batch one is created
+    assert.ok(
+      sql.indexOf('drop function if exists dispatch.src_public_orders_process(dispatch.changes);') <
+        sql.indexOf('create or replace function dispatch.src_public_orders_process('),
     );
     const processor = sql.slice(sql.indexOf('create or replace function dispatch.src_public_orders_process'));
     assert.deepEqual(
@@ -86,15 +91,41 @@ describe('generated files of the shop config', async () => {
         'counter seller_open_orders',
       ],
     );
+    // a batch of changes: per event and operation, the rows of every change of that operation, each
+    // record with its change's writer and capture time, in capture order; one fire per operation
+    assert.equal(processor.match(/perform dispatch\.fire\(/g)?.length, 2);
     assert.match(
       processor,
-      /perform dispatch\.fire\('order\.created', lower\(p_change\.operation\), 'public\.orders', v_records, p_change\.actor, p_change\.captured_at\);/,
+      /perform dispatch\.fire\('order\.created', 'insert', 'public\.orders', v_records\);/,
     );
     assert.match(
       processor,
-      /from json_populate_recordset\(null::public\.orders, p_change\.new_rows\) as new join json_populate_recordset\(null::public\.orders, p_change\.old_rows\) as old on old\.id = new\.id/,
+      /perform dispatch\.fire\('order\.shipped', 'update', 'public\.orders', v_records\);/,
     );
-    assert.doesNotMatch(processor, /order\.cancelled|tg_op|new_rows as|old_rows as/);
+    assert.equal(
+      processor.match(
+        /jsonb_build_object\('new', to_jsonb\(x\.new\), 'old', to_jsonb\(x\.old\), 'actor', ch\.actor, 'at', ch\.captured_at\) order by ch\.id, x\.n\)/g,
+      )?.length,
+      2,
+    );
+    // UPDATE rows are paired only within their own change
+    assert.match(
+      processor,
+      /from unnest\(p_changes\) as ch\n {2}cross join lateral \(\n {4}select new, old, row_number\(\) over \(\) as n\n {4}from json_populate_recordset\(null::public\.orders, ch\.new_rows\) as new join json_populate_recordset\(null::public\.orders, ch\.old_rows\) as old on old\.id = new\.id\n {4}where .*\n {2}\) as x\n {2}where ch\.operation = 'UPDATE';/,
+    );
+    // counters: one apply per counter per batch, every operation at once (+ new rows, - old rows)
+    assert.equal(processor.match(/perform dispatch\.apply_counter_deltas\(/g)?.length, 3);
+    for (const side of ['new_rows', 'old_rows'])
+      assert.equal(
+        processor.split(
+          `(select r.* from unnest(p_changes) as ch cross join lateral json_populate_recordset(null::public.orders, ch.${side}) as r)`,
+        ).length - 1,
+        3,
+      );
+    assert.doesNotMatch(
+      processor,
+      /order\.cancelled|tg_op|new_rows as|old_rows as|p_change\b|if ch\.operation/,
+    );
     // the triggers and functions of the earlier per-event / per-counter shape are dropped
     for (const name of [
       'ev_order_created',

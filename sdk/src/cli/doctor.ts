@@ -319,7 +319,7 @@ export async function runChecks(
         (
           await query(
             `select s.source_table, s.processor,
-                    to_regprocedure(s.processor || '(dispatch.changes)') is not null as exists
+                    to_regprocedure(s.processor || '(dispatch.changes[])') is not null as exists
              from dispatch.sources s`,
           )
         ).map((r) => [String(r.source_table), { processor: String(r.processor), exists: r.exists === true }]),
@@ -329,7 +329,7 @@ export async function runChecks(
         const g = got.get(tbl);
         if (!g) problems.push(`${tbl} not registered`);
         else if (g.processor !== fn) problems.push(`${tbl} → ${g.processor} (expected ${fn})`);
-        else if (!g.exists) problems.push(`${tbl} → ${fn}(dispatch.changes) does not exist`);
+        else if (!g.exists) problems.push(`${tbl} → ${fn}(dispatch.changes[]) does not exist`);
       }
       for (const tbl of [...got.keys()].sort()) if (!want.has(tbl)) problems.push(`${tbl} not in config`);
       checks.push({

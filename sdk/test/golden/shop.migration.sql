@@ -226,13 +226,13 @@ begin
     select jsonb_agg(jsonb_build_object('new', to_jsonb(new), 'old', to_jsonb(old)))
       into v_records
     from new_rows as new join old_rows as old on old.id = new.id
-      where (new.status = 'cancelled' or new.status is null);
+    where (new.status = 'cancelled' or new.status is null);
   end if;
   if tg_op = 'DELETE' then
     select jsonb_agg(jsonb_build_object('new', to_jsonb(new), 'old', to_jsonb(old)))
       into v_records
     from old_rows as old left join public.orders as new on false
-      where (new.status = 'cancelled' or new.status is null);
+    where (new.status = 'cancelled' or new.status is null);
   end if;
   if v_records is not null then
     perform dispatch.fire('order.cancelled', lower(tg_op), 'public.orders', v_records);
@@ -481,9 +481,10 @@ drop function if exists dispatch.ev_order_shipped_trg();
 -- ==== source:public.orders ====
 -- source public.orders: event order.created, event order.shipped, counter admin_open_orders, counter pending_orders, counter seller_open_orders
 -- Writes are captured in the writing transaction (one dispatch.changes row per statement);
--- dispatch.drain() runs the processor for each change after commit.
+-- dispatch.drain() runs the processor after commit on batches of them.
 
-create or replace function dispatch.src_public_orders_process(p_change dispatch.changes) returns void
+drop function if exists dispatch.src_public_orders_process(dispatch.changes);
+create or replace function dispatch.src_public_orders_process(p_changes dispatch.changes[]) returns void
 language plpgsql security definer set search_path = '' as $fn$
 #variable_conflict use_column
 declare
@@ -491,184 +492,94 @@ declare
 begin
   -- event order.created
   v_records := null;
-  if p_change.operation = 'INSERT' then
-    select jsonb_agg(jsonb_build_object('new', to_jsonb(new), 'old', to_jsonb(old)))
-      into v_records
-    from json_populate_recordset(null::public.orders, p_change.new_rows) as new left join public.orders as old on false;
-  end if;
+  select jsonb_agg(jsonb_build_object('new', to_jsonb(x.new), 'old', to_jsonb(x.old), 'actor', ch.actor, 'at', ch.captured_at) order by ch.id, x.n)
+    into v_records
+  from unnest(p_changes) as ch
+  cross join lateral (
+    select new, old, row_number() over () as n
+    from json_populate_recordset(null::public.orders, ch.new_rows) as new left join public.orders as old on false
+  ) as x
+  where ch.operation = 'INSERT';
   if v_records is not null then
-    perform dispatch.fire('order.created', lower(p_change.operation), 'public.orders', v_records, p_change.actor, p_change.captured_at);
+    perform dispatch.fire('order.created', 'insert', 'public.orders', v_records);
   end if;
   -- event order.shipped
   v_records := null;
-  if p_change.operation = 'UPDATE' then
-    select jsonb_agg(jsonb_build_object('new', to_jsonb(new), 'old', to_jsonb(old)))
-      into v_records
-    from json_populate_recordset(null::public.orders, p_change.new_rows) as new join json_populate_recordset(null::public.orders, p_change.old_rows) as old on old.id = new.id
-      where (new.status is distinct from old.status and new.status = 'shipped');
-  end if;
+  select jsonb_agg(jsonb_build_object('new', to_jsonb(x.new), 'old', to_jsonb(x.old), 'actor', ch.actor, 'at', ch.captured_at) order by ch.id, x.n)
+    into v_records
+  from unnest(p_changes) as ch
+  cross join lateral (
+    select new, old, row_number() over () as n
+    from json_populate_recordset(null::public.orders, ch.new_rows) as new join json_populate_recordset(null::public.orders, ch.old_rows) as old on old.id = new.id
+    where (new.status is distinct from old.status and new.status = 'shipped')
+  ) as x
+  where ch.operation = 'UPDATE';
   if v_records is not null then
-    perform dispatch.fire('order.shipped', lower(p_change.operation), 'public.orders', v_records, p_change.actor, p_change.captured_at);
+    perform dispatch.fire('order.shipped', 'update', 'public.orders', v_records);
   end if;
   -- counter admin_open_orders
-  if p_change.operation = 'INSERT' then
-    perform dispatch.apply_counter_deltas('admin_open_orders', array(
-      select row(x.scope, sum(x.d))::dispatch.counter_delta
-      from (
-        select p.scope, 1 as d from (
-          select 'admin'::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.new_rows) as c where c.status is distinct from 'shipped') as c
-        ) p
-      ) x
-      group by x.scope
-      having sum(x.d) <> 0
-      order by x.scope
-    ));
-  end if;
-  if p_change.operation = 'UPDATE' then
-    perform dispatch.apply_counter_deltas('admin_open_orders', array(
-      select row(x.scope, sum(x.d))::dispatch.counter_delta
-      from (
-        select p.scope, 1 as d from (
-          select 'admin'::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.new_rows) as c where c.status is distinct from 'shipped') as c
-        ) p
-        union all
-        select m.scope, -1 as d from (
-          select 'admin'::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.old_rows) as c where c.status is distinct from 'shipped') as c
-        ) m
-      ) x
-      group by x.scope
-      having sum(x.d) <> 0
-      order by x.scope
-    ));
-  end if;
-  if p_change.operation = 'DELETE' then
-    perform dispatch.apply_counter_deltas('admin_open_orders', array(
-      select row(x.scope, sum(x.d))::dispatch.counter_delta
-      from (
-        select m.scope, -1 as d from (
-          select 'admin'::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.old_rows) as c where c.status is distinct from 'shipped') as c
-        ) m
-      ) x
-      group by x.scope
-      having sum(x.d) <> 0
-      order by x.scope
-    ));
-  end if;
+  perform dispatch.apply_counter_deltas('admin_open_orders', array(
+    select row(x.scope, sum(x.d))::dispatch.counter_delta
+    from (
+      select p.scope, 1 as d from (
+        select 'admin'::text as scope
+        from (select * from (select r.* from unnest(p_changes) as ch cross join lateral json_populate_recordset(null::public.orders, ch.new_rows) as r) as c where c.status is distinct from 'shipped') as c
+      ) p
+      union all
+      select m.scope, -1 as d from (
+        select 'admin'::text as scope
+        from (select * from (select r.* from unnest(p_changes) as ch cross join lateral json_populate_recordset(null::public.orders, ch.old_rows) as r) as c where c.status is distinct from 'shipped') as c
+      ) m
+    ) x
+    group by x.scope
+    having sum(x.d) <> 0
+    order by x.scope
+  ));
   -- counter pending_orders
-  if p_change.operation = 'INSERT' then
-    perform dispatch.apply_counter_deltas('pending_orders', array(
-      select row(x.scope, sum(x.d))::dispatch.counter_delta
-      from (
-        select p.scope, 1 as d from (
-          select c.user_id::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.new_rows) as c where c.status = 'pending') as c
-          where c.user_id is not null
-        ) p
-      ) x
-      group by x.scope
-      having sum(x.d) <> 0
-      order by x.scope
-    ));
-  end if;
-  if p_change.operation = 'UPDATE' then
-    perform dispatch.apply_counter_deltas('pending_orders', array(
-      select row(x.scope, sum(x.d))::dispatch.counter_delta
-      from (
-        select p.scope, 1 as d from (
-          select c.user_id::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.new_rows) as c where c.status = 'pending') as c
-          where c.user_id is not null
-        ) p
-        union all
-        select m.scope, -1 as d from (
-          select c.user_id::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.old_rows) as c where c.status = 'pending') as c
-          where c.user_id is not null
-        ) m
-      ) x
-      group by x.scope
-      having sum(x.d) <> 0
-      order by x.scope
-    ));
-  end if;
-  if p_change.operation = 'DELETE' then
-    perform dispatch.apply_counter_deltas('pending_orders', array(
-      select row(x.scope, sum(x.d))::dispatch.counter_delta
-      from (
-        select m.scope, -1 as d from (
-          select c.user_id::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.old_rows) as c where c.status = 'pending') as c
-          where c.user_id is not null
-        ) m
-      ) x
-      group by x.scope
-      having sum(x.d) <> 0
-      order by x.scope
-    ));
-  end if;
+  perform dispatch.apply_counter_deltas('pending_orders', array(
+    select row(x.scope, sum(x.d))::dispatch.counter_delta
+    from (
+      select p.scope, 1 as d from (
+        select c.user_id::text as scope
+        from (select * from (select r.* from unnest(p_changes) as ch cross join lateral json_populate_recordset(null::public.orders, ch.new_rows) as r) as c where c.status = 'pending') as c
+        where c.user_id is not null
+      ) p
+      union all
+      select m.scope, -1 as d from (
+        select c.user_id::text as scope
+        from (select * from (select r.* from unnest(p_changes) as ch cross join lateral json_populate_recordset(null::public.orders, ch.old_rows) as r) as c where c.status = 'pending') as c
+        where c.user_id is not null
+      ) m
+    ) x
+    group by x.scope
+    having sum(x.d) <> 0
+    order by x.scope
+  ));
   -- counter seller_open_orders
-  if p_change.operation = 'INSERT' then
-    perform dispatch.apply_counter_deltas('seller_open_orders', array(
-      select row(x.scope, sum(x.d))::dispatch.counter_delta
-      from (
-        select p.scope, 1 as d from (
-          select h1.seller_id::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.new_rows) as c where c.status in ('pending', 'paid')) as c
-          join public.products h1 on h1.id = c.product_id
-          where h1.seller_id is not null
-        ) p
-      ) x
-      group by x.scope
-      having sum(x.d) <> 0
-      order by x.scope
-    ));
-  end if;
-  if p_change.operation = 'UPDATE' then
-    perform dispatch.apply_counter_deltas('seller_open_orders', array(
-      select row(x.scope, sum(x.d))::dispatch.counter_delta
-      from (
-        select p.scope, 1 as d from (
-          select h1.seller_id::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.new_rows) as c where c.status in ('pending', 'paid')) as c
-          join public.products h1 on h1.id = c.product_id
-          where h1.seller_id is not null
-        ) p
-        union all
-        select m.scope, -1 as d from (
-          select h1.seller_id::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.old_rows) as c where c.status in ('pending', 'paid')) as c
-          join public.products h1 on h1.id = c.product_id
-          where h1.seller_id is not null
-        ) m
-      ) x
-      group by x.scope
-      having sum(x.d) <> 0
-      order by x.scope
-    ));
-  end if;
-  if p_change.operation = 'DELETE' then
-    perform dispatch.apply_counter_deltas('seller_open_orders', array(
-      select row(x.scope, sum(x.d))::dispatch.counter_delta
-      from (
-        select m.scope, -1 as d from (
-          select h1.seller_id::text as scope
-          from (select * from json_populate_recordset(null::public.orders, p_change.old_rows) as c where c.status in ('pending', 'paid')) as c
-          join public.products h1 on h1.id = c.product_id
-          where h1.seller_id is not null
-        ) m
-      ) x
-      group by x.scope
-      having sum(x.d) <> 0
-      order by x.scope
-    ));
-  end if;
+  perform dispatch.apply_counter_deltas('seller_open_orders', array(
+    select row(x.scope, sum(x.d))::dispatch.counter_delta
+    from (
+      select p.scope, 1 as d from (
+        select h1.seller_id::text as scope
+        from (select * from (select r.* from unnest(p_changes) as ch cross join lateral json_populate_recordset(null::public.orders, ch.new_rows) as r) as c where c.status in ('pending', 'paid')) as c
+        join public.products h1 on h1.id = c.product_id
+        where h1.seller_id is not null
+      ) p
+      union all
+      select m.scope, -1 as d from (
+        select h1.seller_id::text as scope
+        from (select * from (select r.* from unnest(p_changes) as ch cross join lateral json_populate_recordset(null::public.orders, ch.old_rows) as r) as c where c.status in ('pending', 'paid')) as c
+        join public.products h1 on h1.id = c.product_id
+        where h1.seller_id is not null
+      ) m
+    ) x
+    group by x.scope
+    having sum(x.d) <> 0
+    order by x.scope
+  ));
 end
 $fn$;
-revoke all on function dispatch.src_public_orders_process(dispatch.changes) from public, anon, authenticated;
+revoke all on function dispatch.src_public_orders_process(dispatch.changes[]) from public, anon, authenticated;
 
 select dispatch.register_source('public.orders', 'dispatch.src_public_orders_process');
 

@@ -1,8 +1,8 @@
 /**
  * Per counter: `dispatch.register_counter` with a reconcile query and a first reconcile. The deltas
  * are computed after commit by the processor of the counter's table (sql/source.ts), from the block of
- * `counterProcessorBlock`: one delta per scope per captured statement (+1 rows entering the condition,
- * -1 rows leaving it) handed to `dispatch.apply_counter_deltas`.
+ * `counterProcessorBlock`: one delta per scope per batch of captured changes (+1 rows entering the
+ * condition, -1 rows leaving it) handed to `dispatch.apply_counter_deltas`.
  */
 import type { CounterN } from '../../config/model.ts';
 import type { Operation } from '../../config/types.ts';
@@ -44,46 +44,37 @@ export function reconcileSql(k: CounterN): string {
   return `select q.scope, count(*)::bigint from (${rows.replace(/\n/g, ' ')}) q group by q.scope`;
 }
 
-function deltas(k: CounterN, op: Operation, rows: { newRows: string; oldRows: string }): string {
-  const plus = op === 'delete' ? null : scopedRows(k, rows.newRows);
-  const minus = op === 'insert' ? null : scopedRows(k, rows.oldRows);
-  const union = [
-    plus && `select p.scope, 1 as d from (\n${indent(plus, 2)}\n) p`,
-    minus && `select m.scope, -1 as d from (\n${indent(minus, 2)}\n) m`,
-  ]
-    .filter(Boolean)
-    .join('\nunion all\n');
+const OPS: Operation[] = ['insert', 'update', 'delete'];
+
+/**
+ * This counter's part of its table's processor (`p_changes dispatch.changes[]`, operations mixed): one
+ * delta per scope over the whole batch, +1 for each captured new row that counts, -1 for each old row
+ * that counted (INSERT changes have only new rows, DELETE only old ones, UPDATE both; a missing side is
+ * null json, which yields no rows), handed to one `dispatch.apply_counter_deltas`: one broadcast per
+ * scope per batch.
+ */
+export function counterProcessorBlock(k: CounterN): string {
+  const t = table(k.table);
+  // a subquery, so that raw SQL conditions see only the row's columns (not the change's)
+  const rows = (side: 'new_rows' | 'old_rows') =>
+    `(select r.* from unnest(p_changes) as ch cross join lateral json_populate_recordset(null::${t}, ch.${side}) as r)`;
   return [
+    `-- counter ${k.name}`,
     `perform dispatch.apply_counter_deltas(${literal(k.name)}, array(`,
     '  select row(x.scope, sum(x.d))::dispatch.counter_delta',
     '  from (',
-    indent(union, 4),
+    `    select p.scope, 1 as d from (`,
+    indent(scopedRows(k, rows('new_rows')), 6),
+    '    ) p',
+    '    union all',
+    `    select m.scope, -1 as d from (`,
+    indent(scopedRows(k, rows('old_rows')), 6),
+    '    ) m',
     '  ) x',
     '  group by x.scope',
     '  having sum(x.d) <> 0',
     '  order by x.scope',
     '));',
-  ].join('\n');
-}
-
-const OPS: Operation[] = ['insert', 'update', 'delete'];
-
-/** This counter's part of its table's processor (`p_change dispatch.changes`). */
-export function counterProcessorBlock(k: CounterN): string {
-  const t = table(k.table);
-  const rows = {
-    newRows: `json_populate_recordset(null::${t}, p_change.new_rows)`,
-    oldRows: `json_populate_recordset(null::${t}, p_change.old_rows)`,
-  };
-  return [
-    `-- counter ${k.name}`,
-    ...OPS.map((op) =>
-      [
-        `if p_change.operation = ${literal(op.toUpperCase())} then`,
-        indent(deltas(k, op, rows), 2),
-        'end if;',
-      ].join('\n'),
-    ),
   ].join('\n');
 }
 

@@ -4,8 +4,9 @@
  * it in one of two ways:
  * - default: the table's capture triggers store one `dispatch.changes` row per statement and, after
  *   commit, `dispatch.drain()` runs the table's processor (sql/source.ts), which holds this event's
- *   block from `eventProcessorBlock` (condition as a set-based filter over the captured rows, one
- *   `dispatch.fire` per change, with the writer and the capture time);
+ *   block from `eventProcessorBlock` (condition as a set-based filter over the captured rows of a batch
+ *   of changes, one `dispatch.fire` per operation per batch, each record with its writer and capture
+ *   time);
  * - strict: a statement-level trigger per operation fires inside the app's transaction (transition
  *   tables), so an expansion error aborts the write.
  * `dispatch.emit('<event id>', record)` and `dispatch.replay` reach the same expander through the core.
@@ -77,7 +78,7 @@ function rowsFrom(e: EventN, op: Operation, rows: RowSources): string {
 function recordBranches(e: EventN, opExpr: string, rows: RowSources): string {
   return e.on
     .map((op) => {
-      const where = e.when ? `\n  where ${eventCondSql(e.when, op)}` : '';
+      const where = e.when ? `\nwhere ${eventCondSql(e.when, op)}` : '';
       return [
         `if ${opExpr} = ${literal(OP_UPPER[op])} then`,
         `  select jsonb_agg(jsonb_build_object('new', to_jsonb(new), 'old', to_jsonb(old)))`,
@@ -90,24 +91,42 @@ function recordBranches(e: EventN, opExpr: string, rows: RowSources): string {
 }
 
 /**
- * This event's part of its table's processor (`p_change dispatch.changes`, a `v_records jsonb`
- * variable): the captured rows that meet the condition, one `dispatch.fire` with the writer and the
- * capture time of the change.
+ * This event's part of its table's processor (`p_changes dispatch.changes[]`, a batch of the table's
+ * changes in capture order, operations mixed; a `v_records jsonb` variable): per operation, the
+ * captured rows of every change of that operation that meet the condition, each record with its
+ * change's writer and capture time, in capture order (changes by id, rows in their captured order);
+ * one `dispatch.fire` per operation. UPDATE rows
+ * are paired (by the event key) only within their own change: the pairing join runs inside a lateral
+ * subquery per change, where it can hash instead of rescanning the old rows per new row.
  */
 export function eventProcessorBlock(e: EventN): string {
   const t = table(e.table!);
   const rows: RowSources = {
-    newRows: `json_populate_recordset(null::${t}, p_change.new_rows)`,
-    oldRows: `json_populate_recordset(null::${t}, p_change.old_rows)`,
+    newRows: `json_populate_recordset(null::${t}, ch.new_rows)`,
+    oldRows: `json_populate_recordset(null::${t}, ch.old_rows)`,
   };
-  return [
-    `-- event ${e.id}`,
-    'v_records := null;',
-    recordBranches(e, 'p_change.operation', rows),
-    'if v_records is not null then',
-    `  perform dispatch.fire(${literal(e.id)}, lower(p_change.operation), ${literal(tableText(e.table!))}, v_records, p_change.actor, p_change.captured_at);`,
-    'end if;',
-  ].join('\n');
+  const parts = [`-- event ${e.id}`];
+  for (const op of e.on) {
+    const where = e.when ? `\nwhere ${eventCondSql(e.when, op)}` : '';
+    parts.push(
+      [
+        'v_records := null;',
+        `select jsonb_agg(jsonb_build_object('new', to_jsonb(x.new), 'old', to_jsonb(x.old), 'actor', ch.actor, 'at', ch.captured_at) order by ch.id, x.n)`,
+        '  into v_records',
+        'from unnest(p_changes) as ch',
+        'cross join lateral (',
+        // n: the row's place in its statement's captured rows (the order a statement-level trigger sees)
+        '  select new, old, row_number() over () as n',
+        indent(`${rowsFrom(e, op, rows)}${where}`, 2),
+        ') as x',
+        `where ch.operation = ${literal(OP_UPPER[op])};`,
+        'if v_records is not null then',
+        `  perform dispatch.fire(${literal(e.id)}, ${literal(op)}, ${literal(tableText(e.table!))}, v_records);`,
+        'end if;',
+      ].join('\n'),
+    );
+  }
+  return parts.join('\n');
 }
 
 /** Whether writes to the event's table fire it (it has a table and operations). */

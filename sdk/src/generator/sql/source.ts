@@ -5,12 +5,15 @@
  *   `dispatch.capture_changes()`, which writes ONE `dispatch.changes` row per statement (the transition
  *   rows as JSON arrays, the writer, the time). Only for the operations some event or counter needs;
  *   the others are dropped.
- * - Process: `dispatch.src_<schema>_<table>_process(p_change dispatch.changes)`, registered with
- *   `dispatch.register_source`, which `dispatch.drain()` (worker, `dispatch.tick()`) calls per change
- *   after commit. Its body does, for that table, what per-event and per-counter triggers did inside the
- *   write: the events' blocks in config order (`dispatch.fire` with the change's actor and capture
- *   time), then the counters' blocks in config order (`dispatch.apply_counter_deltas`), reading the
- *   rows with `json_populate_recordset(null::<table>, p_change.new_rows / old_rows)`.
+ * - Process: `dispatch.src_<schema>_<table>_process(p_changes dispatch.changes[])`, registered with
+ *   `dispatch.register_source`, which `dispatch.drain()` (worker, `dispatch.tick()`) calls after commit
+ *   with a batch: consecutive changes of the table in capture order, operations mixed (up to the core's
+ *   drain_batch_rows rows; on failure the core retries change by change). Its body does, for that
+ *   table, what per-event and per-counter triggers did inside the write: the events' blocks in config
+ *   order (one `dispatch.fire` per event and operation, each record with its change's actor and capture
+ *   time), then the counters' blocks in config order (one `dispatch.apply_counter_deltas` each, over
+ *   the whole batch), reading the rows with `json_populate_recordset(null::<table>, ch.new_rows /
+ *   ch.old_rows)` over `unnest(p_changes) as ch`.
  * Strict events keep their own triggers (sql/event.ts) and are not part of the processor.
  */
 import type { CounterN, EventN, NormalizedConfig, TableRef } from '../../config/model.ts';
@@ -95,9 +98,11 @@ function processor(s: Source): string {
     indent(blocks.join('\n'), 2),
     'end',
   ].join('\n');
-  const sig = `${processorText(s)}(dispatch.changes)`;
+  const sig = `${processorText(s)}(dispatch.changes[])`;
   return [
-    `create or replace function ${processorText(s)}(p_change dispatch.changes) returns void`,
+    // the processor of the previous generator took one change
+    `drop function if exists ${processorText(s)}(dispatch.changes);`,
+    `create or replace function ${processorText(s)}(p_changes dispatch.changes[]) returns void`,
     `language plpgsql security definer set search_path = '' as ${dollar(body)};`,
     functionPrivileges(sig, false),
   ].join('\n');
@@ -128,7 +133,7 @@ export function sourceObject(s: Source): SqlObject {
     [
       `-- source ${tableText(s.table)}: ${what}`,
       '-- Writes are captured in the writing transaction (one dispatch.changes row per statement);',
-      '-- dispatch.drain() runs the processor for each change after commit.',
+      '-- dispatch.drain() runs the processor after commit on batches of them.',
     ].join('\n'),
     processor(s),
     `select dispatch.register_source(${literal(tableText(s.table))}, ${literal(processorText(s))});`,
@@ -140,6 +145,7 @@ export function sourceObject(s: Source): SqlObject {
     ...OPS.map((op) => `  drop trigger if exists ${ident(captureTriggerName(op))} on ${t};`),
     'end if; end $$;',
     `select dispatch.unregister_source(${literal(tableText(s.table))});`,
+    `drop function if exists ${processorText(s)}(dispatch.changes[]);`,
     `drop function if exists ${processorText(s)}(dispatch.changes);`,
   ].join('\n');
   return { key: `source:${tableText(s.table)}`, install, drop };
