@@ -393,6 +393,121 @@ describe('integration: gen → supabase db push → real writes → config chang
     );
   });
 
+  it('one drain processes a batch: mixed statements of two signed-in writers, each occurrence with its own writer, one counter broadcast per scope', async () => {
+    // five statements in five transactions, by two signed-in users, then ONE drain: they reach the
+    // processor as one batch (one table, 10 rows), so each counter scope moves once
+    const counters = ['pending_orders', 'admin_open_orders'];
+    const broadcasts = async () =>
+      (
+        await q(
+          `select topic, payload ->> 'name' as name, count(*)::int as n,
+                  (array_agg((payload ->> 'value')::bigint order by (payload ->> 'seq')::bigint desc))[1] as last
+           from realtime.messages where event = 'counter' and payload ->> 'name' = any($1)
+           group by 1, 2 order by 1, 2`,
+          [counters],
+        )
+      ).map((r) => ({ key: `${r.topic} ${r.name}`, n: Number(r.n), last: Number(r.last) }));
+    const before = {
+      broadcasts: new Map((await broadcasts()).map((b) => [b.key, b.n])),
+      alice: await counter('pending_orders', ALICE),
+      bob: await counter('pending_orders', BOB),
+      admin: await counter('admin_open_orders', 'admin'),
+    };
+    const at: Record<number, string> = {}; // statement → its transaction's time (the capture time)
+    const write = async (n: number, actor: string, sql: string, params: unknown[]) => {
+      await q('begin');
+      try {
+        await q(`select set_config('request.jwt.claims', $1, true)`, [
+          JSON.stringify({ sub: actor, role: 'authenticated' }),
+        ]);
+        at[n] = (await q(`select now()::text as t`))[0].t as string;
+        await q(sql, params);
+        await q('commit');
+      } catch (e) {
+        await q('rollback');
+        throw e;
+      }
+    };
+    await write(
+      1,
+      ALICE,
+      `insert into public.orders (user_id, product_id, region, total) select $1::uuid, $2::uuid, 'eu', g from generate_series(201, 203) g`,
+      [ALICE, PRODUCT],
+    );
+    await write(
+      2,
+      BOB,
+      `insert into public.orders (user_id, region, total) values ($1, 'us', 301), ($1, 'us', 302), ($1, 'us', 303)`,
+      [BOB],
+    );
+    await write(3, BOB, `update public.orders set status = 'shipped' where total = 201`, []);
+    await write(4, ALICE, `delete from public.orders where total = 302`, []);
+    await write(5, ALICE, `update public.orders set status = 'shipped' where total in (202, 301)`, []);
+    assert.deepEqual(await changes(), [
+      'INSERT +3 -0',
+      'INSERT +3 -0',
+      'UPDATE +1 -1',
+      'DELETE +0 -1',
+      'UPDATE +2 -2',
+    ]);
+    const [{ n }] = await q('select dispatch.drain(5000) as n');
+    assert.equal(n, 5);
+    assert.deepEqual(await changes(), []);
+    // occurrences: each with the writer and the capture time of its own statement
+    const occ = await q(
+      `select o.event_id, o.operation, (o.new_record ->> 'total')::int as total, o.actor::text as actor,
+              o.created_at::text as at,
+              (select count(*)::int from dispatch.receipts r where r.occurrence_id = o.id and r.channel = 'in_app:buyer'
+                 and r.user_id = (o.new_record ->> 'user_id')::uuid) as buyer
+       from dispatch.occurrences o
+       where o.source_table = 'public.orders' and (o.new_record ->> 'total')::int between 201 and 303
+       order by o.event_id, total`,
+    );
+    const row = (event: string, op: string, total: number, actor: string, stmt: number) => ({
+      event_id: event,
+      operation: op,
+      total,
+      actor,
+      at: at[stmt],
+      buyer: 1,
+    });
+    assert.deepEqual(occ, [
+      row('order.created', 'INSERT', 201, ALICE, 1),
+      row('order.created', 'INSERT', 202, ALICE, 1),
+      row('order.created', 'INSERT', 203, ALICE, 1),
+      row('order.created', 'INSERT', 301, BOB, 2),
+      row('order.created', 'INSERT', 302, BOB, 2),
+      row('order.created', 'INSERT', 303, BOB, 2),
+      row('order.shipped', 'UPDATE', 201, BOB, 3),
+      row('order.shipped', 'UPDATE', 202, ALICE, 5),
+      row('order.shipped', 'UPDATE', 301, ALICE, 5),
+    ]);
+    // counters: the net of the batch (alice +3 -1 -1, bob +3 -1 -1, admin +6 -1 -1 -2), equal to reconcile
+    assert.equal(await counter('pending_orders', ALICE), before.alice + 1);
+    assert.equal(await counter('pending_orders', BOB), before.bob + 1);
+    assert.equal(await counter('admin_open_orders', 'admin'), before.admin + 2);
+    assert.deepEqual(
+      await q(
+        `select name, scope, expected, actual from dispatch.reconcile_counters(null, false) where expected <> actual`,
+      ),
+      [],
+    );
+    // exactly one broadcast per scope from this drain, carrying the final value
+    const after = (await broadcasts()).map((b) => ({
+      key: b.key,
+      n: b.n - (before.broadcasts.get(b.key) ?? 0),
+      last: b.last,
+    }));
+    assert.deepEqual(
+      after.filter((b) => b.n !== 0),
+      [
+        { key: 'dispatch:audience:admin admin_open_orders', n: 1, last: before.admin + 2 },
+        { key: `dispatch:user:${ALICE} pending_orders`, n: 1, last: before.alice + 1 },
+        { key: `dispatch:user:${BOB} pending_orders`, n: 1, last: before.bob + 1 },
+      ],
+    );
+  });
+
   it('a third gen writes nothing and check passes', async () => {
     const snapshot = () =>
       migrationFiles().map((f) => [f, readFileSync(path.join(migrationsDir(), f), 'utf8')] as const);
