@@ -150,7 +150,7 @@ declare
   v_source text := p_changes[1].source_table;
   v_processor regprocedure;
 begin
-  if cardinality(p_changes) is null then
+  if coalesce(cardinality(p_changes), 0) = 0 then
     return;
   end if;
   if exists (select from unnest(p_changes) c where c.source_table is distinct from v_source) then
@@ -172,21 +172,24 @@ create or replace function dispatch.is_transient_error(p_sqlstate text) returns 
 language sql immutable as $$ select p_sqlstate in ('40P01', '40001', '55P03', '57014') $$;
 
 -- One batch: all at once; if that fails, change by change, so one failing change keeps its error and
--- the others go through. Returns false when a transient failure should end the drain.
-create or replace function dispatch.drain_batch(p_batch dispatch.changes[]) returns boolean
+-- the others go through. Returns how many changes it took (processed or failed); fewer than the batch
+-- holds means a transient failure stopped it and the drain should end.
+drop function if exists dispatch.drain_batch(dispatch.changes[]);
+create or replace function dispatch.drain_batch(p_batch dispatch.changes[]) returns integer
 language plpgsql security definer set search_path = '' as $$
 declare
   c dispatch.changes;
+  v_taken integer := 0;
   v_state text;
   v_msg text;
 begin
   begin
     perform dispatch.process_changes(p_batch);
-    return true;
+    return coalesce(cardinality(p_batch), 0);
   exception when others then
     get stacked diagnostics v_state = returned_sqlstate;
     if dispatch.is_transient_error(v_state) then
-      return false;
+      return 0;
     end if;
   end;
   foreach c in array p_batch loop
@@ -195,13 +198,14 @@ begin
     exception when others then
       get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
       if dispatch.is_transient_error(v_state) then
-        return false;
+        return v_taken;
       end if;
       update dispatch.changes set error = v_state || ': ' || v_msg, attempts = attempts + 1, failed_at = now()
       where id = c.id;
     end;
+    v_taken := v_taken + 1;
   end loop;
-  return true;
+  return v_taken;
 end
 $$;
 
@@ -220,6 +224,7 @@ declare
   v_rows bigint := 0;
   v_max_rows bigint := greatest(dispatch.setting_int('drain_batch_rows', 5000), 1);
   v_done integer := 0;
+  v_taken integer;
   c dispatch.changes;
 begin
   if p_max_changes is null or p_max_changes < 1 then
@@ -234,10 +239,11 @@ begin
                   for update skip locked);
   foreach c in array v_claimed loop
     if cardinality(v_batch) > 0 and (c.source_table <> v_batch[1].source_table or v_rows + c.row_count > v_max_rows) then
-      if not dispatch.drain_batch(v_batch) then
+      v_taken := dispatch.drain_batch(v_batch);
+      v_done := v_done + v_taken;
+      if v_taken < cardinality(v_batch) then
         return v_done;
       end if;
-      v_done := v_done + cardinality(v_batch);
       v_batch := '{}';
       v_rows := 0;
     end if;
@@ -245,10 +251,7 @@ begin
     v_rows := v_rows + c.row_count;
   end loop;
   if cardinality(v_batch) > 0 then
-    if not dispatch.drain_batch(v_batch) then
-      return v_done;
-    end if;
-    v_done := v_done + cardinality(v_batch);
+    v_done := v_done + dispatch.drain_batch(v_batch);
   end if;
   return v_done;
 end
