@@ -2,7 +2,7 @@
 -- on realtime.messages (own / other / audience topics, no sending), prune.
 begin;
 create extension if not exists pgtap;
-select plan(52);
+select plan(61);
 
 insert into auth.users (id, email, raw_app_meta_data) values
   ('00000000-0000-0000-0000-0000000000aa', 'admin@example.com', '{"role":"admin"}'),
@@ -84,6 +84,8 @@ select is((public.dispatch_initial_state() -> 'counters' -> 'unread_notification
 select throws_ok($$select public.dispatch_receipts()$$, '42501', 'dispatch: admins only', 'bob: dispatch_receipts is admin only');
 select throws_ok($$select public.dispatch_occurrences()$$, '42501', 'dispatch: admins only', 'bob: dispatch_occurrences is admin only');
 select throws_ok($$select public.dispatch_replay('00000000-0000-0000-0000-000000000000')$$, '42501', 'dispatch: admins only', 'bob: replay is admin only');
+select throws_ok($$select public.dispatch_changes()$$, '42501', 'dispatch: admins only', 'bob: dispatch_changes is admin only');
+select throws_ok($$select public.dispatch_replay_change(1)$$, '42501', 'dispatch: admins only', 'bob: replay_change is admin only');
 -- preferences
 select is(public.dispatch_set_preference('sdt.rpc', 'email', false), '{"eventId":"sdt.rpc","category":null,"transport":"email","enabled":false}'::jsonb,
   'set a preference');
@@ -123,6 +125,42 @@ select is(public.dispatch_receipts(event_id => 'sdt.rpc', status => 'pending') -
 select is(jsonb_array_length(public.dispatch_receipts(event_id => 'nope')), 0, 'filter by event');
 select throws_ok($$select public.dispatch_receipts(status => 'weird')$$, '22023', 'dispatch: unknown status weird', 'status validated');
 select is(public.dispatch_occurrences(event_id => 'sdt.rpc') -> 0 ->> 'receipts', '1', 'admin lists occurrences with receipt counts');
+reset role;
+-- a change that failed processing: listed for the admin, replayed by the admin once its cause is fixed
+create table public.sdt_rpc_src (id int primary key, note text);
+create function public.sdt_rpc_src_process(p_changes dispatch.changes[]) returns void language plpgsql as $$
+begin
+  if exists (select from unnest(p_changes) c cross join lateral json_populate_recordset(null::public.sdt_rpc_src, c.new_rows) r
+             where r.note = 'bad') then
+    raise exception 'sdt: cannot process';
+  end if;
+end $$;
+select dispatch.register_source('public.sdt_rpc_src', 'public.sdt_rpc_src_process');
+create trigger capture after insert on public.sdt_rpc_src referencing new table as new_rows
+  for each statement execute function dispatch.capture_changes();
+select pg_advisory_xact_lock(hashtext('dispatch.drain')); -- no concurrent dispatch.tick() drains under us
+delete from dispatch.changes;
+insert into public.sdt_rpc_src values (1, 'bad');
+select is(dispatch.drain(), 1, 'the bad change is taken (and fails)');
+insert into public.sdt_rpc_src values (2, 'fine');
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-0000-0000-0000000000aa","role":"authenticated"}', true);
+select results_eq($$select c ->> 'sourceTable', c ->> 'operation', (c ->> 'rowCount')::int, c ->> 'error', (c ->> 'attempts')::int
+                   from jsonb_array_elements(public.dispatch_changes()) c$$,
+  $$values ('public.sdt_rpc_src'::text, 'INSERT'::text, 1, 'P0001: sdt: cannot process'::text, 1)$$,
+  'admin lists failed changes with their error');
+select is(jsonb_array_length(public.dispatch_changes('waiting')), 1, 'admin lists changes waiting for a drain');
+select throws_ok($$select public.dispatch_changes('weird')$$, '22023', 'dispatch: status must be failed or waiting (got weird)',
+  'dispatch_changes: status validated');
+select throws_ok($$select public.dispatch_replay_change((public.dispatch_changes() -> 0 ->> 'id')::bigint)$$, 'P0001',
+  'sdt: cannot process', 'replaying before the cause is fixed raises the same error');
+reset role;
+create or replace function public.sdt_rpc_src_process(p_changes dispatch.changes[]) returns void language plpgsql as $$
+begin end $$;
+set local role authenticated;
+select lives_ok($$select public.dispatch_replay_change((public.dispatch_changes() -> 0 ->> 'id')::bigint)$$,
+  'admin replays the change once the processor is fixed');
+select is(public.dispatch_changes(), '[]'::jsonb, '... and it is gone');
 reset role;
 
 -- signed-in role without a user id

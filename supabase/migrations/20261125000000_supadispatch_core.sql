@@ -2239,6 +2239,40 @@ begin
 end
 $$;
 
+-- Admin: captured changes whose processing failed ('failed': their events did not fire and their
+-- counters did not move until replayed) or that still wait for a drain ('waiting'), oldest first.
+-- The captured rows themselves are not returned (they can be large): rowCount says how many.
+create or replace function public.dispatch_changes(status text default 'failed', max_rows integer default 50)
+returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  perform dispatch.require_admin();
+  if status is null or status not in ('failed', 'waiting') then
+    raise exception 'dispatch: status must be failed or waiting (got %)', coalesce(status, 'null') using errcode = '22023';
+  end if;
+  if max_rows is null or max_rows < 1 or max_rows > 500 then
+    raise exception 'dispatch: max_rows must be between 1 and 500' using errcode = '22023';
+  end if;
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+      'id', c.id, 'sourceTable', c.source_table, 'operation', c.operation, 'actor', c.actor,
+      'rowCount', c.row_count, 'capturedAt', c.captured_at, 'attempts', c.attempts, 'error', c.error,
+      'failedAt', c.failed_at) order by c.id)
+    from (select * from dispatch.changes x
+          where (x.error is not null) = (dispatch_changes.status = 'failed')
+          order by x.id limit max_rows) c), '[]');
+end
+$$;
+
+-- Admin: process a failed change again (after fixing its cause). Raises if it fails again.
+create or replace function public.dispatch_replay_change(change_id bigint) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform dispatch.require_admin();
+  perform dispatch.replay_change(change_id);
+end
+$$;
+
 -- Worker API over PostgREST (service_role only): thin wrappers of the queue functions.
 create or replace function public.dispatch_worker_claim(worker text, max_count integer default 10,
                                                         lease_seconds integer default null, transports text[] default null)
@@ -2316,6 +2350,8 @@ language sql stable set search_path = '' as $$
     ('public.dispatch_receipts(text, text, uuid, timestamptz, timestamptz, integer)', 'authenticated'),
     ('public.dispatch_occurrences(text, text, timestamptz, timestamptz, integer)', 'authenticated'),
     ('public.dispatch_replay(uuid)', 'authenticated'),
+    ('public.dispatch_changes(text, integer)', 'authenticated'),
+    ('public.dispatch_replay_change(bigint)', 'authenticated'),
     ('public.dispatch_worker_claim(text, integer, integer, text[])', 'service_role'),
     ('public.dispatch_worker_set_content(uuid, bigint, jsonb, text[])', 'service_role'),
     ('public.dispatch_worker_complete(uuid, bigint, text, jsonb, integer, integer)', 'service_role'),
