@@ -5,7 +5,7 @@ create extension if not exists pgtap;
 select plan(46);
 
 select has_schema('dispatch');
-select is(dispatch.version(), '0.1.0', 'version');
+select is(dispatch.version(), '0.2.0', 'version');
 select tables_are('dispatch', array['settings', 'events', 'admins', 'audience_members', 'occurrences', 'receipts',
   'attempts', 'preferences', 'counters_def', 'counter_state', 'counter_shards', 'counter_dirty', 'notifications',
   'changes', 'sources', 'worker_wake'],
