@@ -57,24 +57,35 @@ function deltasSql(op: string, newRows: string, oldRows: string): string {
 
 function setupSql(f: Fixture): string {
   const captured = f.mode === 'captured';
+  // captured: the rows of every change in the batch (an INSERT has only new rows, a DELETE only old
+  // ones, so one +new / -old formula serves a batch of mixed operations, as the generator's does)
   const rows = (side: 'new_rows' | 'old_rows') =>
-    captured ? `json_populate_recordset(null::${f.table}, p_change.${side})` : side;
-  const op = captured ? 'p_change.operation' : 'tg_op';
-  const body = `
+    `(select r.* from unnest(p_changes) as ch cross join lateral json_populate_recordset(null::${f.table}, ch.${side}) as r)`;
+  const body = captured
+    ? `
     declare
       mine dispatch.counter_delta[];
       alls dispatch.counter_delta[];
     begin
-      if ${op} = 'INSERT' then
-        ${deltasSql('INSERT', rows('new_rows'), rows('old_rows'))}
-      elsif ${op} = 'DELETE' then
-        ${deltasSql('DELETE', rows('new_rows'), rows('old_rows'))}
+      ${deltasSql('UPDATE', rows('new_rows'), rows('old_rows'))}
+      perform dispatch.apply_counter_deltas('${f.userCounter}', mine);
+      perform dispatch.apply_counter_deltas('${f.allCounter}', alls);
+    end`
+    : `
+    declare
+      mine dispatch.counter_delta[];
+      alls dispatch.counter_delta[];
+    begin
+      if tg_op = 'INSERT' then
+        ${deltasSql('INSERT', 'new_rows', 'old_rows')}
+      elsif tg_op = 'DELETE' then
+        ${deltasSql('DELETE', 'new_rows', 'old_rows')}
       else
-        ${deltasSql('UPDATE', rows('new_rows'), rows('old_rows'))}
+        ${deltasSql('UPDATE', 'new_rows', 'old_rows')}
       end if;
       perform dispatch.apply_counter_deltas('${f.userCounter}', mine);
       perform dispatch.apply_counter_deltas('${f.allCounter}', alls);
-      ${captured ? '' : 'return null;'}
+      return null;
     end`;
   const trigger = captured ? 'dispatch.capture_changes' : f.fn;
   return `
@@ -83,7 +94,7 @@ function setupSql(f: Fixture): string {
       'select owner::text, count(*) from ${f.table} where open group by owner');
     select dispatch.register_counter('${f.allCounter}', 'audience', 'admin', array['items'], 8, '${f.table}',
       'select ''admin'', count(*) from ${f.table} where open');
-    create function ${f.fn}(${captured ? 'p_change dispatch.changes' : ''}) returns ${captured ? 'void' : 'trigger'}
+    create function ${f.fn}(${captured ? 'p_changes dispatch.changes[]' : ''}) returns ${captured ? 'void' : 'trigger'}
       language plpgsql security definer set search_path = '' as $f$ ${body} $f$;
     ${captured ? `select dispatch.register_source('${f.table}', '${f.fn}');` : ''}
     create trigger c_ins after insert on ${f.table} referencing new table as new_rows
