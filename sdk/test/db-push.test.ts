@@ -39,6 +39,22 @@ const BEA = U('b'); // admin, us, not on duty
 const SAM = U('c'); // seller
 const PRODUCT = U(101);
 
+/** A fresh Supabase-like database `name` (the stack's postgres password) and a new project dir. */
+async function openFreshProject(name: string): Promise<{ dbUrl: string; root: string; client: pg.Client }> {
+  const postgresPassword = process.env.SUPABASE_DB_URL
+    ? new URL(process.env.SUPABASE_DB_URL).password
+    : undefined;
+  const { dbUrl } = await createBootstrappedDatabase(adminUrl!, name, () => {}, { postgresPassword });
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  return { dbUrl, root: makeProject(), client };
+}
+
+async function closeFreshProject(name: string, client: pg.Client | undefined): Promise<void> {
+  await client?.end().catch(() => {});
+  if (adminUrl) await dropDatabase(adminUrl, name).catch(() => {});
+}
+
 describe('integration: gen → supabase db push → real writes → config change → push again', {
   skip:
     !adminUrl &&
@@ -94,21 +110,9 @@ describe('integration: gen → supabase db push → real writes → config chang
   const drain = () => drainAll(q);
 
   before(async () => {
-    const pgPassword = process.env.SUPABASE_DB_URL
-      ? new URL(process.env.SUPABASE_DB_URL).password
-      : undefined;
-    ({ dbUrl } = await createBootstrappedDatabase(adminUrl!, dbName, () => {}, {
-      postgresPassword: pgPassword,
-    }));
-    root = makeProject();
-    client = new pg.Client({ connectionString: dbUrl });
-    await client.connect();
+    ({ dbUrl, root, client } = await openFreshProject(dbName));
   });
-
-  after(async () => {
-    await client?.end().catch(() => {});
-    if (adminUrl) await dropDatabase(adminUrl, dbName).catch(() => {});
-  });
+  after(() => closeFreshProject(dbName, client));
 
   it('the app migration is pushed first (the project has its tables before it adopts supadispatch)', async () => {
     writeFileSync(
@@ -633,21 +637,9 @@ describe('integration: upgrading an install of per-event / per-counter triggers 
     );
 
   before(async () => {
-    const pgPassword = process.env.SUPABASE_DB_URL
-      ? new URL(process.env.SUPABASE_DB_URL).password
-      : undefined;
-    ({ dbUrl } = await createBootstrappedDatabase(adminUrl!, name, () => {}, {
-      postgresPassword: pgPassword,
-    }));
-    root = makeProject();
-    client = new pg.Client({ connectionString: dbUrl });
-    await client.connect();
+    ({ dbUrl, root, client } = await openFreshProject(name));
   });
-
-  after(async () => {
-    await client?.end().catch(() => {});
-    if (adminUrl) await dropDatabase(adminUrl, name).catch(() => {});
-  });
+  after(() => closeFreshProject(name, client));
 
   it("the previous generator's migration (dispatch_ev_* / dispatch_ct_* triggers) is installed and fires inside the write", async () => {
     // fixtures/old-shape: what the previous generator wrote for the shop config (its core stood in
