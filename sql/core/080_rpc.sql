@@ -13,6 +13,16 @@ begin
 end
 $$;
 
+-- The page size argument every listing RPC takes.
+create or replace function dispatch.require_max_rows(p_max_rows integer, p_limit integer) returns void
+language plpgsql immutable set search_path = '' as $$
+begin
+  if p_max_rows is null or p_max_rows < 1 or p_max_rows > p_limit then
+    raise exception 'dispatch: max_rows must be between 1 and %', p_limit using errcode = '22023';
+  end if;
+end
+$$;
+
 create or replace function dispatch.require_admin() returns uuid
 language plpgsql stable security definer set search_path = '' as $$
 declare
@@ -60,9 +70,7 @@ language plpgsql stable security definer set search_path = '' as $$
 declare
   uid uuid := dispatch.require_user();
 begin
-  if max_rows is null or max_rows < 1 or max_rows > 100 then
-    raise exception 'dispatch: max_rows must be between 1 and 100' using errcode = '22023';
-  end if;
+  perform dispatch.require_max_rows(max_rows, 100);
   return dispatch.user_notifications(uid, before, max_rows);
 end
 $$;
@@ -202,9 +210,7 @@ create or replace function public.dispatch_receipts(
 language plpgsql stable security definer set search_path = '' as $$
 begin
   perform dispatch.require_admin();
-  if max_rows is null or max_rows < 1 or max_rows > 500 then
-    raise exception 'dispatch: max_rows must be between 1 and 500' using errcode = '22023';
-  end if;
+  perform dispatch.require_max_rows(max_rows, 500);
   if status is not null and status not in ('pending', 'scheduled', 'sending', 'sent', 'failed', 'skipped', 'cancelled') then
     raise exception 'dispatch: unknown status %', status using errcode = '22023';
   end if;
@@ -233,9 +239,7 @@ create or replace function public.dispatch_occurrences(
 language plpgsql stable security definer set search_path = '' as $$
 begin
   perform dispatch.require_admin();
-  if max_rows is null or max_rows < 1 or max_rows > 500 then
-    raise exception 'dispatch: max_rows must be between 1 and 500' using errcode = '22023';
-  end if;
+  perform dispatch.require_max_rows(max_rows, 500);
   return coalesce((
     select jsonb_agg(jsonb_build_object(
       'id', o.id, 'eventId', o.event_id, 'sourceTable', o.source_table, 'operation', o.operation,
@@ -271,9 +275,7 @@ begin
   if status is null or status not in ('failed', 'waiting') then
     raise exception 'dispatch: status must be failed or waiting (got %)', coalesce(status, 'null') using errcode = '22023';
   end if;
-  if max_rows is null or max_rows < 1 or max_rows > 500 then
-    raise exception 'dispatch: max_rows must be between 1 and 500' using errcode = '22023';
-  end if;
+  perform dispatch.require_max_rows(max_rows, 500);
   return coalesce((
     select jsonb_agg(jsonb_build_object(
       'id', c.id, 'sourceTable', c.source_table, 'operation', c.operation, 'actor', c.actor,
