@@ -25,6 +25,8 @@ function fakeDb(state: {
   /** Captured changes: failed processing / waiting > 5 min. */
   changesFailed?: number;
   changesWaiting?: number;
+  /** Captured changes not processed yet (any age). */
+  changesPending?: number;
   exts?: string[];
   cron?: number;
   /** Vault secrets by name (values as vault.decrypted_secrets returns them). */
@@ -53,6 +55,7 @@ function fakeDb(state: {
     ],
     changesFailed: 0,
     changesWaiting: 0,
+    changesPending: 0,
     exts: ['pg_cron', 'pg_net'],
     cron: 1,
     secrets: { dispatch_worker_url: worker.url, dispatch_worker_secret: SECRET } as Record<string, string>,
@@ -69,6 +72,7 @@ function fakeDb(state: {
     if (sql.includes('from pg_trigger')) return s.triggers;
     if (sql.includes("to_regclass('dispatch.changes')")) return [{ hasChanges: true }];
     if (sql.includes('from dispatch.sources')) return s.sources;
+    if (sql.includes('from dispatch.changes where error is null')) return [{ n: s.changesPending }];
     if (sql.includes('from dispatch.changes'))
       return [
         { failed: s.changesFailed, waiting: s.changesWaiting, first_failed: s.changesFailed ? '41' : null },
@@ -241,6 +245,18 @@ describe('supadispatch doctor', () => {
     assert.match(text, /✗ no receipts overdue \(pending past due > 5 min\) — 3 overdue/);
     assert.match(text, /! no failed receipts — 2 failed/);
     assert.match(text, /✗ counters match reconcile — pending_orders\[u1\] 3 ≠ 2/);
+  });
+
+  it('counter drift while captured changes wait is a warning that says so, with drain as the fix', async () => {
+    const db = fakeDb({
+      changesPending: 4,
+      drift: [{ name: 'pending_orders', scope: 'u1', expected: 2, actual: 1 }],
+    });
+    const { text } = formatChecks(await runChecks(db, config, '0.1.0'));
+    assert.match(
+      text,
+      /! counters match reconcile — pending_orders\[u1\] 1 ≠ 2 \(4 captured changes not processed yet: the difference may be them\)\n {4}fix: select dispatch\.drain\(\); then run doctor again/,
+    );
   });
 
   it('names the realtime guard policies that are missing (the read policy alone is not enough)', async () => {
