@@ -7,10 +7,10 @@
 -- generated statement trigger on each source table calls dispatch.capture_changes(), which writes ONE
 -- row per statement into dispatch.changes: the statement's transition rows as json. That row commits
 -- or rolls back with the app's write (the transactional outbox: nothing for a rollback, everything
--- for a commit). dispatch.drain() hands each committed change to its table's generated processor,
--- which fires the events (occurrences, receipts, notifications) and applies the counter deltas, and
--- deletes the change, all in one transaction: a change is processed exactly once, and a failing
--- change is kept with its error (dispatch.replay_change) instead of being lost.
+-- for a commit). dispatch.drain() hands committed changes, in batches per table, to the table's
+-- generated processor, which fires the events (occurrences, receipts, notifications) and applies the
+-- counter deltas, and deletes the changes, all in one transaction: a change is processed exactly
+-- once, and a failing change is kept with its error (dispatch.replay_change) instead of being lost.
 --
 -- Who drains: the worker, poked through pg_net when a transaction that captured changes commits
 -- (debounced: at most one poke per poke_interval_ms, the worker keeps draining that long after its
