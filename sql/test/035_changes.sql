@@ -11,7 +11,7 @@
 -- a new "transaction" for the once-per-transaction poke.
 begin;
 create extension if not exists pgtap;
-select plan(149);
+select plan(151);
 
 -- This transaction holds the drain lock: a concurrent dispatch.tick() (pg_cron) or worker cannot make
 -- our drain() return 0; drain's own pg_try_advisory_xact_lock succeeds again in this transaction.
@@ -560,6 +560,16 @@ select count(*) from dispatch.reconcile_counters('sdc_mixed', true);
 select is((select count(*) from pg_locks where pid = pg_backend_pid() and locktype = 'relation'
            and relation = 'public."SdcMixed"'::regclass and mode = 'ShareLock' and granted), 1::bigint,
   'reconcile with p_apply also locks a mixed-case source table (public.SdcMixed)');
+-- a source table the migration role may not lock: the recount goes on, with a warning
+create table public.sdc_nolock (id int);
+revoke update, delete, truncate on public.sdc_nolock from postgres;
+select dispatch.register_counter('sdc_nolock', 'user', null, '{}', 1, 'public.sdc_nolock',
+  'select id::text, count(*) from public.sdc_nolock group by 1');
+select lives_ok($$select count(*) from dispatch.reconcile_counters('sdc_nolock', true)$$,
+  'reconcile with p_apply on a table it may not lock recounts anyway (with a warning)');
+select is((select count(*) from pg_locks where pid = pg_backend_pid() and locktype = 'relation'
+           and relation = 'public.sdc_nolock'::regclass and mode = 'ShareLock'), 0::bigint,
+  '... without the lock');
 
 insert into public.sdc_orders (title, user_id) values ('T1', (select id from u where k = 'd'));
 delete from public.sdc_orders where title = 'R1';

@@ -748,8 +748,8 @@ $$;
 -- with p_apply the source tables are locked against writes (SHARE) for the rest of the transaction
 -- and every captured change is drained first: what is recomputed then matches what was applied.
 -- Changes that failed (dispatch.changes.error) are not applied: replay them before reconciling (a
--- warning names them), or a later replay counts them twice. A counter without source_table is not
--- locked: exact only when its writers are quiescent.
+-- warning names them), or a later replay counts them twice. A counter without source_table, or whose
+-- table this role may not lock (a warning says so), is not locked: exact only when writes are quiet.
 create or replace function dispatch.reconcile_counters(p_name text default null, p_apply boolean default true)
 returns table (name text, scope text, expected bigint, actual bigint, seq bigint, corrected boolean)
 language plpgsql security definer set search_path = '' as $$
@@ -767,7 +767,14 @@ begin
              where (p_name is null or c.name = p_name) and c.reconcile_sql is not null
                and dispatch.source_regclass(c.source_table) is not null
              order by c.source_table loop
-      execute format('lock table %s in share mode', dispatch.source_regclass(d.source_table));
+      begin
+        execute format('lock table %s in share mode', dispatch.source_regclass(d.source_table));
+      exception when insufficient_privilege then
+        -- SHARE needs UPDATE, DELETE or TRUNCATE on the table (postgres owns the tables it migrates;
+        -- a table owned by another role may not grant them): recount without the lock
+        raise warning 'dispatch: reconcile_counters could not lock % (%); writes committed during the recount may be counted twice: run it again when writes are quiet',
+          d.source_table, sqlerrm;
+      end;
     end loop;
     -- waits for a running drain, then drains what is left (drain's own try-lock is ours already)
     perform pg_advisory_xact_lock(hashtext('dispatch.drain'));
