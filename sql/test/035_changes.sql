@@ -11,7 +11,7 @@
 -- a new "transaction" for the once-per-transaction poke.
 begin;
 create extension if not exists pgtap;
-select plan(151);
+select plan(152);
 
 -- This transaction holds the drain lock: a concurrent dispatch.tick() (pg_cron) or worker cannot make
 -- our drain() return 0; drain's own pg_try_advisory_xact_lock succeeds again in this transaction.
@@ -692,11 +692,14 @@ reset role;
 
 select set_config('request.jwt.claims', '{"role":"service_role"}', true);
 set local role service_role;
+select set_config('dispatch.poked', '', true); -- a new "transaction": nothing poked yet
 select is(public.dispatch_worker_drain(4) - 'lingerMs', '{"processed":4,"remaining":2}'::jsonb,
   'service_role: dispatch_worker_drain(4) drains 4 of 6 and says 2 remain');
-select ok((select r ?& array['processed', 'remaining', 'lingerMs'] and (r ->> 'lingerMs')::int > 0
+select ok((select r ?& array['processed', 'remaining', 'lingerMs'] and (r ->> 'lingerMs')::int >= 0
            and r - 'lingerMs' = '{"processed":2,"remaining":0}'::jsonb from public.dispatch_worker_drain() r),
-  'dispatch_worker_drain(): {processed, remaining, lingerMs} (lingering after the poke)');
+  'dispatch_worker_drain(): {processed, remaining, lingerMs}');
+select is(current_setting('dispatch.poked', true), 'on',
+  'the worker''s own drain does not poke the worker (its transaction counts as poked)');
 select throws_ok($$select public.dispatch_worker_drain(0)$$, 'P0001', 'dispatch: drain: max_changes must be at least 1 (got 0)',
   'dispatch_worker_drain validates max_changes');
 select throws_ok($$select dispatch.register_source('public.sdc_notes', 'public.sdc_notes_process')$$, '42501',

@@ -2332,6 +2332,9 @@ language plpgsql security definer set search_path = '' as $$
 declare
   v_processed integer;
 begin
+  -- the caller is the worker: receipts this drain makes due are claimed by it next, so they must not
+  -- poke it again (as if this transaction had poked already)
+  perform set_config('dispatch.poked', 'on', true);
   v_processed := dispatch.drain(max_changes);
   return jsonb_build_object('processed', v_processed,
                             'remaining', (select count(*) from dispatch.changes c where c.error is null),
