@@ -5,7 +5,7 @@
  * condition, -1 rows leaving it) handed to `dispatch.apply_counter_deltas`.
  */
 import type { CounterN } from '../../config/model.ts';
-import type { Operation } from '../../config/types.ts';
+import { OPERATIONS, type Operation } from '../../config/types.ts';
 import { chainJoins } from './audience.ts';
 import { rowCondSql } from './cond.ts';
 import type { SqlObject } from './event.ts';
@@ -43,8 +43,6 @@ export function reconcileSql(k: CounterN): string {
   const rows = scopedRows(k, table(k.table));
   return `select q.scope, count(*)::bigint from (${rows.replace(/\n/g, ' ')}) q group by q.scope`;
 }
-
-const OPS: Operation[] = ['insert', 'update', 'delete'];
 
 /**
  * This counter's part of its table's processor (`p_changes dispatch.changes[]`, operations mixed): one
@@ -97,7 +95,7 @@ export function counterObject(k: CounterN): SqlObject {
     ].join('\n'),
     [
       '-- counted after commit by the processor of its table (no trigger of its own)',
-      ...OPS.map((op) => `drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
+      ...OPERATIONS.map((op) => `drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
       `drop function if exists dispatch.${ident(names.trigger)}();`,
     ].join('\n'),
     // Start from the truth: rows that existed before count too.
@@ -106,7 +104,7 @@ export function counterObject(k: CounterN): SqlObject {
   const drop = [
     `-- counter ${k.name} removed`,
     `do $$ begin if to_regclass(${literal(tableText(k.table))}) is not null then`,
-    ...OPS.map((op) => `  drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
+    ...OPERATIONS.map((op) => `  drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
     'end if; end $$;',
     `drop function if exists dispatch.${ident(names.trigger)}();`,
     `delete from dispatch.counters_def where name = ${literal(k.name)};`,

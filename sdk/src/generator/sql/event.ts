@@ -12,7 +12,7 @@
  * `dispatch.emit('<event id>', record)` and `dispatch.replay` reach the same expander through the core.
  */
 import type { Audience, ChannelN, EventN, NormalizedConfig } from '../../config/model.ts';
-import type { Operation } from '../../config/types.ts';
+import { OPERATIONS, type Operation } from '../../config/types.ts';
 import { audienceSelect } from './audience.ts';
 import { eventCondSql } from './cond.ts';
 import {
@@ -58,7 +58,7 @@ export function channelNames(channels: ChannelN[]): string[] {
 export const OP_UPPER: Record<Operation, string> = { insert: 'INSERT', update: 'UPDATE', delete: 'DELETE' };
 
 /** The rows of a statement: transition tables in a trigger, captured JSON in a processor. */
-export interface RowSources {
+interface RowSources {
   newRows: string;
   oldRows: string;
 }
@@ -72,22 +72,6 @@ function rowsFrom(e: EventN, op: Operation, rows: RowSources): string {
   if (op === 'insert') return `from ${rows.newRows} as new left join ${t} as old on false`;
   if (op === 'delete') return `from ${rows.oldRows} as old left join ${t} as new on false`;
   return `from ${rows.newRows} as new join ${rows.oldRows} as old on old.${key} = new.${key}`;
-}
-
-/** One `if <operation> = '...'` branch per operation collecting the matching rows into v_records. */
-function recordBranches(e: EventN, opExpr: string, rows: RowSources): string {
-  return e.on
-    .map((op) => {
-      const where = e.when ? `\nwhere ${eventCondSql(e.when, op)}` : '';
-      return [
-        `if ${opExpr} = ${literal(OP_UPPER[op])} then`,
-        `  select jsonb_agg(jsonb_build_object('new', to_jsonb(new), 'old', to_jsonb(old)))`,
-        '    into v_records',
-        indent(`${rowsFrom(e, op, rows)}${where};`, 2),
-        'end if;',
-      ].join('\n');
-    })
-    .join('\n');
 }
 
 /**
@@ -135,12 +119,23 @@ export const firesOnWrites = (e: EventN): boolean => !!e.table && e.on.length > 
 /** A strict event's own trigger function: fires inside the app's transaction. */
 function triggerFunction(e: EventN): string {
   const names = eventFunctionNames(e);
+  // one branch per operation collecting the matching rows into v_records
+  const branches = e.on.map((op) => {
+    const where = e.when ? `\nwhere ${eventCondSql(e.when, op)}` : '';
+    return [
+      `if tg_op = ${literal(OP_UPPER[op])} then`,
+      `  select jsonb_agg(jsonb_build_object('new', to_jsonb(new), 'old', to_jsonb(old)))`,
+      '    into v_records',
+      indent(`${rowsFrom(e, op, TRANSITION)}${where};`, 2),
+      'end if;',
+    ].join('\n');
+  });
   const body = [
     '#variable_conflict use_column',
     'declare',
     '  v_records jsonb;',
     'begin',
-    indent(recordBranches(e, 'tg_op', TRANSITION), 2),
+    indent(branches.join('\n'), 2),
     '  if v_records is not null then',
     `    perform dispatch.fire(${literal(e.id)}, lower(tg_op), ${literal(tableText(e.table!))}, v_records);`,
     '  end if;',
@@ -273,11 +268,10 @@ export function eventObject(e: EventN, config: NormalizedConfig): SqlObject {
   const hasExpander = e.channels.length > 0;
   if (hasExpander) install.push(expander(e, config, audiences));
   install.push(registration(e, hasExpander));
-  const ops: Operation[] = ['insert', 'update', 'delete'];
   if (e.table && e.strict && e.on.length > 0) {
     // Strict: its own triggers. Those of operations no longer listed are dropped too.
     const t = table(e.table);
-    for (const op of ops) {
+    for (const op of OPERATIONS) {
       if (!e.on.includes(op)) install.push(`drop trigger if exists ${ident(names.triggerName(op))} on ${t};`);
     }
     install.push(triggerFunction(e), triggers(e));
@@ -288,7 +282,7 @@ export function eventObject(e: EventN, config: NormalizedConfig): SqlObject {
     install.push(
       [
         '-- fired after commit by the processor of its table (no trigger of its own)',
-        ...ops.map((op) => `drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
+        ...OPERATIONS.map((op) => `drop trigger if exists ${ident(names.triggerName(op))} on ${t};`),
         `drop function if exists dispatch.${ident(names.trigger)}();`,
       ].join('\n'),
     );
@@ -297,7 +291,7 @@ export function eventObject(e: EventN, config: NormalizedConfig): SqlObject {
   if (e.table) {
     const t = table(e.table);
     drop.push(`do $$ begin if to_regclass(${literal(tableText(e.table))}) is not null then`);
-    for (const op of ['insert', 'update', 'delete'] as Operation[]) {
+    for (const op of OPERATIONS) {
       drop.push(`  drop trigger if exists ${ident(names.triggerName(op))} on ${t};`);
     }
     drop.push('end if; end $$;');

@@ -17,7 +17,7 @@
  * Strict events keep their own triggers (sql/event.ts) and are not part of the processor.
  */
 import type { CounterN, EventN, NormalizedConfig, TableRef } from '../../config/model.ts';
-import type { Operation } from '../../config/types.ts';
+import { OPERATIONS, type Operation } from '../../config/types.ts';
 import { counterProcessorBlock } from './counter.ts';
 import {
   eventFunctionNames,
@@ -27,8 +27,6 @@ import {
   type SqlObject,
 } from './event.ts';
 import { dollar, functionPrivileges, ident, indent, literal, shortName, table, tableText } from './util.ts';
-
-const OPS: Operation[] = ['insert', 'update', 'delete'];
 
 /** Name of a capture trigger (one per operation and table). */
 export const captureTriggerName = (op: Operation): string => `dispatch_capture_${op}`;
@@ -76,8 +74,8 @@ export function sources(config: NormalizedConfig): Source[] {
   const count = new Map<string, number>();
   for (const s of list) count.set(base(s), (count.get(base(s)) ?? 0) + 1);
   for (const s of list) {
-    const used = new Set([...s.events.flatMap((e) => e.on), ...(s.counters.length ? OPS : [])]);
-    s.ops = OPS.filter((op) => used.has(op));
+    const used = new Set([...s.events.flatMap((e) => e.on), ...(s.counters.length ? OPERATIONS : [])]);
+    s.ops = OPERATIONS.filter((op) => used.has(op));
     // Names that would clash (e.g. public.a_b and public_a.b) get a hash of the table.
     const b = count.get(base(s))! > 1 ? `${base(s)}_${fnv(tableText(s.table))}` : base(s);
     s.processor = shortName(`${b}_process`);
@@ -111,7 +109,7 @@ function processor(s: Source): string {
 function captureTriggers(s: Source): string {
   const t = table(s.table);
   const lines: string[] = [];
-  for (const op of OPS) {
+  for (const op of OPERATIONS) {
     const name = ident(captureTriggerName(op));
     lines.push(`drop trigger if exists ${name} on ${t};`);
     if (!s.ops.includes(op)) continue;
@@ -142,7 +140,7 @@ export function sourceObject(s: Source): SqlObject {
   const drop = [
     `-- source ${tableText(s.table)} removed`,
     `do $$ begin if to_regclass(${literal(tableText(s.table))}) is not null then`,
-    ...OPS.map((op) => `  drop trigger if exists ${ident(captureTriggerName(op))} on ${t};`),
+    ...OPERATIONS.map((op) => `  drop trigger if exists ${ident(captureTriggerName(op))} on ${t};`),
     'end if; end $$;',
     `select dispatch.unregister_source(${literal(tableText(s.table))});`,
     `drop function if exists ${processorText(s)}(dispatch.changes[]);`,
