@@ -1,4 +1,3 @@
-import type { RealtimeChannel } from '@supabase/realtime-js';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 
@@ -30,39 +29,5 @@ export async function client(
   return c;
 }
 
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** Subscribes; resolves on SUBSCRIBED, rejects with the server's reason on the first error. */
-export function subscribe(channel: RealtimeChannel, ms = 10_000): Promise<void> {
-  return withTimeout(
-    new Promise<void>((resolve, reject) => {
-      channel.subscribe((status, error) => {
-        if (status === 'SUBSCRIBED') resolve();
-        else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT' || status === 'CLOSED') {
-          reject(new Error(`${status}: ${error?.message ?? ''}`));
-        }
-      });
-    }),
-    ms,
-    `subscription to ${channel.topic}`,
-  );
-}
-
-/** Polls `check` every 10 ms until it returns true, at most `ms`. */
-export async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// The bounded waits are the conformance suite's: one implementation for every realtime test.
+export { sleep, subscribe, waitFor, withTimeout } from '../support/conformance.ts';
