@@ -47,17 +47,7 @@ create table if not exists dispatch.sources (
   updated_at timestamptz not null default now()
 );
 
--- When the worker was last poked (one row). Writers read next_poke_at to debounce their pokes (one
--- indexed read; the poke_interval_ms setting is read only by the transaction that pokes).
-create table if not exists dispatch.worker_wake (
-  id integer primary key default 1 check (id = 1),
-  poked_at timestamptz not null default '1970-01-01 00:00:00+00',
-  next_poke_at timestamptz not null default '1970-01-01 00:00:00+00'
-);
-insert into dispatch.worker_wake (id) values (1) on conflict (id) do nothing;
-
 insert into dispatch.settings (key, value, description) values
-  ('poke_interval_ms', '200', 'at most one worker poke per this many ms; a poked worker drains for that long (0: every transaction)'),
   ('tick_drain_max', '5000', 'changes dispatch.tick() processes per run (the worker drains the rest)'),
   ('drain_batch_rows', '5000', 'captured rows a processor gets at once (consecutive changes of one table)')
 on conflict (key) do nothing;
@@ -269,15 +259,5 @@ begin
   end if;
   update dispatch.changes set attempts = attempts + 1 where id = p_change_id;
   perform dispatch.process_changes(array[c]);
-end
-$$;
-
--- How long a worker poked now should keep draining: until poke_interval_ms after the last poke (a
--- writer that saw that poke did not poke again), plus a second for its commit to land.
-create or replace function dispatch.worker_linger_ms() returns integer
-language plpgsql stable security definer set search_path = '' as $$
-begin
-  return greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
-                      from dispatch.worker_wake w where w.id = 1))::integer;
 end
 $$;

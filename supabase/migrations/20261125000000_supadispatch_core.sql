@@ -972,9 +972,97 @@ begin
 end
 $$;
 
+-- ==== sql/core/055_poke.sql ====
+-- Poking the worker: a pg_net call to the dispatch-worker Edge Function, sent at commit, at most once
+-- per transaction and, across transactions, once per poke_interval_ms. Asked for by the commit of a
+-- transaction that captured changes (065_changes.sql), by dispatch.create_receipts and
+-- dispatch.requeue_receipt when receipts are due now, and by dispatch.tick(). Installed before them:
+-- dispatch.changes_committing reads dispatch.worker_wake.
+
+-- When the worker was last poked (one row). Writers read next_poke_at to debounce their pokes (one
+-- indexed read; the poke_interval_ms setting is read only by the transaction that pokes).
+create table if not exists dispatch.worker_wake (
+  id integer primary key default 1 check (id = 1),
+  poked_at timestamptz not null default '1970-01-01 00:00:00+00',
+  next_poke_at timestamptz not null default '1970-01-01 00:00:00+00'
+);
+insert into dispatch.worker_wake (id) values (1) on conflict (id) do nothing;
+
+insert into dispatch.settings (key, value, description) values
+  ('poke_interval_ms', '200', 'at most one worker poke per this many ms; a poked worker drains for that long (0: every transaction)')
+on conflict (key) do nothing;
+
+-- Ask pg_net to call the worker (Vault secrets dispatch_worker_url / dispatch_worker_secret), at most
+-- once per transaction and, across transactions, at most once per poke_interval_ms (a poked worker
+-- keeps draining and claiming for that long, see dispatch.worker_linger_ms, so it sees the work of
+-- the transactions that did not poke). pg_net sends at COMMIT, so a rollback sends nothing. Missing
+-- pg_net, Vault or secrets is not an error: work waits for dispatch.tick() and `doctor` explains.
+create or replace function dispatch.poke_worker(p_reason text default 'due') returns boolean
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_enabled boolean;
+  v_timeout integer;
+  v_url text;
+  v_secret text;
+begin
+  if current_setting('dispatch.poked', true) = 'on' then
+    return false;
+  end if;
+  perform set_config('dispatch.poked', 'on', true);
+  -- debounce first: most transactions stop at this one read
+  if exists (select from dispatch.worker_wake w where w.next_poke_at > clock_timestamp()) then
+    return false;
+  end if;
+  -- one transaction per interval gets here. If another holds the row (it is poking: its poke goes out
+  -- when it commits, e.g. a drain that created due receipts), skip instead of waiting: an app's commit
+  -- must never wait for a drain.
+  perform from dispatch.worker_wake w where w.id = 1 and w.next_poke_at <= clock_timestamp()
+    for update skip locked;
+  if not found then
+    return false;
+  end if;
+  update dispatch.worker_wake w set poked_at = clock_timestamp(),
+    next_poke_at = clock_timestamp() + make_interval(secs => dispatch.setting_int('poke_interval_ms', 200) / 1000.0)
+  where w.id = 1;
+  select coalesce(bool_and((s.value #>> '{}')::boolean) filter (where s.key = 'poke_worker'), true),
+         coalesce(max((s.value #>> '{}')::integer) filter (where s.key = 'worker_timeout_ms'), 5000)
+    into v_enabled, v_timeout
+  from dispatch.settings s where s.key in ('poke_worker', 'worker_timeout_ms');
+  if not v_enabled
+     or to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is null
+     or to_regclass('vault.decrypted_secrets') is null then
+    return false;
+  end if;
+  -- read on every poke (not cached): a changed secret applies to the next transaction. Hosted Vault
+  -- decrypts with libsodium (microseconds); the local stand-in is comparable.
+  select max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_url'),
+         max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_secret')
+    into v_url, v_secret
+  from vault.decrypted_secrets s where s.name in ('dispatch_worker_url', 'dispatch_worker_secret');
+  if v_url is null or v_url = '' then
+    return false;
+  end if;
+  perform net.http_post(
+    url := v_url,
+    body := jsonb_build_object('reason', p_reason),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'x-dispatch-secret', coalesce(v_secret, '')),
+    timeout_milliseconds := v_timeout);
+  return true;
+end
+$$;
+
+-- How long a worker poked now should keep draining: until poke_interval_ms after the last poke (a
+-- writer that saw that poke did not poke again), plus a second for its commit to land.
+create or replace function dispatch.worker_linger_ms() returns integer
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
+                      from dispatch.worker_wake w where w.id = 1))::integer;
+end
+$$;
+
 -- ==== sql/core/060_receipts.sql ====
--- Receipts: the state machine, creation from expanders, occurrences (fire / emit / replay), the
--- once-per-transaction worker poke.
+-- Receipts: the state machine and the worker queue API (what dispatch-worker calls to deliver them).
 --
 --   pending   --claim-->            sending      (dispatch.claim_receipts; the only place attempt_count grows)
 --   scheduled --claim-->            sending
@@ -985,9 +1073,10 @@ $$;
 --   pending   --cancel/scheduled--> cancelled    (dispatch.cancel_receipt)
 --   pending   --skip/scheduled-->   skipped      (dispatch.skip_receipt)
 --   failed    --requeue-->          scheduled    (dispatch.requeue_receipt, admin "retry now")
--- Receipts are created (by dispatch.create_receipts only) `pending`, `skipped` (preference opt-out)
--- or, for in_app without delay, `sent` together with their notification. A trigger refuses any other
--- status change, so the transition functions are the only way to move a receipt.
+-- Receipts are created (by dispatch.create_receipts only, in 062_occurrences.sql) `pending`, `skipped`
+-- (preference opt-out) or, for in_app without delay, `sent` together with their notification. A
+-- trigger refuses any other status change, so the transition functions are the only way to move a
+-- receipt.
 
 create or replace function dispatch.receipt_transition_allowed(p_via text, p_from text, p_to text)
 returns boolean
@@ -1299,67 +1388,38 @@ begin
 end
 $$;
 
----------------------------------------------------------------------------------------------------
--- Poking the worker
-
--- Ask pg_net to call the worker (Vault secrets dispatch_worker_url / dispatch_worker_secret), at most
--- once per transaction and, across transactions, at most once per poke_interval_ms (a poked worker
--- keeps draining and claiming for that long, see dispatch.worker_linger_ms, so it sees the work of
--- the transactions that did not poke). pg_net sends at COMMIT, so a rollback sends nothing. Missing
--- pg_net, Vault or secrets is not an error: work waits for dispatch.tick() and `doctor` explains.
-create or replace function dispatch.poke_worker(p_reason text default 'due') returns boolean
+-- Deliver a delayed in_app receipt the worker claimed: creates the notification and completes it.
+create or replace function dispatch.deliver_in_app_receipt(p_id uuid, p_token bigint) returns uuid
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_enabled boolean;
-  v_timeout integer;
-  v_url text;
-  v_secret text;
+  r dispatch.receipts;
+  ev dispatch.events;
+  v_id uuid;
 begin
-  if current_setting('dispatch.poked', true) = 'on' then
-    return false;
+  select * into r from dispatch.receipts where id = p_id;
+  if found and r.transport <> 'in_app' then
+    raise exception 'dispatch: receipt % is not an in_app receipt', p_id;
   end if;
-  perform set_config('dispatch.poked', 'on', true);
-  -- debounce first: most transactions stop at this one read
-  if exists (select from dispatch.worker_wake w where w.next_poke_at > clock_timestamp()) then
-    return false;
-  end if;
-  -- one transaction per interval gets here. If another holds the row (it is poking: its poke goes out
-  -- when it commits, e.g. a drain that created due receipts), skip instead of waiting: an app's commit
-  -- must never wait for a drain.
-  perform from dispatch.worker_wake w where w.id = 1 and w.next_poke_at <= clock_timestamp()
-    for update skip locked;
-  if not found then
-    return false;
-  end if;
-  update dispatch.worker_wake w set poked_at = clock_timestamp(),
-    next_poke_at = clock_timestamp() + make_interval(secs => dispatch.setting_int('poke_interval_ms', 200) / 1000.0)
-  where w.id = 1;
-  select coalesce(bool_and((s.value #>> '{}')::boolean) filter (where s.key = 'poke_worker'), true),
-         coalesce(max((s.value #>> '{}')::integer) filter (where s.key = 'worker_timeout_ms'), 5000)
-    into v_enabled, v_timeout
-  from dispatch.settings s where s.key in ('poke_worker', 'worker_timeout_ms');
-  if not v_enabled
-     or to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is null
-     or to_regclass('vault.decrypted_secrets') is null then
-    return false;
-  end if;
-  -- read on every poke (not cached): a changed secret applies to the next transaction. Hosted Vault
-  -- decrypts with libsodium (microseconds); the local stand-in is comparable.
-  select max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_url'),
-         max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_secret')
-    into v_url, v_secret
-  from vault.decrypted_secrets s where s.name in ('dispatch_worker_url', 'dispatch_worker_secret');
-  if v_url is null or v_url = '' then
-    return false;
-  end if;
-  perform net.http_post(
-    url := v_url,
-    body := jsonb_build_object('reason', p_reason),
-    headers := jsonb_build_object('Content-Type', 'application/json', 'x-dispatch-secret', coalesce(v_secret, '')),
-    timeout_milliseconds := v_timeout);
-  return true;
+  -- checks status and token
+  r := dispatch.lock_receipt_for(p_id, 'complete', 'sent', p_token);
+  perform dispatch.end_transition();
+  select * into ev from dispatch.events where id = r.event_id;
+  insert into dispatch.notifications (user_id, event_id, occurrence_id, receipt_id, type, title, message,
+                                      action_url, action_label, metadata)
+  values (r.user_id, r.event_id, r.occurrence_id, r.id, coalesce(r.content ->> 'type', ev.type, 'info'),
+          coalesce(r.content ->> 'title', ''), coalesce(r.content ->> 'message', ''),
+          r.content ->> 'actionUrl', r.content ->> 'actionLabel', coalesce(r.content -> 'metadata', '{}'))
+  returning id into v_id;
+  perform dispatch.complete_receipt(p_id, p_token);
+  return v_id;
 end
 $$;
+
+-- ==== sql/core/062_occurrences.sql ====
+-- Occurrences and the receipts they expand into. dispatch.fire records occurrences of an event (from a
+-- table's processor after commit, from a strict event's trigger inside the write, or through
+-- dispatch.emit) and hands them to the event's generated expander, which resolves the recipients and
+-- calls dispatch.create_receipts once per channel; dispatch.replay expands an occurrence again.
 
 ---------------------------------------------------------------------------------------------------
 -- Creating receipts (called by generated expanders)
@@ -1455,33 +1515,6 @@ begin
     perform dispatch.poke_worker('due');
   end if;
   return v_created;
-end
-$$;
-
--- Deliver a delayed in_app receipt the worker claimed: creates the notification and completes it.
-create or replace function dispatch.deliver_in_app_receipt(p_id uuid, p_token bigint) returns uuid
-language plpgsql security definer set search_path = '' as $$
-declare
-  r dispatch.receipts;
-  ev dispatch.events;
-  v_id uuid;
-begin
-  select * into r from dispatch.receipts where id = p_id;
-  if found and r.transport <> 'in_app' then
-    raise exception 'dispatch: receipt % is not an in_app receipt', p_id;
-  end if;
-  -- checks status and token
-  r := dispatch.lock_receipt_for(p_id, 'complete', 'sent', p_token);
-  perform dispatch.end_transition();
-  select * into ev from dispatch.events where id = r.event_id;
-  insert into dispatch.notifications (user_id, event_id, occurrence_id, receipt_id, type, title, message,
-                                      action_url, action_label, metadata)
-  values (r.user_id, r.event_id, r.occurrence_id, r.id, coalesce(r.content ->> 'type', ev.type, 'info'),
-          coalesce(r.content ->> 'title', ''), coalesce(r.content ->> 'message', ''),
-          r.content ->> 'actionUrl', r.content ->> 'actionLabel', coalesce(r.content -> 'metadata', '{}'))
-  returning id into v_id;
-  perform dispatch.complete_receipt(p_id, p_token);
-  return v_id;
 end
 $$;
 
@@ -1654,17 +1687,7 @@ create table if not exists dispatch.sources (
   updated_at timestamptz not null default now()
 );
 
--- When the worker was last poked (one row). Writers read next_poke_at to debounce their pokes (one
--- indexed read; the poke_interval_ms setting is read only by the transaction that pokes).
-create table if not exists dispatch.worker_wake (
-  id integer primary key default 1 check (id = 1),
-  poked_at timestamptz not null default '1970-01-01 00:00:00+00',
-  next_poke_at timestamptz not null default '1970-01-01 00:00:00+00'
-);
-insert into dispatch.worker_wake (id) values (1) on conflict (id) do nothing;
-
 insert into dispatch.settings (key, value, description) values
-  ('poke_interval_ms', '200', 'at most one worker poke per this many ms; a poked worker drains for that long (0: every transaction)'),
   ('tick_drain_max', '5000', 'changes dispatch.tick() processes per run (the worker drains the rest)'),
   ('drain_batch_rows', '5000', 'captured rows a processor gets at once (consecutive changes of one table)')
 on conflict (key) do nothing;
@@ -1876,16 +1899,6 @@ begin
   end if;
   update dispatch.changes set attempts = attempts + 1 where id = p_change_id;
   perform dispatch.process_changes(array[c]);
-end
-$$;
-
--- How long a worker poked now should keep draining: until poke_interval_ms after the last poke (a
--- writer that saw that poke did not poke again), plus a second for its commit to land.
-create or replace function dispatch.worker_linger_ms() returns integer
-language plpgsql stable security definer set search_path = '' as $$
-begin
-  return greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
-                      from dispatch.worker_wake w where w.id = 1))::integer;
 end
 $$;
 

@@ -1,0 +1,87 @@
+-- Poking the worker: a pg_net call to the dispatch-worker Edge Function, sent at commit, at most once
+-- per transaction and, across transactions, once per poke_interval_ms. Asked for by the commit of a
+-- transaction that captured changes (065_changes.sql), by dispatch.create_receipts and
+-- dispatch.requeue_receipt when receipts are due now, and by dispatch.tick(). Installed before them:
+-- dispatch.changes_committing reads dispatch.worker_wake.
+
+-- When the worker was last poked (one row). Writers read next_poke_at to debounce their pokes (one
+-- indexed read; the poke_interval_ms setting is read only by the transaction that pokes).
+create table if not exists dispatch.worker_wake (
+  id integer primary key default 1 check (id = 1),
+  poked_at timestamptz not null default '1970-01-01 00:00:00+00',
+  next_poke_at timestamptz not null default '1970-01-01 00:00:00+00'
+);
+insert into dispatch.worker_wake (id) values (1) on conflict (id) do nothing;
+
+insert into dispatch.settings (key, value, description) values
+  ('poke_interval_ms', '200', 'at most one worker poke per this many ms; a poked worker drains for that long (0: every transaction)')
+on conflict (key) do nothing;
+
+-- Ask pg_net to call the worker (Vault secrets dispatch_worker_url / dispatch_worker_secret), at most
+-- once per transaction and, across transactions, at most once per poke_interval_ms (a poked worker
+-- keeps draining and claiming for that long, see dispatch.worker_linger_ms, so it sees the work of
+-- the transactions that did not poke). pg_net sends at COMMIT, so a rollback sends nothing. Missing
+-- pg_net, Vault or secrets is not an error: work waits for dispatch.tick() and `doctor` explains.
+create or replace function dispatch.poke_worker(p_reason text default 'due') returns boolean
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_enabled boolean;
+  v_timeout integer;
+  v_url text;
+  v_secret text;
+begin
+  if current_setting('dispatch.poked', true) = 'on' then
+    return false;
+  end if;
+  perform set_config('dispatch.poked', 'on', true);
+  -- debounce first: most transactions stop at this one read
+  if exists (select from dispatch.worker_wake w where w.next_poke_at > clock_timestamp()) then
+    return false;
+  end if;
+  -- one transaction per interval gets here. If another holds the row (it is poking: its poke goes out
+  -- when it commits, e.g. a drain that created due receipts), skip instead of waiting: an app's commit
+  -- must never wait for a drain.
+  perform from dispatch.worker_wake w where w.id = 1 and w.next_poke_at <= clock_timestamp()
+    for update skip locked;
+  if not found then
+    return false;
+  end if;
+  update dispatch.worker_wake w set poked_at = clock_timestamp(),
+    next_poke_at = clock_timestamp() + make_interval(secs => dispatch.setting_int('poke_interval_ms', 200) / 1000.0)
+  where w.id = 1;
+  select coalesce(bool_and((s.value #>> '{}')::boolean) filter (where s.key = 'poke_worker'), true),
+         coalesce(max((s.value #>> '{}')::integer) filter (where s.key = 'worker_timeout_ms'), 5000)
+    into v_enabled, v_timeout
+  from dispatch.settings s where s.key in ('poke_worker', 'worker_timeout_ms');
+  if not v_enabled
+     or to_regprocedure('net.http_post(text,jsonb,jsonb,jsonb,integer)') is null
+     or to_regclass('vault.decrypted_secrets') is null then
+    return false;
+  end if;
+  -- read on every poke (not cached): a changed secret applies to the next transaction. Hosted Vault
+  -- decrypts with libsodium (microseconds); the local stand-in is comparable.
+  select max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_url'),
+         max(s.decrypted_secret) filter (where s.name = 'dispatch_worker_secret')
+    into v_url, v_secret
+  from vault.decrypted_secrets s where s.name in ('dispatch_worker_url', 'dispatch_worker_secret');
+  if v_url is null or v_url = '' then
+    return false;
+  end if;
+  perform net.http_post(
+    url := v_url,
+    body := jsonb_build_object('reason', p_reason),
+    headers := jsonb_build_object('Content-Type', 'application/json', 'x-dispatch-secret', coalesce(v_secret, '')),
+    timeout_milliseconds := v_timeout);
+  return true;
+end
+$$;
+
+-- How long a worker poked now should keep draining: until poke_interval_ms after the last poke (a
+-- writer that saw that poke did not poke again), plus a second for its commit to land.
+create or replace function dispatch.worker_linger_ms() returns integer
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
+                      from dispatch.worker_wake w where w.id = 1))::integer;
+end
+$$;
