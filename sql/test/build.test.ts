@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { buildCore, coreDir, coreVersion, migrationPath } from '../../../sql/build.ts';
+import { buildCore, coreDir, coreVersion, migrationPath } from '../build.ts';
 
 test('supabase/migrations core file is up to date with sql/core (run npx tsx sql/build.ts)', () => {
   assert.equal(readFileSync(migrationPath, 'utf8'), buildCore());
