@@ -6,7 +6,7 @@ comment on schema dispatch is 'supadispatch: notifications, delivery receipts an
 
 -- pg_cron and pg_net are optional: created where available and allowed (hosted Supabase allow-lists
 -- both; pg_cron lives in pg_catalog there, pg_net's extension record in `extensions`). Without them
--- nothing breaks: receipts wait and `supadispatch doctor` says why.
+-- nothing breaks: captured changes and due receipts wait and `supadispatch doctor` says why.
 do $$
 begin
   if not exists (select from pg_extension where extname = 'pg_cron')
@@ -45,7 +45,7 @@ insert into dispatch.settings (key, value, description) values
   ('max_attempts', '5', 'attempts before a receipt fails permanently'),
   ('backoff_base_seconds', '30', 'first retry delay; doubles per attempt'),
   ('backoff_max_seconds', '3600', 'upper bound of the retry delay'),
-  ('poke_worker', 'true', 'call the worker through pg_net once per transaction that creates due receipts'),
+  ('poke_worker', 'true', 'call the worker through pg_net when a transaction captured changes or created due receipts (debounced: poke_interval_ms)'),
   ('worker_timeout_ms', '5000', 'pg_net timeout of the worker call'),
   ('tick_schedule', '"* * * * *"', 'pg_cron schedule of dispatch.tick() ("5 seconds" needs pg_cron >= 1.5)'),
   ('prune_schedule', '"17 3 * * *"', 'pg_cron schedule of dispatch.prune()'),

@@ -1,4 +1,4 @@
--- Registries the generator fills: events, audiences (admin check), counters (in 040).
+-- Registries the generator fills: events, audiences (admin check); counters in 040, source tables in 065.
 
 create table if not exists dispatch.events (
   id text primary key,
@@ -8,8 +8,8 @@ create table if not exists dispatch.events (
   description text not null default '',
   user_configurable boolean not null default true,
   is_strict boolean not null default false,
-  -- function (occurrence_ids uuid[]) returns void that creates the receipts of a batch of
-  -- occurrences of this event (generated); null = an event without channels.
+  -- function (occurrences dispatch.occurrences[]) returns void that creates the receipts of a batch
+  -- of occurrences of this event (generated); null = an event without channels.
   expander text,
   transports text[] not null default '{}',
   config jsonb not null default '{}',

@@ -1,4 +1,6 @@
--- Outbox: occurrences, receipts, attempts, preferences.
+-- Outbox: occurrences, receipts, attempts, preferences. An app's write does not insert occurrences or
+-- receipts itself (it records dispatch.changes, 065_changes.sql): they are made when its changes are
+-- processed after commit, or inside the write for strict events.
 
 create table if not exists dispatch.occurrences (
   id uuid primary key default gen_random_uuid(),

@@ -1,7 +1,7 @@
 -- Realtime glue: topics, broadcast helper, RLS on realtime.messages.
 -- Broadcasts are sent from SECURITY DEFINER functions (owner postgres, BYPASSRLS), so realtime.send's
 -- INSERT passes RLS; realtime.send swallows its own errors (a WARNING), so a broadcast never aborts
--- the app's write.
+-- the transaction that sends it (a drain processing captured changes, or an app's write).
 
 create or replace function dispatch.user_topic(p_user_id uuid) returns text
 language sql immutable as $$ select 'dispatch:user:' || p_user_id::text $$;
@@ -21,7 +21,7 @@ $$;
 -- exception block, so a statement costs one subtransaction however many messages it sends, and no
 -- realtime.send call per message. If the insert fails (say, a missing partition or a changed table),
 -- each message goes through realtime.send, which turns errors into warnings: a broadcast never
--- aborts the app's write.
+-- aborts the transaction that sends it.
 create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
 language plpgsql security definer set search_path = '' as $$
 declare

@@ -1,8 +1,12 @@
 -- Exact realtime counters.
 --
 -- A counter has one value per scope: a user (topic dispatch:user:<uuid>) or an audience
--- (topic dispatch:audience:<name>). Generated statement-level triggers (transition tables) compute
--- one delta per scope per statement and call dispatch.apply_counter_deltas(name, deltas).
+-- (topic dispatch:audience:<name>). Its deltas, one per scope, go to
+-- dispatch.apply_counter_deltas(name, deltas). Generated code calls it after commit: the app's write
+-- only captures its rows (065_changes.sql), and dispatch.drain() (one at a time) hands the table's
+-- processor a batch of changes, which applies each counter once per batch. A hand-written statement
+-- trigger may call it inside the app's write instead, once per statement (as sql/test/040_counters.sql
+-- does). "The transaction" below is the caller's: the drain's or the app's.
 --
 -- Unsharded (shards = 1): the delta is added to dispatch.counter_state under its row lock (held to
 -- commit), seq is bumped and the new value broadcast at once. Right for per-user counters, where
@@ -210,8 +214,9 @@ begin
 end
 $$;
 
--- The one entry point of counter maintenance (generated triggers call it once per counter per
--- statement): unsharded counters broadcast at once, sharded ones at commit.
+-- The one entry point of counter maintenance (generated processors call it once per counter per batch
+-- of captured changes, a hand-written trigger once per statement): unsharded counters broadcast at
+-- once, sharded ones at commit.
 create or replace function dispatch.apply_counter_deltas(p_name text, p_deltas dispatch.counter_delta[])
 returns void
 language plpgsql security definer set search_path = '' as $$

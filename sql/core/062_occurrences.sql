@@ -105,7 +105,8 @@ $$;
 
 -- Expand occurrences with the event's expander, a function (occurrences dispatch.occurrences[])
 -- returning void that reads the batch with unnest(occurrences). Not strict: an error is stored on the
--- occurrences (status failed, replayable) and the app's write goes on. Strict: the error propagates.
+-- occurrences (status failed, replayable) and the caller goes on (the drain with the rest of its
+-- batch, or the transaction that called emit). Strict: the error propagates and aborts the app's write.
 create or replace function dispatch.expand(p_event_id text, p_occurrences dispatch.occurrences[]) returns boolean
 language plpgsql security definer set search_path = '' as $$
 declare

@@ -1,5 +1,6 @@
 -- Client RPCs (public schema, exposed by PostgREST): SECURITY DEFINER, acting on auth.uid().
 -- Granted to `authenticated` only (900_grants.sql); `anon` gets "permission denied for function".
+-- The worker's RPCs (public.dispatch_worker_*, at the end) are granted to service_role only.
 
 create or replace function dispatch.require_user() returns uuid
 language plpgsql stable set search_path = '' as $$

@@ -1,6 +1,7 @@
--- supadispatch core: events end to end with a hand-written example of generated code (one event with
--- two channels on a test table): occurrences, receipts, in-app notifications, poke once per
--- transaction, rollback, duplicate expansion, failure policy and replay, preferences, emit, notify.
+-- supadispatch core: events end to end with a hand-written example (fixtures/tasks_example.sql: one
+-- event with two channels on a test table, fired inside the write): occurrences, receipts, in-app
+-- notifications, poke once per transaction, rollback, duplicate expansion, failure policy and replay,
+-- preferences, emit, notify.
 begin;
 create extension if not exists pgtap;
 select plan(49);

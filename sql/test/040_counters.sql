@@ -1,5 +1,6 @@
 -- supadispatch core: exact counters (statement-level transition-table triggers, seq, sharding,
--- deferred publish, reconcile) with a hand-written example of generated counter triggers, and the
+-- deferred publish, reconcile) with hand-written counter triggers that apply deltas inside the write
+-- (fixtures/tasks_example.sql; generated counters are applied after commit: 035_changes), and the
 -- built-in unread_notifications counter.
 begin;
 create extension if not exists pgtap;

@@ -10,7 +10,7 @@ comment on schema dispatch is 'supadispatch: notifications, delivery receipts an
 
 -- pg_cron and pg_net are optional: created where available and allowed (hosted Supabase allow-lists
 -- both; pg_cron lives in pg_catalog there, pg_net's extension record in `extensions`). Without them
--- nothing breaks: receipts wait and `supadispatch doctor` says why.
+-- nothing breaks: captured changes and due receipts wait and `supadispatch doctor` says why.
 do $$
 begin
   if not exists (select from pg_extension where extname = 'pg_cron')
@@ -49,7 +49,7 @@ insert into dispatch.settings (key, value, description) values
   ('max_attempts', '5', 'attempts before a receipt fails permanently'),
   ('backoff_base_seconds', '30', 'first retry delay; doubles per attempt'),
   ('backoff_max_seconds', '3600', 'upper bound of the retry delay'),
-  ('poke_worker', 'true', 'call the worker through pg_net once per transaction that creates due receipts'),
+  ('poke_worker', 'true', 'call the worker through pg_net when a transaction captured changes or created due receipts (debounced: poke_interval_ms)'),
   ('worker_timeout_ms', '5000', 'pg_net timeout of the worker call'),
   ('tick_schedule', '"* * * * *"', 'pg_cron schedule of dispatch.tick() ("5 seconds" needs pg_cron >= 1.5)'),
   ('prune_schedule', '"17 3 * * *"', 'pg_cron schedule of dispatch.prune()'),
@@ -113,7 +113,7 @@ language sql stable as $$
 $$;
 
 -- ==== sql/core/010_registry.sql ====
--- Registries the generator fills: events, audiences (admin check), counters (in 040).
+-- Registries the generator fills: events, audiences (admin check); counters in 040, source tables in 065.
 
 create table if not exists dispatch.events (
   id text primary key,
@@ -123,8 +123,8 @@ create table if not exists dispatch.events (
   description text not null default '',
   user_configurable boolean not null default true,
   is_strict boolean not null default false,
-  -- function (occurrence_ids uuid[]) returns void that creates the receipts of a batch of
-  -- occurrences of this event (generated); null = an event without channels.
+  -- function (occurrences dispatch.occurrences[]) returns void that creates the receipts of a batch
+  -- of occurrences of this event (generated); null = an event without channels.
   expander text,
   transports text[] not null default '{}',
   config jsonb not null default '{}',
@@ -275,7 +275,9 @@ end
 $$;
 
 -- ==== sql/core/020_outbox.sql ====
--- Outbox: occurrences, receipts, attempts, preferences.
+-- Outbox: occurrences, receipts, attempts, preferences. An app's write does not insert occurrences or
+-- receipts itself (it records dispatch.changes, 065_changes.sql): they are made when its changes are
+-- processed after commit, or inside the write for strict events.
 
 create table if not exists dispatch.occurrences (
   id uuid primary key default gen_random_uuid(),
@@ -403,7 +405,7 @@ $$;
 -- Realtime glue: topics, broadcast helper, RLS on realtime.messages.
 -- Broadcasts are sent from SECURITY DEFINER functions (owner postgres, BYPASSRLS), so realtime.send's
 -- INSERT passes RLS; realtime.send swallows its own errors (a WARNING), so a broadcast never aborts
--- the app's write.
+-- the transaction that sends it (a drain processing captured changes, or an app's write).
 
 create or replace function dispatch.user_topic(p_user_id uuid) returns text
 language sql immutable as $$ select 'dispatch:user:' || p_user_id::text $$;
@@ -423,7 +425,7 @@ $$;
 -- exception block, so a statement costs one subtransaction however many messages it sends, and no
 -- realtime.send call per message. If the insert fails (say, a missing partition or a changed table),
 -- each message goes through realtime.send, which turns errors into warnings: a broadcast never
--- aborts the app's write.
+-- aborts the transaction that sends it.
 create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -510,8 +512,12 @@ $$;
 -- Exact realtime counters.
 --
 -- A counter has one value per scope: a user (topic dispatch:user:<uuid>) or an audience
--- (topic dispatch:audience:<name>). Generated statement-level triggers (transition tables) compute
--- one delta per scope per statement and call dispatch.apply_counter_deltas(name, deltas).
+-- (topic dispatch:audience:<name>). Its deltas, one per scope, go to
+-- dispatch.apply_counter_deltas(name, deltas). Generated code calls it after commit: the app's write
+-- only captures its rows (065_changes.sql), and dispatch.drain() (one at a time) hands the table's
+-- processor a batch of changes, which applies each counter once per batch. A hand-written statement
+-- trigger may call it inside the app's write instead, once per statement (as sql/test/040_counters.sql
+-- does). "The transaction" below is the caller's: the drain's or the app's.
 --
 -- Unsharded (shards = 1): the delta is added to dispatch.counter_state under its row lock (held to
 -- commit), seq is bumped and the new value broadcast at once. Right for per-user counters, where
@@ -719,8 +725,9 @@ begin
 end
 $$;
 
--- The one entry point of counter maintenance (generated triggers call it once per counter per
--- statement): unsharded counters broadcast at once, sharded ones at commit.
+-- The one entry point of counter maintenance (generated processors call it once per counter per batch
+-- of captured changes, a hand-written trigger once per statement): unsharded counters broadcast at
+-- once, sharded ones at commit.
 create or replace function dispatch.apply_counter_deltas(p_name text, p_deltas dispatch.counter_delta[])
 returns void
 language plpgsql security definer set search_path = '' as $$
@@ -1523,7 +1530,8 @@ $$;
 
 -- Expand occurrences with the event's expander, a function (occurrences dispatch.occurrences[])
 -- returning void that reads the batch with unnest(occurrences). Not strict: an error is stored on the
--- occurrences (status failed, replayable) and the app's write goes on. Strict: the error propagates.
+-- occurrences (status failed, replayable) and the caller goes on (the drain with the rest of its
+-- batch, or the transaction that called emit). Strict: the error propagates and aborts the app's write.
 create or replace function dispatch.expand(p_event_id text, p_occurrences dispatch.occurrences[]) returns boolean
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -1999,6 +2007,7 @@ $$;
 -- ==== sql/core/080_rpc.sql ====
 -- Client RPCs (public schema, exposed by PostgREST): SECURITY DEFINER, acting on auth.uid().
 -- Granted to `authenticated` only (900_grants.sql); `anon` gets "permission denied for function".
+-- The worker's RPCs (public.dispatch_worker_*, at the end) are granted to service_role only.
 
 create or replace function dispatch.require_user() returns uuid
 language plpgsql stable set search_path = '' as $$
