@@ -68,9 +68,11 @@ select ok((select bool_and(private and extension = 'broadcast') from realtime.me
 
 -- update: fires only when the assignee changes; old record kept
 update public.sdt_tasks set title = 'Write better docs' where title = 'Write docs';
-select is((select count(*) from dispatch.occurrences where operation = 'UPDATE'), 0::bigint, 'an update without a new assignee fires nothing');
+select is((select count(*) from dispatch.occurrences where event_id = 'task.assigned' and operation = 'UPDATE'), 0::bigint,
+  'an update without a new assignee fires nothing');
 update public.sdt_tasks set assignee_id = (select id from u where k = 'b') where title = 'Review';
-select results_eq($$select operation, old_record ->> 'assignee_id', new_record ->> 'assignee_id' from dispatch.occurrences where operation = 'UPDATE'$$,
+select results_eq($$select operation, old_record ->> 'assignee_id', new_record ->> 'assignee_id' from dispatch.occurrences
+  where event_id = 'task.assigned' and operation = 'UPDATE'$$,
   $$values ('UPDATE'::text, '00000000-0000-0000-0000-0000000000aa'::text, '00000000-0000-0000-0000-0000000000bb'::text)$$,
   'reassignment fires with old and new record');
 
