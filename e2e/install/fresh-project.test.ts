@@ -188,6 +188,40 @@ describe('the packages installed from their tarballs into a fresh Supabase proje
   const stackEnv = () =>
     userEnv(Object.fromEntries(Object.entries(ports).map(([k, v]) => [`SUPADISPATCH_${k}_PORT`, String(v)])));
 
+  it('without @supadispatch/local, gen works and `local start` names the package to install', () => {
+    const alone = join(project, '..', 'sdk-only');
+    mkdirSync(join(alone, 'supabase'), { recursive: true });
+    writeFileSync(join(alone, 'supabase', 'config.toml'), 'project_id = "sdk-only"\n');
+    writeFileSync(join(alone, 'package.json'), '{ "name": "sdk-only", "private": true, "type": "module" }\n');
+    const sdkTarball = readdirSync(packDir).find((f) => /^supadispatch-\d/.test(f));
+    assert.ok(sdkTarball, `the supadispatch tarball in ${packDir}`);
+    ok(
+      alone,
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        '--loglevel=error',
+        join(packDir, sdkTarball),
+      ],
+      {
+        timeoutMs: 600_000,
+      },
+    );
+    assert.ok(
+      !existsSync(join(alone, 'node_modules', '@supadispatch', 'local')),
+      'the optional peer is not installed',
+    );
+    ok(alone, 'npx', ['supadispatch', 'init']);
+    ok(alone, 'npx', ['supadispatch', 'gen']);
+    const start = run(alone, 'npx', ['supadispatch', 'local', 'start'], { env: stackEnv() });
+    assert.equal(start.status, 1, start.output);
+    assert.match(start.output, /the local stack is not installed/);
+    assert.match(start.output, /npm install --save-dev @supadispatch\/local/);
+  });
+
   it('installs real copies: nothing in node_modules links into this repository', () => {
     const intoRepo = symlinksUnder(join(project, 'node_modules')).filter(
       (s) => !relative(repoRoot, s.target).startsWith('..'),
