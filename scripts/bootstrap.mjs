@@ -97,7 +97,10 @@ if (!script) {
   say(`unknown command "${command}": use start, test or install`);
   process.exit(2);
 }
-const child = spawn(process.execPath, ['--import', 'tsx', join(root, script), ...process.argv.slice(3)], {
+// `supadispatch-source`: workspace packages resolve to their TypeScript sources (their package.json
+// `exports`), not to a build; see docs/decisions.md (packages).
+const nodeArgs = ['--conditions=supadispatch-source', '--import', 'tsx'];
+const child = spawn(process.execPath, [...nodeArgs, join(root, script), ...process.argv.slice(3)], {
   cwd: root,
   stdio: 'inherit',
 });

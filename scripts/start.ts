@@ -2,8 +2,9 @@
  * `npm start`: the local stack in the foreground, the way `supabase start` brings it up, with the
  * project's migrations and seed applied; prints the URLs and keys; Ctrl-C stops everything.
  */
-import { repoRoot, runningState, runStack, statusVariables } from '@supadispatch/local';
+
 import { assertPortsFree } from '../local/src/control.ts';
+import { repoRoot, runningState, runStack, statusVariables } from '../local/src/index.ts';
 import { runMigrationsAndSeed } from '../local/src/migrations.ts';
 import { resolvePorts } from '../local/src/ports.ts';
 import { formatVariables } from '../sdk/src/cli/output.ts';

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { dirname, join, relative } from 'node:path';
 import { repoRoot } from '../local/src/paths.ts';
 
-const testRoots = ['local/test', 'sdk/test', 'react/test', 'sql', 'e2e', 'bench/test'];
+const testRoots = ['local/test', 'sdk/test', 'react/test', 'edge-functions/test', 'sql', 'e2e', 'bench/test'];
 const filters = process.argv.slice(2).map((p) => p.replace(/\/$/, ''));
 const startedAt = Date.now();
 const step = (message: string) =>
@@ -121,6 +121,8 @@ try {
       `node:test, ${files.length} files`,
       process.execPath,
       [
+        // Workspace packages imported by name resolve to their sources (package.json `exports`).
+        '--conditions=supadispatch-source',
         '--import',
         'tsx',
         '--test',

@@ -2,15 +2,26 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { clusterRunning, serverLogFile, stopCluster } from './db/cluster.ts';
 import { createLogger } from './logger.ts';
-import { repoRoot, statePaths } from './paths.ts';
+import { statePaths } from './paths.ts';
 import { resolvePorts, type StackPorts } from './ports.ts';
 import { clearState, processAlive, readState, type StackState } from './state.ts';
 
 /** `supadispatch local start | stop | status`: controls the detached stack supervisor. */
 
 export class StackError extends Error {}
+
+/**
+ * How to run the supervisor beside this module: the built `daemon.js` on plain Node in an installed
+ * package, or `daemon.ts` through tsx in a source checkout (this module is then `control.ts`).
+ */
+function daemonCommand(): string[] {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const daemon = fileURLToPath(new URL(fromSource ? './daemon.ts' : './daemon.js', import.meta.url));
+  return fromSource ? ['--import', import.meta.resolve('tsx'), daemon] : [daemon];
+}
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -80,11 +91,12 @@ export async function startStack(projectRoot: string, timeoutMs = 240_000): Prom
   mkdirSync(paths.logsDir, { recursive: true });
   const logFile = join(paths.logsDir, 'stack.log');
   const out = openSync(logFile, 'a');
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(repoRoot, 'local', 'src', 'daemon.ts'), projectRoot],
-    { cwd: repoRoot, detached: true, stdio: ['ignore', out, out], env: process.env },
-  );
+  const child = spawn(process.execPath, [...daemonCommand(), projectRoot], {
+    cwd: projectRoot,
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: process.env,
+  });
   closeSync(out);
   let exited: number | null = null;
   child.on('exit', (code) => {

@@ -2,19 +2,23 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root of supadispatch itself (where local/ lives). */
+/**
+ * Two folders up from this module: in a checkout of supadispatch, the repository root (`local/src/..`
+ * `/..`), where the repository's own scripts and tests find the demo project. Meaningless in an
+ * installed package; the stack itself never relies on it.
+ */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * The Supabase project the stack serves: the nearest directory, from `start` upwards,
- * that holds `supabase/config.toml`. Falls back to this repository's demo project.
+ * The Supabase project the stack serves: the nearest directory, from `start` upwards, that holds
+ * `supabase/config.toml`; null when there is none.
  */
-export function findProjectRoot(start = process.cwd()): string {
+export function findProjectRoot(start = process.cwd()): string | null {
   let dir = resolve(start);
   for (;;) {
     if (existsSync(join(dir, 'supabase', 'config.toml'))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) return repoRoot;
+    if (parent === dir) return null;
     dir = parent;
   }
 }

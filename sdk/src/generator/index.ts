@@ -3,13 +3,16 @@
  * when the SQL differs from what earlier migrations installed (tracked by the lock file). The SQL is
  * a set of objects with a key each (`audiences`, `event:<id>`, `counter:<name>`, `source:<table>`:
  * the capture triggers and after-commit processor of a table, regenerated with its events/counters).
+ * (d) the Edge Functions library, copied into `supabase/functions/_shared/supadispatch/` beside the
+ * registry's folder (docs/decisions.md: why a copy and not an `npm:` import).
  * Pure planning (`plan`) is separate from writing (`writePlan`), so `--check` shares the code.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { readFunctionsLibrary } from '../assets.ts';
 import type { NormalizedConfig } from '../config/model.ts';
 import { generateClient } from './client.ts';
-import { SQL_HEADER } from './header.ts';
+import { LIBRARY_HEADER, SQL_HEADER } from './header.ts';
 import { generateRegistry } from './registry.ts';
 import { type CoreSql, loadCore, sha256 } from './sql/core.ts';
 import { counterObject } from './sql/counter.ts';
@@ -172,7 +175,19 @@ export async function plan(config: NormalizedConfig, opts: GenOptions): Promise<
     for (const o of objects) lock.objects[o.key] = prev.objects[o.key];
   }
   files.push({ path: rel(out.lock), content: `${stableJson(lock, 2)}\n` });
+  files.push(...functionsLibrary(rel(path.join(path.dirname(path.dirname(abs(out.registry))), '_shared'))));
   return { files, changes, migration, lock };
+}
+
+/** Folder of the Edge Functions library inside the functions' `_shared` folder. */
+export const LIBRARY_DIR = 'supadispatch';
+
+/** The library's files under `<sharedDir>/supadispatch/`, each with the generated-file header. */
+export function functionsLibrary(sharedDir: string): PlannedFile[] {
+  return readFunctionsLibrary().map((f) => ({
+    path: `${sharedDir}/${LIBRARY_DIR}/${f.name}`,
+    content: `${LIBRARY_HEADER}\n${f.content}`,
+  }));
 }
 
 /** Writes the plan; returns the paths written (files whose content changed, plus the migration). */

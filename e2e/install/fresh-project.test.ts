@@ -1,0 +1,387 @@
+/**
+ * The packages the way a new user meets them (issue 16): each packed with `npm pack`, installed from
+ * the tarballs into a fresh folder outside the repository (a Supabase project made by the real
+ * `supabase init`, no symlinks into this repository), then:
+ *   init → gen → check; the real `supabase db push` into a fresh database of the test stack;
+ *   `tsc` over an app file importing the generated module and @supadispatch/react;
+ *   `supadispatch local start` in that folder serving that folder's project (functions included).
+ * Every command runs through `npx` in that folder, with an environment stripped of this repository's
+ * settings, so nothing here can lean on the checkout.
+ */
+import assert from 'node:assert/strict';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { createBootstrappedDatabase, dropDatabase } from '../../local/src/db/fresh-database.ts';
+import { repoRoot } from '../../local/src/paths.ts';
+
+const packages = ['sdk', 'local', 'react'] as const;
+/** Ports of the fresh project's own stack: 300 above the defaults (npm test's stack is 100 above). */
+const ports = { API: 54621, DB: 54622, MAIL: 54624, SMTP: 54625, WEBHOOK_SINK: 54626 };
+const adminUrl = process.env.SUPABASE_ADMIN_DB_URL;
+const workerSecret = 'fresh-project-worker-secret';
+
+/** The version of a package this repository has installed, so npm takes it from its cache. */
+function installedVersion(name: string): string {
+  const manifest = join(repoRoot, 'node_modules', name, 'package.json');
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+}
+
+/** This process's environment without what points into the repository or its test stack. */
+function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith('SUPADISPATCH_') || key.startsWith('NODE_') || key.startsWith('npm_')) continue;
+    env[key] = value;
+  }
+  return { ...env, npm_config_update_notifier: 'false', ...extra };
+}
+
+function run(
+  cwd: string,
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): SpawnSyncReturns<string> & { output: string } {
+  const result = spawnSync(command, args, {
+    cwd,
+    env: options.env ?? userEnv(),
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 300_000,
+  });
+  if (result.error) throw result.error;
+  return Object.assign(result, { output: `${result.stdout}${result.stderr}` });
+}
+
+/** Runs and asserts exit 0, showing the command's output when it fails. */
+function ok(cwd: string, command: string, args: string[], options?: Parameters<typeof run>[3]): string {
+  const result = run(cwd, command, args, options);
+  assert.equal(result.status, 0, `${command} ${args.join(' ')} exited ${result.status}:\n${result.output}`);
+  return result.output;
+}
+
+/** Every path under node_modules that is a symlink, with where it points. */
+function symlinksUnder(dir: string): { link: string; target: string }[] {
+  const found: { link: string; target: string }[] = [];
+  const walk = (d: string, depth: number) => {
+    if (depth > 3 || !existsSync(d)) return;
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      const stat = lstatSync(path);
+      if (stat.isSymbolicLink()) found.push({ link: path, target: realpathSync(path) });
+      else if (stat.isDirectory() && (name.startsWith('@') || depth === 0)) walk(path, depth + 1);
+    }
+  };
+  walk(dir, 0);
+  return found;
+}
+
+const appMigration = `-- the app's own schema, written before supadispatch's migration
+create table public.profiles (
+  id uuid primary key references auth.users (id) on delete cascade,
+  display_name text
+);
+alter table public.profiles enable row level security;
+create table public.tasks (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references public.profiles (id),
+  title text not null,
+  done boolean not null default false
+);
+alter table public.tasks enable row level security;
+create policy "own tasks" on public.tasks for select to authenticated using (user_id = auth.uid());
+`;
+
+const dispatchConfig = `import { defineDispatch } from 'supadispatch';
+
+export default defineDispatch({
+  users: { table: 'public.profiles', id: 'id' },
+  transports: {
+    in_app: {},
+    email: { provider: 'resend', from: 'Tasks <tasks@example.com>', apiKeySecret: 'RESEND_API_KEY' },
+  },
+  audiences: { owner: { column: 'user_id' } },
+  events: {
+    'task.created': {
+      table: 'tasks',
+      on: 'insert',
+      channels: [
+        { transport: 'in_app', audience: 'owner' },
+        { transport: 'email', audience: 'owner' },
+      ],
+      content: {
+        subject: 'New task: {{title}}',
+        title: 'New task',
+        message: '{{title}}',
+        text: 'You have a new task: {{title}}',
+      },
+    },
+  },
+  counters: {
+    open_tasks: { table: 'tasks', where: { done: false }, scope: { user: 'user_id' }, invalidates: [['tasks']] },
+  },
+});
+`;
+
+describe('the packages installed from their tarballs into a fresh Supabase project', () => {
+  let project = '';
+  let packDir = '';
+  const npx = (args: string[], options?: Parameters<typeof run>[3]) => ok(project, 'npx', args, options);
+
+  before(() => {
+    const base = mkdtempSync(join(tmpdir(), 'supadispatch-fresh-'));
+    packDir = join(base, 'packs');
+    project = join(base, 'app');
+    mkdirSync(packDir);
+    mkdirSync(project);
+    for (const pkg of packages) {
+      // prepack builds the package (scripts/build-packages.mjs), as on publish.
+      ok(join(repoRoot, pkg), 'npm', ['pack', '--pack-destination', packDir, '--loglevel=error']);
+    }
+    const tarballs = readdirSync(packDir)
+      .filter((f) => f.endsWith('.tgz'))
+      .map((f) => join(packDir, f));
+    assert.equal(tarballs.length, packages.length, `one tarball per package in ${packDir}`);
+    writeFileSync(
+      join(project, 'package.json'),
+      `${JSON.stringify({ name: 'fresh-app', private: true, type: 'module' }, null, 2)}\n`,
+    );
+    const appPackages = ['react', '@types/react', 'typescript', '@supabase/supabase-js'].map(
+      (name) => `${name}@${installedVersion(name)}`,
+    );
+    ok(
+      project,
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        '--loglevel=error',
+        ...tarballs,
+        ...appPackages,
+      ],
+      { timeoutMs: 600_000 },
+    );
+    ok(project, 'npx', ['supabase', 'init', '--yes']);
+  });
+
+  after(() => {
+    if (!project) return;
+    run(project, 'npx', ['supadispatch', 'local', 'stop'], { env: stackEnv() });
+    rmSync(join(project, '..'), { recursive: true, force: true });
+  });
+
+  const stackEnv = () =>
+    userEnv(Object.fromEntries(Object.entries(ports).map(([k, v]) => [`SUPADISPATCH_${k}_PORT`, String(v)])));
+
+  it('without @supadispatch/local, gen works and `local start` names the package to install', () => {
+    const alone = join(project, '..', 'sdk-only');
+    mkdirSync(join(alone, 'supabase'), { recursive: true });
+    writeFileSync(join(alone, 'supabase', 'config.toml'), 'project_id = "sdk-only"\n');
+    writeFileSync(join(alone, 'package.json'), '{ "name": "sdk-only", "private": true, "type": "module" }\n');
+    const sdkTarball = readdirSync(packDir).find((f) => /^supadispatch-\d/.test(f));
+    assert.ok(sdkTarball, `the supadispatch tarball in ${packDir}`);
+    ok(
+      alone,
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        '--loglevel=error',
+        join(packDir, sdkTarball),
+      ],
+      {
+        timeoutMs: 600_000,
+      },
+    );
+    assert.ok(
+      !existsSync(join(alone, 'node_modules', '@supadispatch', 'local')),
+      'the optional peer is not installed',
+    );
+    ok(alone, 'npx', ['supadispatch', 'init']);
+    ok(alone, 'npx', ['supadispatch', 'gen']);
+    const start = run(alone, 'npx', ['supadispatch', 'local', 'start'], { env: stackEnv() });
+    assert.equal(start.status, 1, start.output);
+    assert.match(start.output, /the local stack is not installed/);
+    assert.match(start.output, /npm install --save-dev @supadispatch\/local/);
+  });
+
+  it('installs real copies: nothing in node_modules links into this repository', () => {
+    const intoRepo = symlinksUnder(join(project, 'node_modules')).filter(
+      (s) => !relative(repoRoot, s.target).startsWith('..'),
+    );
+    assert.deepEqual(intoRepo, []);
+    for (const name of ['supadispatch', '@supadispatch/local', '@supadispatch/react']) {
+      const manifest = JSON.parse(readFileSync(join(project, 'node_modules', name, 'package.json'), 'utf8'));
+      assert.ok(!existsSync(join(project, 'node_modules', name, 'src')), `${name} ships its build, not src/`);
+      assert.ok(manifest.exports['.'].types, `${name}: exports has types`);
+    }
+  });
+
+  it('supadispatch init, gen and check succeed; check names a stale library file', () => {
+    assert.match(npx(['supadispatch', 'init']), /supabase\/functions\/dispatch-worker\/index\.ts/);
+    mkdirSync(join(project, 'supabase', 'migrations'), { recursive: true });
+    writeFileSync(join(project, 'supabase', 'migrations', '20260101000000_app.sql'), appMigration);
+    writeFileSync(join(project, 'dispatch.config.ts'), dispatchConfig);
+
+    const gen = npx(['supadispatch', 'gen']);
+    assert.match(gen, /supabase\/functions\/_shared\/supadispatch\/worker\.ts/);
+    assert.match(gen, /supabase\/migrations\/\d+_supadispatch\.sql/);
+    assert.match(npx(['supadispatch', 'check']), /up to date/);
+
+    // The entrypoints import what gen wrote.
+    for (const fn of ['worker', 'preview', 'trigger', 'auth-email']) {
+      const entry = readFileSync(
+        join(project, 'supabase', 'functions', `dispatch-${fn}`, 'index.ts'),
+        'utf8',
+      );
+      const imported = /from '\.\.\/_shared\/supadispatch\/([a-z-]+\.ts)'/.exec(entry)?.[1];
+      assert.ok(imported, `dispatch-${fn} imports the library`);
+      assert.ok(existsSync(join(project, 'supabase', 'functions', '_shared', 'supadispatch', imported)));
+    }
+
+    const library = join(project, 'supabase', 'functions', '_shared', 'supadispatch', 'http.ts');
+    const original = readFileSync(library, 'utf8');
+    writeFileSync(library, `${original}// edited by hand\n`);
+    const stale = run(project, 'npx', ['supadispatch', 'check']);
+    assert.equal(stale.status, 1, stale.output);
+    assert.match(stale.output, /supabase\/functions\/_shared\/supadispatch\/http\.ts/);
+    writeFileSync(library, original);
+  });
+
+  it('the real supabase db push applies the migrations to a fresh database of the test stack', async (t) => {
+    if (!adminUrl) {
+      t.skip('SUPABASE_ADMIN_DB_URL is not set (the local stack superuser creates the fresh database)');
+      return;
+    }
+    const name = `sd_fresh_${process.pid}_${Date.now().toString(36)}`;
+    const password = process.env.SUPABASE_DB_URL ? new URL(process.env.SUPABASE_DB_URL).password : undefined;
+    const { dbUrl } = await createBootstrappedDatabase(adminUrl, name, () => {}, {
+      postgresPassword: password,
+    });
+    try {
+      const target = new URL(dbUrl);
+      target.searchParams.set('sslmode', 'disable');
+      npx(['supabase', 'db', 'push', `--remote=${target}`, '--yes'], { timeoutMs: 300_000 });
+      const client = new pg.Client({ connectionString: dbUrl });
+      await client.connect();
+      try {
+        const applied = (
+          await client.query('select version from supabase_migrations.schema_migrations order by 1')
+        ).rows;
+        const files = readdirSync(join(project, 'supabase', 'migrations')).map((f) => f.split('_')[0]);
+        assert.deepEqual(
+          applied.map((r) => r.version),
+          files.sort(),
+        );
+        const { rows } = await client.query(
+          `select (select count(*) from pg_trigger where tgrelid = 'public.tasks'::regclass and not tgisinternal)::int as triggers,
+                  to_regclass('dispatch.changes') is not null as core`,
+        );
+        assert.equal(rows[0].core, true, 'the core is installed');
+        assert.ok(rows[0].triggers > 0, 'public.tasks has the generated capture triggers');
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await dropDatabase(adminUrl, name).catch(() => {});
+    }
+  });
+
+  it('tsc type-checks an app importing the generated module and @supadispatch/react', () => {
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      `${JSON.stringify(
+        {
+          compilerOptions: {
+            target: 'ES2022',
+            module: 'ESNext',
+            moduleResolution: 'bundler',
+            jsx: 'react-jsx',
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+          },
+          include: ['src'],
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    writeFileSync(
+      join(project, 'src', 'app.tsx'),
+      `import { DispatchProvider } from '@supadispatch/react';
+import { counterNames, type CounterName, type EventId } from './dispatch.generated';
+
+const counter: CounterName = 'open_tasks';
+const event: EventId = 'task.created';
+// @ts-expect-error a misspelt counter name does not compile
+const wrong: CounterName = 'open_task';
+
+export const names = [counter, event, wrong, ...counterNames];
+export const provider = DispatchProvider;
+`,
+    );
+    npx(['tsc', '-p', '.']);
+  });
+
+  it('supadispatch local start serves this folder: its migrations, functions and REST', async () => {
+    writeFileSync(join(project, 'supabase', 'functions', '.env'), `DISPATCH_WORKER_SECRET=${workerSecret}\n`);
+    const started = ok(project, 'npx', ['supadispatch', 'local', 'start', '-o', 'json'], {
+      env: stackEnv(),
+      timeoutMs: 300_000,
+    });
+    const vars = JSON.parse(started.slice(started.indexOf('{'))) as Record<string, string>;
+    assert.equal(vars.API_URL, `http://127.0.0.1:${ports.API}`);
+
+    const client = new pg.Client({ connectionString: vars.DB_URL });
+    await client.connect();
+    try {
+      const applied = (await client.query('select version from supabase_migrations.schema_migrations')).rows;
+      assert.equal(applied.length, readdirSync(join(project, 'supabase', 'migrations')).length);
+    } finally {
+      await client.end();
+    }
+
+    const rest = await fetch(`${vars.API_URL}/rest/v1/tasks?select=id`, {
+      headers: { apikey: vars.ANON_KEY },
+    });
+    assert.equal(rest.status, 200, await rest.clone().text());
+    assert.deepEqual(await rest.json(), []);
+
+    const probe = (secret: string) =>
+      fetch(`${vars.FUNCTIONS_URL}/dispatch-worker`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${vars.ANON_KEY}`,
+          'x-dispatch-secret': secret,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ probe: true }),
+      });
+    const answered = await probe(workerSecret);
+    assert.equal(answered.status, 200, await answered.clone().text());
+    assert.deepEqual(await answered.json(), { probe: true, events: 1 });
+    const refused = await probe('wrong');
+    assert.equal(refused.status, 401);
+    await refused.body?.cancel();
+
+    assert.match(ok(project, 'npx', ['supadispatch', 'local', 'stop'], { env: stackEnv() }), /Stopped/);
+  });
+});

@@ -1,0 +1,60 @@
+// Deno tests of the Edge Functions library (run by deno.test.ts through the repository's Deno).
+import assert from 'node:assert/strict';
+import { secretsEqual } from '../src/secret.ts';
+import { serve } from '../src/worker.ts';
+
+const registry = { events: { 'task.created': {} as never } };
+const secret = 'test-secret';
+const handler = serve(registry, { secret });
+
+function call(init: { headers?: Record<string, string>; body?: string }): Promise<Response> {
+  return handler(new Request('http://functions.test/dispatch-worker', { method: 'POST', ...init }));
+}
+
+Deno.test('the worker answers a probe with the secret, and does no work', async () => {
+  const response = await call({ headers: { 'x-dispatch-secret': secret }, body: '{"probe":true}' });
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { probe: true, events: 1 });
+});
+
+Deno.test('the worker refuses a missing or wrong secret with 401, naming the header', async () => {
+  const attempts: Record<string, string>[] = [
+    {},
+    { 'x-dispatch-secret': 'wrong' },
+    { 'x-dispatch-secret': '' },
+  ];
+  for (const headers of attempts) {
+    const response = await call({ headers, body: '{"probe":true}' });
+    assert.equal(response.status, 401);
+    const body = await response.json();
+    assert.equal(body.error.code, 'unauthorized');
+    assert.match(body.error.message, /x-dispatch-secret/);
+  }
+});
+
+Deno.test('the worker names a body that is not JSON, and a method that is not POST', async () => {
+  const bad = await call({ headers: { 'x-dispatch-secret': secret }, body: '{probe' });
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error.message, /request body: not JSON/);
+  const get = await handler(
+    new Request('http://functions.test/dispatch-worker', { headers: { 'x-dispatch-secret': secret } }),
+  );
+  assert.equal(get.status, 405);
+  await get.body?.cancel();
+});
+
+Deno.test('without a configured secret the worker says which secret to set', async () => {
+  Deno.env.delete('DISPATCH_WORKER_SECRET');
+  const response = await serve(registry)(
+    new Request('http://functions.test/', { method: 'POST', body: '{}' }),
+  );
+  assert.equal(response.status, 500);
+  assert.match((await response.json()).error.message, /DISPATCH_WORKER_SECRET/);
+});
+
+Deno.test('secretsEqual: equal only for the same non-empty secret, whatever the lengths', () => {
+  assert.equal(secretsEqual('abc', 'abc'), true);
+  assert.equal(secretsEqual('abd', 'abc'), false);
+  assert.equal(secretsEqual('abcd', 'abc'), false);
+  assert.equal(secretsEqual('', ''), false);
+});

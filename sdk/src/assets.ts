@@ -1,0 +1,64 @@
+/**
+ * The files the supadispatch package carries besides its code: the core SQL (built from `sql/core`)
+ * and the Edge Functions library (the Deno modules of `edge-functions/src`). The one place that knows
+ * where they live:
+ * - an installed package reads `assets/` (written by the package build, scripts/build-packages.mjs);
+ * - a source checkout (src/ beside dist/, as in this repository) reads the sources themselves, so an
+ *   edit to `sql/core` or `edge-functions/src` is what the next `gen` uses, with no build between.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The package folder: this module is `src/assets.ts` or `dist/assets.js`. */
+const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const checkoutRoot = path.resolve(packageDir, '..');
+
+/** Folder names inside `assets/`, shared with the package build. */
+export const ASSET_DIRS = { sql: 'sql', functions: 'functions' } as const;
+
+function fromCheckout(): boolean {
+  return existsSync(path.join(packageDir, 'src')) && existsSync(path.join(checkoutRoot, 'sql', 'build.ts'));
+}
+
+export interface CoreSqlText {
+  version: string;
+  sql: string;
+}
+
+/** The core SQL and its version. */
+export async function readCoreSql(): Promise<CoreSqlText> {
+  if (fromCheckout()) {
+    const build = (await import(pathToFileURL(path.join(checkoutRoot, 'sql', 'build.ts')).href)) as {
+      buildCore(): string;
+      coreVersion(): string;
+    };
+    return { version: build.coreVersion(), sql: build.buildCore() };
+  }
+  const dir = path.join(packageDir, 'assets', ASSET_DIRS.sql);
+  const files = { sql: path.join(dir, 'core.sql'), version: path.join(dir, 'VERSION') };
+  for (const file of Object.values(files))
+    if (!existsSync(file)) throw new Error(`supadispatch is missing ${file}: reinstall the package`);
+  return {
+    version: readFileSync(files.version, 'utf8').trim(),
+    sql: readFileSync(files.sql, 'utf8'),
+  };
+}
+
+export interface LibraryFile {
+  /** File name inside the library folder, e.g. `worker.ts`. */
+  name: string;
+  content: string;
+}
+
+/** The Edge Functions library, sorted by name (tests beside the sources are not part of it). */
+export function readFunctionsLibrary(): LibraryFile[] {
+  const dir = fromCheckout()
+    ? path.join(checkoutRoot, 'edge-functions', 'src')
+    : path.join(packageDir, 'assets', ASSET_DIRS.functions);
+  if (!existsSync(dir)) throw new Error(`supadispatch is missing ${dir}: reinstall the package`);
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts'))
+    .sort()
+    .map((name) => ({ name, content: readFileSync(path.join(dir, name), 'utf8').replace(/\r\n/g, '\n') }));
+}
