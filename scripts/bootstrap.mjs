@@ -10,29 +10,18 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { systemPackages } from '../local/src/system-packages.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const command = process.argv[2] ?? 'start';
 const say = (message) => process.stderr.write(`[bootstrap] ${message}\n`);
 
-/** Debian packages, each with a file that proves it is installed. */
+/**
+ * Debian packages, each with a file that proves it is installed: the local stack's (its own list,
+ * which the stack also checks before it starts PostgreSQL) and the browser of the e2e tests.
+ */
 const debianPackages = [
-  { name: 'postgresql-15', proof: '/usr/lib/postgresql/15/bin/postgres', for: ['start', 'test', 'install'] },
-  {
-    name: 'postgresql-contrib',
-    proof: '/usr/share/postgresql/15/extension/pgcrypto.control',
-    for: ['start', 'test', 'install'],
-  },
-  {
-    name: 'postgresql-15-cron',
-    proof: '/usr/share/postgresql/15/extension/pg_cron.control',
-    for: ['start', 'test', 'install'],
-  },
-  {
-    name: 'postgresql-15-pgtap',
-    proof: '/usr/share/postgresql/15/extension/pgtap.control',
-    for: ['start', 'test', 'install'],
-  },
+  ...systemPackages().map((p) => ({ ...p, for: ['start', 'test', 'install'] })),
   { name: 'chromium', proof: '/usr/bin/chromium', for: ['test', 'install'] },
 ];
 

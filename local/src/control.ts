@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clusterRunning, serverLogFile, stopCluster } from './db/cluster.ts';
+import { assertSystemPackages, clusterRunning, serverLogFile, stopCluster } from './db/cluster.ts';
 import { createLogger } from './logger.ts';
 import { statePaths } from './paths.ts';
 import { resolvePorts, type StackPorts } from './ports.ts';
@@ -82,6 +82,8 @@ export async function startStack(projectRoot: string, timeoutMs = 240_000): Prom
       `the stack is still starting (pid ${existing.pid}); wait, or run \`supadispatch local stop\``,
     );
   }
+  // Here, not only in the supervisor: the user sees the missing package, not a log file's tail.
+  assertSystemPackages();
   // A supervisor that died leaves PostgreSQL behind; stop it before starting afresh.
   const log = createLogger(() => {});
   if (clusterRunning(paths.dataDir)) stopCluster({ dataDir: paths.dataDir, log });

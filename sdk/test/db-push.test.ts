@@ -24,7 +24,7 @@ import pg from 'pg';
 import { createBootstrappedDatabase, dropDatabase } from '../../local/src/db/fresh-database.ts';
 import { pushMigrations } from '../../local/src/db/migrate.ts';
 import { buildCore, coreVersion } from '../../sql/build.ts';
-import { doctorCommand } from '../src/cli/doctor.ts';
+import { doctorCommand } from '../src/cli/doctor/index.ts';
 import { checkCommand, genCommand } from '../src/cli/gen.ts';
 import { drainAll } from './support/drain.ts';
 import { captureIo, makeProject, testDir } from './support/project.ts';

@@ -8,13 +8,27 @@ import {
   doctorCommand,
   formatChecks,
   probeWorker,
+  REALTIME_POLICIES,
   runChecks,
-} from '../src/cli/doctor.ts';
+} from '../src/cli/doctor/index.ts';
+import { loadCore } from '../src/generator/sql/core.ts';
 import { validateConfig } from '../src/index.ts';
 import shop from './fixtures/shop.config.ts';
 import { captureIo, makeProject } from './support/project.ts';
 
 const config = validateConfig(shop);
+
+/** A LIKE pattern (backslash escapes) as a RegExp that matches what PostgreSQL's LIKE matches. */
+function likeRegExp(pattern: string): RegExp {
+  const quote = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') source += quote(pattern[++i] ?? '');
+    else source += c === '%' ? '.*' : c === '_' ? '.' : quote(c);
+  }
+  return new RegExp(`^${source}$`, 's');
+}
 
 /** A fake database: answers each doctor query from a state object. */
 function fakeDb(state: {
@@ -69,7 +83,11 @@ function fakeDb(state: {
   return async (sql: string, params?: unknown[]): Promise<Record<string, unknown>[]> => {
     if (sql.includes("to_regprocedure('dispatch.version()')")) return [{ installed: s.version !== null }];
     if (sql.includes('dispatch.version() as version')) return [{ version: s.version }];
-    if (sql.includes('from pg_trigger')) return s.triggers;
+    if (sql.includes('from pg_trigger')) {
+      // as PostgreSQL answers: only the triggers whose names match the LIKE patterns doctor passes
+      const [patterns] = params as [string[]];
+      return s.triggers.filter((t) => patterns.some((p) => likeRegExp(p).test(t.name)));
+    }
     if (sql.includes("to_regclass('dispatch.changes')")) return [{ hasChanges: true }];
     if (sql.includes('from dispatch.sources')) return s.sources;
     if (sql.includes('from dispatch.changes where error is null')) return [{ n: s.changesPending }];
@@ -197,6 +215,9 @@ describe('supadispatch doctor', () => {
         { name: 'dispatch_capture_insert', tbl: 'public.orders' },
         // an old per-counter trigger left behind would count twice
         { name: 'dispatch_ct_pending_orders_insert', tbl: 'public.orders' },
+        // the app's own triggers are none of doctor's business, even when they look alike
+        { name: 'dispatchXev_audit', tbl: 'public.orders' },
+        { name: 'orders_touch_updated_at', tbl: 'public.orders' },
       ],
       sources: [
         { source_table: 'public.orders', processor: 'dispatch.src_public_orders_process', exists: false },
@@ -404,6 +425,12 @@ describe('supadispatch doctor', () => {
     assert.deepEqual(await probeWorker(await closedPortUrl(), SECRET, 2000), { error: 'ECONNREFUSED' });
   });
 
+  it('looks for the realtime policies the core creates on realtime.messages, no more, no fewer', async () => {
+    const { sql } = await loadCore();
+    const created = new Set([...sql.matchAll(/create policy (\w+) on realtime\.messages/g)].map((m) => m[1]));
+    assert.deepEqual([...created].sort(), [...REALTIME_POLICIES].sort());
+  });
+
   it('an uninstalled core stops early with the fix', async () => {
     const { text, failed } = formatChecks(await runChecks(fakeDb({ version: null }), config, '0.1.0'));
     assert.equal(failed, 1);
@@ -450,10 +477,10 @@ describe('supadispatch doctor', () => {
         admin: 'staff',
         events: {},
       });
-      const healthy = await audienceColumnsCheck(q, cfg);
+      const [healthy] = await audienceColumnsCheck(q, cfg, { expectedVersion: '0.1.0' });
       assert.equal(healthy?.ok, true, JSON.stringify(healthy));
       await q(`grant update (is_admin) on ${schema}.profiles to authenticated`);
-      const bad = await audienceColumnsCheck(q, cfg);
+      const [bad] = await audienceColumnsCheck(q, cfg, { expectedVersion: '0.1.0' });
       assert.equal(bad?.ok, false);
       assert.equal(bad?.level, undefined);
       assert.match(

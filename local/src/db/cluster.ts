@@ -3,6 +3,11 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, wr
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../logger.ts';
+import {
+  missingSystemPackages,
+  missingSystemPackagesMessage,
+  pgBinDir as serverBinDir,
+} from '../system-packages.mjs';
 
 /**
  * The stack's PostgreSQL 15 cluster: Debian's server binaries, run as the `postgres` OS user
@@ -11,7 +16,7 @@ import type { Logger } from '../logger.ts';
  * created later by the bootstrap SQL as a non-superuser.
  */
 
-export const pgBinDir = process.env.SUPADISPATCH_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+export const pgBinDir = serverBinDir();
 export const superuser = 'supabase_admin';
 /** `supabase start` uses the password `postgres` for its database roles; so do we. */
 export const localPassword = 'postgres';
@@ -100,8 +105,18 @@ export function clusterExists(dataDir: string): boolean {
   return existsSync(join(dataDir, 'PG_VERSION'));
 }
 
+/**
+ * Throws, naming each missing Debian package and the command that installs it, before PostgreSQL
+ * would fail on it (a missing pg_cron only shows in the server's log, as `could not access file`).
+ */
+export function assertSystemPackages(): void {
+  const missing = missingSystemPackages();
+  if (missing.length > 0) throw new Error(missingSystemPackagesMessage(missing));
+}
+
 /** initdb once; returns true when a new cluster was created. */
 export function ensureCluster(options: ClusterOptions): boolean {
+  assertSystemPackages();
   const owner = serverOsUser();
   // Private: the unix socket there accepts local connections without a password (trust).
   ensureDir(options.runDir, owner, 0o700);

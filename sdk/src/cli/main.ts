@@ -24,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'init':
       return (await import('./init.ts')).initCommand(rest);
     case 'doctor':
-      return (await import('./doctor.ts')).doctorCommand(rest);
+      return (await import('./doctor/index.ts')).doctorCommand(rest);
     case 'local':
       return localCommand(rest);
     case undefined:

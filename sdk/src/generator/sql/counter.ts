@@ -9,7 +9,8 @@ import { OPERATIONS, type Operation } from '../../config/types.ts';
 import { chainJoins } from './audience.ts';
 import { rowCondSql } from './cond.ts';
 import type { SqlObject } from './event.ts';
-import { ident, indent, literal, shortName, table, tableText, textArray } from './util.ts';
+import { counterTriggerFunctionName, counterTriggerName } from './names.ts';
+import { ident, indent, literal, table, tableText, textArray } from './util.ts';
 
 /** A query key as the broadcast's `invalidates` string: `'orders'` for `['orders']`, else JSON. */
 export function encodeQueryKey(key: readonly (string | number)[]): string {
@@ -19,8 +20,8 @@ export function encodeQueryKey(key: readonly (string | number)[]): string {
 }
 
 export const counterNames = (k: CounterN) => ({
-  trigger: shortName(`ct_${k.name}_trg`),
-  triggerName: (op: Operation) => shortName(`dispatch_ct_${k.name}_${op}`),
+  trigger: counterTriggerFunctionName(k.name),
+  triggerName: (op: Operation) => counterTriggerName(k.name, op),
 });
 
 /**

@@ -15,6 +15,7 @@ import type { Audience, ChannelN, EventN, NormalizedConfig } from '../../config/
 import { OPERATIONS, type Operation } from '../../config/types.ts';
 import { audienceSelect } from './audience.ts';
 import { eventCondSql } from './cond.ts';
+import { eventExpanderName, eventTriggerFunctionName, eventTriggerName } from './names.ts';
 import {
   dollar,
   functionPrivileges,
@@ -22,7 +23,6 @@ import {
   indent,
   jsonb,
   literal,
-  shortName,
   stableJson,
   table,
   tableText,
@@ -39,9 +39,9 @@ export interface SqlObject {
 }
 
 export const eventFunctionNames = (e: EventN) => ({
-  trigger: shortName(`ev_${e.slug}_trg`),
-  expander: shortName(`ev_${e.slug}_expand`),
-  triggerName: (op: Operation) => shortName(`dispatch_ev_${e.slug}_${op}`),
+  trigger: eventTriggerFunctionName(e.slug),
+  expander: eventExpanderName(e.slug),
+  triggerName: (op: Operation) => eventTriggerName(e.slug, op),
 });
 
 /** Unique channel names within an event: `<transport>:<audience>` (+ `#n` for repeats). */

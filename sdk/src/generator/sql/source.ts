@@ -26,10 +26,8 @@ import {
   referencing,
   type SqlObject,
 } from './event.ts';
+import { captureTriggerName } from './names.ts';
 import { dollar, functionPrivileges, ident, indent, literal, shortName, table, tableText } from './util.ts';
-
-/** Name of a capture trigger (one per operation and table). */
-export const captureTriggerName = (op: Operation): string => `dispatch_capture_${op}`;
 
 export interface Source {
   table: TableRef;
