@@ -6,7 +6,8 @@
 // Each package: dist/ from `tsc -p <pkg>/tsconfig.build.json` (relative `.ts` imports rewritten to
 // `.js`), plus what it needs at run time that is not TypeScript:
 //   sdk    assets/sql (the built core SQL and its VERSION), assets/functions (the Edge Functions library)
-//   local  the .sql and .js files beside its sources (database bootstrap, the Deno functions bootstrap)
+//   local  the .sql, .js and .mjs files beside its sources (database bootstrap, the Deno functions
+//          bootstrap, the system package list shared with scripts/bootstrap.mjs, with its .d.mts)
 // `npm pack` runs this through each package's prepack script. react is built after sdk: it takes the
 // client core's types from sdk/dist.
 import { spawnSync } from 'node:child_process';
@@ -76,9 +77,9 @@ function buildLocal() {
   const copied = copyTree(
     join(root, 'local', 'src'),
     join(root, 'local', 'dist'),
-    (f) => (f.endsWith('.sql') || f.endsWith('.js')) && !f.startsWith(join('local', 'src', 'db', 'test')),
+    (f) => /\.(sql|js|mjs|d\.mts)$/.test(f) && !f.startsWith(join('local', 'src', 'db', 'test')),
   );
-  say(`local: dist/ (+${copied} .sql/.js files)`);
+  say(`local: dist/ (+${copied} .sql/.js/.mjs files)`);
 }
 
 function buildReact() {
