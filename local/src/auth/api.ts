@@ -5,6 +5,7 @@ import type { StackContext } from '../context.ts';
 import { escapeHtml } from '../html.ts';
 import { bearerToken, HttpError, readJson, sendJson } from '../http.ts';
 import { type JwtClaims, verifyJwt } from '../jwt.ts';
+import { parseGoDuration } from '../project-config.ts';
 import {
   AuthError,
   badRequest,
@@ -19,7 +20,7 @@ import {
 import type { Mailer } from './mailer.ts';
 import { actionLink } from './mailer.ts';
 import { goValuesEncode, isRedirectUrlValid, referrer } from './redirect.ts';
-import { type AuthSettings, parseGoDuration } from './settings.ts';
+import type { AuthSettings } from './settings.ts';
 import {
   type AuthMethod,
   CommitThenThrow,

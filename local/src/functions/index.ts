@@ -1,10 +1,8 @@
-import { existsSync, type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
+import { existsSync, type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
 import type { LocalService, StackContext } from '../context.ts';
 import { verifyJwt } from '../jwt.ts';
-import { resolveEnvRef } from '../project-config.ts';
 import { defaultDenoSearchPath, resolveDenoBinary } from './deno-binary.ts';
 import { readEnvFile } from './env-file.ts';
 import { BootError, FunctionProcess, functionErrorHeader } from './runtime.ts';
@@ -112,24 +110,6 @@ const internalError = {
   message: 'Request failed due to an internal server error',
 };
 
-/** `[edge_runtime.secrets]` of `supabase/config.toml` (ProjectConfig does not carry it). */
-export function configSecrets(
-  projectRoot: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Record<string, string> {
-  const path = join(projectRoot, 'supabase', 'config.toml');
-  if (!existsSync(path)) return {};
-  const raw = parseToml(readFileSync(path, 'utf8')) as {
-    edge_runtime?: { secrets?: Record<string, unknown> };
-  };
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(raw.edge_runtime?.secrets ?? {})) {
-    if (typeof value === 'string') out[key] = resolveEnvRef(value, env);
-    else if (typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
-  }
-  return out;
-}
-
 export function createFunctionsService(options: FunctionsServiceOptions = {}): FunctionsService {
   let ctx: StackContext | null = null;
   let functionsDir = '';
@@ -188,7 +168,7 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
    */
   function secrets(): Record<string, string> {
     const file = options.envFile === undefined ? join(functionsDir, '.env') : options.envFile;
-    const values = { ...configSecrets(ctx!.projectRoot), ...(file ? readEnvFile(file) : {}) };
+    const values = { ...ctx!.config.edgeRuntime.secrets, ...(file ? readEnvFile(file) : {}) };
     for (const key of Object.keys(values)) {
       if (key.startsWith('SUPABASE_')) {
         if (!warnedSecrets.has(key)) {
