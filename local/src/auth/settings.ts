@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { StackContext } from '../context.ts';
+import type { ProjectConfig } from '../project-config.ts';
 
 /**
  * Auth settings in the shape GoTrue uses them, made from the `[auth]` section that
  * project-config.ts parsed out of `supabase/config.toml` (`[auth.email]` otp_length / otp_expiry /
  * max_frequency / double_confirm_changes / enabled, `[auth] password_requirements`,
- * `[auth.email.template.<type>]` subject / content_path).
+ * `[auth.email.template.<type>]` subject / content_path), and GET /settings, which shows them.
  */
 export interface AuthSettings {
   emailEnabled: boolean;
@@ -73,5 +74,50 @@ export function loadAuthSettings(ctx: StackContext): AuthSettings {
     secureEmailChange: auth.email.doubleConfirmChanges,
     requiredCharacters: requiredCharacterSets(auth.passwordRequirements),
     templates,
+  };
+}
+
+/** OAuth providers GET /settings lists under `external`; the local stack supports none of them. */
+const externalProviders = [
+  'apple',
+  'azure',
+  'bitbucket',
+  'discord',
+  'facebook',
+  'snapchat',
+  'figma',
+  'fly',
+  'github',
+  'gitlab',
+  'google',
+  'keycloak',
+  'kakao',
+  'linkedin',
+  'linkedin_oidc',
+  'notion',
+  'spotify',
+  'slack',
+  'slack_oidc',
+  'workos',
+  'twitch',
+  'twitter',
+  'zoom',
+];
+
+/** GET /settings (settings.go): which sign-in methods this instance offers. */
+export function settingsJson(config: ProjectConfig['auth'], settings: AuthSettings): Record<string, unknown> {
+  const external: Record<string, boolean> = { anonymous_users: config.enableAnonymousSignIns };
+  for (const name of externalProviders) external[name] = false;
+  external.email = settings.emailEnabled;
+  external.phone = false;
+  return {
+    external,
+    disable_signup: !config.enableSignup,
+    mailer_autoconfirm: !config.enableConfirmations,
+    phone_autoconfirm: false,
+    sms_provider: '',
+    saml_enabled: false,
+    saml_private_key_next_configured: false,
+    passkeys_enabled: false,
   };
 }
