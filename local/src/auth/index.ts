@@ -1,11 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LocalService, StackContext } from '../context.ts';
 import { sendJson } from '../http.ts';
-import { AuthApi } from './api.ts';
+import { adminCreateUser, adminDeleteUser, adminGetUser, adminListUsers, adminUpdateUser } from './admin.ts';
+import { AuthContext } from './context.ts';
 import { AuthError, sendAuthError } from './errors.ts';
+import { generateLink } from './generate-link.ts';
 import type { HookOptions } from './hook.ts';
+import { invite } from './invite.ts';
 import { createMailer, type Mailer } from './mailer.ts';
-import { type AuthSettings, loadAuthSettings } from './settings.ts';
+import { otp, recover, resend } from './otp.ts';
+import { type AuthSettings, loadAuthSettings, settingsJson } from './settings.ts';
+import { signup } from './signup.ts';
+import { token } from './token.ts';
+import { getUser, logout, updateUser } from './user.ts';
+import { verifyGet, verifyPost } from './verify.ts';
 
 /**
  * /auth/v1: the subset of GoTrue (supabase/auth) that supabase-js's auth client and the plugin use,
@@ -22,39 +30,40 @@ export const authVersion = 'v2.180.0-supadispatch-local';
 
 export function createAuthService(options: AuthServiceOptions = {}): LocalService {
   let ctx: StackContext | null = null;
-  let api: AuthApi | null = null;
+  let auth: AuthContext | null = null;
   let mailer: Mailer | null = null;
 
+  /** One handler per GoTrue endpoint, each in the file of its endpoint group. */
   const route = async (req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> => {
-    const a = api!;
+    const a = auth!;
     const method = req.method ?? 'GET';
     const adminUser = /^\/admin\/users\/([^/]+)\/?$/.exec(path);
     const key = `${method} ${path.replace(/\/+$/, '') || '/'}`;
     switch (key) {
       case 'POST /signup':
-        return a.signup(req, res, url);
+        return signup(a, req, res, url);
       case 'POST /token':
-        return a.token(req, res, url);
+        return token(a, req, res, url);
       case 'GET /user':
-        return a.getUser(req, res);
+        return getUser(a, req, res);
       case 'PUT /user':
-        return a.updateUser(req, res, url);
+        return updateUser(a, req, res, url);
       case 'POST /logout':
-        return a.logout(req, res, url);
+        return logout(a, req, res, url);
       case 'POST /recover':
-        return a.recover(req, res, url);
+        return recover(a, req, res, url);
       case 'POST /otp':
-        return a.otp(req, res, url);
+        return otp(a, req, res, url);
       case 'POST /resend':
-        return a.resend(req, res, url);
+        return resend(a, req, res, url);
       case 'GET /verify':
-        return a.verifyGet(req, res, url);
+        return verifyGet(a, req, res, url);
       case 'POST /verify':
-        return a.verifyPost(req, res, url);
+        return verifyPost(a, req, res, url);
       case 'POST /invite':
-        return a.invite(req, res, url);
+        return invite(a, req, res, url);
       case 'GET /settings':
-        sendJson(res, 200, a.settingsJson());
+        sendJson(res, 200, settingsJson(a.config, a.settings));
         return;
       case 'GET /health':
         sendJson(res, 200, {
@@ -67,17 +76,17 @@ export function createAuthService(options: AuthServiceOptions = {}): LocalServic
         sendJson(res, 200, { keys: [] });
         return;
       case 'GET /admin/users':
-        return a.adminListUsers(req, res, url);
+        return adminListUsers(a, req, res, url);
       case 'POST /admin/users':
-        return a.adminCreateUser(req, res);
+        return adminCreateUser(a, req, res);
       case 'POST /admin/generate_link':
-        return a.generateLink(req, res, url);
+        return generateLink(a, req, res, url);
     }
     if (adminUser) {
       const id = decodeURIComponent(adminUser[1]);
-      if (method === 'GET') return a.adminGetUser(req, res, id);
-      if (method === 'PUT') return a.adminUpdateUser(req, res, id);
-      if (method === 'DELETE') return a.adminDeleteUser(req, res, id);
+      if (method === 'GET') return adminGetUser(a, req, res, id);
+      if (method === 'PUT') return adminUpdateUser(a, req, res, id);
+      if (method === 'DELETE') return adminDeleteUser(a, req, res, id);
     }
     throw new AuthError(404, 'not_found', `${method} ${path} is not supported by the local Auth service`);
   };
@@ -88,19 +97,19 @@ export function createAuthService(options: AuthServiceOptions = {}): LocalServic
       ctx = context;
       const settings = { ...loadAuthSettings(context), ...options.settings };
       mailer = createMailer(context, settings, options.hook);
-      api = new AuthApi(context, settings, mailer);
+      auth = new AuthContext(context, settings, mailer);
     },
     async stop() {
       mailer?.close();
       mailer = null;
-      api = null;
+      auth = null;
     },
     http: {
       prefix: '/auth/v1',
       async handle(req, res, path) {
         const url = new URL(req.url ?? '/', 'http://auth.local');
         try {
-          if (!api || !ctx) throw new AuthError(503, 'unexpected_failure', 'Auth service is not started');
+          if (!auth || !ctx) throw new AuthError(503, 'unexpected_failure', 'Auth service is not started');
           await route(req, res, path, url);
         } catch (error) {
           if (res.headersSent) {

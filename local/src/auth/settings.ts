@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { parse } from 'smol-toml';
 import type { StackContext } from '../context.ts';
+import type { ProjectConfig } from '../project-config.ts';
 
 /**
- * Auth settings beyond the shared ProjectConfig, read from the same `supabase/config.toml`
- * (`[auth.email]` otp_length / otp_expiry / max_frequency / double_confirm_changes / enabled,
- * `[auth] password_requirements`, `[auth.email.template.<type>]` subject / content_path).
+ * Auth settings in the shape GoTrue uses them, made from the `[auth]` section that
+ * project-config.ts parsed out of `supabase/config.toml` (`[auth.email]` otp_length / otp_expiry /
+ * max_frequency / double_confirm_changes / enabled, `[auth] password_requirements`,
+ * `[auth.email.template.<type>]` subject / content_path), and GET /settings, which shows them.
  */
 export interface AuthSettings {
   emailEnabled: boolean;
@@ -16,26 +17,6 @@ export interface AuthSettings {
   secureEmailChange: boolean;
   requiredCharacters: string[];
   templates: Record<string, { subject?: string; body?: string }>;
-}
-
-type Table = Record<string, unknown>;
-const table = (value: unknown): Table =>
-  value && typeof value === 'object' && !Array.isArray(value) ? (value as Table) : {};
-
-/** Go's time.ParseDuration for the units config.toml uses (e.g. "1s", "1m30s", "500ms"). */
-export function parseGoDuration(value: unknown, fallbackSeconds: number): number {
-  if (typeof value === 'number') return value;
-  if (typeof value !== 'string' || value.trim() === '') return fallbackSeconds;
-  const units: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-  let total = 0;
-  let rest = value.trim();
-  while (rest.length > 0) {
-    const match = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
-    if (!match) return fallbackSeconds;
-    total += Number(match[1]) * units[match[2]];
-    rest = rest.slice(match[0].length);
-  }
-  return total;
 }
 
 const lower = 'abcdefghijklmnopqrstuvwxyz';
@@ -67,41 +48,76 @@ const templateNames: Record<string, string> = {
   reauthentication: 'reauthentication',
 };
 
+/** Reads the template bodies `content_path` names (relative to the project root); a missing one is logged. */
 export function loadAuthSettings(ctx: StackContext): AuthSettings {
-  const path = join(ctx.projectRoot, 'supabase', 'config.toml');
-  let raw: Table = {};
-  if (existsSync(path)) {
-    try {
-      raw = parse(readFileSync(path, 'utf8')) as Table;
-    } catch {
-      raw = {};
-    }
-  }
-  const auth = table(raw.auth);
-  const email = table(auth.email);
+  const { auth } = ctx.config;
   const templates: AuthSettings['templates'] = {};
-  for (const [name, value] of Object.entries(table(email.template))) {
+  for (const [name, entry] of Object.entries(auth.email.templates)) {
     const type = templateNames[name];
     if (!type) continue;
-    const entry = table(value);
     const template: { subject?: string; body?: string } = {};
-    if (typeof entry.subject === 'string') template.subject = entry.subject;
-    if (typeof entry.content_path === 'string') {
-      const file = isAbsolute(entry.content_path)
-        ? entry.content_path
-        : join(ctx.projectRoot, entry.content_path);
+    if (entry.subject !== undefined) template.subject = entry.subject;
+    if (entry.contentPath !== undefined) {
+      const file = isAbsolute(entry.contentPath)
+        ? entry.contentPath
+        : join(ctx.projectRoot, entry.contentPath);
       if (existsSync(file)) template.body = readFileSync(file, 'utf8');
       else ctx.log('auth', `email template ${name}: ${file} not found, using the default`);
     }
     templates[type] = template;
   }
   return {
-    emailEnabled: email.enabled !== false,
-    otpLength: typeof email.otp_length === 'number' ? email.otp_length : 6,
-    otpExpirySeconds: typeof email.otp_expiry === 'number' ? email.otp_expiry : 3600,
-    maxFrequencySeconds: parseGoDuration(email.max_frequency, 1),
-    secureEmailChange: email.double_confirm_changes !== false,
-    requiredCharacters: requiredCharacterSets(auth.password_requirements),
+    emailEnabled: auth.email.enabled,
+    otpLength: auth.email.otpLength,
+    otpExpirySeconds: auth.email.otpExpirySeconds,
+    maxFrequencySeconds: auth.email.maxFrequencySeconds,
+    secureEmailChange: auth.email.doubleConfirmChanges,
+    requiredCharacters: requiredCharacterSets(auth.passwordRequirements),
     templates,
+  };
+}
+
+/** OAuth providers GET /settings lists under `external`; the local stack supports none of them. */
+const externalProviders = [
+  'apple',
+  'azure',
+  'bitbucket',
+  'discord',
+  'facebook',
+  'snapchat',
+  'figma',
+  'fly',
+  'github',
+  'gitlab',
+  'google',
+  'keycloak',
+  'kakao',
+  'linkedin',
+  'linkedin_oidc',
+  'notion',
+  'spotify',
+  'slack',
+  'slack_oidc',
+  'workos',
+  'twitch',
+  'twitter',
+  'zoom',
+];
+
+/** GET /settings (settings.go): which sign-in methods this instance offers. */
+export function settingsJson(config: ProjectConfig['auth'], settings: AuthSettings): Record<string, unknown> {
+  const external: Record<string, boolean> = { anonymous_users: config.enableAnonymousSignIns };
+  for (const name of externalProviders) external[name] = false;
+  external.email = settings.emailEnabled;
+  external.phone = false;
+  return {
+    external,
+    disable_signup: !config.enableSignup,
+    mailer_autoconfirm: !config.enableConfirmations,
+    phone_autoconfirm: false,
+    sms_provider: '',
+    saml_enabled: false,
+    saml_private_key_next_configured: false,
+    passkeys_enabled: false,
   };
 }

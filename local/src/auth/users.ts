@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 
 /** Anything that runs a query: the pool or a client inside a transaction. */
@@ -158,6 +158,9 @@ export async function hashPassword(db: Db, password: string): Promise<string> {
   return rows[0].hash;
 }
 
+/** A password nobody knows, for users made without one (magic link, invite, admin create). */
+export const randomPassword = (): string => randomBytes(48).toString('base64url');
+
 export async function checkPassword(db: Db, user: UserRow, password: string): Promise<boolean> {
   if (!user.encrypted_password) return false;
   const { rows } = await db.query<{ ok: boolean }>('select extensions.crypt($1, $2) = $2 as ok', [
@@ -273,6 +276,33 @@ export async function updateProviders(db: Db, userId: string): Promise<void> {
       where u.id = $1`,
     [userId],
   );
+}
+
+/** ConfirmEmailChange and the identity update around it: `email_change` becomes the address. */
+export async function confirmEmailChange(db: Db, user: UserRow): Promise<void> {
+  const newEmail = user.email_change ?? '';
+  const identity = await db.query<{ id: string }>(
+    "select id from auth.identities where user_id = $1 and provider = 'email'",
+    [user.id],
+  );
+  if (identity.rows.length === 0) {
+    await insertIdentity(db, user.id, 'email', emailIdentityData(user.id, newEmail, {}, true));
+  } else {
+    await db.query(
+      `update auth.identities set identity_data = identity_data || jsonb_build_object('email', $2::text, 'email_verified', true),
+          updated_at = now() where id = $1`,
+      [identity.rows[0].id, newEmail],
+    );
+  }
+  await db.query(
+    `update auth.users set email = $2, email_change = '', email_change_token_current = '', email_change_token_new = '',
+        email_change_confirm_status = 0, is_anonymous = false, updated_at = now()
+      where id = $1`,
+    [user.id, newEmail],
+  );
+  await db.query('delete from auth.one_time_tokens where user_id = $1', [user.id]);
+  if (!isConfirmed(user)) await confirmUser(db, { ...user, email: newEmail });
+  await updateProviders(db, user.id);
 }
 
 export type OneTimeTokenType =

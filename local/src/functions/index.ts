@@ -1,13 +1,15 @@
-import { existsSync, type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
-import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { LocalService, StackContext } from '../context.ts';
 import { verifyJwt } from '../jwt.ts';
-import { resolveEnvRef } from '../project-config.ts';
+import { bootError, errorBody, internalError } from './answers.ts';
 import { defaultDenoSearchPath, resolveDenoBinary } from './deno-binary.ts';
-import { readEnvFile } from './env-file.ts';
-import { BootError, FunctionProcess, functionErrorHeader } from './runtime.ts';
+import { FunctionEnvironment } from './function-env.ts';
+import { FunctionsFolder } from './function-files.ts';
+import { FunctionProcessPool } from './process-pool.ts';
+import { proxyToFunction } from './proxy.ts';
+import type { FunctionProcess } from './runtime.ts';
+import { watchFunctionsFolder } from './watch-files.ts';
 
 export { DenoNotFoundError, resolveDenoBinary } from './deno-binary.ts';
 export { parseEnvFile, readEnvFile } from './env-file.ts';
@@ -22,6 +24,12 @@ export { bootstrapPath, denoRunFlags } from './runtime.ts';
  * a free loopback port and this service proxies requests and responses to it, streaming.
  * JWT verification, error bodies and status codes follow the CLI's edge-runtime main worker
  * (supabase/cli internal/functions/serve/templates/main.ts).
+ *
+ * This file keeps the service's lifecycle and its request path (find the function, check the
+ * JWT, get its process, proxy); the parts live beside it: function-files.ts (entrypoints, deno.json),
+ * function-env.ts (environment and secrets), process-pool.ts (the Deno processes), watch-files.ts
+ * (hot reload), proxy.ts (streaming to a process), answers.ts (the CLI's error bodies),
+ * runtime.ts (one process), deno-binary.ts, env-file.ts.
  */
 export interface FunctionsServiceOptions {
   /** Default `<projectRoot>/supabase/functions`. */
@@ -53,248 +61,22 @@ export interface FunctionsService extends LocalService {
 
 const SERVICE = 'functions';
 const PREFIX = '/functions/v1';
-const entrypointNames = ['index.ts', 'index.js', 'index.tsx', 'index.jsx', 'index.mjs'];
-const functionNamePattern = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
-const hopByHop = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-/** Variables of the stack's own environment a function may need (time zone, locale, proxies, CAs). */
-const passThroughEnv = [
-  'TZ',
-  'LANG',
-  'LC_ALL',
-  'HTTP_PROXY',
-  'HTTPS_PROXY',
-  'NO_PROXY',
-  'http_proxy',
-  'https_proxy',
-  'no_proxy',
-  'SSL_CERT_FILE',
-  'DENO_CERT',
-  'DENO_TLS_CA_STORE',
-];
-
-function errorBody(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  extraHeaders: Record<string, string> = {},
-) {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': typeof body === 'string' ? 'text/plain;charset=UTF-8' : 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...extraHeaders,
-  });
-  res.end(text);
-}
-
-const bootError = { code: 'BOOT_ERROR', message: 'Worker failed to boot (please check logs)' };
-const workerError = { code: 'WORKER_ERROR', message: 'Function exited due to an error (please check logs)' };
-const workerLimit = {
-  code: 'WORKER_LIMIT',
-  message: 'Worker failed to respond due to a resource limit (please check logs)',
-};
-const internalError = {
-  code: 'Internal Server Error',
-  message: 'Request failed due to an internal server error',
-};
-
-/** `[edge_runtime.secrets]` of `supabase/config.toml` (ProjectConfig does not carry it). */
-export function configSecrets(
-  projectRoot: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Record<string, string> {
-  const path = join(projectRoot, 'supabase', 'config.toml');
-  if (!existsSync(path)) return {};
-  const raw = parseToml(readFileSync(path, 'utf8')) as {
-    edge_runtime?: { secrets?: Record<string, unknown> };
-  };
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(raw.edge_runtime?.secrets ?? {})) {
-    if (typeof value === 'string') out[key] = resolveEnvRef(value, env);
-    else if (typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
-  }
-  return out;
-}
 
 export function createFunctionsService(options: FunctionsServiceOptions = {}): FunctionsService {
   let ctx: StackContext | null = null;
-  let functionsDir = '';
-  let denoPath = '';
-  let watcher: FSWatcher | null = null;
-  let stopping = false;
-  const running = new Map<string, FunctionProcess>();
-  /** Every Deno process alive, including ones still booting or being replaced. */
-  const spawned = new Set<FunctionProcess>();
-  const booting = new Map<string, Promise<FunctionProcess>>();
-  const pendingReload = new Set<string>();
-  const warnedSecrets = new Set<string>();
-  let reloadTimer: NodeJS.Timeout | null = null;
-
-  const bootTimeoutMs = options.bootTimeoutMs ?? 30_000;
-  const requestTimeoutMs = options.requestTimeoutMs ?? 150_000;
-  const wallClockLimitMs = options.wallClockLimitMs ?? 400_000;
-  /** How long a replaced process may finish its in-flight requests after a file change. */
-  const reloadGraceMs = 10_000;
+  let folder: FunctionsFolder | null = null;
+  /** Null while stopped: requests then get 503. */
+  let pool: FunctionProcessPool | null = null;
+  let watcher: { close(): void } | null = null;
 
   const log = (message: string, extra?: unknown) => ctx?.log(SERVICE, message, extra);
-  const supabaseDir = () => join(ctx!.projectRoot, 'supabase');
-  const fromSupabaseDir = (p: string) => (isAbsolute(p) ? p : resolve(supabaseDir(), p));
-
-  function entrypointOf(name: string): string | null {
-    if (!functionNamePattern.test(name)) return null;
-    const custom = ctx!.config.functions[name]?.entrypoint;
-    if (custom) {
-      const path = fromSupabaseDir(custom);
-      return existsSync(path) ? path : null;
-    }
-    for (const file of entrypointNames) {
-      const path = join(functionsDir, name, file);
-      if (existsSync(path)) return path;
-    }
-    return null;
-  }
-
-  function listFunctions(): string[] {
-    if (!ctx || !existsSync(functionsDir)) return [];
-    return readdirSync(functionsDir)
-      .filter((entry) => !entry.startsWith('_') && !entry.startsWith('.'))
-      .filter((entry) => {
-        try {
-          return statSync(join(functionsDir, entry)).isDirectory() && entrypointOf(entry) !== null;
-        } catch {
-          return false;
-        }
-      })
-      .sort();
-  }
-
-  /**
-   * Secrets, as the CLI gives them: `[edge_runtime.secrets]` of config.toml (with `env(NAME)`
-   * references resolved), overridden by the env file. Names starting with SUPABASE_ are reserved.
-   */
-  function secrets(): Record<string, string> {
-    const file = options.envFile === undefined ? join(functionsDir, '.env') : options.envFile;
-    const values = { ...configSecrets(ctx!.projectRoot), ...(file ? readEnvFile(file) : {}) };
-    for (const key of Object.keys(values)) {
-      if (key.startsWith('SUPABASE_')) {
-        if (!warnedSecrets.has(key)) {
-          warnedSecrets.add(key);
-          log(`secrets: skipping ${key} (names starting with SUPABASE_ are reserved)`);
-        }
-        delete values[key];
-      }
-    }
-    return values;
-  }
-
-  function functionEnv(): Record<string, string> {
-    const c = ctx!;
-    const env: Record<string, string> = {};
-    for (const key of passThroughEnv) {
-      const value = process.env[key];
-      if (value !== undefined) env[key] = value;
-    }
-    if (env.HTTP_PROXY || env.HTTPS_PROXY || env.http_proxy || env.https_proxy) {
-      // SUPABASE_URL is on the loopback interface: never send it through a proxy.
-      const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
-      env.NO_PROXY = [noProxy, '127.0.0.1', 'localhost', '::1'].filter(Boolean).join(',');
-    }
-    Object.assign(env, secrets(), {
-      SUPABASE_URL: c.urls.api,
-      SUPABASE_ANON_KEY: c.keys.anonKey,
-      SUPABASE_SERVICE_ROLE_KEY: c.keys.serviceRoleKey,
-      SUPABASE_DB_URL: c.urls.db,
-      DENO_DIR: options.denoDir ?? process.env.DENO_DIR ?? join(c.paths.stateDir, 'deno'),
-      DENO_NO_UPDATE_CHECK: '1',
-      NO_COLOR: '1',
-    });
-    return env;
-  }
-
-  /**
-   * Which deno.json / import map applies, in the CLI's order: `import_map` of the function in
-   * config.toml, then a deno.json(c) beside the entrypoint, then the legacy shared
-   * `supabase/functions/import_map.json`. Deno's own discovery would start from bootstrap.js
-   * (the main module), so each is passed explicitly.
-   */
-  function configArgs(name: string, entrypoint: string): string[] {
-    const importMap = ctx!.config.functions[name]?.importMap;
-    if (importMap) return [`--import-map=${fromSupabaseDir(importMap)}`];
-    for (const file of ['deno.json', 'deno.jsonc']) {
-      const path = join(dirname(entrypoint), file);
-      if (existsSync(path)) return [`--config=${path}`];
-    }
-    const shared = join(functionsDir, 'import_map.json');
-    if (existsSync(shared)) return [`--import-map=${shared}`];
-    return [];
-  }
-
-  async function boot(name: string, entrypoint: string): Promise<FunctionProcess> {
-    const extraArgs = [...(options.extraDenoArgs ?? []), ...configArgs(name, entrypoint)];
-    const proc = new FunctionProcess({
-      name,
-      denoPath,
-      entrypoint,
-      cwd: dirname(entrypoint),
-      env: functionEnv(),
-      extraArgs,
-      bootTimeoutMs,
-      log: (text) => log(`[${name}] ${text}`),
-    });
-    spawned.add(proc);
-    void proc.exited.then((code) => {
-      spawned.delete(proc);
-      if (running.get(name) === proc) running.delete(name);
-      if (!stopping && !proc.stopRequested) log(`[${name}] deno process ${proc.pid} exited (${code})`);
-    });
-    try {
-      const port = await proc.ready();
-      log(`[${name}] serving from ${entrypoint} (deno pid ${proc.pid}, port ${port})`);
-      return proc;
-    } catch (error) {
-      await proc.stop();
-      throw error;
-    }
-  }
-
-  function processFor(name: string, entrypoint: string): Promise<FunctionProcess> {
-    const current = running.get(name);
-    if (current?.alive && current.port !== null) return Promise.resolve(current);
-    let pending = booting.get(name);
-    if (!pending) {
-      pending = boot(name, entrypoint).then(
-        async (proc) => {
-          booting.delete(name);
-          if (stopping) {
-            await proc.stop();
-            throw new BootError('the functions service is stopping', '');
-          }
-          running.set(name, proc);
-          return proc;
-        },
-        (error) => {
-          booting.delete(name);
-          throw error;
-        },
-      );
-      booting.set(name, pending);
-    }
-    return pending;
-  }
+  const environment = new FunctionEnvironment({ envFile: options.envFile, denoDir: options.denoDir, log });
+  const limits = {
+    prefix: PREFIX,
+    requestTimeoutMs: options.requestTimeoutMs ?? 150_000,
+    wallClockLimitMs: options.wallClockLimitMs ?? 400_000,
+    log,
+  };
 
   /** `{msg}` 401s exactly as the CLI's main worker words them. */
   function checkJwt(req: IncomingMessage): string | null {
@@ -310,153 +92,9 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
     return null;
   }
 
-  function scheduleReload(name: string | null): void {
-    pendingReload.add(name ?? '*');
-    if (reloadTimer) clearTimeout(reloadTimer);
-    reloadTimer = setTimeout(() => {
-      reloadTimer = null;
-      const all = pendingReload.has('*');
-      const names = all ? [...running.keys()] : [...pendingReload].filter((n) => running.has(n));
-      pendingReload.clear();
-      for (const n of names) {
-        const proc = running.get(n);
-        if (!proc) continue;
-        running.delete(n);
-        log(`[${n}] files changed: restarting on next request`);
-        void proc.retire(reloadGraceMs);
-      }
-    }, 150);
-    reloadTimer.unref();
-  }
-
-  function startWatching(): void {
-    if (options.watch === false || !existsSync(functionsDir)) return;
-    try {
-      watcher = watch(functionsDir, { recursive: true }, (_event, filename) => {
-        if (!filename) return scheduleReload(null);
-        const first = filename.toString().split(/[\\/]/)[0];
-        const isFunctionDir = filename.toString().includes('/') || filename.toString().includes('\\');
-        // A function's own folder restarts that function; shared code (_shared), .env,
-        // deno.json or import maps at the top restart them all.
-        scheduleReload(isFunctionDir && !first.startsWith('_') && !first.startsWith('.') ? first : null);
-      });
-      watcher.on('error', (error) => log('file watcher failed; hot reload is off', error));
-      watcher.unref();
-    } catch (error) {
-      log('cannot watch functions folder; hot reload is off', error);
-    }
-  }
-
-  async function proxy(
-    req: IncomingMessage,
-    res: ServerResponse,
-    name: string,
-    upstreamPath: string,
-    proc: FunctionProcess,
-  ): Promise<void> {
-    const headers: OutgoingHttpHeaders = {};
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined && !hopByHop.has(key)) headers[key] = value;
-    }
-    const remote = req.socket.remoteAddress ?? '127.0.0.1';
-    const forwardedFor = req.headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${remote}` : remote;
-    headers['x-forwarded-proto'] ??= 'http';
-    if (req.headers.host) headers['x-forwarded-host'] ??= req.headers.host;
-    headers['x-forwarded-prefix'] ??= PREFIX;
-
-    const untrack = proc.track();
-    await new Promise<void>((done) => {
-      let finished = false;
-      const end = () => {
-        if (finished) return;
-        finished = true;
-        untrack();
-        clearTimeout(headerTimer);
-        clearTimeout(wallTimer);
-        done();
-      };
-      const upstream = http.request({
-        host: '127.0.0.1',
-        port: proc.port!,
-        method: req.method,
-        path: upstreamPath,
-        headers,
-        agent: proc.agent,
-      });
-      const headerTimer = setTimeout(() => {
-        log(`[${name}] no response within ${requestTimeoutMs} ms`);
-        upstream.destroy();
-        errorBody(res, 546, workerLimit);
-        end();
-      }, requestTimeoutMs);
-      const wallTimer = setTimeout(() => {
-        log(`[${name}] request exceeded the wall-clock limit of ${wallClockLimitMs} ms`);
-        upstream.destroy();
-        errorBody(res, 546, workerLimit);
-        end();
-      }, wallClockLimitMs);
-      headerTimer.unref();
-      wallTimer.unref();
-
-      upstream.on('response', (answer) => {
-        clearTimeout(headerTimer);
-        if (answer.headers[functionErrorHeader]) {
-          const chunks: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-          answer.on('end', () => {
-            let stack = '';
-            try {
-              stack = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stack?: string }).stack ?? '';
-            } catch {
-              stack = Buffer.concat(chunks).toString('utf8');
-            }
-            const error = new Error(`uncaught error in ${req.method} ${upstreamPath}`);
-            error.stack = stack || error.message;
-            log(`[${name}] function threw`, error);
-            errorBody(res, 500, workerError);
-            end();
-          });
-          answer.on('error', () => {
-            errorBody(res, 500, workerError);
-            end();
-          });
-          return;
-        }
-        const raw: string[] = [];
-        for (let i = 0; i < answer.rawHeaders.length; i += 2) {
-          if (!hopByHop.has(answer.rawHeaders[i].toLowerCase()))
-            raw.push(answer.rawHeaders[i], answer.rawHeaders[i + 1]);
-        }
-        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, raw);
-        res.flushHeaders();
-        answer.pipe(res);
-        answer.on('end', end);
-        answer.on('error', () => {
-          res.destroy();
-          end();
-        });
-      });
-      upstream.on('error', (error) => {
-        if (finished) return;
-        log(
-          `[${name}] request to the function failed: ${error.message}${proc.alive ? '' : ' (process died)'}`,
-        );
-        errorBody(res, 500, workerError);
-        end();
-      });
-      res.on('close', () => {
-        if (!res.writableFinished) upstream.destroy();
-        end();
-      });
-      req.on('error', () => upstream.destroy());
-      req.pipe(upstream);
-    });
-  }
-
   async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     try {
-      if (!ctx || stopping) {
+      if (!ctx || !folder || !pool) {
         errorBody(res, 503, { code: 'SERVICE_UNAVAILABLE', message: 'Edge Functions are not running' });
         return;
       }
@@ -466,7 +104,8 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
       const search =
         queryAt !== -1 ? path.slice(queryAt) : urlQueryAt !== -1 ? req.url!.slice(urlQueryAt) : '';
       const name = decodeURIComponent(pathname.split('/')[1] ?? '');
-      const entrypoint = name && !name.startsWith('_') && !name.startsWith('.') ? entrypointOf(name) : null;
+      const entrypoint =
+        name && !name.startsWith('_') && !name.startsWith('.') ? folder.entrypointOf(name) : null;
       if (!entrypoint) {
         errorBody(res, 404, 'Function not found');
         return;
@@ -481,14 +120,14 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
       }
       let proc: FunctionProcess;
       try {
-        proc = await processFor(name, entrypoint);
+        proc = await pool.processFor(name, entrypoint);
       } catch (error) {
         // The process's own output (the import error and its stack) is already in the log.
         log(`[${name}] worker failed to boot: ${(error as Error).message}`);
         errorBody(res, 503, bootError);
         return;
       }
-      await proxy(req, res, name, `${pathname}${search}`, proc);
+      await proxyToFunction(req, res, name, `${pathname}${search}`, proc, limits);
     } catch (error) {
       log('request failed', error);
       errorBody(res, 500, internalError);
@@ -499,29 +138,42 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
     name: SERVICE,
     async start(context: StackContext): Promise<void> {
       ctx = context;
-      stopping = false;
-      functionsDir = options.functionsDir ?? join(context.projectRoot, 'supabase', 'functions');
-      denoPath =
+      const functions = new FunctionsFolder(
+        context,
+        options.functionsDir ?? join(context.projectRoot, 'supabase', 'functions'),
+      );
+      folder = functions;
+      const denoPath =
         options.denoPath ?? resolveDenoBinary({ searchFrom: defaultDenoSearchPath(context.projectRoot) });
-      const names = listFunctions();
+      const processes = new FunctionProcessPool({
+        denoPath,
+        bootTimeoutMs: options.bootTimeoutMs ?? 30_000,
+        denoArgs: (name, entrypoint) => [
+          ...(options.extraDenoArgs ?? []),
+          ...functions.denoConfigArgs(name, entrypoint),
+        ],
+        env: () => environment.build(context, functions.dir),
+        log,
+      });
+      pool = processes;
+      const names = functions.list();
       log(
-        `serving ${names.length} function(s) from ${functionsDir} with ${denoPath}` +
+        `serving ${names.length} function(s) from ${functions.dir} with ${denoPath}` +
           (names.length ? `: ${names.map((n) => `${context.urls.api}${PREFIX}/${n}`).join(', ')}` : ''),
       );
-      startWatching();
+      if (options.watch !== false) {
+        watcher = watchFunctionsFolder(functions.dir, (changed) => processes.retire(changed), log);
+      }
     },
     async stop(): Promise<void> {
-      stopping = true;
+      const stopping = pool;
+      pool = null;
       watcher?.close();
       watcher = null;
-      if (reloadTimer) clearTimeout(reloadTimer);
-      reloadTimer = null;
-      await Promise.all([...spawned].map((proc) => proc.stop()));
-      await Promise.allSettled([...booting.values()]);
-      running.clear();
+      await stopping?.stop();
     },
     http: { prefix: PREFIX, handle },
-    listFunctions,
-    processes: () => [...running.entries()].map(([name, proc]) => ({ name, pid: proc.pid, port: proc.port })),
+    listFunctions: () => folder?.list() ?? [],
+    processes: () => pool?.list() ?? [],
   };
 }

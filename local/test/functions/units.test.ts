@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DenoNotFoundError, resolveDenoBinary } from '../../src/functions/deno-binary.ts';
 import { parseEnvFile, readEnvFile } from '../../src/functions/env-file.ts';
-import { configSecrets } from '../../src/functions/index.ts';
+import { loadProjectConfig } from '../../src/project-config.ts';
 
 test('parseEnvFile: dotenv syntax as `functions serve --env-file` reads it', () => {
   const parsed = parseEnvFile(
@@ -111,16 +111,17 @@ test('resolveDenoBinary: an unsupported platform says what is missing', () => {
   );
 });
 
-test('configSecrets reads [edge_runtime.secrets] and resolves env(NAME)', () => {
+test('[edge_runtime.secrets] of config.toml: env(NAME) resolved, numbers as text', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cfgsecrets-'));
+  const secrets = (env: NodeJS.ProcessEnv = {}) => loadProjectConfig(dir, env).edgeRuntime.secrets;
   try {
-    assert.deepEqual(configSecrets(dir), {}, 'no config.toml, no secrets');
+    assert.deepEqual(secrets(), {}, 'no config.toml, no secrets');
     mkdirSync(join(dir, 'supabase'));
     writeFileSync(
       join(dir, 'supabase', 'config.toml'),
       '[edge_runtime]\nenabled = true\n[edge_runtime.secrets]\nA = "plain"\nB = "env(CFG_SECRET_B)"\nC = 3\n',
     );
-    assert.deepEqual(configSecrets(dir, { CFG_SECRET_B: 'from env' }), { A: 'plain', B: 'from env', C: '3' });
+    assert.deepEqual(secrets({ CFG_SECRET_B: 'from env' }), { A: 'plain', B: 'from env', C: '3' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
