@@ -100,7 +100,7 @@ export function createRestService(): LocalService {
       const request = await readRequest(req, path, {
         method,
         started,
-        schemas: ctx.config.api.schemas,
+        schemas: rest.api.schemas,
         jwtSecret: ctx.keys.jwtSecret,
       });
       authed = request.auth.authed;
