@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { inTransaction, type JwtSession, switchTo } from '../db/act-as.ts';
 import { type JwtClaims, verifyJwt } from '../jwt.ts';
 
 /**
@@ -68,19 +69,17 @@ async function roleUsable(client: pg.PoolClient, role: unknown): Promise<boolean
 }
 
 /**
- * The `set_config` calls Realtime makes before evaluating policies as the user: role, claims,
- * `realtime.topic`, `request.jwt.claim.*`, `request.headers`.
+ * The session Realtime evaluates policies in: the token's role and claims, `realtime.topic`,
+ * `request.jwt.claim.sub/role` and empty `request.headers`.
  */
-async function asUser(client: pg.PoolClient, topic: string, claims: JwtClaims): Promise<void> {
-  await client.query(
-    `select set_config('role', $1, true),
-            set_config('realtime.topic', $2, true),
-            set_config('request.jwt.claims', $3, true),
-            set_config('request.jwt.claim.sub', $4, true),
-            set_config('request.jwt.claim.role', $1, true),
-            set_config('request.headers', '{}', true)`,
-    [String(claims.role), topic, JSON.stringify(claims), typeof claims.sub === 'string' ? claims.sub : ''],
-  );
+function userSession(topic: string, claims: JwtClaims): JwtSession {
+  const role = String(claims.role);
+  return {
+    role,
+    claims,
+    claim: { sub: typeof claims.sub === 'string' ? claims.sub : '', role },
+    settings: { 'realtime.topic': topic, 'request.headers': '{}' },
+  };
 }
 
 /**
@@ -88,65 +87,65 @@ async function asUser(client: pg.PoolClient, topic: string, claims: JwtClaims): 
  * enabled), switch to the user, SELECT them back, roll everything back. A visible probe grants
  * read for its extension.
  */
-export async function checkReadAccess(
+export function checkReadAccess(
   pool: pg.Pool,
   topic: string,
   claims: JwtClaims,
   presenceEnabled: boolean,
 ): Promise<ReadAccess> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    if (!(await roleUsable(client, claims.role))) return { broadcast: false, presence: false };
-    const extensions = presenceEnabled ? ['broadcast', 'presence'] : ['broadcast'];
-    const probes = await client.query<{ id: string; extension: string }>(
-      `insert into realtime.messages (topic, extension, private)
-       select $1, e, true from unnest($2::text[]) as e returning id, extension`,
-      [topic, extensions],
-    );
-    await asUser(client, topic, claims);
-    const visible = await client.query<{ extension: string }>(
-      'select extension from realtime.messages where id = any($1::uuid[])',
-      [probes.rows.map((r) => r.id)],
-    );
-    const seen = new Set(visible.rows.map((r) => r.extension));
-    return { broadcast: seen.has('broadcast'), presence: seen.has('presence') };
-  } catch (error) {
-    throw new AuthorizationError((error as Error).message);
-  } finally {
-    await client.query('rollback').catch(() => {});
-    client.release();
-  }
+  return inTransaction(
+    pool,
+    async (client) => {
+      try {
+        if (!(await roleUsable(client, claims.role))) return { broadcast: false, presence: false };
+        const extensions = presenceEnabled ? ['broadcast', 'presence'] : ['broadcast'];
+        const probes = await client.query<{ id: string; extension: string }>(
+          `insert into realtime.messages (topic, extension, private)
+           select $1, e, true from unnest($2::text[]) as e returning id, extension`,
+          [topic, extensions],
+        );
+        await switchTo(client, userSession(topic, claims));
+        const visible = await client.query<{ extension: string }>(
+          'select extension from realtime.messages where id = any($1::uuid[])',
+          [probes.rows.map((r) => r.id)],
+        );
+        const seen = new Set(visible.rows.map((r) => r.extension));
+        return { broadcast: seen.has('broadcast'), presence: seen.has('presence') };
+      } catch (error) {
+        throw new AuthorizationError((error as Error).message);
+      }
+    },
+    { end: 'rollback' },
+  );
 }
 
 /**
  * Write check (§8): an INSERT as the user inside a savepoint; `insufficient_privilege` (42501,
  * which is also what an RLS WITH CHECK violation raises) means denied. Always rolled back.
  */
-export async function checkWriteAccess(
+export function checkWriteAccess(
   pool: pg.Pool,
   topic: string,
   claims: JwtClaims,
   extension: 'broadcast' | 'presence',
 ): Promise<boolean> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    if (!(await roleUsable(client, claims.role))) return false;
-    await asUser(client, topic, claims);
-    await client.query('savepoint probe');
-    try {
-      await client.query(`insert into realtime.messages (topic, extension, private) values ($1, $2, true)`, [
-        topic,
-        extension,
-      ]);
-      return true;
-    } catch (error) {
-      if ((error as { code?: string }).code === '42501') return false;
-      throw new AuthorizationError((error as Error).message);
-    }
-  } finally {
-    await client.query('rollback').catch(() => {});
-    client.release();
-  }
+  return inTransaction(
+    pool,
+    async (client) => {
+      if (!(await roleUsable(client, claims.role))) return false;
+      await switchTo(client, userSession(topic, claims));
+      await client.query('savepoint probe');
+      try {
+        await client.query(
+          `insert into realtime.messages (topic, extension, private) values ($1, $2, true)`,
+          [topic, extension],
+        );
+        return true;
+      } catch (error) {
+        if ((error as { code?: string }).code === '42501') return false;
+        throw new AuthorizationError((error as Error).message);
+      }
+    },
+    { end: 'rollback' },
+  );
 }

@@ -3,7 +3,7 @@ import type WebSocket from 'ws';
 import type { StackContext } from '../context.ts';
 import type { JwtClaims } from '../jwt.ts';
 import { AuthorizationError, checkReadAccess, checkToken, checkWriteAccess, reasonMessage } from './auth.ts';
-import type { ChangeFeed } from './changes.ts';
+import type { ChangeFeed } from './changes/feed.ts';
 import { type Channel, type Hub, type SocketConn, sendFrame } from './hub.ts';
 import { BINARY_MARK, decodeBinary, decodeText, type Frame, ProtocolError, type Vsn } from './protocol.ts';
 

@@ -4,7 +4,7 @@ import { WebSocketServer } from 'ws';
 import type { LocalService, StackContext } from '../context.ts';
 import { HttpError, sendJson } from '../http.ts';
 import { checkToken } from './auth.ts';
-import { ChangeFeed } from './changes.ts';
+import { ChangeFeed } from './changes/feed.ts';
 import { Connection } from './connection.ts';
 import { DbBroadcastListener } from './db-broadcast.ts';
 import { Hub } from './hub.ts';
@@ -18,7 +18,7 @@ import { handleRest } from './rest.ts';
  *   postgres_changes, private channels authorized by RLS on realtime.messages;
  * - `POST /api/broadcast[/<topic>/events/<event>]`: REST broadcast.
  * Broadcast from Database arrives through NOTIFY (db-broadcast.ts); Postgres Changes through a
- * temporary `test_decoding` slot (changes.ts).
+ * temporary `test_decoding` slot (changes/).
  */
 
 export interface RealtimeService extends LocalService {

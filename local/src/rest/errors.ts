@@ -22,6 +22,9 @@ export const parseError = (message: string, details: string): RestError =>
 
 export const invalidBody = (message: string): RestError => new RestError(400, 'PGRST102', message);
 
+/** Marks errors where re-reading the schema cache might help (a migration may have just landed). */
+export class CacheMissError extends RestError {}
+
 interface PgErrorLike {
   code?: string;
   message: string;

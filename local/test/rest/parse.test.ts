@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type RestError, statusForSqlState } from '../../src/rest/errors.ts';
-import {
-  parseColumns,
-  parseFilterExpr,
-  parseFilterKey,
-  parseLogic,
-  parseOrder,
-  parsePrefer,
-  parseSelect,
-} from '../../src/rest/parse.ts';
-import { ident, Params } from '../../src/rest/query.ts';
+import { parseFilterExpr, parseFilterKey, parseLogic } from '../../src/rest/parse/filter.ts';
+import { parseOrder } from '../../src/rest/parse/order.ts';
+import { parseColumns, parseSelect } from '../../src/rest/parse/select.ts';
+import { ident, Params } from '../../src/rest/query/fragment.ts';
+import { parsePrefer } from '../../src/rest/request.ts';
 
 /** The PostgREST URL grammar and the SQLSTATE mapping, without a database. */
 
