@@ -30,8 +30,9 @@ language sql stable as $$
     'read', n.read_at is not null, 'createdAt', n.created_at)
 $$;
 
+-- invalidates the client core's notifications key, ['dispatch', 'notifications'] (JSON-encoded)
 select dispatch.register_counter(
-  'unread_notifications', 'user', null, array['notifications'], 1, 'dispatch.notifications',
+  'unread_notifications', 'user', null, array['["dispatch","notifications"]'], 1, 'dispatch.notifications',
   'select user_id::text, count(*) from dispatch.notifications where read_at is null group by user_id',
   'unread in-app notifications of the user (built in)');
 

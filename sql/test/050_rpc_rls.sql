@@ -63,7 +63,7 @@ select is((select jsonb_array_length(s -> 'notifications') from bob_state), 20, 
 select is((select s -> 'notifications' -> 0 ->> 'title' from bob_state), 'B1', 'newest first');
 select is((select count(*) from bob_state, jsonb_array_elements(s -> 'notifications') n where n ->> 'message' <> 'for bob'), 0::bigint,
   'only bob''s notifications');
-select is((select s -> 'counters' -> 'unread_notifications' from bob_state), '{"value":25,"seq":25,"invalidates":["notifications"]}'::jsonb,
+select is((select s -> 'counters' -> 'unread_notifications' from bob_state), '{"value":25,"seq":25,"invalidates":["[\"dispatch\",\"notifications\"]"]}'::jsonb,
   'unread_notifications counter with value, seq, invalidates');
 select ok(not (select (s -> 'counters') ? 'sdt_admin_queue' from bob_state), 'no admin audience counter for bob');
 select is((select s -> 'topics' from bob_state), '["dispatch:user:00000000-0000-0000-0000-0000000000bb"]'::jsonb, 'bob''s topics');
