@@ -103,6 +103,8 @@ create table public.tasks (
 );
 alter table public.tasks enable row level security;
 create policy "own tasks" on public.tasks for select to authenticated using (user_id = auth.uid());
+-- new hosted projects grant nothing on new tables by default (docs/local-stack.md)
+grant select on public.tasks to anon, authenticated;
 `;
 
 const dispatchConfig = `import { defineDispatch } from 'supadispatch';
