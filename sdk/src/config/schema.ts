@@ -6,14 +6,14 @@ import { z } from 'zod';
 import { ConfigError, type ConfigIssue, didYouMean, unknownName } from './errors.ts';
 import {
   type Audience,
-  type ChannelN,
   type Cond,
-  type CounterN,
-  type CounterScopeN,
   DEFAULT_OUTPUT,
-  type EventN,
   type Hop,
+  type NormalizedChannel,
   type NormalizedConfig,
+  type NormalizedCounter,
+  type NormalizedCounterScope,
+  type NormalizedEvent,
   type SystemTarget,
   type TableRef,
   type Test,
@@ -418,7 +418,7 @@ function normalize(c: Checker, input: unknown): NormalizedConfig | undefined {
   }
 
   // Events
-  const events: EventN[] = [];
+  const events: NormalizedEvent[] = [];
   const slugs = new Set<string>();
   const eventsRaw = obj(raw.events);
   for (const id of Object.keys(eventsRaw).sort()) {
@@ -427,7 +427,7 @@ function normalize(c: Checker, input: unknown): NormalizedConfig | undefined {
   }
 
   // Counters
-  const counters: CounterN[] = [];
+  const counters: NormalizedCounter[] = [];
   const countersRaw = obj(raw.counters);
   for (const name of Object.keys(countersRaw).sort()) {
     const k = counter(c, name, countersRaw[name], audienceByName, audienceNames);
@@ -867,7 +867,7 @@ function event(
   audienceByName: Map<string, Audience>,
   audienceNames: string[],
   slugs: Set<string>,
-): EventN | undefined {
+): NormalizedEvent | undefined {
   const path = ['events', id];
   if (!EVENT_ID_RE.test(id)) c.add(path, `event id "${id}" must be dotted words like "order.shipped"`);
   const ok = c.parse(eventSchema, value, path, keysOf(eventSchema));
@@ -882,7 +882,7 @@ function event(
   const when = ok.when !== undefined ? condition(c, ok.when, [...path, 'when'], table, on) : undefined;
   if (ok.when !== undefined && !table) c.add([...path, 'when'], 'needs a table');
 
-  const channels: ChannelN[] = [];
+  const channels: NormalizedChannel[] = [];
   const chRaw = ok.channels ?? [];
   if (chRaw.length === 0 && !ok.module) c.add(path, 'needs channels or a module');
   chRaw.forEach((ch, i) => {
@@ -991,7 +991,7 @@ function event(
     c.add([...path, 'module'], `"${ok.module}" must be a .ts or .js module path relative to the config`);
   }
   if (c.issues.length > n0) return undefined;
-  const e: EventN = {
+  const e: NormalizedEvent = {
     id,
     slug: slugOf(id, slugs),
     key: key ?? 'id',
@@ -1045,7 +1045,7 @@ function counter(
   value: unknown,
   audienceByName: Map<string, Audience>,
   audienceNames: string[],
-): CounterN | undefined {
+): NormalizedCounter | undefined {
   const path = ['counters', name];
   if (!/^[a-z][a-z0-9_]*$/.test(name)) c.add(path, `counter name "${name}" must be snake_case (a-z, 0-9, _)`);
   if (RESERVED_COUNTERS.includes(name)) c.add(path, `"${name}" is built in; choose another name`);
@@ -1055,7 +1055,7 @@ function counter(
   const table = c.table(ok.table, [...path, 'table']);
   const key = ok.key !== undefined ? c.column(ok.key, [...path, 'key'], table) : 'id';
   const where = ok.where !== undefined ? counterCondition(c, ok.where, [...path, 'where'], table) : undefined;
-  let scope: CounterScopeN | undefined;
+  let scope: NormalizedCounterScope | undefined;
   const s = ok.scope as Record<string, unknown> | undefined;
   if (!s || typeof s !== 'object' || Array.isArray(s)) {
     c.add(
@@ -1096,7 +1096,7 @@ function counter(
   if (c.issues.length > n0 || !table || !scope) return undefined;
   const shards = ok.sharded === true ? 16 : ok.sharded === false || ok.sharded === undefined ? 1 : ok.sharded;
   const invalidates = (ok.invalidates ?? []).map((k) => (Array.isArray(k) ? [...k] : [k]));
-  const k: CounterN = { name, table, key: key ?? 'id', scope, invalidates, shards };
+  const k: NormalizedCounter = { name, table, key: key ?? 'id', scope, invalidates, shards };
   if (where) k.where = where;
   if (ok.description) k.description = ok.description;
   return k;
