@@ -2,9 +2,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { ValidateOptions } from './checker.ts';
 import { ConfigError } from './errors.ts';
 import type { NormalizedConfig } from './model.ts';
-import { type ValidateOptions, validateConfig } from './schema.ts';
+import { validateConfig } from './schema.ts';
 
 export const CONFIG_FILES = [
   'dispatch.config.ts',

@@ -1,6 +1,12 @@
 /**
  * The normalized config: defaults filled in, names resolved, everything sorted. The generator
  * consumes only this shape, so two configs that mean the same produce the same bytes.
+ *
+ * Names: a part of the config as the generator sees it is `Normalized<Part>` (`NormalizedConfig`,
+ * `NormalizedEvent`, `NormalizedChannel`, `NormalizedCounter`, ...), so it cannot be mistaken for
+ * what the user wrote (`EventDef`, `Channel`, `CounterDef` in `types.ts`). The pieces the parts are
+ * built from (`TableRef`, `Cond`, `Test`, `Hop`, `Audience`, `SystemTarget`) exist only in this
+ * form and keep their short names.
  */
 import type { Operation, Scalar, TransportName } from './types.ts';
 
@@ -48,13 +54,13 @@ export type Audience =
   | { name: string; kind: 'function'; fn: TableRef; args: string[] }
   | { name: string; kind: 'system'; recipients: SystemTarget[] };
 
-export interface ChannelN {
+export interface NormalizedChannel {
   transport: TransportName;
   audience: string;
   delaySeconds: number;
 }
 
-export interface EventN {
+export interface NormalizedEvent {
   id: string;
   /** Identifier-safe, unique name used for generated SQL objects. */
   slug: string;
@@ -62,7 +68,7 @@ export interface EventN {
   key: string;
   on: Operation[];
   when?: Cond;
-  channels: ChannelN[];
+  channels: NormalizedChannel[];
   content: Record<string, unknown>;
   metadata: Record<string, unknown>;
   strict: boolean;
@@ -71,49 +77,47 @@ export interface EventN {
   description?: string;
 }
 
-export type CounterScopeN =
+export type NormalizedCounterScope =
   | { kind: 'user'; start: string; hops: Hop[] }
   | { kind: 'audience'; audience: string };
 
-export interface CounterN {
+export interface NormalizedCounter {
   name: string;
   table: TableRef;
   key: string;
   where?: Cond;
-  scope: CounterScopeN;
+  scope: NormalizedCounterScope;
   invalidates: (string | number)[][];
   shards: number;
   description?: string;
 }
 
-export interface UsersN {
+export interface NormalizedUsers {
   table: TableRef;
   id: string;
   email: { table: TableRef; column: string; id: string };
 }
 
-export interface OutputN {
+export interface NormalizedOutput {
   sdk: string;
   registry: string;
   migrations: string;
   lock: string;
-  reactPackage: string;
 }
 
 export interface NormalizedConfig {
-  users: UsersN;
+  users: NormalizedUsers;
   transports: Partial<Record<TransportName, Record<string, unknown>>>;
   audiences: Audience[];
   admin?: string;
-  events: EventN[];
-  counters: CounterN[];
-  output: OutputN;
+  events: NormalizedEvent[];
+  counters: NormalizedCounter[];
+  output: NormalizedOutput;
 }
 
-export const DEFAULT_OUTPUT: OutputN = {
+export const DEFAULT_OUTPUT: NormalizedOutput = {
   sdk: 'src/dispatch.generated.ts',
   registry: 'supabase/functions/_generated/registry.ts',
   migrations: 'supabase/migrations',
   lock: 'supabase/dispatch.lock.json',
-  reactPackage: '@supadispatch/react',
 };

@@ -275,8 +275,6 @@ export interface OutputConfig {
   migrations?: string;
   /** Lock file; default `supabase/dispatch.lock.json`. */
   lock?: string;
-  /** Module the SDK imports the React bindings from; default `@supadispatch/react`. */
-  reactPackage?: string;
 }
 
 export interface DispatchConfig<

@@ -4,7 +4,7 @@
  * `counterProcessorBlock`: one delta per scope per batch of captured changes (+1 rows entering the
  * condition, -1 rows leaving it) handed to `dispatch.apply_counter_deltas`.
  */
-import type { CounterN } from '../../config/model.ts';
+import type { NormalizedCounter } from '../../config/model.ts';
 import { OPERATIONS, type Operation } from '../../config/types.ts';
 import { chainJoins } from './audience.ts';
 import { rowCondSql } from './cond.ts';
@@ -19,7 +19,7 @@ export function encodeQueryKey(key: readonly (string | number)[]): string {
     : JSON.stringify(key);
 }
 
-export const counterNames = (k: CounterN) => ({
+export const counterNames = (k: NormalizedCounter) => ({
   trigger: counterTriggerFunctionName(k.name),
   triggerName: (op: Operation) => counterTriggerName(k.name, op),
 });
@@ -28,7 +28,7 @@ export const counterNames = (k: CounterN) => ({
  * The rows of `relation` that count, with their scope: `select <scope>::text as scope from ...`.
  * Raw SQL conditions see the row's columns unqualified (filtered in an inner select).
  */
-export function scopedRows(k: CounterN, relation: string): string {
+export function scopedRows(k: NormalizedCounter, relation: string): string {
   const inner = k.where ? `(select * from ${relation} as c where ${rowCondSql(k.where, 'c')})` : relation;
   const from = `from ${inner} as c`;
   if (k.scope.kind === 'audience') return `select ${literal(k.scope.audience)}::text as scope\n${from}`;
@@ -40,7 +40,7 @@ export function scopedRows(k: CounterN, relation: string): string {
 }
 
 /** Recomputes every scope from scratch: `select scope, value`. */
-export function reconcileSql(k: CounterN): string {
+export function reconcileSql(k: NormalizedCounter): string {
   const rows = scopedRows(k, table(k.table));
   return `select q.scope, count(*)::bigint from (${rows.replace(/\n/g, ' ')}) q group by q.scope`;
 }
@@ -52,7 +52,7 @@ export function reconcileSql(k: CounterN): string {
  * null json, which yields no rows), handed to one `dispatch.apply_counter_deltas`: one broadcast per
  * scope per batch.
  */
-export function counterProcessorBlock(k: CounterN): string {
+export function counterProcessorBlock(k: NormalizedCounter): string {
   const t = table(k.table);
   // a subquery, so that raw SQL conditions see only the row's columns (not the change's)
   const rows = (side: 'new_rows' | 'old_rows') =>
@@ -77,7 +77,7 @@ export function counterProcessorBlock(k: CounterN): string {
   ].join('\n');
 }
 
-export function counterObject(k: CounterN): SqlObject {
+export function counterObject(k: NormalizedCounter): SqlObject {
   const names = counterNames(k);
   const t = table(k.table);
   const install = [

@@ -11,7 +11,7 @@
  *   tables), so an expansion error aborts the write.
  * `dispatch.emit('<event id>', record)` and `dispatch.replay` reach the same expander through the core.
  */
-import type { Audience, ChannelN, EventN, NormalizedConfig } from '../../config/model.ts';
+import type { Audience, NormalizedChannel, NormalizedConfig, NormalizedEvent } from '../../config/model.ts';
 import { OPERATIONS, type Operation } from '../../config/types.ts';
 import { audienceSelect } from './audience.ts';
 import { eventCondSql } from './cond.ts';
@@ -38,14 +38,14 @@ export interface SqlObject {
   drop: string;
 }
 
-export const eventFunctionNames = (e: EventN) => ({
+export const eventFunctionNames = (e: NormalizedEvent) => ({
   trigger: eventTriggerFunctionName(e.slug),
   expander: eventExpanderName(e.slug),
   triggerName: (op: Operation) => eventTriggerName(e.slug, op),
 });
 
 /** Unique channel names within an event: `<transport>:<audience>` (+ `#n` for repeats). */
-export function channelNames(channels: ChannelN[]): string[] {
+export function channelNames(channels: NormalizedChannel[]): string[] {
   const seen = new Map<string, number>();
   return channels.map((c) => {
     const base = `${c.transport}:${c.audience}`;
@@ -66,7 +66,7 @@ interface RowSources {
 /** Inside a statement-level trigger: the transition tables. */
 const TRANSITION: RowSources = { newRows: 'new_rows', oldRows: 'old_rows' };
 
-function rowsFrom(e: EventN, op: Operation, rows: RowSources): string {
+function rowsFrom(e: NormalizedEvent, op: Operation, rows: RowSources): string {
   const t = table(e.table!);
   const key = ident(e.key);
   if (op === 'insert') return `from ${rows.newRows} as new left join ${t} as old on false`;
@@ -83,7 +83,7 @@ function rowsFrom(e: EventN, op: Operation, rows: RowSources): string {
  * are paired (by the event key) only within their own change: the pairing join runs inside a lateral
  * subquery per change, where it can hash instead of rescanning the old rows per new row.
  */
-export function eventProcessorBlock(e: EventN): string {
+export function eventProcessorBlock(e: NormalizedEvent): string {
   const t = table(e.table!);
   const rows: RowSources = {
     newRows: `json_populate_recordset(null::${t}, ch.new_rows)`,
@@ -114,10 +114,10 @@ export function eventProcessorBlock(e: EventN): string {
 }
 
 /** Whether writes to the event's table fire it (it has a table and operations). */
-export const firesOnWrites = (e: EventN): boolean => !!e.table && e.on.length > 0;
+export const firesOnWrites = (e: NormalizedEvent): boolean => !!e.table && e.on.length > 0;
 
 /** A strict event's own trigger function: fires inside the app's transaction. */
-function triggerFunction(e: EventN): string {
+function triggerFunction(e: NormalizedEvent): string {
   const names = eventFunctionNames(e);
   // one branch per operation collecting the matching rows into v_records
   const branches = e.on.map((op) => {
@@ -155,7 +155,7 @@ export function referencing(op: Operation): string {
       : 'referencing old table as old_rows new table as new_rows';
 }
 
-function triggers(e: EventN): string {
+function triggers(e: NormalizedEvent): string {
   const names = eventFunctionNames(e);
   const t = table(e.table!);
   return e.on
@@ -172,7 +172,7 @@ function triggers(e: EventN): string {
 }
 
 /** Content stored on each receipt: in-app fields rendered now (the notification is written in SQL). */
-function receiptContent(e: EventN, channel: ChannelN): string {
+function receiptContent(e: NormalizedEvent, channel: NormalizedChannel): string {
   if (channel.transport !== 'in_app') return 'null::jsonb';
   const c = e.content as Record<string, string | undefined>;
   const render = (k: string) => (c[k] === undefined ? 'null' : `dispatch.render(${literal(c[k]!)}, s.data)`);
@@ -190,7 +190,7 @@ function receiptContent(e: EventN, channel: ChannelN): string {
   ].join('\n');
 }
 
-function expander(e: EventN, config: NormalizedConfig, audiences: Map<string, Audience>): string {
+function expander(e: NormalizedEvent, config: NormalizedConfig, audiences: Map<string, Audience>): string {
   const names = eventFunctionNames(e);
   const rowType = e.table ? `null::${table(e.table)}` : null;
   const src = [
@@ -234,7 +234,7 @@ function expander(e: EventN, config: NormalizedConfig, audiences: Map<string, Au
   return `create or replace function dispatch.${ident(names.expander)}(p_occurrences dispatch.occurrences[]) returns void\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};\n${functionPrivileges(sig)}`;
 }
 
-function registration(e: EventN, hasExpander: boolean): string {
+function registration(e: NormalizedEvent, hasExpander: boolean): string {
   const names = eventFunctionNames(e);
   const transports = [...new Set(e.channels.map((c) => c.transport))].sort();
   const meta = e.metadata;
@@ -261,7 +261,7 @@ function registration(e: EventN, hasExpander: boolean): string {
   ].join('\n');
 }
 
-export function eventObject(e: EventN, config: NormalizedConfig): SqlObject {
+export function eventObject(e: NormalizedEvent, config: NormalizedConfig): SqlObject {
   const audiences = new Map(config.audiences.map((a) => [a.name, a]));
   const names = eventFunctionNames(e);
   const install: string[] = [`-- event ${e.id}`];

@@ -16,7 +16,7 @@
  *   ch.old_rows)` over `unnest(p_changes) as ch`.
  * Strict events keep their own triggers (sql/event.ts) and are not part of the processor.
  */
-import type { CounterN, EventN, NormalizedConfig, TableRef } from '../../config/model.ts';
+import type { NormalizedConfig, NormalizedCounter, NormalizedEvent, TableRef } from '../../config/model.ts';
 import { OPERATIONS, type Operation } from '../../config/types.ts';
 import { counterProcessorBlock } from './counter.ts';
 import {
@@ -32,9 +32,9 @@ import { dollar, functionPrivileges, ident, indent, literal, shortName, table, t
 export interface Source {
   table: TableRef;
   /** Non-strict events firing on writes to the table, in config order. */
-  events: EventN[];
+  events: NormalizedEvent[];
   /** Counters of the table, in config order. */
-  counters: CounterN[];
+  counters: NormalizedCounter[];
   /** Operations captured: those of the events, all three when there is a counter. */
   ops: Operation[];
   /** Processor function name in schema dispatch (unquoted). */
