@@ -67,7 +67,7 @@ async function buildSdk() {
   const functions = copyTree(
     join(root, 'edge-functions', 'src'),
     join(assets, 'functions'),
-    (f) => f.endsWith('.ts') && !f.endsWith('.test.ts'),
+    (f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.endsWith('_test.ts'),
   );
   say(`sdk: dist/, assets/sql (core ${build.coreVersion()}), assets/functions (${functions} files)`);
 }

@@ -46,19 +46,29 @@ export async function readCoreSql(): Promise<CoreSqlText> {
 }
 
 export interface LibraryFile {
-  /** File name inside the library folder, e.g. `worker.ts`. */
+  /** Path inside the library folder, forward slashes, e.g. `worker.ts` or `transports/email.ts`. */
   name: string;
   content: string;
 }
 
-/** The Edge Functions library, sorted by name (tests beside the sources are not part of it). */
+/** The Edge Functions library, sorted by path (tests beside the sources are not part of it). */
 export function readFunctionsLibrary(): LibraryFile[] {
   const dir = fromCheckout()
     ? path.join(checkoutRoot, 'edge-functions', 'src')
     : path.join(packageDir, 'assets', ASSET_DIRS.functions);
   if (!existsSync(dir)) throw new Error(`supadispatch is missing ${dir}: reinstall the package`);
-  return readdirSync(dir)
-    .filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts'))
-    .sort()
-    .map((name) => ({ name, content: readFileSync(path.join(dir, name), 'utf8').replace(/\r\n/g, '\n') }));
+  const files: LibraryFile[] = [];
+  const walk = (folder: string, prefix: string) => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      const name = `${prefix}${entry.name}`;
+      if (entry.isDirectory()) walk(path.join(folder, entry.name), `${name}/`);
+      else if (name.endsWith('.ts') && !name.endsWith('.test.ts') && !name.endsWith('_test.ts'))
+        files.push({
+          name,
+          content: readFileSync(path.join(folder, entry.name), 'utf8').replace(/\r\n/g, '\n'),
+        });
+    }
+  };
+  walk(dir, '');
+  return files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

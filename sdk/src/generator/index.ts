@@ -7,7 +7,7 @@
  * registry's folder (docs/decisions.md: why a copy and not an `npm:` import).
  * Pure planning (`plan`) is separate from writing (`writePlan`), so `--check` shares the code.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readFunctionsLibrary } from '../assets.ts';
 import type { NormalizedConfig } from '../config/model.ts';
@@ -58,6 +58,8 @@ export interface Plan {
   changes: string[];
   migration: PlannedFile | null;
   lock: LockFile;
+  /** Files in the library folder that this version no longer has: `gen` deletes them, `check` names them. */
+  obsolete: string[];
 }
 
 /** All SQL objects of a config, sorted by key. */
@@ -175,19 +177,33 @@ export async function plan(config: NormalizedConfig, opts: GenOptions): Promise<
     for (const o of objects) lock.objects[o.key] = prev.objects[o.key];
   }
   files.push({ path: rel(out.lock), content: `${stableJson(lock, 2)}\n` });
-  files.push(...functionsLibrary(rel(path.join(path.dirname(path.dirname(abs(out.registry))), '_shared'))));
-  return { files, changes, migration, lock };
+  const libraryDir = `${rel(path.join(path.dirname(path.dirname(abs(out.registry))), '_shared'))}/${LIBRARY_DIR}`;
+  const library = functionsLibrary(libraryDir);
+  files.push(...library);
+  const obsolete = filesUnder(abs(libraryDir))
+    .map((f) => `${libraryDir}/${f}`)
+    .filter((f) => !library.some((l) => l.path === f));
+  return { files, changes, migration, lock, obsolete };
 }
 
 /** Folder of the Edge Functions library inside the functions' `_shared` folder. */
 export const LIBRARY_DIR = 'supadispatch';
 
-/** The library's files under `<sharedDir>/supadispatch/`, each with the generated-file header. */
-export function functionsLibrary(sharedDir: string): PlannedFile[] {
+/** The library's files under `libraryDir`, each with the generated-file header. */
+export function functionsLibrary(libraryDir: string): PlannedFile[] {
   return readFunctionsLibrary().map((f) => ({
-    path: `${sharedDir}/${LIBRARY_DIR}/${f.name}`,
+    path: `${libraryDir}/${f.name}`,
     content: `${LIBRARY_HEADER}\n${f.content}`,
   }));
+}
+
+/** Files below `dir` (relative, forward slashes); none when it does not exist. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'))
+    .sort();
 }
 
 /** Writes the plan; returns the paths written (files whose content changed, plus the migration). */
@@ -200,6 +216,10 @@ export function writePlan(p: Plan, root: string): string[] {
     writeFileSync(file, f.content);
     written.push(f.path);
   }
+  for (const f of p.obsolete) {
+    rmSync(path.resolve(root, f));
+    written.push(`${f} (deleted: no longer part of the library)`);
+  }
   return written;
 }
 
@@ -210,6 +230,7 @@ export function staleFiles(p: Plan, root: string): string[] {
     const file = path.resolve(root, f.path);
     if (!existsSync(file) || readFileSync(file, 'utf8') !== f.content) stale.push(f.path);
   }
+  for (const f of p.obsolete) stale.push(`${f} (no longer part of the library: gen deletes it)`);
   if (p.migration) stale.push(`${p.migration.path} (new migration needed: ${p.changes.join('; ')})`);
   return stale;
 }
