@@ -20,4 +20,5 @@ export { type DispatchKeys, decodeQueryKey, dispatchKeys } from './keys.ts';
 export { type DispatchMutationOptions, type DispatchMutations, dispatchMutations } from './mutations.ts';
 export { type DispatchQueries, type DispatchQueryOptions, dispatchQueries } from './queries.ts';
 export { callRpc, type DispatchResult, type DispatchRpc, dispatchRpc, rpcArgs, unwrap } from './rpc.ts';
+export type * from './state.ts';
 export type * from './types.ts';
