@@ -1,6 +1,5 @@
 /** What every doctor check is given and returns. */
 import type { NormalizedConfig } from '../../config/model.ts';
-import type { WorkerProbe } from './worker.ts';
 
 export interface Check {
   name: string;
@@ -13,6 +12,17 @@ export interface Check {
 
 /** Runs SQL as the role doctor connected with; returns the rows. */
 export type Query = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** What a probe of the worker got back: an HTTP status (and the start of the body), or no answer. */
+export interface ProbeResult {
+  status?: number;
+  body?: string;
+  /** Set when nothing answered: refused, DNS, TLS, timeout. */
+  error?: string;
+}
+
+/** How doctor calls the worker (worker.ts has the HTTP one; tests pass their own). */
+export type WorkerProbe = (url: string, secret: string, timeoutMs: number) => Promise<ProbeResult>;
 
 export interface DoctorOptions {
   /** How the worker is called (default: an HTTP POST, see probeWorker). */

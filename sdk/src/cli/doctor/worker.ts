@@ -2,17 +2,9 @@
  * Does dispatch-worker answer at the URL pg_net calls? A harmless probe of it, and the check (with
  * the fix for each way it can fail) made from the probe's result.
  */
-import type { Check } from './check.ts';
+import type { Check, ProbeResult, WorkerProbe } from './check.ts';
 
-/** What a probe of the worker got back: an HTTP status (and the start of the body), or no answer. */
-export interface ProbeResult {
-  status?: number;
-  body?: string;
-  /** Set when nothing answered: refused, DNS, TLS, timeout. */
-  error?: string;
-}
-
-export type WorkerProbe = (url: string, secret: string, timeoutMs: number) => Promise<ProbeResult>;
+export type { ProbeResult, WorkerProbe };
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 5000;
 
