@@ -12,26 +12,30 @@ const SECRET_PREFIX = 'secret:';
  * The delivery's address, with `secret:<NAME>` resolved. Without an address, the transport's
  * `defaultUrlSecret` setting (slack, discord) names the secret to use, when there is one.
  */
-export function resolveAddress(delivery: Delivery, context: TransportContext): string {
+export function resolveAddress(
+  delivery: Delivery,
+  context: TransportContext,
+  name = delivery.transport,
+): string {
   const address = delivery.recipient.address ?? defaultAddress(context);
   if (address === null || address.trim() === '') {
-    throw new NotSendableError(`${delivery.transport}: the receipt has no address to send to`);
+    throw new NotSendableError(`${name}: the receipt has no address to send to`);
   }
   if (!address.startsWith(SECRET_PREFIX)) return address.trim();
-  return requireSecret(context, address.slice(SECRET_PREFIX.length), `${delivery.transport} address`).trim();
+  return requireSecret(context, address.slice(SECRET_PREFIX.length), `${name} address`).trim();
 }
 
 /** The URL to send to, which must be an absolute http(s) URL. */
-export function resolveUrl(delivery: Delivery, context: TransportContext): URL {
-  const address = resolveAddress(delivery, context);
+export function resolveUrl(delivery: Delivery, context: TransportContext, name = delivery.transport): URL {
+  const address = resolveAddress(delivery, context, name);
   let url: URL;
   try {
     url = new URL(address);
   } catch {
-    throw new NotSendableError(`${delivery.transport}: ${describe(delivery)} is not a URL`);
+    throw new NotSendableError(`${name}: ${describe(delivery)} is not a URL`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new NotSendableError(`${delivery.transport}: ${describe(delivery)} is not an http(s) URL`);
+    throw new NotSendableError(`${name}: ${describe(delivery)} is not an http(s) URL`);
   }
   return url;
 }

@@ -41,14 +41,14 @@ export const discord: Transport = {
   name: 'discord',
   destination(delivery, context) {
     try {
-      return `discord:${resolveUrl(delivery, context).origin}`;
+      return `discord:${resolveUrl(delivery, context, 'discord').origin}`;
     } catch {
       return 'discord';
     }
   },
   send: (delivery, context) =>
     unlessNotSendable(() => {
-      const url = resolveUrl(delivery, context);
+      const url = resolveUrl(delivery, context, 'discord');
       if (!url.searchParams.has('wait')) url.searchParams.set('wait', 'true');
       return sendRequest(
         context,

@@ -47,14 +47,14 @@ export const slack: Transport = {
   name: 'slack',
   destination(delivery, context) {
     try {
-      return `slack:${resolveUrl(delivery, context).origin}`;
+      return `slack:${resolveUrl(delivery, context, 'slack').origin}`;
     } catch {
       return 'slack';
     }
   },
   send: (delivery, context) =>
     unlessNotSendable(() =>
-      sendRequest(context, resolveUrl(delivery, context).href, {
+      sendRequest(context, resolveUrl(delivery, context, 'slack').href, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(slackMessage(delivery)),

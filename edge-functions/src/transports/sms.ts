@@ -34,7 +34,7 @@ export function smsBody(delivery: Delivery): string {
 export function twilioForm(delivery: Delivery, context: TransportContext): URLSearchParams {
   const from = field(delivery.content, 'from') ?? setting(context, 'from');
   if (!from) throw new NotSendableError('sms: no sender: set transports.sms.from in the config');
-  const form = new URLSearchParams({ To: resolveAddress(delivery, context) });
+  const form = new URLSearchParams({ To: resolveAddress(delivery, context, 'sms') });
   if (/^MG[0-9a-f]{32}$/i.test(from)) form.set('MessagingServiceSid', from);
   else form.set('From', from);
   form.set('Body', smsBody(delivery));

@@ -18,7 +18,7 @@ export const TEST_SUBJECT_PREFIX = '[Test] ';
 
 export function emailMessage(delivery: Delivery, context: TransportContext): EmailMessage {
   const { content } = delivery;
-  const to = resolveAddress(delivery, context);
+  const to = resolveAddress(delivery, context, 'email');
   const from = text(content.from) ?? setting(context, 'from');
   if (!from) {
     throw new NotSendableError(

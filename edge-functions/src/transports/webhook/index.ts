@@ -34,14 +34,14 @@ export function createWebhookTransport(now: () => number = Date.now): Transport 
     name: 'webhook',
     destination(delivery, context) {
       try {
-        return `webhook:${resolveUrl(delivery, context).origin}`;
+        return `webhook:${resolveUrl(delivery, context, 'webhook').origin}`;
       } catch {
         return `webhook:${delivery.recipient.address ?? '-'}`;
       }
     },
     send: (delivery: Delivery, context: TransportContext) =>
       unlessNotSendable(async () => {
-        const url = resolveUrl(delivery, context);
+        const url = resolveUrl(delivery, context, 'webhook');
         const secretName = setting(context, 'signingSecret', DEFAULT_SIGNING_SECRET);
         const secret = requireSecret(context, secretName, 'webhook signing');
         const body = webhookBody(delivery);
