@@ -2,9 +2,10 @@
  * SMS through Twilio's Messages API (https://www.twilio.com/docs/messaging/api/message-resource):
  * a form-encoded POST of `To`, `From` (or `MessagingServiceSid` when `from` is one, `MG…`) and `Body`
  * to `/2010-04-01/Accounts/<sid>/Messages.json` with basic auth `<sid>:<auth token>`. Settings:
- * `from`, `accountSidSecret` (default `TWILIO_ACCOUNT_SID`), `apiKeySecret` (the auth token, default
- * `TWILIO_AUTH_TOKEN`). `TWILIO_API_URL` overrides https://api.twilio.com (tests). Twilio has no
- * idempotency key, so a worker killed between send and record may send one SMS twice.
+ * `from`, and `apiKeySecret` (default `TWILIO_AUTH_TOKEN`): the secret holding the auth token, with
+ * the account SID in `TWILIO_ACCOUNT_SID`, or both in one value as `<account sid>:<auth token>`.
+ * `TWILIO_API_URL` overrides https://api.twilio.com (tests). Twilio has no idempotency key, so a
+ * worker killed between send and record may send one SMS twice.
  */
 import type { Delivery, Transport, TransportContext } from '../delivery/types.ts';
 import { resolveAddress } from './address.ts';
@@ -41,6 +42,18 @@ export function twilioForm(delivery: Delivery, context: TransportContext): URLSe
   return form;
 }
 
+/** The account SID and auth token: `<sid>:<token>` in one secret, or the token with `TWILIO_ACCOUNT_SID`. */
+export function twilioCredentials(context: TransportContext): { account: string; token: string } {
+  const secret = requireSecret(
+    context,
+    setting(context, 'apiKeySecret', 'TWILIO_AUTH_TOKEN'),
+    'sms (twilio)',
+  );
+  const colon = secret.indexOf(':');
+  if (colon > 0) return { account: secret.slice(0, colon), token: secret.slice(colon + 1) };
+  return { account: requireSecret(context, 'TWILIO_ACCOUNT_SID', 'sms (twilio)'), token: secret };
+}
+
 const sid = (body: unknown) => {
   const value = (body as { sid?: unknown } | null)?.sid;
   return typeof value === 'string' ? value : undefined;
@@ -54,16 +67,7 @@ export const sms: Transport = {
       const provider = setting(context, 'provider', 'twilio');
       if (provider !== 'twilio')
         throw new NotSendableError(`sms: unknown provider "${provider}" (known: twilio)`);
-      const account = requireSecret(
-        context,
-        setting(context, 'accountSidSecret', 'TWILIO_ACCOUNT_SID'),
-        'sms (twilio)',
-      );
-      const token = requireSecret(
-        context,
-        setting(context, 'apiKeySecret', 'TWILIO_AUTH_TOKEN'),
-        'sms (twilio)',
-      );
+      const { account, token } = twilioCredentials(context);
       const base = (context.secret(TWILIO_API_URL_ENV) || TWILIO_DEFAULT_URL).replace(/\/+$/, '');
       return sendRequest(
         context,

@@ -170,8 +170,8 @@ Deno.test('sms: a messaging service as sender, text over the message fields; mis
     const service = 'MG0123456789abcdef0123456789abcdef';
     const ctx = context(
       server,
-      { from: service, accountSidSecret: 'SID', apiKeySecret: 'TOKEN' },
-      { SID: 'AC1', TOKEN: 't', TWILIO_API_URL: server.url },
+      { from: service, apiKeySecret: 'TWILIO' },
+      { TWILIO: 'AC1:t', TWILIO_API_URL: server.url },
     );
     await sms.send(
       delivery({ recipient: { userId: null, address: '+1555' }, content: { text: 'Code 1234', test: true } }),
@@ -182,11 +182,18 @@ Deno.test('sms: a messaging service as sender, text over the message fields; mis
       MessagingServiceSid: service,
       Body: '[Test] Code 1234',
     });
-    const missing = await sms.send(
+    assert.equal(server.requests[0].path, '/2010-04-01/Accounts/AC1/Messages.json');
+    assert.equal(server.requests[0].headers.get('authorization'), `Basic ${btoa('AC1:t')}`);
+    const noToken = await sms.send(
       delivery(),
       context(server, { from: '+1' }, { TWILIO_API_URL: server.url }),
     );
-    assert.match(missing.status === 'failed' ? missing.error : '', /secret TWILIO_ACCOUNT_SID is not set/);
+    assert.match(noToken.status === 'failed' ? noToken.error : '', /secret TWILIO_AUTH_TOKEN is not set/);
+    const noSid = await sms.send(
+      delivery(),
+      context(server, { from: '+1' }, { TWILIO_AUTH_TOKEN: 't', TWILIO_API_URL: server.url }),
+    );
+    assert.match(noSid.status === 'failed' ? noSid.error : '', /secret TWILIO_ACCOUNT_SID is not set/);
     assert.equal(server.requests.length, 1);
   } finally {
     await server.close();

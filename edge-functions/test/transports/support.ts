@@ -16,13 +16,13 @@ export interface TestServer {
   hostPort: string;
   requests: Recorded[];
   /** The next answers (first in, first used); afterwards `200 {}`. */
-  answers: (() => Response)[];
+  answers: (() => Response | Promise<Response>)[];
   close(): Promise<void>;
 }
 
 export function startServer(): TestServer {
   const requests: Recorded[] = [];
-  const answers: (() => Response)[] = [];
+  const answers: (() => Response | Promise<Response>)[] = [];
   const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, async (req) => {
     const url = new URL(req.url);
     requests.push({
@@ -32,7 +32,7 @@ export function startServer(): TestServer {
       headers: req.headers,
       body: await req.text(),
     });
-    return answers.shift()?.() ?? Response.json({});
+    return (await answers.shift()?.()) ?? Response.json({});
   });
   const { port } = server.addr as Deno.NetAddr;
   return {

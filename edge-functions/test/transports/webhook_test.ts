@@ -116,3 +116,19 @@ Deno.test('webhook: 410 is permanent, 500 and 429 retry', async () => {
     await server.close();
   }
 });
+
+Deno.test('webhook: the setting timeoutMs bounds each request; a timeout retries', async () => {
+  const server = startServer();
+  try {
+    server.answers.push(() => new Promise((resolve) => setTimeout(() => resolve(new Response('late')), 300)));
+    const ctx = context(server, { timeoutMs: 50 }, { DISPATCH_WEBHOOK_SECRET: secret });
+    const outcome = await webhook.send(
+      delivery({ recipient: { userId: null, address: `${server.url}/slow` } }),
+      ctx,
+    );
+    assert.equal(outcome.status, 'retry');
+    assert.match(outcome.status === 'retry' ? outcome.error : '', /^timed out after \d+ ms$/);
+  } finally {
+    await server.close();
+  }
+});

@@ -3,7 +3,8 @@
  * rendered payload) signed as Standard Webhooks say. `webhook-id` is the receipt's idempotency key,
  * the same on every attempt, so a receiver can drop repeats; `webhook-timestamp` is the time of the
  * attempt (receivers reject old ones). The signing secret is the function secret the registry's
- * `transports.webhook.signingSecret` names (default `DISPATCH_WEBHOOK_SECRET`).
+ * `transports.webhook.signingSecret` names (default `DISPATCH_WEBHOOK_SECRET`); `timeoutMs` bounds
+ * each request (default: the guarded fetch's).
  */
 import type { Delivery, RenderedContent, Transport, TransportContext } from '../../delivery/types.ts';
 import { resolveUrl } from '../address.ts';
@@ -51,8 +52,10 @@ export function createWebhookTransport(now: () => number = Date.now): Transport 
         } catch (error) {
           throw new NotSendableError(`webhook signing: secret ${secretName}: ${(error as Error).message}`);
         }
+        const timeoutMs = context.settings.timeoutMs;
         return sendRequest(context, url.href, {
           method: 'POST',
+          ...(typeof timeoutMs === 'number' && timeoutMs > 0 ? { timeoutMs } : {}),
           headers: {
             'content-type': 'application/json',
             'user-agent': 'supadispatch-webhook',
