@@ -172,7 +172,9 @@ Deno.test('email: batches larger than the provider takes are split', async () =>
   const server = startServer();
   try {
     const ctx = context(server, settings, { RESEND_API_KEY: 'k', RESEND_API_URL: server.url });
-    const many = Array.from({ length: 101 }, (_, i) => delivery({ idempotencyKey: `dispatch-${i}` }));
+    const many = Array.from({ length: 101 }, (_, i) =>
+      delivery({ idempotencyKey: `dispatch-${String(i).padStart(3, '0')}` }),
+    );
     server.answers.push(
       () => Response.json({ data: many.slice(0, 100).map((_, i) => ({ id: `m${i}` })) }),
       () => Response.json({ id: 'm100' }),
@@ -185,6 +187,96 @@ Deno.test('email: batches larger than the provider takes are split', async () =>
     assert.equal(outcomes.length, 101);
     assert.equal(outcomes[99].status === 'sent' && outcomes[99].providerMessageId, 'm99');
     assert.equal(outcomes[100].status === 'sent' && outcomes[100].providerMessageId, 'm100');
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test('email: the same receipts make the same batch whatever their order (key and payload)', async () => {
+  const server = startServer();
+  try {
+    const ctx = context(server, settings, { RESEND_API_KEY: 'k', RESEND_API_URL: server.url });
+    const a = delivery({ idempotencyKey: 'dispatch-a', recipient: { userId: null, address: 'a@x.example' } });
+    const b = delivery({ idempotencyKey: 'dispatch-b', recipient: { userId: null, address: 'b@x.example' } });
+    server.answers.push(
+      () => Response.json({ data: [{ id: 'id-a' }, { id: 'id-b' }] }),
+      () => Response.json({ data: [{ id: 'id-a' }, { id: 'id-b' }] }),
+    );
+    const first = await email.sendBatch!([b, a], ctx);
+    await email.sendBatch!([a, b], ctx);
+    assert.deepEqual(
+      first.map((o) => o.status === 'sent' && o.providerMessageId),
+      ['id-b', 'id-a'],
+      'outcomes in the order given',
+    );
+    const [one, two] = server.requests;
+    assert.equal(one.body, two.body);
+    assert.equal(one.headers.get('idempotency-key'), two.headers.get('idempotency-key'));
+    assert.deepEqual(
+      JSON.parse(one.body).map((m: { to: string[] }) => m.to[0]),
+      ['a@x.example', 'b@x.example'],
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test('email: a batch refused for one bad message is sent one by one; only the bad one fails', async () => {
+  const server = startServer();
+  try {
+    const ctx = context(server, settings, { RESEND_API_KEY: 'k', RESEND_API_URL: server.url });
+    const invalid = () =>
+      Response.json(
+        { statusCode: 422, name: 'validation_error', message: 'Invalid `to` field.' },
+        { status: 422 },
+      );
+    server.answers.push(invalid, () => Response.json({ id: 'ok-1' }), invalid);
+    const outcomes = await email.sendBatch!(
+      [
+        delivery({ idempotencyKey: 'dispatch-1', recipient: { userId: null, address: 'fine@x.example' } }),
+        delivery({ idempotencyKey: 'dispatch-2', recipient: { userId: null, address: 'not an address' } }),
+      ],
+      ctx,
+    );
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['sent', 'failed'],
+    );
+    assert.deepEqual(
+      server.requests.map((r) => [r.path, r.headers.get('idempotency-key')]),
+      [
+        ['/emails/batch', server.requests[0].headers.get('idempotency-key')],
+        ['/emails', 'dispatch-1'],
+        ['/emails', 'dispatch-2'],
+      ],
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test('email: Resend’s 409 for a key reused with another payload is permanent; in progress retries', async () => {
+  const server = startServer();
+  try {
+    const ctx = context(server, settings, { RESEND_API_KEY: 'k', RESEND_API_URL: server.url });
+    server.answers.push(
+      () =>
+        Response.json(
+          {
+            statusCode: 409,
+            name: 'invalid_idempotent_request',
+            message: 'Same idempotency key used with a different request payload.',
+          },
+          { status: 409 },
+        ),
+      () =>
+        Response.json(
+          { statusCode: 409, name: 'concurrent_idempotent_requests', message: 'still in progress' },
+          { status: 409 },
+        ),
+    );
+    assert.equal((await email.send(delivery(), ctx)).status, 'failed');
+    assert.equal((await email.send(delivery(), ctx)).status, 'retry');
   } finally {
     await server.close();
   }

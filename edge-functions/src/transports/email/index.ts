@@ -2,7 +2,8 @@
  * The email transport: turns a delivery into an {@link EmailMessage} (the event's from/reply-to over
  * the transport's, html and text, a test send marked) and hands it to the provider the registry's
  * `transports.email.provider` names (default `resend`). Batches go to the provider's batch API in
- * chunks it accepts; a delivery that cannot become a message fails alone.
+ * chunks it accepts; a delivery that cannot become a message fails alone, and so does one the
+ * provider refuses (a refused batch is sent again one by one).
  */
 import type { Delivery, SendOutcome, Transport, TransportContext } from '../../delivery/types.ts';
 import { resolveAddress } from '../address.ts';
@@ -58,6 +59,11 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** The provider refused the request's content (400, 422): the same batch would be refused again. */
+function rejectedAsInvalid(outcome: SendOutcome): boolean {
+  return outcome.status === 'failed' && (outcome.httpStatus === 400 || outcome.httpStatus === 422);
+}
+
 function providerOf(context: TransportContext, providers: Record<string, EmailProvider>): EmailProvider {
   const name = setting(context, 'provider', 'resend');
   const provider = providers[name];
@@ -93,16 +99,25 @@ export function createEmailTransport(providers: Record<string, EmailProvider> = 
           outcomes[index] = { status: 'failed', error: error.message, durationMs: 0 };
         }
       });
+      // Sorted by key, so the same receipts make the same batches, and a batch sent again after a
+      // lost answer carries the same derived key and payload: the provider recognises it.
+      ready.sort((a, b) => (a.message.idempotencyKey < b.message.idempotencyKey ? -1 : 1));
       const size = provider.sendBatch ? Math.max(1, provider.maxBatchSize ?? 100) : 1;
       for (let start = 0; start < ready.length; start += size) {
         const chunk = ready.slice(start, start + size);
-        const results =
+        let results =
           chunk.length > 1 && provider.sendBatch
             ? await provider.sendBatch(
                 chunk.map((c) => c.message),
                 context,
               )
             : [await provider.send(chunk[0].message, context)];
+        if (chunk.length > 1 && results.every(rejectedAsInvalid)) {
+          // A batch is validated whole: one bad message refuses all, and nothing was sent. One by
+          // one, only the bad ones fail.
+          results = [];
+          for (const c of chunk) results.push(await provider.send(c.message, context));
+        }
         chunk.forEach((c, i) => {
           outcomes[c.index] = results[i];
         });

@@ -57,20 +57,33 @@ const emailId = (body: unknown) => {
   return typeof id === 'string' ? id : undefined;
 };
 
+/**
+ * Resend answers 409 both for "the first request with this key is still in progress" (retry) and for
+ * "this key came with another payload" (`invalid_idempotent_request`: retrying cannot help).
+ */
+function settleConflict(outcome: SendOutcome): SendOutcome {
+  if (outcome.status !== 'retry' || outcome.httpStatus !== 409) return outcome;
+  if (!outcome.error.includes('invalid_idempotent_request')) return outcome;
+  const { retryAfterMs: _ignored, ...rest } = outcome;
+  return { ...rest, status: 'failed' };
+}
+
 export const resend: EmailProvider = {
   name: 'resend',
   maxBatchSize: RESEND_MAX_BATCH,
-  send: (message, context) =>
-    unlessNotSendable(() =>
-      sendRequest(
-        context,
-        endpoint(context, '/emails'),
-        {
-          method: 'POST',
-          headers: headers(context, message.idempotencyKey),
-          body: JSON.stringify(resendPayload(message)),
-        },
-        { messageId: emailId },
+  send: async (message, context) =>
+    settleConflict(
+      await unlessNotSendable(() =>
+        sendRequest(
+          context,
+          endpoint(context, '/emails'),
+          {
+            method: 'POST',
+            headers: headers(context, message.idempotencyKey),
+            body: JSON.stringify(resendPayload(message)),
+          },
+          { messageId: emailId },
+        ),
       ),
     ),
   async sendBatch(messages, context) {
@@ -93,7 +106,7 @@ export const resend: EmailProvider = {
         },
       ),
     );
-    if (outcome.status !== 'sent') return messages.map(() => outcome);
+    if (outcome.status !== 'sent') return messages.map(() => settleConflict(outcome));
     const { response: _whole, ...sent } = outcome;
     return messages.map((_, index): SendOutcome => {
       const id = Array.isArray(ids) ? emailId(ids[index]) : undefined;
