@@ -64,6 +64,10 @@ function rejectedAsInvalid(outcome: SendOutcome): boolean {
   return outcome.status === 'failed' && (outcome.httpStatus === 400 || outcome.httpStatus === 422);
 }
 
+function describe(outcome: SendOutcome): string {
+  return outcome.status === 'sent' ? 'sent' : outcome.error;
+}
+
 function providerOf(context: TransportContext, providers: Record<string, EmailProvider>): EmailProvider {
   const name = setting(context, 'provider', 'resend');
   const provider = providers[name];
@@ -115,6 +119,9 @@ export function createEmailTransport(providers: Record<string, EmailProvider> = 
         if (chunk.length > 1 && results.every(rejectedAsInvalid)) {
           // A batch is validated whole: one bad message refuses all, and nothing was sent. One by
           // one, only the bad ones fail.
+          context.log(
+            `email: batch of ${chunk.length} refused (${describe(results[0])}); sending one by one`,
+          );
           results = [];
           for (const c of chunk) results.push(await provider.send(c.message, context));
         }
