@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { StackContext } from '../context.ts';
 import { signJwt } from '../jwt.ts';
+import { CommitThenThrow } from './context.ts';
 import { badRequest } from './errors.ts';
 import { type Db, findUserById, isBanned, type UserRow, userJson } from './users.ts';
 
@@ -211,11 +212,4 @@ export async function refreshSession(
     session.id,
   ]);
   return sessionResponse(user, await accessToken(db, ctx, user, session.id), issued);
-}
-
-/** An error whose transaction must still commit (GoTrue's storage.NewCommitWithError). */
-export class CommitThenThrow extends Error {
-  constructor(readonly error: Error) {
-    super(error.message);
-  }
 }
