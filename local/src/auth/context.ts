@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StackContext } from '../context.ts';
 import { inTransaction } from '../db/act-as.ts';
 import { bearerToken, HttpError, readJson } from '../http.ts';
@@ -126,6 +126,17 @@ export class CommitThenThrow extends Error {
     super(error.message);
   }
 }
+
+/**
+ * An endpoint handler (GoTrue's `apiHandler`), as index.ts routes to it: given the request's URL,
+ * or for /admin/users/<id> (`Handler<string>`) the `<id>` of the path.
+ */
+export type Handler<Param = URL> = (
+  auth: AuthContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  param: Param,
+) => Promise<void>;
 
 export type Body = Record<string, unknown>;
 

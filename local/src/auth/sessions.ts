@@ -130,6 +130,12 @@ export async function issueSession(
   return sessionResponse(user, await accessToken(db, ctx, user, sessionId), refreshToken);
 }
 
+/** Logout, or LogoutAllExceptMe when `keep` names the caller's session: ends the user's sessions. */
+export async function endSessions(db: Db, userId: string, keep: string | null = null): Promise<void> {
+  if (keep) await db.query('delete from auth.sessions where user_id = $1 and id <> $2', [userId, keep]);
+  else await db.query('delete from auth.sessions where user_id = $1', [userId]);
+}
+
 interface RefreshRow {
   id: string;
   token: string;
