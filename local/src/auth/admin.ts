@@ -1,21 +1,22 @@
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../http.ts';
 import { parseGoDuration } from '../project-config.ts';
-import { type AuthContext, obj, str, uuidPattern } from './context.ts';
+import { type Handler, obj, str, uuidPattern } from './context.ts';
 import { AuthError, badRequest, internal, notFound } from './errors.ts';
+import { clearOneTimeTokens } from './one-time-tokens.ts';
+import { endSessions } from './sessions.ts';
 import {
   confirmUser,
   type Db,
-  emailIdentityData,
+  emailAppMetadata,
   findUserById,
   hashPassword,
-  insertIdentity,
-  insertUser,
+  insertEmailUser,
   isDuplicatedEmail,
   mergeMetadata,
   nilInstanceId,
   randomPassword,
+  setEmailIdentity,
   type UserRow,
   userJson,
 } from './users.ts';
@@ -25,12 +26,7 @@ import { checkPasswordStrength, emailExists, maxPasswordLength, validateEmail } 
  * /admin/users[/<id>] (admin.go): list, read, create, update and delete users with a service_role token.
  * GET /admin/users?page&per_page&filter lists newest first, with GoTrue's `link` and `x-total-count` headers.
  */
-export async function adminListUsers(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const adminListUsers: Handler = async (auth, req, res, url) => {
   auth.requireAdmin(req);
   const parse = (name: string, fallback: number) => {
     const raw = url.searchParams.get(name);
@@ -74,7 +70,7 @@ export async function adminListUsers(
   if (totalPages > page) header += `${link(page + 1)}; rel="next", `;
   header += `${link(totalPages)}; rel="last"`;
   sendJson(res, 200, { users, aud: 'authenticated' }, { link: header, 'x-total-count': String(total) });
-}
+};
 
 /** loadUser: the `<id>` of /admin/users/<id>. */
 async function loadUserParam(db: Db, id: string): Promise<UserRow> {
@@ -84,15 +80,10 @@ async function loadUserParam(db: Db, id: string): Promise<UserRow> {
   return user;
 }
 
-export async function adminGetUser(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  id: string,
-): Promise<void> {
+export const adminGetUser: Handler<string> = async (auth, req, res, id) => {
   auth.requireAdmin(req);
   sendJson(res, 200, userJson(await loadUserParam(auth.ctx.adminPool, id)));
-}
+};
 
 /** `ban_duration`: undefined when absent, null for "none" (unban), else the end of the ban. */
 function banUntil(duration: unknown): Date | null | undefined {
@@ -106,11 +97,7 @@ function banUntil(duration: unknown): Date | null | undefined {
   return new Date(Date.now() + seconds * 1000);
 }
 
-export async function adminCreateUser(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+export const adminCreateUser: Handler = async (auth, req, res) => {
   auth.requireAdmin(req);
   const body = await auth.body(req);
   let email = str(body.email);
@@ -137,16 +124,15 @@ export async function adminCreateUser(
   const banned = banUntil(body.ban_duration);
   const user = await auth.tx(async (db) => {
     try {
-      const id = await insertUser(db, {
+      const created = await insertEmailUser(db, {
         id: customId || undefined,
         email,
         passwordHash: passwordHash || (await hashPassword(db, password || randomPassword())),
         userMetadata: obj(body.user_metadata) ?? {},
-        appMetadata: mergeMetadata({ provider: 'email', providers: ['email'] }, obj(body.app_metadata) ?? {}),
+        appMetadata: mergeMetadata(emailAppMetadata(), obj(body.app_metadata) ?? {}),
         role: str(body.role) || 'authenticated',
       });
-      await insertIdentity(db, id, 'email', emailIdentityData(id, email));
-      const created = (await findUserById(db, id))!;
+      const id = created.id;
       if (body.email_confirm === true) await confirmUser(db, created);
       if (banned !== undefined)
         await db.query('update auth.users set banned_until = $2 where id = $1', [id, banned]);
@@ -158,14 +144,9 @@ export async function adminCreateUser(
     }
   });
   sendJson(res, 200, userJson(user));
-}
+};
 
-export async function adminUpdateUser(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  id: string,
-): Promise<void> {
+export const adminUpdateUser: Handler<string> = async (auth, req, res, id) => {
   auth.requireAdmin(req);
   const body = await auth.body(req);
   let email = str(body.email);
@@ -185,27 +166,15 @@ export async function adminUpdateUser(
             email_change_token_current = '', email_change_token_new = '', updated_at = now() where id = $1`,
         [id, await hashPassword(db, password)],
       );
-      await db.query('delete from auth.one_time_tokens where user_id = $1', [id]);
-      await db.query('delete from auth.sessions where user_id = $1', [id]);
+      await clearOneTimeTokens(db, id);
+      await endSessions(db, id);
     }
     if (email) {
       if (email !== user.email && (await isDuplicatedEmail(db, email, user.aud ?? 'authenticated', id))) {
         throw emailExists();
       }
-      const identity = await db.query<{ id: string }>(
-        "select id from auth.identities where user_id = $1 and provider = 'email'",
-        [id],
-      );
       const verified = body.email_confirm === true;
-      if (identity.rows.length === 0) {
-        await insertIdentity(db, id, 'email', emailIdentityData(id, email, {}, verified));
-      } else {
-        await db.query(
-          `update auth.identities set identity_data = identity_data || jsonb_build_object('email', $2::text,
-              'email_verified', $3::boolean), updated_at = now() where id = $1`,
-          [identity.rows[0].id, email, verified],
-        );
-      }
+      await setEmailIdentity(db, id, email, verified);
       if (user.is_anonymous && verified)
         await db.query('update auth.users set is_anonymous = false where id = $1', [id]);
       await db.query('update auth.users set email = $2, updated_at = now() where id = $1', [id, email]);
@@ -231,15 +200,10 @@ export async function adminUpdateUser(
     return (await findUserById(db, id))!;
   });
   sendJson(res, 200, userJson(user));
-}
+};
 
 /** DELETE /admin/users/<id>; `should_soft_delete` keeps the row with its personal data obfuscated. */
-export async function adminDeleteUser(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  id: string,
-): Promise<void> {
+export const adminDeleteUser: Handler<string> = async (auth, req, res, id) => {
   auth.requireAdmin(req);
   const body = await auth.body(req);
   await auth.tx(async (db) => {
@@ -257,10 +221,10 @@ export async function adminDeleteUser(
             identity_data = '{}'::jsonb, updated_at = now() where user_id = $1`,
         [id],
       );
-      await db.query('delete from auth.sessions where user_id = $1', [id]);
+      await endSessions(db, id);
     } else {
       await db.query('delete from auth.users where id = $1', [id]);
     }
   });
   sendJson(res, 200, {});
-}
+};

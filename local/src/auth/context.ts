@@ -1,12 +1,11 @@
-import type { IncomingMessage } from 'node:http';
-import type pg from 'pg';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StackContext } from '../context.ts';
+import { inTransaction } from '../db/act-as.ts';
 import { bearerToken, HttpError, readJson } from '../http.ts';
 import { type JwtClaims, verifyJwt } from '../jwt.ts';
 import { badRequest, forbidden, unauthorized } from './errors.ts';
 import type { Mailer } from './mailer.ts';
 import { referrer } from './redirect.ts';
-import { CommitThenThrow } from './sessions.ts';
 import type { AuthSettings } from './settings.ts';
 import { type Db, findUserById, isBanned, type UserRow } from './users.ts';
 
@@ -37,27 +36,22 @@ export class AuthContext {
   /**
    * One transaction on the stack's admin pool (supabase_admin, where GoTrue has its own
    * supabase_auth_admin). Auth never takes on the caller's role or `request.jwt.claims`: this is
-   * not an "act as this JWT" transaction. A `CommitThenThrow` commits, then answers with its error.
+   * not an "act as this JWT" transaction. A `CommitThenThrow` commits, then answers with its error,
+   * as GoTrue's storage.Connection.Transaction does: the deferred error leaves `fn` as a success.
    */
   async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    const client: pg.PoolClient = await this.ctx.adminPool.connect();
-    try {
-      await client.query('begin');
+    let deferred: Error | undefined;
+    const result = await inTransaction(this.ctx.adminPool, async (client) => {
       try {
-        const result = await fn(client);
-        await client.query('commit');
-        return result;
+        return await fn(client);
       } catch (error) {
-        if (error instanceof CommitThenThrow) {
-          await client.query('commit');
-          throw error.error;
-        }
-        await client.query('rollback').catch(() => {});
-        throw error;
+        if (!(error instanceof CommitThenThrow)) throw error;
+        deferred = error.error;
+        return undefined;
       }
-    } finally {
-      client.release();
-    }
+    });
+    if (deferred) throw deferred;
+    return result as T;
   }
 
   /** The JSON object body; no body is `{}`, anything but an object is GoTrue's `bad_json`. */
@@ -125,6 +119,24 @@ export class AuthContext {
     return claims;
   }
 }
+
+/** An error whose transaction must still commit (GoTrue's storage.NewCommitWithError); see `tx`. */
+export class CommitThenThrow extends Error {
+  constructor(readonly error: Error) {
+    super(error.message);
+  }
+}
+
+/**
+ * An endpoint handler (GoTrue's `apiHandler`), as index.ts routes to it: given the request's URL,
+ * or for /admin/users/<id> (`Handler<string>`) the `<id>` of the path.
+ */
+export type Handler<Param = URL> = (
+  auth: AuthContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  param: Param,
+) => Promise<void>;
 
 export type Body = Record<string, unknown>;
 

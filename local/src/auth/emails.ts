@@ -1,71 +1,47 @@
-import { createHash, randomInt } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { AuthContext } from './context.ts';
 import { AuthError } from './errors.ts';
-import { type Db, saveOneTimeToken, type UserRow } from './users.ts';
+import { generateOtp, issueEmailChangeTokens, issueOneTimeToken, tokenHash } from './one-time-tokens.ts';
+import type { Db, UserRow } from './users.ts';
 
 /**
  * The emails GoTrue sends on a user's behalf (mail.go): each makes a one-time code, mails it
- * with its hash in the link, and stores the hash on the user and in auth.one_time_tokens,
- * where verify.ts looks it up. sendConfirmation: the sign-up confirmation.
+ * with its hash in the link, and issues the hash as the user's token (one-time-tokens.ts),
+ * where verify.ts looks it up.
  */
-export async function sendConfirmation(
-  auth: AuthContext,
-  db: Db,
-  req: IncomingMessage,
-  user: UserRow,
-  redirectTo: string,
-): Promise<void> {
-  checkFrequency(auth, user.confirmation_sent_at);
-  const otp = generateOtp(auth.settings.otpLength);
-  const hash = tokenHash(user.email ?? '', otp);
-  await auth.mailer.send(
-    req,
-    { ...user, confirmation_token: hash },
-    { type: 'signup', otp, tokenHash: hash, redirectTo },
-  );
-  await db.query(
-    'update auth.users set confirmation_token = $2, confirmation_sent_at = now(), updated_at = now() where id = $1',
-    [user.id, hash],
-  );
-  await saveOneTimeToken(db, user.id, 'confirmation_token', user.email ?? '', hash);
-}
 
-export async function sendInvite(
-  auth: AuthContext,
-  db: Db,
-  req: IncomingMessage,
-  user: UserRow,
-  redirectTo: string,
-): Promise<void> {
-  const otp = generateOtp(auth.settings.otpLength);
-  const hash = tokenHash(user.email ?? '', otp);
-  await auth.mailer.send(req, user, { type: 'invite', otp, tokenHash: hash, redirectTo });
-  await db.query(
-    `update auth.users set confirmation_token = $2, confirmation_sent_at = now(), invited_at = now(), updated_at = now()
-      where id = $1`,
-    [user.id, hash],
-  );
-  await saveOneTimeToken(db, user.id, 'confirmation_token', user.email ?? '', hash);
-}
+/**
+ * The emails of a single code, to the user's address (GoTrue's sendConfirmation, sendInvite,
+ * sendPasswordRecovery, sendMagicLink): the token each issues, and the time its
+ * `[auth.email] max_frequency` counts from (invites have none). A magic link is a recovery with
+ * another template, so the two share the token and its rate limit.
+ */
+const singleCodeEmails = {
+  signup: { token: 'confirmation_token', sentAt: 'confirmation_sent_at' },
+  invite: { token: 'confirmation_token', sentAt: null },
+  recovery: { token: 'recovery_token', sentAt: 'recovery_sent_at' },
+  magiclink: { token: 'recovery_token', sentAt: 'recovery_sent_at' },
+} as const;
 
-export async function sendRecoveryOrMagicLink(
+/** Sends one of the single-code emails; an invite also marks the user invited. */
+export async function sendEmail(
   auth: AuthContext,
   db: Db,
   req: IncomingMessage,
   user: UserRow,
-  type: 'recovery' | 'magiclink',
+  type: keyof typeof singleCodeEmails,
   redirectTo: string,
 ): Promise<void> {
-  checkFrequency(auth, user.recovery_sent_at);
+  const { token, sentAt } = singleCodeEmails[type];
+  if (sentAt) checkFrequency(auth, user[sentAt]);
+  const email = user.email ?? '';
   const otp = generateOtp(auth.settings.otpLength);
-  const hash = tokenHash(user.email ?? '', otp);
+  const hash = tokenHash(email, otp);
   await auth.mailer.send(req, user, { type, otp, tokenHash: hash, redirectTo });
-  await db.query(
-    'update auth.users set recovery_token = $2, recovery_sent_at = now(), updated_at = now() where id = $1',
-    [user.id, hash],
-  );
-  await saveOneTimeToken(db, user.id, 'recovery_token', user.email ?? '', hash);
+  await issueOneTimeToken(db, user.id, token, email, hash, {
+    invited: type === 'invite',
+    touchUpdatedAt: true,
+  });
 }
 
 /** With secure email change on, a code goes to the current address as well as the new one. */
@@ -98,28 +74,12 @@ export async function sendEmailChange(
       redirectTo,
     },
   );
-  await db.query(
-    `update auth.users set email_change = $2, email_change_token_new = $3, email_change_token_current = $4,
-        email_change_sent_at = now(), email_change_confirm_status = 0, updated_at = now()
-      where id = $1`,
-    [user.id, newEmail, hashNew, hashCurrent],
+  await issueEmailChangeTokens(
+    db,
+    user.id,
+    { email: user.email ?? '', newEmail, current: hashCurrent, next: hashNew },
+    { touchUpdatedAt: true },
   );
-  if (hashCurrent)
-    await saveOneTimeToken(db, user.id, 'email_change_token_current', user.email ?? '', hashCurrent);
-  await saveOneTimeToken(db, user.id, 'email_change_token_new', newEmail, hashNew);
-}
-
-/** hex(SHA-224(email + otp)), GoTrue's crypto.GenerateTokenHash. */
-export function tokenHash(emailOrPhone: string, otp: string): string {
-  return createHash('sha224')
-    .update(emailOrPhone + otp)
-    .digest('hex');
-}
-
-export function generateOtp(length: number): string {
-  let out = '';
-  for (let i = 0; i < length; i++) out += String(randomInt(10));
-  return out;
 }
 
 /** `[auth.email] max_frequency`: 429 when the last email of this kind went out too recently. */

@@ -1,22 +1,19 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../http.ts';
-import { type AuthContext, obj, str } from './context.ts';
-import { generateOtp, tokenHash } from './emails.ts';
+import { type Handler, obj, str } from './context.ts';
 import { badRequest, notFound } from './errors.ts';
 import { actionLink } from './mailer.ts';
+import { generateOtp, issueEmailChangeTokens, issueOneTimeToken, tokenHash } from './one-time-tokens.ts';
 import { isRedirectUrlValid } from './redirect.ts';
 import {
-  emailIdentityData,
+  emailAppMetadata,
   findUserByEmail,
   findUserById,
   hashPassword,
-  insertIdentity,
-  insertUser,
+  insertEmailUser,
   isConfirmed,
   isDuplicatedEmail,
   mergeMetadata,
   randomPassword,
-  saveOneTimeToken,
   userJson,
 } from './users.ts';
 import { checkPasswordStrength, emailExists, validateEmail } from './validate.ts';
@@ -26,12 +23,7 @@ import { checkPasswordStrength, emailExists, validateEmail } from './validate.ts
  * `type` would carry, stored as if sent, but returned to the admin instead of mailed.
  * A magic link for an unknown address signs it up (with a random password) first.
  */
-export async function generateLink(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const generateLink: Handler = async (auth, req, res, url) => {
   auth.requireAdmin(req);
   const body = await auth.body(req);
   const email = validateEmail(body.email);
@@ -60,35 +52,23 @@ export async function generateLink(
   const hash = tokenHash(email, otp);
   const result = await auth.tx(async (db) => {
     let user = existing ? await findUserById(db, existing.id, true) : null;
-    const create = async (passwordHash: string | null) => {
-      const id = await insertUser(db, {
-        email,
-        passwordHash,
-        userMetadata: data,
-        appMetadata: { provider: 'email', providers: ['email'] },
-      });
-      await insertIdentity(db, id, 'email', emailIdentityData(id, email, type === 'signup' ? data : {}));
-      return (await findUserById(db, id))!;
-    };
+    const create = (passwordHash: string | null) =>
+      insertEmailUser(
+        db,
+        { email, passwordHash, userMetadata: data, appMetadata: emailAppMetadata() },
+        type === 'signup' ? data : {},
+      );
     let linkToken = hash;
     let linkType = type;
     switch (type) {
       case 'magiclink':
       case 'recovery':
-        await db.query('update auth.users set recovery_token = $2, recovery_sent_at = now() where id = $1', [
-          user!.id,
-          hash,
-        ]);
-        await saveOneTimeToken(db, user!.id, 'recovery_token', email, hash);
+        await issueOneTimeToken(db, user!.id, 'recovery_token', email, hash);
         break;
       case 'invite':
         if (user && isConfirmed(user)) throw emailExists();
         if (!user) user = await create(null);
-        await db.query(
-          'update auth.users set confirmation_token = $2, confirmation_sent_at = now(), invited_at = now() where id = $1',
-          [user.id, hash],
-        );
-        await saveOneTimeToken(db, user.id, 'confirmation_token', email, hash);
+        await issueOneTimeToken(db, user.id, 'confirmation_token', email, hash, { invited: true });
         break;
       case 'signup':
         if (user) {
@@ -100,11 +80,7 @@ export async function generateLink(
         } else {
           user = await create(await hashPassword(db, password));
         }
-        await db.query(
-          'update auth.users set confirmation_token = $2, confirmation_sent_at = now() where id = $1',
-          [user.id, hash],
-        );
-        await saveOneTimeToken(db, user.id, 'confirmation_token', email, hash);
+        await issueOneTimeToken(db, user.id, 'confirmation_token', email, hash);
         break;
       case 'email_change_current':
       case 'email_change_new': {
@@ -120,13 +96,7 @@ export async function generateLink(
         const current = type === 'email_change_current' ? hash : (user!.email_change_token_current ?? '');
         const next =
           type === 'email_change_new' ? tokenHash(newEmail, otp) : (user!.email_change_token_new ?? '');
-        await db.query(
-          `update auth.users set email_change_sent_at = now(), email_change = $2, email_change_confirm_status = 0,
-              email_change_token_current = $3, email_change_token_new = $4 where id = $1`,
-          [user!.id, newEmail, current, next],
-        );
-        if (current) await saveOneTimeToken(db, user!.id, 'email_change_token_current', email, current);
-        if (next) await saveOneTimeToken(db, user!.id, 'email_change_token_new', newEmail, next);
+        await issueEmailChangeTokens(db, user!.id, { email, newEmail, current, next });
         linkToken = type === 'email_change_current' ? current : next;
         linkType = 'email_change';
         break;
@@ -144,4 +114,4 @@ export async function generateLink(
     verification_type: type,
     redirect_to: redirectTo,
   });
-}
+};

@@ -45,7 +45,7 @@ export function createAuthService(options: AuthServiceOptions = {}): LocalServic
       case 'POST /token':
         return token(a, req, res, url);
       case 'GET /user':
-        return getUser(a, req, res);
+        return getUser(a, req, res, url);
       case 'PUT /user':
         return updateUser(a, req, res, url);
       case 'POST /logout':
@@ -78,7 +78,7 @@ export function createAuthService(options: AuthServiceOptions = {}): LocalServic
       case 'GET /admin/users':
         return adminListUsers(a, req, res, url);
       case 'POST /admin/users':
-        return adminCreateUser(a, req, res);
+        return adminCreateUser(a, req, res, url);
       case 'POST /admin/generate_link':
         return generateLink(a, req, res, url);
     }

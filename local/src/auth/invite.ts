@@ -1,25 +1,18 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../http.ts';
-import { type AuthContext, obj } from './context.ts';
-import { sendInvite } from './emails.ts';
+import { type Handler, obj } from './context.ts';
+import { sendEmail } from './emails.ts';
 import {
-  emailIdentityData,
+  emailAppMetadata,
   findUserByEmail,
   findUserById,
-  insertIdentity,
-  insertUser,
+  insertEmailUser,
   isConfirmed,
   userJson,
 } from './users.ts';
 import { emailExists, validateEmail } from './validate.ts';
 
 /** POST /invite (invite.go, admin only): creates the user unless it exists unconfirmed, and mails the invite. */
-export async function invite(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const invite: Handler = async (auth, req, res, url) => {
   auth.requireAdmin(req);
   const body = await auth.body(req);
   const email = validateEmail(body.email);
@@ -29,17 +22,15 @@ export async function invite(
     if (user && isConfirmed(user)) throw emailExists();
     if (!user) {
       const data = obj(body.data) ?? {};
-      const id = await insertUser(db, {
+      user = await insertEmailUser(db, {
         email,
         passwordHash: null,
         userMetadata: data,
-        appMetadata: { provider: 'email', providers: ['email'] },
+        appMetadata: emailAppMetadata(),
       });
-      await insertIdentity(db, id, 'email', emailIdentityData(id, email));
-      user = (await findUserById(db, id))!;
     }
-    await sendInvite(auth, db, req, user, redirectTo);
+    await sendEmail(auth, db, req, user, 'invite', redirectTo);
     return (await findUserById(db, user.id))!;
   });
   sendJson(res, 200, userJson(user));
-}
+};

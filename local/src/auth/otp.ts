@@ -1,7 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../http.ts';
-import { type AuthContext, obj, str } from './context.ts';
-import { sendConfirmation, sendEmailChange, sendRecoveryOrMagicLink } from './emails.ts';
+import { type Handler, obj, str } from './context.ts';
+import { sendEmail, sendEmailChange } from './emails.ts';
 import { badRequest, unprocessable } from './errors.ts';
 import { signupEmail } from './signup.ts';
 import { findUserByEmail, findUserById, isConfirmed, randomPassword } from './users.ts';
@@ -13,12 +12,7 @@ import { validateEmail } from './validate.ts';
  *
  * POST /otp: a magic link (and code); an unknown address is signed up first unless `create_user` is false.
  */
-export async function otp(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const otp: Handler = async (auth, req, res, url) => {
   const body = await auth.body(req);
   const email = str(body.email);
   const phone = str(body.phone);
@@ -58,36 +52,26 @@ export async function otp(
       // GoTrue's internal sign-up also leaves a session behind, never handed out
       user = (await findUserById(db, result.user.id))!;
     }
-    await sendRecoveryOrMagicLink(auth, db, req, user, 'magiclink', redirectTo);
+    await sendEmail(auth, db, req, user, 'magiclink', redirectTo);
   });
   sendJson(res, 200, {});
-}
+};
 
 /** POST /recover: a password recovery link. */
-export async function recover(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const recover: Handler = async (auth, req, res, url) => {
   const body = await auth.body(req);
   if (!str(body.email)) throw badRequest('validation_failed', 'Password recovery requires an email');
   const email = validateEmail(body.email);
   const redirectTo = auth.referrer(req, url);
   await auth.tx(async (db) => {
     const user = await findUserByEmail(db, email);
-    if (user) await sendRecoveryOrMagicLink(auth, db, req, user, 'recovery', redirectTo);
+    if (user) await sendEmail(auth, db, req, user, 'recovery', redirectTo);
   });
   sendJson(res, 200, {});
-}
+};
 
 /** POST /resend: the confirmation of a sign-up or of an email change, again. */
-export async function resend(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const resend: Handler = async (auth, req, res, url) => {
   const body = await auth.body(req);
   const type = str(body.type);
   if (!['signup', 'email_change', 'sms', 'phone_change'].includes(type)) {
@@ -104,10 +88,10 @@ export async function resend(
   await auth.tx(async (db) => {
     const user = await findUserByEmail(db, email);
     if (!user) return;
-    if (type === 'signup' && !isConfirmed(user)) await sendConfirmation(auth, db, req, user, redirectTo);
+    if (type === 'signup' && !isConfirmed(user)) await sendEmail(auth, db, req, user, 'signup', redirectTo);
     if (type === 'email_change' && user.email_change) {
       await sendEmailChange(auth, db, req, user, user.email_change, redirectTo);
     }
   });
   sendJson(res, 200, {});
-}
+};

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { StackContext } from '../context.ts';
 import { signJwt } from '../jwt.ts';
+import { CommitThenThrow } from './context.ts';
 import { badRequest } from './errors.ts';
 import { type Db, findUserById, isBanned, type UserRow, userJson } from './users.ts';
 
@@ -129,6 +130,12 @@ export async function issueSession(
   return sessionResponse(user, await accessToken(db, ctx, user, sessionId), refreshToken);
 }
 
+/** Logout, or LogoutAllExceptMe when `keep` names the caller's session: ends the user's sessions. */
+export async function endSessions(db: Db, userId: string, keep: string | null = null): Promise<void> {
+  if (keep) await db.query('delete from auth.sessions where user_id = $1 and id <> $2', [userId, keep]);
+  else await db.query('delete from auth.sessions where user_id = $1', [userId]);
+}
+
 interface RefreshRow {
   id: string;
   token: string;
@@ -211,11 +218,4 @@ export async function refreshSession(
     session.id,
   ]);
   return sessionResponse(user, await accessToken(db, ctx, user, session.id), issued);
-}
-
-/** An error whose transaction must still commit (GoTrue's storage.NewCommitWithError). */
-export class CommitThenThrow extends Error {
-  constructor(readonly error: Error) {
-    super(error.message);
-  }
 }

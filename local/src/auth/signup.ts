@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { sendJson } from '../http.ts';
-import { type AuthContext, type Body, obj, str } from './context.ts';
-import { sendConfirmation } from './emails.ts';
+import { type AuthContext, type Body, type Handler, obj, str } from './context.ts';
+import { sendEmail } from './emails.ts';
 import { badRequest, unprocessable } from './errors.ts';
 import { issueSession, type SessionResponse } from './sessions.ts';
 import {
   confirmUser,
   type Db,
-  emailIdentityData,
+  emailAppMetadata,
   findUserByEmail,
   findUserById,
   hashPassword,
-  insertIdentity,
+  insertEmailUser,
   insertUser,
   isConfirmed,
   type UserRow,
@@ -21,12 +21,7 @@ import {
 import { checkPasswordStrength, validateEmail } from './validate.ts';
 
 /** POST /signup (signup.go): email and password, or an anonymous user when neither is given. */
-export async function signup(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const signup: Handler = async (auth, req, res, url) => {
   if (!auth.config.enableSignup)
     throw unprocessable('signup_disabled', 'Signups not allowed for this instance');
   const body = await auth.body(req);
@@ -69,7 +64,7 @@ export async function signup(
   if (result.fake) sendJson(res, 200, result.fake);
   else if (result.session) sendJson(res, 200, result.session);
   else sendJson(res, 200, userJson(result.user));
-}
+};
 
 /**
  * The email half of Signup, also behind POST /otp for a new address: creates or reuses an
@@ -101,24 +96,22 @@ export async function signupEmail(
         last_sign_in_at: undefined,
         identities: [],
         user_metadata: params.data,
-        app_metadata: { provider: 'email', providers: ['email'] },
+        app_metadata: emailAppMetadata(),
       },
     };
   }
   if (!user) {
-    const id = await insertUser(db, {
-      email: params.email,
-      passwordHash: await hashPassword(db, params.password),
-      userMetadata: params.data,
-      appMetadata: { provider: 'email', providers: ['email'] },
-    });
-    await insertIdentity(db, id, 'email', emailIdentityData(id, params.email, params.data));
-    user = (await findUserById(db, id))!;
+    const passwordHash = await hashPassword(db, params.password);
+    user = await insertEmailUser(
+      db,
+      { email: params.email, passwordHash, userMetadata: params.data, appMetadata: emailAppMetadata() },
+      params.data,
+    );
   }
   if (auth.autoconfirm) {
     await confirmUser(db, user);
     return { user, session: await issueSession(db, auth.ctx, req, user.id, 'password') };
   }
-  await sendConfirmation(auth, db, req, user, params.redirectTo);
+  await sendEmail(auth, db, req, user, 'signup', params.redirectTo);
   return { user: (await findUserById(db, user.id))!, session: null };
 }

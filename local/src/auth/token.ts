@@ -1,18 +1,13 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { sendJson } from '../http.ts';
-import { type AuthContext, type Body, str } from './context.ts';
+import { type AuthContext, type Body, type Handler, str } from './context.ts';
 import { badRequest, notFound, OAuthError, unprocessable, WeakPasswordError } from './errors.ts';
 import { issueSession, refreshSession, type SessionResponse } from './sessions.ts';
 import { checkPassword, findUserByEmail, isBanned, isConfirmed } from './users.ts';
 import { checkPasswordStrength } from './validate.ts';
 
 /** POST /token (token.go): `grant_type` password or refresh_token; PKCE flows are never stored here. */
-export async function token(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const token: Handler = async (auth, req, res, url) => {
   const grantType = url.searchParams.get('grant_type');
   const body = await auth.body(req);
   switch (grantType) {
@@ -30,7 +25,7 @@ export async function token(
     default:
       throw badRequest('invalid_credentials', 'unsupported_grant_type');
   }
-}
+};
 
 /** A correct but weak password still signs in; the session then carries `weak_password`. */
 async function passwordGrant(auth: AuthContext, req: IncomingMessage, body: Body): Promise<SessionResponse> {

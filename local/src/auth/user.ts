@@ -1,8 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../http.ts';
-import { type AuthContext, adminRoles, obj, str } from './context.ts';
+import { adminRoles, type Handler, obj, str } from './context.ts';
 import { sendEmailChange } from './emails.ts';
 import { badRequest, forbidden, unprocessable } from './errors.ts';
+import { clearOneTimeTokens } from './one-time-tokens.ts';
+import { endSessions } from './sessions.ts';
 import {
   checkPassword,
   confirmEmailChange,
@@ -15,22 +16,17 @@ import {
 import { checkPasswordStrength, emailExists, validateEmail } from './validate.ts';
 
 /** The signed-in user (user.go, logout.go): GET /user answers with the caller's row; PUT /user, POST /logout below. */
-export async function getUser(auth: AuthContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export const getUser: Handler = async (auth, req, res) => {
   const { user } = await auth.authenticate(req, auth.ctx.adminPool);
   sendJson(res, 200, userJson(user));
-}
+};
 
 /**
  * PUT /user: password, metadata and email. A new password ends the user's other sessions; a
  * new email is mailed for confirmation, except an anonymous user's under autoconfirm, which
  * takes it at once.
  */
-export async function updateUser(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const updateUser: Handler = async (auth, req, res, url) => {
   const body = await auth.body(req);
   const redirectTo = auth.referrer(req, url);
   const result = await auth.tx(async (db) => {
@@ -75,12 +71,8 @@ export async function updateUser(
           where id = $1`,
         [user.id, hash],
       );
-      await db.query('delete from auth.one_time_tokens where user_id = $1', [user.id]);
-      if (sessionId) {
-        await db.query('delete from auth.sessions where user_id = $1 and id <> $2', [user.id, sessionId]);
-      } else {
-        await db.query('delete from auth.sessions where user_id = $1', [user.id]);
-      }
+      await clearOneTimeTokens(db, user.id);
+      await endSessions(db, user.id, sessionId);
     }
     const data = obj(body.data);
     if (data) {
@@ -107,15 +99,10 @@ export async function updateUser(
     return (await findUserById(db, user.id))!;
   });
   sendJson(res, 200, userJson(result));
-}
+};
 
 /** POST /logout?scope=global|local|others (global by default). */
-export async function logout(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const logout: Handler = async (auth, req, res, url) => {
   const scope = url.searchParams.get('scope') ?? '';
   if (!['', 'global', 'local', 'others'].includes(scope)) {
     throw badRequest('validation_failed', `Unsupported logout scope "${scope}"`);
@@ -125,12 +112,12 @@ export async function logout(
     if (sessionId && scope === 'local') {
       await db.query('delete from auth.sessions where id = $1', [sessionId]);
     } else if (sessionId && scope === 'others') {
-      await db.query('delete from auth.sessions where user_id = $1 and id <> $2', [user.id, sessionId]);
+      await endSessions(db, user.id, sessionId);
     } else {
-      await db.query('delete from auth.sessions where user_id = $1', [user.id]);
+      await endSessions(db, user.id);
       await db.query('delete from auth.refresh_tokens where user_id = $1', [user.id]);
     }
   });
   res.writeHead(204);
   res.end();
-}
+};

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { clearOneTimeTokens } from './one-time-tokens.ts';
 
 /** Anything that runs a query: the pool or a client inside a transaction. */
 export type Db = Pick<pg.PoolClient, 'query'>;
@@ -236,6 +237,45 @@ export function emailIdentityData(
   return data;
 }
 
+/** The email identity's address and whether it is verified; a user without one gets one. */
+export async function setEmailIdentity(
+  db: Db,
+  userId: string,
+  email: string,
+  verified: boolean,
+): Promise<void> {
+  const identity = await db.query<{ id: string }>(
+    "select id from auth.identities where user_id = $1 and provider = 'email'",
+    [userId],
+  );
+  if (identity.rows.length === 0) {
+    await insertIdentity(db, userId, 'email', emailIdentityData(userId, email, {}, verified));
+  } else {
+    await db.query(
+      `update auth.identities set identity_data = identity_data || jsonb_build_object('email', $2::text,
+          'email_verified', $3::boolean), updated_at = now() where id = $1`,
+      [identity.rows[0].id, email, verified],
+    );
+  }
+}
+
+/** The app_metadata of a user who signs up with an email address. */
+export const emailAppMetadata = (): Record<string, unknown> => ({ provider: 'email', providers: ['email'] });
+
+/**
+ * signupNewUser + createNewIdentity("email"): a new user with its email identity (`identityData`
+ * adds to the identity's claims), read back.
+ */
+export async function insertEmailUser(
+  db: Db,
+  user: NewUser & { email: string },
+  identityData: Record<string, unknown> = {},
+): Promise<UserRow> {
+  const id = await insertUser(db, user);
+  await insertIdentity(db, id, 'email', emailIdentityData(id, user.email, identityData));
+  return (await findUserById(db, id))!;
+}
+
 /** Merges like UpdateUserMetaData / UpdateAppMetaData: null deletes a key, anything else sets it. */
 export function mergeMetadata(
   current: Record<string, unknown> | null,
@@ -257,7 +297,7 @@ export async function confirmUser(db: Db, user: UserRow): Promise<void> {
       where id = $1`,
     [user.id],
   );
-  await db.query('delete from auth.one_time_tokens where user_id = $1', [user.id]);
+  await clearOneTimeTokens(db, user.id);
   await db.query(
     `update auth.identities set identity_data = identity_data || '{"email_verified": true}'::jsonb, updated_at = now()
       where user_id = $1 and provider = 'email' and email = lower($2)`,
@@ -281,49 +321,14 @@ export async function updateProviders(db: Db, userId: string): Promise<void> {
 /** ConfirmEmailChange and the identity update around it: `email_change` becomes the address. */
 export async function confirmEmailChange(db: Db, user: UserRow): Promise<void> {
   const newEmail = user.email_change ?? '';
-  const identity = await db.query<{ id: string }>(
-    "select id from auth.identities where user_id = $1 and provider = 'email'",
-    [user.id],
-  );
-  if (identity.rows.length === 0) {
-    await insertIdentity(db, user.id, 'email', emailIdentityData(user.id, newEmail, {}, true));
-  } else {
-    await db.query(
-      `update auth.identities set identity_data = identity_data || jsonb_build_object('email', $2::text, 'email_verified', true),
-          updated_at = now() where id = $1`,
-      [identity.rows[0].id, newEmail],
-    );
-  }
+  await setEmailIdentity(db, user.id, newEmail, true);
   await db.query(
     `update auth.users set email = $2, email_change = '', email_change_token_current = '', email_change_token_new = '',
         email_change_confirm_status = 0, is_anonymous = false, updated_at = now()
       where id = $1`,
     [user.id, newEmail],
   );
-  await db.query('delete from auth.one_time_tokens where user_id = $1', [user.id]);
+  await clearOneTimeTokens(db, user.id);
   if (!isConfirmed(user)) await confirmUser(db, { ...user, email: newEmail });
   await updateProviders(db, user.id);
-}
-
-export type OneTimeTokenType =
-  | 'confirmation_token'
-  | 'recovery_token'
-  | 'email_change_token_new'
-  | 'email_change_token_current'
-  | 'reauthentication_token';
-
-/** CreateOneTimeToken: one token per (user, type), replacing the previous one. */
-export async function saveOneTimeToken(
-  db: Db,
-  userId: string,
-  type: OneTimeTokenType,
-  relatesTo: string,
-  tokenHash: string,
-): Promise<void> {
-  await db.query('delete from auth.one_time_tokens where user_id = $1 and token_type = $2', [userId, type]);
-  await db.query(
-    `insert into auth.one_time_tokens (id, user_id, token_type, token_hash, relates_to, created_at, updated_at)
-     values (gen_random_uuid(), $1, $2, $3, $4, now(), now())`,
-    [userId, type, tokenHash, relatesTo],
-  );
 }

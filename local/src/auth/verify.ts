@@ -1,9 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { escapeHtml } from '../html.ts';
 import { sendJson } from '../http.ts';
-import { type AuthContext, str } from './context.ts';
-import { tokenHash } from './emails.ts';
+import { type AuthContext, type Handler, str } from './context.ts';
 import { AuthError, badRequest, forbidden, unprocessable } from './errors.ts';
+import { clearOneTimeTokens, tokenHash } from './one-time-tokens.ts';
 import { goValuesEncode } from './redirect.ts';
 import { type AuthMethod, issueSession, type SessionResponse } from './sessions.ts';
 import {
@@ -30,12 +30,7 @@ import { validateEmail } from './validate.ts';
  *
  * GET /verify: 303 to the redirect URL, the session (or the error) in its fragment.
  */
-export async function verifyGet(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const verifyGet: Handler = async (auth, req, res, url) => {
   const token = url.searchParams.get('token') ?? '';
   const type = url.searchParams.get('type') ?? '';
   const redirectTo = auth.referrer(req, url);
@@ -80,15 +75,10 @@ export async function verifyGet(
   }
   res.writeHead(303, { location, 'content-type': 'text/html; charset=utf-8' });
   res.end(`<a href="${escapeHtml(location)}">See Other</a>.\n\n`);
-}
+};
 
 /** POST /verify: `token` with `email` (a code), or `token_hash` alone (from a link). */
-export async function verifyPost(
-  auth: AuthContext,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-): Promise<void> {
+export const verifyPost: Handler = async (auth, req, res, url) => {
   const body = await auth.body(req);
   const type = str(body.type);
   const token = str(body.token);
@@ -131,7 +121,7 @@ export async function verifyPost(
     return;
   }
   sendJson(res, 200, result);
-}
+};
 
 type Found = { user: UserRow; type: string };
 
@@ -273,7 +263,7 @@ async function signupVerify(db: Db, user: UserRow): Promise<void> {
 
 async function recoverVerify(db: Db, user: UserRow): Promise<void> {
   await db.query("update auth.users set recovery_token = '', updated_at = now() where id = $1", [user.id]);
-  await db.query('delete from auth.one_time_tokens where user_id = $1', [user.id]);
+  await clearOneTimeTokens(db, user.id);
   if (!isConfirmed(user)) await confirmUser(db, user);
 }
 

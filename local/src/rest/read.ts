@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { RestContext } from './context.ts';
 import { RestError } from './errors.ts';
-import { levelParamsFrom } from './parse/level-params.ts';
+import { type LevelParams, levelParamsFrom } from './parse/level-params.ts';
 import { collectCasts, parseSelect, type SelectItem } from './parse/select.ts';
 import { Params, qualified } from './query/fragment.ts';
 import { type Level, type Planner, planLevel } from './query/plan.ts';
@@ -37,30 +37,51 @@ export interface ReadResult {
   inserted: boolean;
 }
 
-/** A planner for one request, with the select's `::type` casts resolved on `client`. */
-export async function plannerFor(
-  rest: RestContext,
-  client: pg.PoolClient,
-  cache: SchemaCache,
-  items: SelectItem[],
-): Promise<Planner> {
-  return {
-    cache,
-    casts: await rest.schemaCache.resolveCasts(client, collectCasts(items)),
-    counter: { n: 0 },
-  };
+/**
+ * A request's read, planned on its transaction's connection: what `readReply` runs (PostgREST's
+ * ReadPlanTree, with the request and connection it belongs to). Writes read their rows back
+ * through it, over their RETURNING.
+ */
+export interface PlannedRead {
+  rest: RestContext;
+  client: pg.PoolClient;
+  request: ApiRequest;
+  planner: Planner;
+  level: Level;
+  /** The statement's parameters; an RPC's call arguments are already in them. */
+  params: Params;
 }
 
-/** Runs a read of `level` and shapes the response (paging, count, singular, csv). */
-export async function readReply(
+/** What a read selects from: the relation, and the SQL of its source when that is not the relation itself (an RPC's call). */
+export interface ReadSource {
+  cache: SchemaCache;
+  rel: Relation;
+  from?: string;
+  items: SelectItem[];
+  levelParams: Map<string, LevelParams>;
+}
+
+/** Plans the request's select, embeds and filters over `source`, with the select's `::type` casts resolved on `client`. */
+export async function planRead(
   rest: RestContext,
   client: pg.PoolClient,
   request: ApiRequest,
-  planner: Planner,
-  level: Level,
-  params: Params,
-  options: ReadOptions = {},
-): Promise<ReadResult> {
+  source: ReadSource,
+  params = new Params(),
+): Promise<PlannedRead> {
+  const planner: Planner = {
+    cache: source.cache,
+    casts: await rest.schemaCache.resolveCasts(client, collectCasts(source.items)),
+    counter: { n: 0 },
+  };
+  const from = source.from ?? qualified(source.rel.schema, source.rel.name);
+  const level = planLevel(planner, source.rel, from, source.items, source.levelParams);
+  return { rest, client, request, planner, level, params };
+}
+
+/** Runs a read of `level` and shapes the response (paging, count, singular, csv). */
+export async function readReply(read: PlannedRead, options: ReadOptions = {}): Promise<ReadResult> {
+  const { rest, client, request, planner, level, params } = read;
   const root = level.params;
   let lower = root.offset ?? 0;
   let upper = root.limit !== undefined ? lower + root.limit - 1 : Number.POSITIVE_INFINITY;
@@ -111,10 +132,8 @@ export async function tableRead(
   const items = parseSelect(request.query.get('select') ?? '*');
   const levelParams = levelParamsFrom(request.query, new Set());
   return requestTransaction(rest, request, true, async (client) => {
-    const planner = await plannerFor(rest, client, cache, items);
-    const level = planLevel(planner, rel, qualified(rel.schema, rel.name), items, levelParams);
-    const params = new Params();
-    const { page, total, body, lower } = await readReply(rest, client, request, planner, level, params);
+    const read = await planRead(rest, client, request, { cache, rel, items, levelParams });
+    const { page, total, body, lower } = await readReply(read);
     let status = 200;
     if (total !== null) {
       if (lower > total && !(lower === 0 && total === 0)) {

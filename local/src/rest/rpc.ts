@@ -3,8 +3,7 @@ import { CacheMissError, RestError } from './errors.ts';
 import { type LevelParams, levelParamsFrom } from './parse/level-params.ts';
 import { parseSelect } from './parse/select.ts';
 import { ident, Params, qualified } from './query/fragment.ts';
-import { planLevel } from './query/plan.ts';
-import { plannerFor, readReply } from './read.ts';
+import { planRead, readReply } from './read.ts';
 import { type ApiRequest, countWanted } from './request.ts';
 import { contentRange, type Reply, singularityError } from './response.ts';
 import { type Fn, qualifiedKey, type Relation, type SchemaCache } from './schema-cache.ts';
@@ -116,9 +115,14 @@ export async function rpc(
   const items = parseSelect(request.query.get('select') ?? '*');
   const levelParams = levelParamsFrom(request.query, isPost ? new Set() : argNames);
   return requestTransaction(rest, request, readOnly, async (client) => {
-    const planner = await plannerFor(rest, client, cache, items);
-    const level = planLevel(planner, rel, fromSql, items, levelParams);
-    const out = await readReply(rest, client, request, planner, level, params, {
+    const read = await planRead(
+      rest,
+      client,
+      request,
+      { cache, rel, from: fromSql, items, levelParams },
+      params,
+    );
+    const out = await readReply(read, {
       forceObject: !fn.returnsSet,
     });
     let status = 200;

@@ -1,13 +1,12 @@
-import type pg from 'pg';
 import type { RestContext } from './context.ts';
 import { CacheMissError, invalidBody, RestError } from './errors.ts';
 import { levelParamsFrom } from './parse/level-params.ts';
 import { parseColumns, parseSelect } from './parse/select.ts';
 import { whereSql } from './query/filter.ts';
-import { ident, Params, qualified } from './query/fragment.ts';
-import { type Level, type Planner, planLevel } from './query/plan.ts';
+import { ident, qualified } from './query/fragment.ts';
+import type { Level } from './query/plan.ts';
 import { rowsSql } from './query/rows.ts';
-import { plannerFor, readReply } from './read.ts';
+import { type PlannedRead, planRead, readReply } from './read.ts';
 import { type ApiRequest, countWanted } from './request.ts';
 import { contentRange, type Reply, singularityError } from './response.ts';
 import type { Relation, SchemaCache } from './schema-cache.ts';
@@ -28,17 +27,14 @@ export async function tableWrite(
   const body = request.body;
   const items = parseSelect(request.query.get('select') ?? '*');
   const levelParams = levelParamsFrom(request.query, new Set());
-  const target = qualified(rel.schema, rel.name);
   return requestTransaction(rest, request, false, async (client) => {
-    const planner = await plannerFor(rest, client, cache, items);
-    const level = planLevel(planner, rel, target, items, levelParams);
-    const params = new Params();
+    const read = await planRead(rest, client, request, { cache, rel, items, levelParams });
     let sql: string;
     let upsertMerge = false;
     if (request.method === 'POST') {
-      ({ sql, upsertMerge } = insertSql(request, rel, level, params, body));
+      ({ sql, upsertMerge } = insertSql(read, body));
     } else {
-      const filtered = filteredWriteSql(request, rel, level, params, planner, body);
+      const filtered = filteredWriteSql(read, body);
       if (filtered === null) {
         // PATCH without columns: nothing to update.
         return request.prefer.get('return') === 'representation'
@@ -47,7 +43,7 @@ export async function tableWrite(
       }
       sql = filtered;
     }
-    const out = await writeReply(rest, client, request, planner, level, params, sql, upsertMerge);
+    const out = await writeReply(read, sql, upsertMerge);
     if (request.accept.single && out.count !== 1) throw singularityError(out.count);
     const maxAffected = request.prefer.get('max-affected');
     if (
@@ -83,12 +79,10 @@ export async function tableWrite(
 
 /** The INSERT of a POST body (one object or an array), with `on conflict` for `Prefer: resolution`. */
 function insertSql(
-  request: ApiRequest,
-  rel: Relation,
-  level: Level,
-  params: Params,
+  { request, level, params }: PlannedRead,
   body: unknown,
 ): { sql: string; upsertMerge: boolean } {
+  const rel = level.rel;
   const target = qualified(rel.schema, rel.name);
   const t0 = ident(level.alias);
   let sql: string;
@@ -129,15 +123,7 @@ function insertSql(
   if (resolution === 'merge-duplicates' || resolution === 'ignore-duplicates') {
     const onConflict = request.query.get('on_conflict');
     const conflictCols = onConflict !== null ? parseColumns(onConflict) : rel.pk;
-    for (const c of conflictCols) {
-      if (!rel.columnMap.has(c)) {
-        throw new CacheMissError(
-          400,
-          'PGRST204',
-          `Could not find the '${c}' column of '${rel.name}' in the schema cache`,
-        );
-      }
-    }
+    requireColumns(rel, conflictCols);
     const conflictTarget = conflictCols.length > 0 ? ` (${conflictCols.map(ident).join(', ')})` : '';
     if (resolution === 'merge-duplicates' && columns.length > 0 && conflictCols.length > 0) {
       upsertMerge = true;
@@ -152,14 +138,8 @@ function insertSql(
 }
 
 /** The UPDATE of a PATCH or the DELETE, on the filtered rows; null for a PATCH with no columns. */
-function filteredWriteSql(
-  request: ApiRequest,
-  rel: Relation,
-  level: Level,
-  params: Params,
-  planner: Planner,
-  body: unknown,
-): string | null {
+function filteredWriteSql({ request, level, params, planner }: PlannedRead, body: unknown): string | null {
+  const rel = level.rel;
   const target = qualified(rel.schema, rel.name);
   const t0 = ident(level.alias);
   if (level.params.conds.length === 0) {
@@ -206,6 +186,12 @@ function payloadColumns(request: ApiRequest, rel: Relation, rows: Record<string,
       columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
     }
   }
+  requireColumns(rel, columns);
+  return columns;
+}
+
+/** PGRST204 for the first of `columns` the relation does not have (a migration may add it: a cache miss). */
+function requireColumns(rel: Relation, columns: readonly string[]): void {
   for (const column of columns) {
     if (!rel.columnMap.has(column)) {
       throw new CacheMissError(
@@ -215,17 +201,11 @@ function payloadColumns(request: ApiRequest, rel: Relation, rows: Record<string,
       );
     }
   }
-  return columns;
 }
 
 /** Runs the write and returns what the reply needs, reading the rows back only for `return=representation`. */
 async function writeReply(
-  rest: RestContext,
-  client: pg.PoolClient,
-  request: ApiRequest,
-  planner: Planner,
-  level: Level,
-  params: Params,
+  read: PlannedRead,
   writeSql: string,
   upsert: boolean,
 ): Promise<{
@@ -235,20 +215,24 @@ async function writeReply(
   returned: Record<string, unknown>[];
   inserted: boolean;
 }> {
+  const { client, request, level, params } = read;
   const ret = request.prefer.get('return');
   // xmax = 0 marks a freshly inserted row (an upsert that updated leaves xmax set).
   const insertedFlag = upsert ? `, (${ident(level.alias)}.xmax = 0) as "pgrst_inserted"` : '';
   if (ret === 'representation') {
     const prefix = `with "pgrst_source" as (${writeSql} returning ${ident(level.alias)}.*${insertedFlag})`;
     const sourceLevel: Level = { ...level, from: '"pgrst_source"' };
-    const out = await readReply(rest, client, request, planner, sourceLevel, params, {
-      prefix,
-      noFilters: true,
-      isWrite: true,
-      insertedSql: upsert
-        ? `(select coalesce(bool_or("pgrst_inserted"), true) from "pgrst_source")`
-        : undefined,
-    });
+    const out = await readReply(
+      { ...read, level: sourceLevel },
+      {
+        prefix,
+        noFilters: true,
+        isWrite: true,
+        insertedSql: upsert
+          ? `(select coalesce(bool_or("pgrst_inserted"), true) from "pgrst_source")`
+          : undefined,
+      },
+    );
     return { count: out.page, body: out.body, total: out.total, returned: [], inserted: out.inserted };
   }
   if (ret === 'headers-only' && request.method === 'POST' && level.rel.pk.length > 0) {
