@@ -222,6 +222,40 @@ describe('live client core against the stack (supabase-js + realtime-js, private
     assert.deepEqual(seen.statuses, ['live', 'reconnecting', 'live']);
   });
 
+  it('the page goes offline, then online again → offline, then the state fetched again', async (t) => {
+    if (needsCore(t)) return;
+    const ivy = await users.create('ivy');
+    // a page, as far as the client follows it: window and document events, navigator.onLine
+    const g = globalThis as Record<string, unknown>;
+    const page = { window: new EventTarget(), document: new EventTarget(), navigator: { onLine: true } };
+    Object.assign(page.document, { visibilityState: 'visible' });
+    for (const [name, value] of Object.entries(page))
+      Object.defineProperty(g, name, { configurable: true, writable: true, value });
+    try {
+      const client = live(ivy.client);
+      await until(client, (s) => s.status === 'live', 'live');
+      page.navigator.onLine = false;
+      page.window.dispatchEvent(new Event('offline'));
+      assert.equal(client.store.getState().status, 'offline');
+      await ivy.client.realtime.disconnect();
+      await tasks.addTasks(ivy.id, 2);
+      await drain();
+      assert.equal(client.store.getState().status, 'offline');
+
+      page.navigator.onLine = true;
+      ivy.client.realtime.connect();
+      page.window.dispatchEvent(new Event('online'));
+      await until(client, (s) => s.status === 'live', 'live again');
+      assert.equal(client.store.getState().counters[tasks.userCounter]?.value, 2);
+      // visible again after a drop: fetched again (here the rejoin's fetch did it already; nothing breaks)
+      page.document.dispatchEvent(new Event('visibilitychange'));
+      await until(client, (s) => s.status === 'live', 'still live');
+      client.stop();
+    } finally {
+      for (const name of Object.keys(page)) delete g[name];
+    }
+  });
+
   it('sign-out, then sign-in as someone else → nothing of the first user remains', async (t) => {
     if (needsCore(t)) return;
     const supabase = users.track(newClient(target!, target!.anonKey));
