@@ -398,6 +398,35 @@ describe('live client core against the stack (supabase-js + realtime-js, private
     await waitFor(() => gina.client.getChannels().length === 0, WAIT_MS, 'the channel left');
   });
 
+  it('a topic the user may no longer read: the rejoin fails with an error; refresh() leaves it', async (t) => {
+    if (needsCore(t)) return;
+    const jane = await users.create('jane');
+    await tasks.join(jane.id);
+    const client = live(jane.client);
+    await until(client, (s) => s.status === 'live', 'live');
+    assert.ok(client.store.getState().counters[tasks.teamCounter]);
+    await db.query('delete from dispatch.audience_members where audience = $1 and user_id = $2', [
+      tasks.audience,
+      jane.id,
+    ]);
+    await jane.client.realtime.disconnect();
+    jane.client.realtime.connect();
+    await until(client, (s) => s.error?.code === 'forbidden', 'the failed join as an error');
+    assert.equal(client.store.getState().status, 'reconnecting');
+    assert.match(client.store.getState().error!.message, new RegExp(`dispatch:audience:${tasks.audience}`));
+
+    assert.deepEqual(await client.refresh(), { data: null, error: null });
+    await until(client, (s) => s.status === 'live', 'live without the audience');
+    const state = client.store.getState();
+    assert.equal(state.error, null);
+    assert.equal(state.counters[tasks.teamCounter], undefined);
+    await waitFor(
+      () => topicsOf(jane.client).join() === `realtime:dispatch:user:${jane.id}`,
+      WAIT_MS,
+      'the audience topic left',
+    );
+  });
+
   it('loadMore pages older notifications; refresh refetches; setPreference reports errors', async (t) => {
     if (needsCore(t)) return;
     const hank = await users.create('hank');

@@ -200,20 +200,22 @@ export class UserSession {
         message: (event, payload) => {
           if (!this.ended && this.topics.get(name) === topic) this.onMessage(event, payload);
         },
-        status: (status) => {
-          if (!this.ended && this.topics.get(name) === topic) this.onStatus(topic, status);
+        status: (status, error) => {
+          if (!this.ended && this.topics.get(name) === topic) this.onStatus(name, topic, status, error);
         },
       });
     }
   }
 
-  private onStatus(topic: JoinedTopic, status: ChannelStatus): void {
+  private onStatus(name: string, topic: JoinedTopic, status: ChannelStatus, error?: Error): void {
     if (status === 'SUBSCRIBED') {
       topic.joined = true;
       this.joins++;
       this.scheduleRefetchAfterJoin();
     } else {
       if (topic.joined) this.droppedSinceFetch = true;
+      // a join that failed (realtime-js tries again by itself); a drop of a joined topic is not an error
+      else if (status !== 'CLOSED') this.setState({ error: joinError(name, status, error) });
       topic.joined = false;
     }
     this.updateStatus();
@@ -268,4 +270,18 @@ export class UserSession {
     if (this.ended || this.ctx.store.getState().userId !== this.userId) return;
     this.ctx.store.setState(partial);
   }
+}
+
+/** A failed join as a {@link DispatchError}: `Unauthorized` (no read on the topic), an expired token, or no answer. */
+function joinError(topic: string, status: ChannelStatus, error?: Error): DispatchError {
+  const message = error?.message || (status === 'TIMED_OUT' ? 'timed out' : status);
+  const code = /Unauthorized/i.test(message)
+    ? 'forbidden'
+    : /JWT|expired/i.test(message)
+      ? 'not_signed_in'
+      : 'network';
+  return new DispatchError(code, `dispatch: could not join ${topic}: ${message}`, {
+    fn: 'realtime.join',
+    cause: error,
+  });
 }
