@@ -306,6 +306,41 @@ describe('live client core against the stack (supabase-js + realtime-js, private
     }
   });
 
+  it('a token refresh hands the new token to Realtime; the topics stay live', async (t) => {
+    if (needsCore(t)) return;
+    const kate = await users.create('kate');
+    const client = live(kate.client);
+    await until(client, (s) => s.status === 'live', 'live');
+    const tokens: (string | null | undefined)[] = [];
+    const realtime = kate.client.realtime;
+    const setAuth = realtime.setAuth.bind(realtime);
+    realtime.setAuth = (token?: string | null) => {
+      tokens.push(token);
+      return setAuth(token);
+    };
+    try {
+      // a token issued in the same second as the first is the same JWT (iat has whole seconds)
+      await new Promise((r) => setTimeout(r, 1100));
+      const { data, error } = await kate.client.auth.refreshSession();
+      assert.equal(error, null);
+      const fresh = data.session!.access_token;
+      assert.notEqual(fresh, kate.session.access_token);
+      // supabase-js hands it over itself, and the live client does too (it does not rely on that)
+      await waitFor(
+        () => tokens.filter((token) => token === fresh).length >= 2,
+        WAIT_MS,
+        'the new token handed to Realtime',
+      );
+      assert.equal(client.store.getState().userId, kate.id);
+      await tasks.addTasks(kate.id, 1);
+      await drain();
+      await until(client, (s) => s.counters[tasks.userCounter]?.value === 1, 'the counter after the refresh');
+      assert.equal(client.store.getState().status, 'live');
+    } finally {
+      realtime.setAuth = setAuth;
+    }
+  });
+
   it('optimistic mark-read, rolled back with an error when the RPC fails', async (t) => {
     if (needsCore(t)) return;
     const erin = await users.create('erin');
