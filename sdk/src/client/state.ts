@@ -56,7 +56,9 @@ export interface DispatchLive<S extends DispatchSchema = DispatchSchema> {
    * Begins following supabase-js's auth state: on sign-in fetch `dispatch_initial_state()` and join
    * the user's private topic and the audience topics it lists (on the app's own Realtime socket); on
    * sign-out leave them and clear the store; on token refresh hand the token to Realtime.
-   * Idempotent; returns `stop`. Does nothing on the server (no `window`).
+   * Idempotent; returns `stop`. Touches `window`/`document` (online, offline, visibility) only
+   * where they exist, so it also runs in Node; React's bindings call it from an effect, so server
+   * rendering never starts it. Without a supabase-js client (auth and Realtime) it sets `error`.
    */
   start(): () => void;
   /** Leaves every topic, stops following auth, and returns the store to `idle` (state cleared). */
