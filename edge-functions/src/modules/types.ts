@@ -86,7 +86,10 @@ export interface EventModule {
    * throw (or return an Error): the receipt fails with the message. `vars` holds what the caller
    * already has (e.g. the Auth hook's token), so a module makes a token only when it is missing.
    */
-  generateSendVariables?(ctx: ModuleContext, vars: Record<string, unknown>): Maybe<Record<string, unknown> | Error>;
+  generateSendVariables?(
+    ctx: ModuleContext,
+    vars: Record<string, unknown>,
+  ): Maybe<Record<string, unknown> | Error>;
   /** Names of variables whose values are secret: sent as they are, stored as `[redacted]`. */
   secret?: readonly string[];
 }
