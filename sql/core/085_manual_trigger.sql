@@ -132,6 +132,39 @@ begin
 end
 $$;
 
+-- A dry run: fires the event as emit_once would, collects the receipts it would create, and rolls all
+-- of it back (a subtransaction ended by an exception of our own): nothing is written, poked or
+-- broadcast. Returns {occurrence: {status, error}, receipts: [{channel, transport, audience, userId,
+-- address, status, content}]}. Module events show no receipts (their recipients come from the module).
+create or replace function dispatch.dry_run_emit(p_event_id text, p_record jsonb, p_actor uuid default null)
+returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_ids uuid[];
+  v_result jsonb;
+begin
+  if not exists (select from dispatch.events where id = p_event_id) then
+    raise exception 'dispatch: unknown event %', p_event_id using errcode = '22023';
+  end if;
+  begin
+    v_ids := dispatch.fire(p_event_id, 'MANUAL', (select source_table from dispatch.events where id = p_event_id),
+                           jsonb_build_array(jsonb_build_object('new', p_record)), p_actor);
+    select jsonb_build_object(
+      'occurrence', (select jsonb_build_object('status', o.status, 'error', o.error)
+                     from dispatch.occurrences o where o.id = v_ids[1]),
+      'receipts', coalesce(jsonb_agg(jsonb_build_object('channel', r.channel, 'transport', r.transport,
+                     'audience', r.audience, 'userId', r.user_id, 'address', r.address, 'status', r.status,
+                     'content', r.content) order by r.channel, r.recipient_key), '[]'::jsonb))
+      into v_result
+    from dispatch.receipts r where r.occurrence_id = any(v_ids);
+    raise exception 'dispatch: dry run' using errcode = 'P0D01';
+  exception when sqlstate 'P0D01' then
+    null;
+  end;
+  return v_result;
+end
+$$;
+
 ---------------------------------------------------------------------------------------------------
 -- Auth emails (dispatch-auth-email): one occurrence and one email receipt to the address the Auth
 -- hook names. The event is the config's `auth.*` event when it has one (restyled content), else a

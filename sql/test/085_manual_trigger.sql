@@ -2,7 +2,7 @@
 -- idempotency key, auth email receipts.
 begin;
 create extension if not exists pgtap;
-select plan(22);
+select plan(25);
 
 -- a module-only event, as the generator registers it (no expander)
 select dispatch.register_event(p_id => 'sdt.module_ev', p_config => '{"module": "./dispatch/x.ts"}'::jsonb);
@@ -56,6 +56,18 @@ select is((select actor from dispatch.occurrences where id = (select occurrence_
 select throws_ok($$select * from dispatch.emit_once('key-1', 'sdt.module_ev', '{}')$$, '22023',
   'dispatch: idempotency key key-1 was used for event sdt.plain_ev', 'a key reused for another event is refused');
 select ok((select count(*) from dispatch.emit_once(null, 'sdt.plain_ev', '{}')) = 1, 'without a key every call fires');
+
+-- dry run: the receipts that would be made, nothing kept
+\ir fixtures/tasks_example.sql
+create temp table counts as select (select count(*) from dispatch.occurrences) as o, (select count(*) from dispatch.receipts) as r,
+  (select count(*) from dispatch.notifications) as n;
+create temp table dry as select dispatch.dry_run_emit('task.assigned',
+  '{"id": 1, "title": "Dry", "assignee_id": "00000000-0000-0000-0000-0000000000aa"}') as v;
+select is((select jsonb_array_length(v -> 'receipts') from dry), 2, 'a dry run lists the receipts of every channel');
+select is((select v #>> '{occurrence,status}' from dry), 'expanded', 'and the occurrence''s fate');
+select ok((select o from counts) = (select count(*) from dispatch.occurrences)
+          and (select r from counts) = (select count(*) from dispatch.receipts)
+          and (select n from counts) = (select count(*) from dispatch.notifications), 'and writes nothing');
 
 -- auth emails
 create temp table ar as select dispatch.auth_email_receipt('auth.sdt_signup', 'email:user',

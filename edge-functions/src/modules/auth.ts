@@ -17,7 +17,6 @@ export const AUTH_EVENTS: Readonly<Record<string, string>> = {
   email: 'auth.magic_link',
   invite: 'auth.invite',
   email_change: 'auth.email_change',
-  email_change_new: 'auth.email_change',
   reauthentication: 'auth.reauthentication',
 };
 
