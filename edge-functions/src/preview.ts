@@ -26,7 +26,13 @@ import { ContentError, type OccurrenceRecord, type RenderedContent } from './del
 import { json, problem, readJsonBody } from './http.ts';
 import { allEvents, resolveEvent } from './modules/events.ts';
 import type { WorkerDb } from './modules/expand.ts';
-import { eventModule, type ModuleContext, resolveChannel, type SampleData } from './modules/types.ts';
+import {
+  eventModule,
+  type ModuleContext,
+  resolveChannel,
+  type SampleData,
+  sampleOf,
+} from './modules/types.ts';
 import type { Registry, RegistryChannel, RegistryEvent } from './registry.ts';
 import { prepare } from './templates/prepare.ts';
 import { placeholders } from './templates/render.ts';
@@ -167,7 +173,7 @@ async function standIn(
   options: PreviewOptions,
 ): Promise<SampleData & { source: string }> {
   const module = eventModule(event.module);
-  const variables = module?.sampleData ? ((await module.sampleData()).variables ?? {}) : {};
+  const variables = module?.sampleData ? ((await sampleOf(module)).variables ?? {}) : {};
   const old = isObject(body.old) ? body.old : null;
   if (body.recordId !== undefined) {
     if (typeof body.recordId !== 'string' && typeof body.recordId !== 'number') {
@@ -190,7 +196,7 @@ async function standIn(
     return { record: body.record, old, variables, source: 'record' };
   }
   if (module?.sampleData) {
-    const sample = await module.sampleData();
+    const sample = await sampleOf(module);
     return { ...sample, variables: sample.variables ?? {}, source: 'sampleData' };
   }
   if (module) {

@@ -27,7 +27,7 @@ import { json, problem, readJsonBody } from './http.ts';
 import { isAuthEvent } from './modules/auth.ts';
 import { resolveEvent } from './modules/events.ts';
 import { expandOccurrence, type OccurrenceRow, planReceipts, type WorkerDb } from './modules/expand.ts';
-import { eventModule } from './modules/types.ts';
+import { eventModule, sampleOf } from './modules/types.ts';
 import type { Registry, RegistryChannel, RegistryEvent } from './registry.ts';
 import { prepare } from './templates/prepare.ts';
 
@@ -181,7 +181,7 @@ async function dryRun(
     createdAt: new Date().toISOString(),
   };
   const module = eventModule(event.module);
-  const sample = module?.sampleData ? ((await module.sampleData()).variables ?? {}) : {};
+  const sample = module?.sampleData ? ((await sampleOf(module)).variables ?? {}) : {};
   const render = async (channel: RegistryChannel, recipient: Recipient) => {
     try {
       return {

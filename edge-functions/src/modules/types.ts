@@ -118,3 +118,15 @@ export function resolveChannel(channel: ModuleChannel): ResolvedChannel {
     delaySeconds: channel.delaySeconds ?? 0,
   };
 }
+
+/**
+ * A module's sample as an occurrence stand-in: `{ record, old?, actor?, variables? }`, or (AshDispatch
+ * style) any other object, which is then the record itself.
+ */
+export async function sampleOf(module: EventModule): Promise<SampleData> {
+  const raw = (await module.sampleData?.()) as unknown;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { record: {} };
+  const sample = raw as Partial<SampleData>;
+  if (sample.record !== null && typeof sample.record === 'object') return sample as SampleData;
+  return { record: raw as Record<string, unknown> };
+}
