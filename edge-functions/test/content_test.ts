@@ -323,3 +323,24 @@ Deno.test('auth events: built in unless the config restyles them; tokens sealed,
     Deno.env.delete(HOOK_SECRET_ENV);
   }
 });
+
+Deno.test('expand: a database error on one occurrence fails it and the round goes on', async () => {
+  const registry: Registry = { events: { 'accounts.password_reset': moduleEvent(resetModule([])) } };
+  const { db, finished } = fakeDb([
+    row('o1', 'accounts.password_reset'),
+    row('o2', 'accounts.password_reset'),
+  ]);
+  const failing: WorkerDb = {
+    query<T>(sql: string, params: unknown[] = []) {
+      if (sql.includes('create_receipts') && String(params[5]).includes('"o1"')) {
+        return Promise.reject(new Error('dispatch: receipts need a user or an address'));
+      }
+      return db.query<T>(sql, params);
+    },
+  };
+  assert.equal(await expandModuleOccurrences(failing, registry), 1);
+  assert.deepEqual(finished, [
+    ['o1', 'expansion: dispatch: receipts need a user or an address'],
+    ['o2', null],
+  ]);
+});

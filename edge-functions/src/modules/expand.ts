@@ -45,7 +45,16 @@ export async function expandModuleOccurrences(
     [options.max ?? 100],
   );
   let created = 0;
-  for (const row of rows) created += await expandOccurrence(db, registry, row, options);
+  for (const row of rows) {
+    try {
+      created += await expandOccurrence(db, registry, row, options);
+    } catch (error) {
+      // e.g. create_receipts refusing a recipient: fail this occurrence (replayable), not every round
+      const reason = `expansion: ${(error as Error)?.message ?? String(error)}`;
+      options.log?.(`dispatch: occurrence ${row.id} of ${row.event_id}: ${reason}`);
+      await db.query('select dispatch.finish_module_occurrence($1, $2)', [row.id, reason]);
+    }
+  }
   return created;
 }
 
