@@ -204,6 +204,20 @@ Deno.test('preview: placeholders stand in for inline events; a test send goes to
   assert.equal(sent[0].to, 'qa@example.test');
   assert.equal(sent[0].subject, '[Test] Order #‹number› shipped');
   assert.equal(sent[0].from, 'Shop <noreply@shop.example>');
+  const authPreview = await (
+    await handler(
+      new Request('http://fn.test/', {
+        method: 'POST',
+        headers: { authorization: 'Bearer admin' },
+        body: JSON.stringify({ eventId: 'auth.password_reset' }),
+      }),
+    )
+  ).json();
+  assert.equal(authPreview.content.subject, 'Reset your password');
+  assert.match(
+    authPreview.content.text,
+    /https:\/\/example\.test\/auth\/v1\/verify\?token=sample-token-hash/,
+  );
   const missing = await handler(
     new Request('http://fn.test/', {
       method: 'POST',
