@@ -22,7 +22,12 @@ import {
   refuseNonAdmin,
   withCors,
 } from './admin.ts';
-import { ContentError, type OccurrenceRecord, type RenderedContent } from './delivery/types.ts';
+import {
+  ContentError,
+  type Delivery,
+  type OccurrenceRecord,
+  type RenderedContent,
+} from './delivery/types.ts';
 import { json, problem, readJsonBody } from './http.ts';
 import { allEvents, resolveEvent } from './modules/events.ts';
 import type { WorkerDb } from './modules/expand.ts';
@@ -37,18 +42,12 @@ import type { Registry, RegistryChannel, RegistryEvent } from './registry.ts';
 import { prepare } from './templates/prepare.ts';
 import { placeholders } from './templates/render.ts';
 
-/** Sends one test email; returns the provider's message id. */
-export type TestSend = (message: TestEmail) => Promise<{ id?: string }>;
-
-export interface TestEmail {
-  to: string;
-  from: string;
-  subject: string;
-  html?: string;
-  text?: string;
-  /** `dispatch-test-<uuid>`: one test send is one message, even when retried. */
-  idempotencyKey: string;
-}
+/**
+ * Sends one test email (a delivery with `content.test` set, to the one address); returns the provider's
+ * message id or throws. The email transport (`transports/index.ts`) fits: send the delivery with it and
+ * throw unless the outcome is `sent`.
+ */
+export type TestSend = (delivery: Delivery) => Promise<{ id?: string }>;
 
 export interface PreviewOptions {
   isAdmin?: AdminCheck;
@@ -157,7 +156,8 @@ async function previewOne(
   };
   if (body.testSendTo !== undefined) {
     answer.testSend = await testSend(
-      registry,
+      event,
+      channel,
       body.testSendTo,
       content,
       options.send ?? resendTestSend(registry),
@@ -274,26 +274,31 @@ async function pickChannel(
 
 const EMAIL_ADDRESS = /^[^\s@,;<>"]+@[^\s@,;<>"]+\.[^\s@,;<>"]+$/;
 
-async function testSend(registry: Registry, to: unknown, content: RenderedContent, send: TestSend) {
+async function testSend(
+  event: RegistryEvent,
+  channel: RegistryChannel,
+  to: unknown,
+  content: RenderedContent,
+  send: TestSend,
+) {
   if (typeof to !== 'string' || !EMAIL_ADDRESS.test(to)) {
     throw new RequestError(400, 'invalid_request', 'testSendTo: one email address');
   }
-  const settings = registry.transports?.email ?? {};
-  const from =
-    content.from ??
-    (typeof settings.from === 'string' ? settings.from : 'supadispatch <onboarding@resend.dev>');
-  const subject = `[Test] ${content.subject ?? content.title ?? content.message ?? 'preview'}`;
-  const text =
-    content.text ?? (content.html === undefined ? (content.message ?? content.title ?? '') : undefined);
+  const id = crypto.randomUUID();
+  const delivery: Delivery = {
+    receiptId: `test-${id}`,
+    // one test send is one message, even when the request is retried
+    idempotencyKey: `dispatch-test-${id}`,
+    eventId: event.id,
+    channel: channel.name,
+    transport: 'email',
+    recipient: { userId: null, address: to },
+    content: { ...content, test: true },
+    attempt: 1,
+    occurredAt: new Date().toISOString(),
+  };
   try {
-    const result = await send({
-      to,
-      from,
-      subject,
-      html: content.html,
-      text,
-      idempotencyKey: `dispatch-test-${crypto.randomUUID()}`,
-    });
+    const result = await send(delivery);
     return { to, test: true, id: result.id ?? null };
   } catch (error) {
     throw new RequestError(502, 'test_send_failed', `test send to ${to}: ${(error as Error).message}`);
@@ -303,30 +308,41 @@ async function testSend(registry: Registry, to: unknown, content: RenderedConten
 /**
  * The default test send: Resend's `POST /emails` at RESEND_API_URL (default https://api.resend.com;
  * the local mail catcher speaks it), key from the email transport's `apiKeySecret` (default
- * RESEND_API_KEY). Marked as a test by the subject and an `X-Dispatch-Test: true` header.
+ * RESEND_API_KEY), sender from the content or `transports.email.from`. Marked as a test like the email
+ * transport marks it: `[Test] ` before the subject and `X-Supadispatch-Test: true`.
  */
 export function resendTestSend(registry: Registry): TestSend {
-  return async (message) => {
+  return async (delivery) => {
     const settings = registry.transports?.email ?? {};
     const keyName = typeof settings.apiKeySecret === 'string' ? settings.apiKeySecret : 'RESEND_API_KEY';
     const key = Deno.env.get(keyName);
     if (!key) throw new Error(`${keyName} is not set`);
+    const { content } = delivery;
+    const from = content.from ?? (typeof settings.from === 'string' ? settings.from : undefined);
+    if (!from) throw new Error('no sender: set transports.email.from in the config, or from in the event');
+    const text =
+      content.text ??
+      (content.html === undefined
+        ? [content.title, content.message, content.actionUrl]
+            .filter((v) => typeof v === 'string')
+            .join('\n\n')
+        : undefined);
     const base = (Deno.env.get('RESEND_API_URL') ?? 'https://api.resend.com').replace(/\/+$/, '');
     const response = await fetch(`${base}/emails`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${key}`,
         'content-type': 'application/json',
-        'idempotency-key': message.idempotencyKey,
+        'idempotency-key': delivery.idempotencyKey,
       },
       body: JSON.stringify({
-        from: message.from,
-        to: [message.to],
-        subject: message.subject,
-        html: message.html,
-        text: message.text,
-        headers: { 'X-Dispatch-Test': 'true' },
-        tags: [{ name: 'dispatch_test', value: 'true' }],
+        from,
+        to: [delivery.recipient.address],
+        subject: `[Test] ${content.subject ?? content.title ?? delivery.eventId}`,
+        html: content.html,
+        text,
+        reply_to: content.replyTo,
+        headers: { 'X-Supadispatch-Test': 'true' },
       }),
       signal: AbortSignal.timeout(15_000),
     });

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { createHmac } from 'node:crypto';
 import { serve as serveAuthEmail } from '../src/auth-email.ts';
+import type { Delivery } from '../src/delivery/types.ts';
 import type { WorkerDb } from '../src/modules/expand.ts';
 import { unseal } from '../src/modules/seal.ts';
-import { serve as servePreview, type TestEmail } from '../src/preview.ts';
+import { serve as servePreview } from '../src/preview.ts';
 import type { Registry } from '../src/registry.ts';
 import { serve as serveTrigger } from '../src/trigger.ts';
 
@@ -176,7 +177,7 @@ Deno.test('preview and trigger: non-admins get 403, no token 401, and nothing is
 });
 
 Deno.test('preview: placeholders stand in for inline events; a test send goes to that one address, marked', async () => {
-  const sent: TestEmail[] = [];
+  const sent: Delivery[] = [];
   const handler = servePreview(shop, {
     isAdmin: () => Promise.resolve(true),
     send: (m) => {
@@ -201,9 +202,11 @@ Deno.test('preview: placeholders stand in for inline events; a test send goes to
   assert.equal(body.source, 'placeholders');
   assert.deepEqual(body.testSend, { to: 'qa@example.test', test: true, id: 'm1' });
   assert.equal(sent.length, 1);
-  assert.equal(sent[0].to, 'qa@example.test');
-  assert.equal(sent[0].subject, '[Test] Order #‹number› shipped');
-  assert.equal(sent[0].from, 'Shop <noreply@shop.example>');
+  assert.deepEqual(sent[0].recipient, { userId: null, address: 'qa@example.test' });
+  assert.equal(sent[0].transport, 'email');
+  assert.equal(sent[0].content.test, true);
+  assert.equal(sent[0].content.subject, 'Order #‹number› shipped');
+  assert.match(sent[0].idempotencyKey, /^dispatch-test-/);
   const authPreview = await (
     await handler(
       new Request('http://fn.test/', {
