@@ -1,15 +1,357 @@
 /**
- * `dispatch-preview`: renders an event with sample data or a real record for admins; never sends.
+ * `dispatch-preview`: admins see what an event sends, without sending it (the preview path).
  *
- * Not part of this supadispatch version: every request answers 501 and does nothing. The entrypoint
- * `supadispatch init` writes already imports this module, so upgrading the package is the only step.
+ *   GET  (or POST {})                          → { events: [{ id, table, channels, templates, module, sampleData }] }
+ *   POST { eventId, channel?, recordId? | record?, old? }
+ *                                              → { eventId, channel, source, recipient, content }
+ *   POST { ..., testSendTo: "someone@example.com" } also emails the rendered preview to that one
+ *                                              address, marked as a test (subject "[Test] ...").
+ *
+ * Content comes from the module's `sampleData()` (or, for an inline event without a module, a stand-in
+ * record naming each placeholder), or from a real record (`recordId`, read from the event's table by
+ * `id` with the functions' database role; or `record` given whole). Never the send path: no
+ * `generateSendVariables`, no tokens, no receipts, no writes. A variable without a value is a 422
+ * naming it. Admins only (admin.ts); anyone else 403.
  */
-import { problem } from './http.ts';
-import type { Registry } from './registry.ts';
+import {
+  type AdminCheck,
+  adminViaPostgrest,
+  cors,
+  defaultDb,
+  readRecord,
+  refuseNonAdmin,
+  withCors,
+} from './admin.ts';
+import {
+  ContentError,
+  type Delivery,
+  type OccurrenceRecord,
+  type RenderedContent,
+} from './delivery/types.ts';
+import { json, problem, readJsonBody } from './http.ts';
+import { allEvents, resolveEvent } from './modules/events.ts';
+import type { WorkerDb } from './modules/expand.ts';
+import {
+  eventModule,
+  type ModuleContext,
+  resolveChannel,
+  type SampleData,
+  sampleOf,
+} from './modules/types.ts';
+import type { Registry, RegistryChannel, RegistryEvent } from './registry.ts';
+import { prepare } from './templates/prepare.ts';
+import { placeholders } from './templates/render.ts';
 
-export function serve(_registry: Registry): (req: Request) => Promise<Response> {
-  return () =>
-    Promise.resolve(
-      problem(501, 'not_implemented', 'dispatch-preview is not part of this supadispatch version'),
+/**
+ * Sends one test email (a delivery with `content.test` set, to the one address); returns the provider's
+ * message id or throws. The email transport (`transports/index.ts`) fits: send the delivery with it and
+ * throw unless the outcome is `sent`.
+ */
+export type TestSend = (delivery: Delivery) => Promise<{ id?: string }>;
+
+export interface PreviewOptions {
+  isAdmin?: AdminCheck;
+  db?: WorkerDb;
+  /** How a test send goes out (default: the Resend API at RESEND_API_URL). */
+  send?: TestSend;
+}
+
+export function serve(registry: Registry, options: PreviewOptions = {}): (req: Request) => Promise<Response> {
+  return async (req) => {
+    if (req.method === 'OPTIONS') return new Response(null, { status: 204, headers: cors });
+    const refused = await refuseNonAdmin(req, options.isAdmin ?? adminViaPostgrest);
+    if (refused) return withCors(refused);
+    if (req.method === 'GET') return withCors(json(200, { events: listEvents(registry) }));
+    if (req.method !== 'POST')
+      return withCors(problem(405, 'method_not_allowed', `method ${req.method}: use GET or POST`));
+    const read = await readJsonBody(req);
+    if ('response' in read) return withCors(read.response);
+    const body = (read.body ?? {}) as PreviewRequest;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      return withCors(problem(400, 'invalid_request', 'request body: a JSON object'));
+    }
+    if (body.eventId === undefined) return withCors(json(200, { events: listEvents(registry) }));
+    try {
+      return withCors(await previewOne(registry, body, options));
+    } catch (error) {
+      if (error instanceof RequestError) return withCors(problem(error.status, error.code, error.message));
+      if (error instanceof ContentError) return withCors(problem(422, 'content_error', error.message));
+      throw error;
+    }
+  };
+}
+
+interface PreviewRequest {
+  eventId?: unknown;
+  channel?: unknown;
+  recordId?: unknown;
+  record?: unknown;
+  old?: unknown;
+  testSendTo?: unknown;
+}
+
+class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Events with their channels and templates (the raw `{{var}}` text, not rendered). */
+export function listEvents(registry: Registry) {
+  return allEvents(registry).map((event) => {
+    const module = eventModule(event.module);
+    const templates: Record<string, unknown> = { ...event.content };
+    if (module?.templates?.html !== undefined) templates.html = templateLabel(module.templates.html);
+    if (module?.templates?.text !== undefined) templates.text = templateLabel(module.templates.text);
+    return {
+      id: event.id,
+      table: event.table,
+      channels: event.channels,
+      channelsFromModule: event.channels.length === 0 && typeof module?.channels === 'function',
+      templates,
+      metadata: event.metadata,
+      module: module !== null,
+      sampleData: typeof module?.sampleData === 'function' || module === null,
+    };
+  });
+}
+
+function templateLabel(source: string | URL): string {
+  return typeof source === 'string' ? source : `file: ${source.pathname.split('/').pop()}`;
+}
+
+async function previewOne(
+  registry: Registry,
+  body: PreviewRequest,
+  options: PreviewOptions,
+): Promise<Response> {
+  if (typeof body.eventId !== 'string') throw new RequestError(400, 'invalid_request', 'eventId: a string');
+  const event = resolveEvent(registry, body.eventId);
+  if (!event) throw new RequestError(404, 'unknown_event', `event ${body.eventId} is not in the registry`);
+  const stand = await standIn(event, body, options);
+  const channel = await pickChannel(event, stand, body.channel);
+  const occurrence: OccurrenceRecord = {
+    id: '00000000-0000-0000-0000-000000000000',
+    eventId: event.id,
+    operation: 'PREVIEW',
+    newRecord: stand.record,
+    oldRecord: stand.old ?? null,
+    actor: stand.actor ?? null,
+    createdAt: new Date().toISOString(),
+  };
+  const recipient = { userId: null, address: typeof body.testSendTo === 'string' ? body.testSendTo : null };
+  const { content } = await prepare(
+    { event, channel, occurrence, recipient, mode: 'preview' },
+    { sampleVariables: stand.variables },
+  );
+  const answer: Record<string, unknown> = {
+    eventId: event.id,
+    channel,
+    source: stand.source,
+    content,
+  };
+  if (body.testSendTo !== undefined) {
+    answer.testSend = await testSend(
+      event,
+      channel,
+      body.testSendTo,
+      content,
+      options.send ?? resendTestSend(registry),
     );
+  }
+  return json(200, answer);
+}
+
+/** The data a preview renders: the module's sample, a stand-in naming each placeholder, or a real record. */
+async function standIn(
+  event: RegistryEvent,
+  body: PreviewRequest,
+  options: PreviewOptions,
+): Promise<SampleData & { source: string }> {
+  const module = eventModule(event.module);
+  const variables = module?.sampleData ? ((await sampleOf(module)).variables ?? {}) : {};
+  const old = isObject(body.old) ? body.old : null;
+  if (body.recordId !== undefined) {
+    if (typeof body.recordId !== 'string' && typeof body.recordId !== 'number') {
+      throw new RequestError(400, 'invalid_request', 'recordId: a string or a number');
+    }
+    if (!event.table) {
+      throw new RequestError(
+        400,
+        'invalid_request',
+        `event ${event.id} has no table: pass the record itself as "record"`,
+      );
+    }
+    const record = await readRecord(options.db ?? defaultDb(), event.table, String(body.recordId));
+    if (!record)
+      throw new RequestError(404, 'record_not_found', `${event.table}: no row with id ${body.recordId}`);
+    return { record, old, variables, source: 'record' };
+  }
+  if (body.record !== undefined) {
+    if (!isObject(body.record)) throw new RequestError(400, 'invalid_request', 'record: a JSON object');
+    return { record: body.record, old, variables, source: 'record' };
+  }
+  if (module?.sampleData) {
+    const sample = await sampleOf(module);
+    return { ...sample, variables: sample.variables ?? {}, source: 'sampleData' };
+  }
+  if (module) {
+    throw new RequestError(
+      422,
+      'no_sample_data',
+      `event ${event.id}: its module exports no sampleData(); pass recordId`,
+    );
+  }
+  return { ...placeholderSample(event), variables: {}, source: 'placeholders' };
+}
+
+/** For inline events: each `{{path}}` of the content gets the value `‹path›`, so every field renders. */
+function placeholderSample(event: RegistryEvent): {
+  record: Record<string, unknown>;
+  old: Record<string, unknown>;
+} {
+  const record: Record<string, unknown> = {};
+  const collect = (value: unknown) => {
+    if (typeof value === 'string') {
+      for (const path of placeholders(value)) setPath(record, path.split('.'), `‹${path}›`);
+    } else if (Array.isArray(value)) value.forEach(collect);
+    else if (isObject(value)) Object.values(value).forEach(collect);
+  };
+  collect(event.content);
+  const old = isObject(record.old) ? record.old : {};
+  delete record.old;
+  return { record, old };
+}
+
+function setPath(target: Record<string, unknown>, steps: string[], value: string): void {
+  let node = target;
+  for (const step of steps.slice(0, -1)) {
+    if (!isObject(node[step])) node[step] = {};
+    node = node[step] as Record<string, unknown>;
+  }
+  const last = steps[steps.length - 1];
+  if (node[last] === undefined) node[last] = value;
+}
+
+async function pickChannel(
+  event: RegistryEvent,
+  stand: SampleData,
+  wanted: unknown,
+): Promise<RegistryChannel> {
+  let channels = event.channels;
+  const module = eventModule(event.module);
+  if (channels.length === 0 && module?.channels) {
+    const ctx: ModuleContext = {
+      eventId: event.id,
+      mode: 'preview',
+      record: stand.record,
+      old: stand.old ?? null,
+      actor: stand.actor ?? null,
+      recipient: null,
+      variables: stand.variables ?? {},
+    };
+    channels = (await module.channels(ctx)).map(resolveChannel);
+  }
+  if (wanted === undefined) {
+    if (channels.length === 0)
+      throw new RequestError(422, 'no_channels', `event ${event.id} has no channels`);
+    return channels.find((c) => c.transport === 'email') ?? channels[0];
+  }
+  const found = channels.find((c) => c.name === wanted || c.transport === wanted);
+  if (!found) {
+    throw new RequestError(
+      404,
+      'unknown_channel',
+      `event ${event.id} has no channel ${String(wanted)} (channels: ${channels.map((c) => c.name).join(', ') || 'none'})`,
+    );
+  }
+  return found;
+}
+
+const EMAIL_ADDRESS = /^[^\s@,;<>"]+@[^\s@,;<>"]+\.[^\s@,;<>"]+$/;
+
+async function testSend(
+  event: RegistryEvent,
+  channel: RegistryChannel,
+  to: unknown,
+  content: RenderedContent,
+  send: TestSend,
+) {
+  if (typeof to !== 'string' || !EMAIL_ADDRESS.test(to)) {
+    throw new RequestError(400, 'invalid_request', 'testSendTo: one email address');
+  }
+  const id = crypto.randomUUID();
+  const delivery: Delivery = {
+    receiptId: `test-${id}`,
+    // one test send is one message, even when the request is retried
+    idempotencyKey: `dispatch-test-${id}`,
+    eventId: event.id,
+    channel: channel.name,
+    transport: 'email',
+    recipient: { userId: null, address: to },
+    content: { ...content, test: true },
+    attempt: 1,
+    occurredAt: new Date().toISOString(),
+  };
+  try {
+    const result = await send(delivery);
+    return { to, test: true, id: result.id ?? null };
+  } catch (error) {
+    throw new RequestError(502, 'test_send_failed', `test send to ${to}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The default test send: Resend's `POST /emails` at RESEND_API_URL (default https://api.resend.com;
+ * the local mail catcher speaks it), key from the email transport's `apiKeySecret` (default
+ * RESEND_API_KEY), sender from the content or `transports.email.from`. Marked as a test like the email
+ * transport marks it: `[Test] ` before the subject and `X-Supadispatch-Test: true`.
+ */
+export function resendTestSend(registry: Registry): TestSend {
+  return async (delivery) => {
+    const settings = registry.transports?.email ?? {};
+    const keyName = typeof settings.apiKeySecret === 'string' ? settings.apiKeySecret : 'RESEND_API_KEY';
+    const key = Deno.env.get(keyName);
+    if (!key) throw new Error(`${keyName} is not set`);
+    const { content } = delivery;
+    const from = content.from ?? (typeof settings.from === 'string' ? settings.from : undefined);
+    if (!from) throw new Error('no sender: set transports.email.from in the config, or from in the event');
+    const text =
+      content.text ??
+      (content.html === undefined
+        ? [content.title, content.message, content.actionUrl]
+            .filter((v) => typeof v === 'string')
+            .join('\n\n')
+        : undefined);
+    const base = (Deno.env.get('RESEND_API_URL') ?? 'https://api.resend.com').replace(/\/+$/, '');
+    const response = await fetch(`${base}/emails`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'idempotency-key': delivery.idempotencyKey,
+      },
+      body: JSON.stringify({
+        from,
+        to: [delivery.recipient.address],
+        subject: `[Test] ${content.subject ?? content.title ?? delivery.eventId}`,
+        html: content.html,
+        text,
+        reply_to: content.replyTo,
+        headers: { 'X-Supadispatch-Test': 'true' },
+      }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const answer = await response.text();
+    if (!response.ok) throw new Error(`HTTP ${response.status}: ${answer.slice(0, 300)}`);
+    return { id: (JSON.parse(answer) as { id?: string }).id };
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

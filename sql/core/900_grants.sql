@@ -11,6 +11,7 @@ language sql stable set search_path = '' as $$
     ('public.dispatch_initial_state()'::pg_catalog.regprocedure, 'authenticated'::text),
     ('public.dispatch_notifications(timestamptz, integer)', 'authenticated'),
     ('public.dispatch_mark_read(uuid[])', 'authenticated'),
+    ('public.dispatch_is_admin()', 'authenticated'),
     ('public.dispatch_mark_all_read()', 'authenticated'),
     ('public.dispatch_preferences()', 'authenticated'),
     ('public.dispatch_set_preference(text, text, boolean, text)', 'authenticated'),

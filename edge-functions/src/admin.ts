@@ -1,0 +1,101 @@
+/**
+ * What dispatch-preview and dispatch-trigger share: the admin check and their database handle.
+ *
+ * The admin check asks PostgREST, with the caller's own Authorization header, for
+ * `public.dispatch_is_admin()` (the core's rule: `dispatch.admins`, `app_metadata.role`, or the
+ * config's admin audience). Why PostgREST and not our own JWT check: on hosted Supabase the platform
+ * verifies the token there (signature with the project's keys, legacy secret or the new asymmetric
+ * signing keys, expiry, role), and the function needs no JWT secret, which hosted does not hand to
+ * functions. Verifying it ourselves and then `set local role authenticated` over SUPABASE_DB_URL would
+ * need that secret and would drift from the platform's rules.
+ */
+import pg from 'npm:pg@8';
+import { problem } from './http.ts';
+import type { WorkerDb } from './modules/expand.ts';
+
+/** Is the caller (this Authorization header) an admin? */
+export type AdminCheck = (authorization: string) => Promise<boolean>;
+
+/** The default check: `POST <SUPABASE_URL>/rest/v1/rpc/dispatch_is_admin` as the caller. */
+export const adminViaPostgrest: AdminCheck = async (authorization) => {
+  const url = Deno.env.get('SUPABASE_URL');
+  const apikey = Deno.env.get('SUPABASE_ANON_KEY');
+  if (!url || !apikey) throw new Error('SUPABASE_URL and SUPABASE_ANON_KEY must be set (hosted sets both)');
+  const response = await fetch(`${url.replace(/\/+$/, '')}/rest/v1/rpc/dispatch_is_admin`, {
+    method: 'POST',
+    headers: { apikey, authorization, 'content-type': 'application/json' },
+    body: '{}',
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = await response.text();
+  // anon and bad tokens get 401/403 from PostgREST (no EXECUTE, invalid JWT): not an admin
+  return response.status === 200 && body.trim() === 'true';
+};
+
+/** null when the caller is an admin, else the 401/403 to answer. */
+export async function refuseNonAdmin(req: Request, check: AdminCheck): Promise<Response | null> {
+  const authorization = req.headers.get('authorization') ?? '';
+  if (!/^bearer\s+\S+/i.test(authorization)) {
+    return problem(401, 'unauthorized', 'header Authorization: Bearer <access token of an admin> is missing');
+  }
+  let admin: boolean;
+  try {
+    admin = await check(authorization);
+  } catch (error) {
+    return problem(500, 'admin_check_failed', `admin check: ${(error as Error).message}`);
+  }
+  return admin ? null : problem(403, 'forbidden', 'admins only');
+}
+
+let pool: pg.Pool | null = null;
+
+/** The functions' database (SUPABASE_DB_URL, the postgres role), one small pool per instance. */
+export function defaultDb(): WorkerDb {
+  return {
+    async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+      if (!pool) {
+        const url = Deno.env.get('SUPABASE_DB_URL');
+        if (!url) throw new Error('SUPABASE_DB_URL is not set (hosted sets it for every function)');
+        pool = new pg.Pool({ connectionString: url, max: 3, idleTimeoutMillis: 10_000 });
+        pool.on('error', () => {});
+      }
+      const result = await pool.query(sql, params);
+      return result.rows as T[];
+    },
+  };
+}
+
+/** Quotes `schema.table` from the registry as an SQL name. */
+export function qualifiedTable(name: string): string {
+  const [schema, table] = name.includes('.') ? name.split('.', 2) : ['public', name];
+  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A row of an event's table as JSON, by its `id` column; null when there is none. */
+export async function readRecord(
+  db: WorkerDb,
+  table: string,
+  recordId: string,
+): Promise<Record<string, unknown> | null> {
+  const rows = await db.query<{ record: Record<string, unknown> }>(
+    `select to_jsonb(t) as record from ${qualifiedTable(table)} t where t.id::text = $1 limit 1`,
+    [recordId],
+  );
+  return rows[0]?.record ?? null;
+}
+
+/** Admin UIs call preview and trigger from the browser. */
+export const cors: Record<string, string> = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-headers': 'authorization, x-client-info, apikey, content-type',
+  'access-control-allow-methods': 'GET, POST, OPTIONS',
+};
+
+export function withCors(response: Response): Response {
+  for (const [k, v] of Object.entries(cors)) response.headers.set(k, v);
+  return response;
+}
