@@ -172,15 +172,13 @@ async function sendWithDeadline(
   });
   try {
     return await Promise.race([
-      transport
-        .send(delivery, context)
-        .catch(
-          (error): SendOutcome => ({
-            status: 'retry',
-            error: describe(error),
-            durationMs: ctx.now() - started,
-          }),
-        ),
+      transport.send(delivery, context).catch(
+        (error): SendOutcome => ({
+          status: 'retry',
+          error: describe(error),
+          durationMs: ctx.now() - started,
+        }),
+      ),
       deadline,
     ]);
   } finally {
