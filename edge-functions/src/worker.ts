@@ -2,7 +2,7 @@
  * `dispatch-worker`: called by pg_net and pg_cron with the shared secret in `x-dispatch-secret`
  * (Vault `dispatch_worker_secret` on the database side, `DISPATCH_WORKER_SECRET` here). Deploy it
  * with `--no-verify-jwt`: pg_net sends no JWT. Anything without the secret gets 401 and does nothing;
- * `{"probe":true}` answers 200 and does no work.
+ * `{"probe":true}` answers 200 and does no work (it names the function secrets that are missing).
  *
  * A poke starts a run (worker/loop.ts) in the background and answers 202 at once, so pg_net never
  * waits (EdgeRuntime.waitUntil keeps the isolate alive for the run). A poke while a run of this
@@ -15,6 +15,7 @@ import { json, problem, readJsonBody } from './http.ts';
 import type { Registry } from './registry.ts';
 import { secretsEqual } from './secret.ts';
 import { loadWorkerDefaults, type WorkerDefaults } from './worker/defaults.ts';
+import { missingEnv } from './worker/environment.ts';
 import {
   type ExpandModuleOccurrences,
   startWorkerRun,
@@ -112,7 +113,12 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
     if ('response' in read) return read.response;
     const body = (read.body ?? {}) as { probe?: unknown; wait?: unknown };
     if (typeof body === 'object' && body.probe === true) {
-      return json(200, { probe: true, events: Object.keys(registry.events).length });
+      // names only: doctor says which `supabase secrets set` is missing
+      return json(200, {
+        probe: true,
+        events: Object.keys(registry.events).length,
+        missingEnv: missingEnv(registry, env),
+      });
     }
     const wait = typeof body === 'object' && body.wait === true;
     if (!wait && active?.wake()) return json(202, { worker: active.workerName, joined: true });

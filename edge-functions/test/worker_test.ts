@@ -3,7 +3,24 @@ import assert from 'node:assert/strict';
 import { secretsEqual } from '../src/secret.ts';
 import { serve } from '../src/worker.ts';
 
-const registry = { events: { 'task.created': {} as never } };
+const registry = {
+  events: {
+    'task.created': {
+      id: 'task.created',
+      table: 'public.tasks',
+      operations: ['INSERT'],
+      channels: [
+        { name: 'email:user', transport: 'email', audience: 'user', delaySeconds: 0 },
+        { name: 'webhook:hooks', transport: 'webhook', audience: 'hooks', delaySeconds: 0 },
+      ],
+      content: {},
+      metadata: {},
+      strict: false,
+      module: null,
+    },
+  },
+  transports: { webhook: { signingSecret: 'TASKS_WEBHOOK_SECRET' } },
+};
 const secret = 'test-secret';
 const handler = serve(registry, { secret });
 
@@ -12,9 +29,17 @@ function call(init: { headers?: Record<string, string>; body?: string }): Promis
 }
 
 Deno.test('the worker answers a probe with the secret, and does no work', async () => {
+  Deno.env.set('RESEND_API_KEY', 're_test');
+  Deno.env.delete('TASKS_WEBHOOK_SECRET');
+  Deno.env.delete('SUPABASE_DB_URL');
   const response = await call({ headers: { 'x-dispatch-secret': secret }, body: '{"probe":true}' });
   assert.equal(response.status, 200);
-  assert.deepEqual(await response.json(), { probe: true, events: 1 });
+  assert.deepEqual(await response.json(), {
+    probe: true,
+    events: 1,
+    missingEnv: ['SUPABASE_DB_URL', 'TASKS_WEBHOOK_SECRET'],
+  });
+  Deno.env.delete('RESEND_API_KEY');
 });
 
 Deno.test('the worker refuses a missing or wrong secret with 401, naming the header', async () => {
