@@ -114,10 +114,11 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
     const body = (read.body ?? {}) as { probe?: unknown; wait?: unknown };
     if (typeof body === 'object' && body.probe === true) {
       // names only: doctor says which `supabase secrets set` is missing
+      const missing = missingEnv(registry, env);
       return json(200, {
         probe: true,
         events: Object.keys(registry.events).length,
-        missingEnv: missingEnv(registry, env),
+        ...(missing.length > 0 ? { missingEnv: missing } : {}),
       });
     }
     const wait = typeof body === 'object' && body.wait === true;

@@ -76,19 +76,21 @@ describe('the local stack gives supadispatch functions what they need', () => {
     assert.equal(env.DISPATCH_WEBHOOK_SECRET, 'whsec_c2luayBzZWNyZXQ=');
   });
 
-  it("the project's secrets override the defaults, but not the worker secret (Vault holds the stack's)", () => {
+  it("the project's secrets override the defaults; its own worker secret is the one Vault gets", () => {
     const { root, functionsDir } = project();
     writeFileSync(
       join(functionsDir, '.env'),
       'RESEND_API_URL=https://api.resend.com\nDISPATCH_WORKER_SECRET=mine\n',
     );
-    const env = new FunctionEnvironment({ log: () => {} }).build(
-      context(root, { DISPATCH_ALLOWED_HOSTS: 'hooks.internal:8080' }),
-      functionsDir,
-    );
+    const ctx = context(root, { DISPATCH_ALLOWED_HOSTS: 'hooks.internal:8080' });
+    const environment = new FunctionEnvironment({ log: () => {} });
+    const env = environment.build(ctx, functionsDir);
     assert.equal(env.RESEND_API_URL, 'https://api.resend.com');
     assert.equal(env.DISPATCH_ALLOWED_HOSTS, 'hooks.internal:8080');
-    assert.equal(env.DISPATCH_WORKER_SECRET, 'worker-secret-of-the-stack');
+    assert.equal(env.DISPATCH_WORKER_SECRET, 'mine');
+    assert.equal(environment.workerSecret(ctx, functionsDir), 'mine', 'what configureWorkerVault stores');
+    const { root: other, functionsDir: plain } = project();
+    assert.equal(environment.workerSecret(context(other), plain), 'worker-secret-of-the-stack');
   });
 
   it('the worker secret is made once and kept; a secrets file from before it gets one added', () => {

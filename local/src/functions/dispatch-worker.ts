@@ -26,16 +26,19 @@ export function configuredSigningSecretName(functionsDir: string): string | null
   }
 }
 
+export const DISPATCH_WORKER_SECRET = 'DISPATCH_WORKER_SECRET';
+
 /**
- * Secrets for supadispatch's functions (defaults: the project's own `.env` / `[edge_runtime.secrets]`
- * override them, except the worker secret, which must equal Vault's):
- * email through the mail catcher's Resend API (it accepts any key), webhooks signed with the secret
- * the webhook sink verifies, and the sink and catcher allowed past the SSRF guard.
+ * Defaults for supadispatch's functions (the project's `.env` / `[edge_runtime.secrets]` override
+ * them): the worker secret Vault holds too, email through the mail catcher's Resend API (it accepts
+ * any key), webhooks signed with the secret the webhook sink verifies, and the sink and catcher
+ * allowed past the SSRF guard.
  */
 export function dispatchFunctionDefaults(ctx: StackContext, functionsDir: string): Record<string, string> {
   const hostPort = (url: string) => new URL(url).host;
   const signing = configuredSigningSecretName(functionsDir);
   return {
+    ...(ctx.keys.workerSecret ? { [DISPATCH_WORKER_SECRET]: ctx.keys.workerSecret } : {}),
     RESEND_API_KEY: 're_local_supadispatch',
     RESEND_API_URL: ctx.urls.mail,
     [DEFAULT_WEBHOOK_SECRET_NAME]: ctx.keys.webhookSecret,
@@ -44,20 +47,19 @@ export function dispatchFunctionDefaults(ctx: StackContext, functionsDir: string
   };
 }
 
-/** The worker's shared secret, set after the project's secrets: Vault holds the same value. */
-export function dispatchWorkerSecretEnv(ctx: StackContext): Record<string, string> {
-  return ctx.keys.workerSecret ? { DISPATCH_WORKER_SECRET: ctx.keys.workerSecret } : {};
-}
-
 /**
- * Vault secrets `dispatch_worker_url` (this stack's functions URL) and `dispatch_worker_secret`,
- * created or updated on every start (the URL follows the port). Nothing is done where Vault is missing.
+ * Vault secrets `dispatch_worker_url` (this stack's functions URL) and `dispatch_worker_secret` (the
+ * functions' DISPATCH_WORKER_SECRET), created or updated on every start (the URL follows the port).
+ * Nothing is done where Vault is missing.
  */
-export async function configureWorkerVault(ctx: StackContext): Promise<void> {
-  if (!ctx.keys.workerSecret) return;
+export async function configureWorkerVault(
+  ctx: StackContext,
+  workerSecret: string | undefined,
+): Promise<void> {
+  if (!workerSecret) return;
   const secrets = {
     dispatch_worker_url: `${ctx.urls.functions}/${DISPATCH_WORKER_FUNCTION}`,
-    dispatch_worker_secret: ctx.keys.workerSecret,
+    dispatch_worker_secret: workerSecret,
   };
   const client = await ctx.adminPool.connect();
   try {

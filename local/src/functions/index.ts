@@ -164,7 +164,7 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
         `serving ${names.length} function(s) from ${functions.dir} with ${denoPath}` +
           (names.length ? `: ${names.map((n) => `${context.urls.api}${PREFIX}/${n}`).join(', ')}` : ''),
       );
-      await configureWorkerVault(context).catch((error) =>
+      await configureWorkerVault(context, environment.workerSecret(context, functions.dir)).catch((error) =>
         log(`Vault: could not store the worker's URL and secret (${(error as Error).message})`),
       );
       if (options.watch !== false) {
