@@ -8,7 +8,8 @@ insert into auth.users (id, email, raw_app_meta_data) values
   ('00000000-0000-0000-0000-0000000083aa', 'admin83@example.com', '{"role":"admin"}'),
   ('00000000-0000-0000-0000-0000000083bb', 'user83@example.com', '{}');
 select dispatch.register_event('sdt.failing', null, null, null, 'info', true, false, array['webhook']);
-select dispatch.create_receipts('sdt.failing', 'webhook:hooks', 'webhook', 'hooks', '0',
+-- a transport of its own, so the claims below take these receipts whatever else is due in the database
+select dispatch.create_receipts('sdt.failing', 'sdt_hook:hooks', 'sdt_hook', 'hooks', '0',
   array(select row(dispatch.emit('sdt.failing', jsonb_build_object('n', g)), null, 'https://hooks.example/' || g, null)::dispatch.recipient
         from generate_series(1, 3) g));
 -- receipt 1 and 2 fail (1 after two attempts), receipt 3 stays pending
@@ -18,11 +19,11 @@ create temp table sdt_r as
 grant select on sdt_r to authenticated;
 
 create temp table sdt_claim as
-  select c.id, c.lease_token from dispatch.claim_receipts('sdt-worker', 10) c join sdt_r using (id);
+  select c.id, c.lease_token from dispatch.claim_receipts('sdt-worker', 10, null, array['sdt_hook']) c join sdt_r using (id);
 select dispatch.retry_receipt(id, lease_token, 'HTTP 503', now(), 503, 5) from sdt_claim join sdt_r using (id) where n = 1;
 select dispatch.fail_receipt(id, lease_token, 'HTTP 410', 410, 12) from sdt_claim join sdt_r using (id) where n = 2;
 select dispatch.fail_receipt(c.id, c.lease_token, 'HTTP 404', 404, 7)
-  from dispatch.claim_receipts('sdt-worker', 10) c join sdt_r using (id) where sdt_r.n = 1;
+  from dispatch.claim_receipts('sdt-worker', 10, null, array['sdt_hook']) c join sdt_r using (id) where sdt_r.n = 1;
 select is((select array_agg(status order by n) from dispatch.receipts join sdt_r using (id)),
   array['failed', 'failed', 'sending'], 'setup: two failed receipts, one claimed');
 
@@ -78,7 +79,7 @@ select is((select array_agg(coalesce(k ->> 'status', 'unknown') order by coalesc
 reset role;
 select is((select array_agg(status order by n) from dispatch.receipts join sdt_r using (id)),
   array['scheduled', 'scheduled', 'sending'], 'requeued receipts are scheduled again');
-select is((select count(*) from dispatch.claim_receipts('sdt-worker-2', 10) c join sdt_r using (id)), 2::bigint,
+select is((select count(*) from dispatch.claim_receipts('sdt-worker-2', 10, null, array['sdt_hook']) c join sdt_r using (id)), 2::bigint,
   'and the worker claims them again, with one more attempt allowed');
 
 select * from finish();
