@@ -5,9 +5,19 @@
 export class KeyedLimiter {
   private readonly active = new Map<string, number>();
   private readonly waiting = new Map<string, (() => void)[]>();
+  private queued = 0;
 
-  constructor(private readonly perKey: number) {
+  /** `onQueue` is told when a task starts waiting for a busy key (its caller may start other work). */
+  constructor(
+    private readonly perKey: number,
+    private readonly onQueue: () => void = () => {},
+  ) {
     if (!Number.isInteger(perKey) || perKey < 1) throw new RangeError('perKey must be a positive integer');
+  }
+
+  /** Tasks waiting for a busy key, over all keys. */
+  waitingTotal(): number {
+    return this.queued;
   }
 
   async run<T>(key: string, task: () => Promise<T>): Promise<T> {
@@ -32,8 +42,13 @@ export class KeyedLimiter {
     }
     return new Promise((resolve) => {
       const queue = this.waiting.get(key) ?? [];
-      queue.push(resolve);
+      queue.push(() => {
+        this.queued--;
+        resolve();
+      });
       this.waiting.set(key, queue);
+      this.queued++;
+      this.onQueue();
     });
   }
 

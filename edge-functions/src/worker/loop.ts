@@ -38,10 +38,15 @@ export interface WorkerRunOptions {
   pollMs?: number;
   /** Deadline of every send, request included (default 10 s). */
   sendTimeoutMs?: number;
-  /** Sends at a time per destination (default 4). */
+  /** Sends at a time per destination (default 8). */
   concurrencyPerDestination?: number;
-  /** Receipts claimed and not yet recorded, at most (default 50). */
+  /** Receipts being prepared, sent or recorded at a time, at most (default 50). */
   maxInFlight?: number;
+  /**
+   * Receipts waiting besides those for a busy destination's slot (default 200): they do not count
+   * in `maxInFlight`, so a slow endpoint's backlog does not keep the others' receipts from being claimed.
+   */
+  maxWaiting?: number;
   /** Lease per claim (default: the rest of the run plus 30 s). */
   leaseSeconds?: number;
   /** Changes per drain call (default 500). */
@@ -85,6 +90,7 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
   const pollMs = options.pollMs ?? 75;
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
   const maxInFlight = options.maxInFlight ?? 50;
+  const maxWaiting = options.maxWaiting ?? 200;
   const drainMax = options.drainMax ?? 500;
   const expandEveryMs = options.expandEveryMs ?? 1000;
   const log =
@@ -127,7 +133,7 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
     prepareContent: deps.prepareContent,
     fetch: deps.fetch,
     secret: deps.secret ?? ((name: string) => Deno.env.get(name)),
-    limiter: new KeyedLimiter(options.concurrencyPerDestination ?? 4),
+    limiter: new KeyedLimiter(options.concurrencyPerDestination ?? 8, () => nudge()),
     sendTimeoutMs,
     sendUntil,
     now,
@@ -174,7 +180,11 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
             log(`expanding module events failed: ${(error as Error).message}`);
           }
         }
-        const room = maxInFlight - inFlight.size;
+        const waiting = deliverCtx.limiter.waitingTotal();
+        const room = Math.min(
+          maxInFlight - (inFlight.size - waiting),
+          maxInFlight + maxWaiting - inFlight.size,
+        );
         let claimedNow = 0;
         if (room > 0) {
           const leaseSeconds = options.leaseSeconds ?? Math.ceil((deadline - now()) / 1000) + 30;
