@@ -280,3 +280,60 @@ Deno.test('a send with no outcome within the deadline is a retry (timeout)', asy
     db.log.join('\n'),
   );
 });
+
+Deno.test('a transport with sendBatch gets the deliveries of one destination together, outcomes in order', async () => {
+  const db = new FakeQueue();
+  for (let i = 0; i < 5; i++) db.add(`m${i}`, 'hook', 'https://mail.example/emails');
+  db.add('other', 'hook', 'https://elsewhere.example/emails');
+  const batches: string[][] = [];
+  const transport: Transport = {
+    name: 'hook',
+    destination: (d) => new URL(d.recipient.address ?? '').host,
+    send: () => Promise.reject(new Error('send is not used when sendBatch exists')),
+    sendBatch: (deliveries) => {
+      batches.push(deliveries.map((d) => d.receiptId));
+      return Promise.resolve(
+        deliveries.map(
+          (d): SendOutcome =>
+            d.receiptId === 'm3'
+              ? { status: 'failed', error: 'HTTP 422 invalid to', httpStatus: 422, durationMs: 1 }
+              : { status: 'sent', providerMessageId: `id-${d.receiptId}`, httpStatus: 200, durationMs: 1 },
+        ),
+      );
+    },
+  };
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { subject: 's' }, secrets: [] });
+  const summary = await startWorkerRun(
+    { db, registry, transports: { hook: transport }, prepareContent, fetch: noFetch, log: () => {} },
+    { workerName: 'w:test:6' },
+  ).done;
+  assert.deepEqual(
+    batches.map((b) => b.sort()),
+    [['m0', 'm1', 'm2', 'm3', 'm4'], ['other']],
+  );
+  assert.equal(summary.sent, 5);
+  assert.equal(summary.failed, 1);
+  assert.ok(db.log.includes('fail m3 HTTP 422 invalid to'));
+});
+
+Deno.test('a batch that answers the wrong number of outcomes is a retry for each of its deliveries', async () => {
+  const db = new FakeQueue();
+  db.add('x1', 'hook', 'https://mail.example/emails');
+  db.add('x2', 'hook', 'https://mail.example/emails');
+  const transport: Transport = {
+    name: 'hook',
+    destination: () => 'mail',
+    send: () => Promise.reject(new Error('unused')),
+    sendBatch: () => Promise.resolve([{ status: 'sent', durationMs: 1 }]),
+  };
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { subject: 's' }, secrets: [] });
+  const summary = await startWorkerRun(
+    { db, registry, transports: { hook: transport }, prepareContent, fetch: noFetch, log: () => {} },
+    { workerName: 'w:test:7' },
+  ).done;
+  assert.equal(summary.retried, 2);
+  assert.ok(
+    db.log.some((l) => /^retry x1 batch: sendBatch answered 1 outcomes for 2 deliveries$/.test(l)),
+    db.log.join('\n'),
+  );
+});

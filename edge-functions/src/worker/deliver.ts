@@ -17,6 +17,7 @@ import {
   type TransportContext,
 } from '../delivery/types.ts';
 import type { Registry, RegistryChannel } from '../registry.ts';
+import { Batcher } from './batcher.ts';
 import type { KeyedLimiter } from './limiter.ts';
 import { type RecordCall, recordCallFor } from './outcome.ts';
 import { type ClaimedReceipt, deliverInApp, recordOutcome, storeContent } from './queue.ts';
@@ -96,11 +97,18 @@ export async function deliverReceipt(
     const context = transportContext(ctx, transport.name);
     const destination = transport.destination(delivery, context);
     // waiting for the destination's slot may outlast the run: then reschedule instead of sending
-    const outcome = await ctx.limiter.run(destination, () =>
-      ctx.now() >= ctx.sendUntil
-        ? Promise.resolve(null)
-        : sendWithDeadline(ctx, transport, delivery, context),
-    );
+    const outcome =
+      transport.sendBatch && ctx.now() < ctx.sendUntil
+        ? await batcherOf(ctx).add(transport, destination, delivery, context)
+        : await ctx.limiter.run(destination, () =>
+            ctx.now() >= ctx.sendUntil
+              ? Promise.resolve(null)
+              : withDeadline(
+                  ctx,
+                  () => transport.send(delivery, context),
+                  (o) => o,
+                ),
+          );
     if (outcome === null) {
       return await record(ctx, receipt, {
         kind: 'retry',
@@ -152,38 +160,59 @@ function transportContext(ctx: DeliverContext, name: string): TransportContext {
   };
 }
 
-/** The transport's outcome, or `retry` (timeout) when it has none within the deadline, or `retry` when it throws. */
-async function sendWithDeadline(
+/**
+ * The transport's answer, or `retry` (timeout) for every delivery when it has none within the
+ * deadline, or `retry` when it throws. `each` turns one outcome into the answer's shape.
+ */
+async function withDeadline<T>(
   ctx: DeliverContext,
-  transport: Transport,
-  delivery: Delivery,
-  context: TransportContext,
-): Promise<SendOutcome> {
+  send: () => Promise<T>,
+  each: (outcome: SendOutcome) => T,
+): Promise<T> {
   const started = ctx.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   // a little longer than the request timeout, so the transport's own timeout normally answers first
   const limitMs = ctx.sendTimeoutMs + 1000;
-  const deadline = new Promise<SendOutcome>((resolve) => {
+  const deadline = new Promise<T>((resolve) => {
     timer = setTimeout(
       () =>
-        resolve({ status: 'retry', error: `timeout: no outcome within ${limitMs} ms`, durationMs: limitMs }),
+        resolve(
+          each({ status: 'retry', error: `timeout: no outcome within ${limitMs} ms`, durationMs: limitMs }),
+        ),
       limitMs,
     );
   });
   try {
     return await Promise.race([
-      transport.send(delivery, context).catch(
-        (error): SendOutcome => ({
-          status: 'retry',
-          error: describe(error),
-          durationMs: ctx.now() - started,
-        }),
+      send().catch((error) =>
+        each({ status: 'retry', error: describe(error), durationMs: ctx.now() - started }),
       ),
       deadline,
     ]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+const batchers = new WeakMap<DeliverContext, Batcher>();
+
+/** One batcher per run: batches go out under their destination's slot, with the deadline. */
+function batcherOf(ctx: DeliverContext): Batcher {
+  let batcher = batchers.get(ctx);
+  if (!batcher) {
+    batcher = new Batcher({
+      send: (transport, destination, deliveries, context) =>
+        ctx.limiter.run(destination, () =>
+          withDeadline(
+            ctx,
+            () => (transport.sendBatch as NonNullable<Transport['sendBatch']>)(deliveries, context),
+            (outcome) => deliveries.map(() => outcome),
+          ),
+        ),
+    });
+    batchers.set(ctx, batcher);
+  }
+  return batcher;
 }
 
 async function retryOrFail(
