@@ -71,6 +71,30 @@ begin
 end
 $$;
 select dispatch.register_event('sdw.ping', 'public.sdw_expand_ping', p_transports => array['webhook']);
+
+-- an app table whose inserts fire sdw.ping after commit, the way generated migrations do it:
+-- a capture trigger (the change commits with the write) and a processor the drain calls
+-- (its column is not called n: dispatch.capture_changes aggregates 'json_agg(n) from new_rows n')
+create table public.sdw_hooks (id bigint generated always as identity primary key, url text not null, num integer not null);
+create function public.sdw_hooks_process(p_changes dispatch.changes[]) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_records jsonb;
+begin
+  select jsonb_agg(jsonb_build_object('new', jsonb_build_object('id', r.id, 'url', r.url, 'n', r.num), 'old', null,
+                                      'actor', ch.actor, 'at', ch.captured_at) order by ch.id)
+    into v_records
+  from unnest(p_changes) as ch
+  cross join lateral json_populate_recordset(null::public.sdw_hooks, ch.new_rows) as r
+  where ch.operation = 'INSERT';
+  if v_records is not null then
+    perform dispatch.fire('sdw.ping', 'insert', 'public.sdw_hooks', v_records);
+  end if;
+end
+$$;
+select dispatch.register_source('public.sdw_hooks', 'public.sdw_hooks_process');
+create trigger dispatch_capture_insert after insert on public.sdw_hooks
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes();
 `;
 
 interface AttemptRow {
@@ -226,6 +250,33 @@ describe('dispatch-worker through the local stack', {
       'select count(*)::int as n from net._http_response where status_code = 202',
     );
     assert.ok(pokes[0].n >= 1, 'pg_net called the worker and got 202');
+  });
+
+  test('an app write is captured, drained by the poked worker, and its receipt delivered', async () => {
+    const url = `${sink.url}/app-write`;
+    await db.query('insert into public.sdw_hooks (url, num) values ($1, 42)', [url]);
+    let id: string | undefined;
+    for (let round = 0; round < 300 && !id; round++) {
+      const { rows } = await db.query(
+        `select r.id from dispatch.receipts r join dispatch.occurrences o on o.id = r.occurrence_id
+         where o.new_record ->> 'url' = $1`,
+        [url],
+      );
+      id = rows[0]?.id;
+      if (!id) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const changes = await db.query('select id, source_table, error from dispatch.changes');
+    assert.ok(
+      id,
+      `the worker drained the change and the event made a receipt: ${JSON.stringify(changes.rows)}`,
+    );
+    const row = await settle(id, ['sent', 'failed']);
+    assert.equal(row.status, 'sent', String(row.last_error));
+    const requests = await received('/app-write');
+    assert.equal(requests.length, 1);
+    assert.deepEqual(requests[0].json, { type: 'sdw.ping', data: { n: '42', label: 'ping 42' } });
+    const { rows: left } = await db.query('select count(*)::int as n from dispatch.changes');
+    assert.equal(left[0].n, 0, 'no captured change left');
   });
 
   test('the sink failing once: the receipt is retried and sent, both attempts kept', async () => {
