@@ -48,7 +48,10 @@ class FakeQueue implements WorkerDb {
   private answer(sql: string, params: unknown[]): unknown[] {
     if (sql.includes('dispatch_worker_drain'))
       return [{ result: { processed: 0, remaining: 0, lingerMs: 0 } }];
-    if (sql.includes('poke_worker')) return [{ poked: false }];
+    if (sql.includes('poke_worker')) {
+      this.log.push('poke');
+      return [{ poked: false }];
+    }
     if (sql.includes('dispatch_worker_claim')) {
       const [worker, max] = params as [string, number];
       const due = this.receipts.filter((r) => r.status === 'pending').slice(0, max);
@@ -336,4 +339,38 @@ Deno.test('a batch that answers the wrong number of outcomes is a retry for each
     db.log.some((l) => /^retry x1 batch: sendBatch answered 1 outcomes for 2 deliveries$/.test(l)),
     db.log.join('\n'),
   );
+});
+
+Deno.test('near the end of its budget the run stops claiming and reschedules what it can no longer send', async () => {
+  const db = new FakeQueue();
+  for (const id of ['b1', 'b2', 'b3']) db.add(id, 'hook', 'https://one.example/x');
+  let clock = 0;
+  const send = (): Promise<SendOutcome> => {
+    clock += 100; // each send takes 100 ms of the run's clock
+    return Promise.resolve({ status: 'sent', httpStatus: 200, durationMs: 100 });
+  };
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { title: 't' }, secrets: [] });
+  const summary = await startWorkerRun(
+    {
+      db,
+      registry,
+      transports: { hook: hookTransport(send, db.log) },
+      prepareContent,
+      fetch: noFetch,
+      log: () => {},
+    },
+    // sends may start until 150 ms (budget 300 minus the send deadline, at most half the budget)
+    {
+      workerName: 'w:test:8',
+      budgetMs: 300,
+      sendTimeoutMs: 50,
+      concurrencyPerDestination: 1,
+      now: () => clock,
+    },
+  ).done;
+  assert.equal(summary.sent, 2);
+  assert.equal(summary.retried, 1);
+  assert.equal(summary.stoppedBy, 'budget');
+  assert.ok(db.log.includes('retry b3 the worker run ended before sending'), db.log.join('\n'));
+  assert.equal(db.log.at(-1), 'poke', 'it asked for another run');
 });
