@@ -4,7 +4,7 @@
  *   ../transports/index.ts   `transports: Record<string, Transport>`
  *   ../templates/prepare.ts  `prepareContent: PrepareContent`
  *   ../modules/expand.ts     `expandModuleOccurrences(db, registry): Promise<number>` (optional: no-op)
- *   ../delivery/fetch.ts     the SSRF-guarded fetch: `guardedFetch`, or `createGuardedFetch()`
+ *   ../delivery/fetch.ts     the SSRF-guarded fetch: `guardedFetchFromEnv()` (or a `guardedFetch`)
  * A missing module is named in the error, so a build without it fails loudly instead of sending
  * unrendered or unguarded.
  */
@@ -72,9 +72,10 @@ export async function loadWorkerDefaults(have: Partial<WorkerDefaults>): Promise
         '../delivery/fetch.ts',
         () => import('../delivery/fetch.ts'),
         (m) => {
+          // configured from the environment (DISPATCH_ALLOWED_HOSTS: the local stack's sink and catcher)
+          if (typeof m.guardedFetchFromEnv === 'function')
+            return (m.guardedFetchFromEnv as () => GuardedFetch)();
           if (typeof m.guardedFetch === 'function') return m.guardedFetch as GuardedFetch;
-          if (typeof m.createGuardedFetch === 'function')
-            return (m.createGuardedFetch as () => GuardedFetch)();
           return undefined;
         },
       )),
