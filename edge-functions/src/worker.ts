@@ -130,8 +130,12 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
       return problem(500, 'worker_unavailable', (error as Error).message);
     }
     if (wait) {
-      const summary: WorkerRunSummary = await run.done;
-      return json(200, summary);
+      try {
+        const summary: WorkerRunSummary = await run.done;
+        return json(200, summary);
+      } catch (error) {
+        return problem(500, 'worker_run_failed', (error as Error).message);
+      }
     }
     const edge = (globalThis as { EdgeRuntime?: EdgeRuntimeGlobal }).EdgeRuntime;
     edge?.waitUntil?.(run.done.catch(() => {}));

@@ -83,3 +83,25 @@ Deno.test('secretsEqual: equal only for the same non-empty secret, whatever the 
   assert.equal(secretsEqual('abcd', 'abc'), false);
   assert.equal(secretsEqual('', ''), false);
 });
+
+Deno.test('a run that cannot reach its database is named in the answer of a waiting call', async () => {
+  const failing = serve(registry, {
+    secret,
+    db: { query: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')) },
+    transports: {},
+    prepareContent: () => Promise.reject(new Error('unused')),
+    expandModuleOccurrences: () => Promise.resolve(0),
+    fetch: () => Promise.reject(new Error('unused')),
+  });
+  const response = await failing(
+    new Request('http://functions.test/', {
+      method: 'POST',
+      headers: { 'x-dispatch-secret': secret },
+      body: '{"wait":true}',
+    }),
+  );
+  assert.equal(response.status, 500);
+  const body = await response.json();
+  assert.equal(body.error.code, 'worker_run_failed');
+  assert.match(body.error.message, /ECONNREFUSED/);
+});
