@@ -1,24 +1,103 @@
 /**
  * `dispatch-worker`: called by pg_net and pg_cron with the shared secret in `x-dispatch-secret`
  * (Vault `dispatch_worker_secret` on the database side, `DISPATCH_WORKER_SECRET` here). Deploy it
- * with `--no-verify-jwt`: pg_net sends no JWT.
+ * with `--no-verify-jwt`: pg_net sends no JWT. Anything without the secret gets 401 and does nothing;
+ * `{"probe":true}` answers 200 and does no work (it names the function secrets that are missing).
  *
- * This release authenticates callers and answers the doctor's probe. The delivery loop (drain,
- * claim, render, send, record) is not in this version: a real call answers 501 and does nothing,
- * so receipts stay pending and nothing is lost.
+ * A poke starts a run (worker/loop.ts) in the background and answers 202 at once, so pg_net never
+ * waits (EdgeRuntime.waitUntil keeps the isolate alive for the run). A poke while a run of this
+ * isolate still claims joins it (the run polls at once) instead of starting a second one.
+ * `{"wait":true}` answers when the run ends, with its summary (for people and tests).
  */
+import { connectWorkerDb, type WorkerDb } from './delivery/db.ts';
+import { FUNCTION_ENV, type GuardedFetch, type PrepareContent, type Transport } from './delivery/types.ts';
 import { json, problem, readJsonBody } from './http.ts';
 import type { Registry } from './registry.ts';
 import { secretsEqual } from './secret.ts';
+import { loadWorkerDefaults, type WorkerDefaults } from './worker/defaults.ts';
+import { missingEnv } from './worker/environment.ts';
+import {
+  type ExpandModuleOccurrences,
+  startWorkerRun,
+  type WorkerRun,
+  type WorkerRunOptions,
+  type WorkerRunSummary,
+} from './worker/loop.ts';
 
-export interface WorkerOptions {
+export type { ExpandModuleOccurrences, WorkerRunSummary } from './worker/loop.ts';
+
+export interface WorkerOptions
+  extends Partial<Omit<WorkerRunOptions, 'workerName' | 'signal' | 'now' | 'random'>> {
   /** The shared secret; default: the `DISPATCH_WORKER_SECRET` environment variable. */
   secret?: string;
+  /** Default: `../transports/index.ts` of the library. */
+  transports?: Record<string, Transport>;
+  /** Default: `../templates/prepare.ts` of the library. */
+  prepareContent?: PrepareContent;
+  /** Default: `../modules/expand.ts` of the library (no-op without it). */
+  expandModuleOccurrences?: ExpandModuleOccurrences;
+  /** Default: the SSRF-guarded fetch of `../delivery/fetch.ts`. */
+  fetch?: GuardedFetch;
+  /** Default: a pool on `SUPABASE_DB_URL`, made on the first run. */
+  db?: WorkerDb;
+  /** Function secrets by name (default: the environment). */
+  env?(name: string): string | undefined;
+  log?(message: string, detail?: unknown): void;
 }
 
+interface EdgeRuntimeGlobal {
+  waitUntil?(promise: Promise<unknown>): void;
+}
+
+/** This isolate, in worker names (`dispatch.attempts.worker`): `dispatch-worker:<isolate>:<run>`. */
+const isolateId = crypto.randomUUID().slice(0, 8);
+
 export function serve(registry: Registry, options: WorkerOptions = {}): (req: Request) => Promise<Response> {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  let deps: Promise<WorkerDefaults> | null = null;
+  let db: WorkerDb | null = options.db ?? null;
+  let active: WorkerRun | null = null;
+  let runs = 0;
+
+  function database(): WorkerDb {
+    if (db) return db;
+    const url = env(FUNCTION_ENV.dbUrl) ?? '';
+    if (url === '')
+      throw new Error(`${FUNCTION_ENV.dbUrl} is not set (hosted Supabase sets it for every function)`);
+    db = connectWorkerDb(url);
+    return db;
+  }
+
+  async function begin(): Promise<WorkerRun> {
+    deps ??= loadWorkerDefaults(options);
+    deps.catch(() => {
+      deps = null; // tried again on the next poke
+    });
+    const loaded = await deps;
+    const run = startWorkerRun(
+      {
+        db: database(),
+        registry,
+        transports: loaded.transports,
+        prepareContent: loaded.prepareContent,
+        expandModuleOccurrences: loaded.expandModuleOccurrences,
+        fetch: loaded.fetch,
+        secret: env,
+        log: options.log,
+      },
+      { ...options, workerName: `dispatch-worker:${isolateId}:${++runs}` },
+    );
+    active = run;
+    run.done
+      .catch((error) => console.error(`[dispatch-worker] run failed: ${(error as Error).message}`))
+      .finally(() => {
+        if (active === run) active = null;
+      });
+    return run;
+  }
+
   return async (req) => {
-    const secret = options.secret ?? Deno.env.get('DISPATCH_WORKER_SECRET') ?? '';
+    const secret = options.secret ?? env(FUNCTION_ENV.workerSecret) ?? '';
     if (secret === '') {
       return problem(
         500,
@@ -32,14 +111,34 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
     if (req.method !== 'POST') return problem(405, 'method_not_allowed', `method ${req.method}: use POST`);
     const read = await readJsonBody(req);
     if ('response' in read) return read.response;
-    const body = read.body as { probe?: unknown } | null;
-    if (body !== null && typeof body === 'object' && body.probe === true) {
-      return json(200, { probe: true, events: Object.keys(registry.events).length });
+    const body = (read.body ?? {}) as { probe?: unknown; wait?: unknown };
+    if (typeof body === 'object' && body.probe === true) {
+      // names only: doctor says which `supabase secrets set` is missing
+      const missing = missingEnv(registry, env);
+      return json(200, {
+        probe: true,
+        events: Object.keys(registry.events).length,
+        ...(missing.length > 0 ? { missingEnv: missing } : {}),
+      });
     }
-    return problem(
-      501,
-      'not_implemented',
-      'dispatch-worker: delivery is not part of this supadispatch version; receipts stay pending',
-    );
+    const wait = typeof body === 'object' && body.wait === true;
+    if (!wait && active?.wake()) return json(202, { worker: active.workerName, joined: true });
+    let run: WorkerRun;
+    try {
+      run = await begin();
+    } catch (error) {
+      return problem(500, 'worker_unavailable', (error as Error).message);
+    }
+    if (wait) {
+      try {
+        const summary: WorkerRunSummary = await run.done;
+        return json(200, summary);
+      } catch (error) {
+        return problem(500, 'worker_run_failed', (error as Error).message);
+      }
+    }
+    const edge = (globalThis as { EdgeRuntime?: EdgeRuntimeGlobal }).EdgeRuntime;
+    edge?.waitUntil?.(run.done.catch(() => {}));
+    return json(202, { worker: run.workerName, joined: false });
   };
 }

@@ -13,6 +13,12 @@ export interface StackKeys {
   serviceRoleKey: string;
   /** Standard Webhooks secret (`whsec_<base64>`) the webhook sink verifies signatures with. */
   webhookSecret: string;
+  /**
+   * Shared secret of pg_net → dispatch-worker: Vault `dispatch_worker_secret` and the functions'
+   * `DISPATCH_WORKER_SECRET`. Optional only for secrets files written before it existed
+   * (loadOrCreateKeys adds it).
+   */
+  workerSecret?: string;
 }
 
 export interface StackUrls {

@@ -21,5 +21,11 @@ export function generateKeys(): StackKeys {
     anonKey: apiKey('anon', jwtSecret, issuedAt),
     serviceRoleKey: apiKey('service_role', jwtSecret, issuedAt),
     webhookSecret: `whsec_${randomBytes(24).toString('base64')}`,
+    workerSecret: generateWorkerSecret(),
   };
+}
+
+/** The pg_net → dispatch-worker shared secret (Vault `dispatch_worker_secret`). */
+export function generateWorkerSecret(): string {
+  return randomBytes(32).toString('base64url');
 }

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { StackKeys, StackUrls } from './context.ts';
-import { generateKeys } from './keys.ts';
+import { generateKeys, generateWorkerSecret } from './keys.ts';
 import type { StatePaths } from './paths.ts';
 import type { StackPorts } from './ports.ts';
 
@@ -19,9 +19,15 @@ export interface StackState {
 /** Keys are made once per stack and survive restarts, so tokens and .env files stay valid. */
 export function loadOrCreateKeys(paths: StatePaths): StackKeys {
   if (existsSync(paths.secretsFile)) {
-    return JSON.parse(readFileSync(paths.secretsFile, 'utf8')) as StackKeys;
+    const kept = JSON.parse(readFileSync(paths.secretsFile, 'utf8')) as StackKeys;
+    if (kept.workerSecret) return kept;
+    // a stack made before the worker secret existed: add it, keep the rest
+    return saveKeys(paths, { ...kept, workerSecret: generateWorkerSecret() });
   }
-  const keys = generateKeys();
+  return saveKeys(paths, generateKeys());
+}
+
+function saveKeys(paths: StatePaths, keys: StackKeys): StackKeys {
   mkdirSync(dirname(paths.secretsFile), { recursive: true, mode: 0o755 });
   writeFileSync(paths.secretsFile, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
   chmodSync(paths.secretsFile, 0o600);

@@ -20,6 +20,8 @@ language sql stable set search_path = '' as $$
     ('public.dispatch_replay(uuid)', 'authenticated'),
     ('public.dispatch_changes(text, integer)', 'authenticated'),
     ('public.dispatch_replay_change(bigint)', 'authenticated'),
+    ('public.dispatch_failed_receipts(text, timestamptz, integer)', 'authenticated'),
+    ('public.dispatch_requeue_receipts(uuid[], timestamptz)', 'authenticated'),
     ('public.dispatch_worker_claim(text, integer, integer, text[])', 'service_role'),
     ('public.dispatch_worker_set_content(uuid, bigint, jsonb, text[])', 'service_role'),
     ('public.dispatch_worker_complete(uuid, bigint, text, jsonb, integer, integer)', 'service_role'),

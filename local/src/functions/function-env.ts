@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { StackContext } from '../context.ts';
+import { DISPATCH_WORKER_SECRET, dispatchFunctionDefaults } from './dispatch-worker.ts';
 import { readEnvFile } from './env-file.ts';
 
 /** Variables of the stack's own environment a function may need (time zone, locale, proxies, CAs). */
@@ -20,8 +21,9 @@ const passThroughEnv = [
 
 /**
  * The complete environment of a function process (nothing else of the stack's leaks in), made
- * again at each boot so an edited env file counts: pass-through variables, secrets, then the
- * SUPABASE_* variables the CLI gives every function.
+ * again at each boot so an edited env file counts: pass-through variables, supadispatch's defaults
+ * (dispatch-worker.ts: worker secret, mail catcher, webhook signing secret, allowed hosts), the
+ * project's secrets (which override them), then the SUPABASE_* variables the CLI gives every function.
  */
 export class FunctionEnvironment {
   private readonly warnedSecrets = new Set<string>();
@@ -46,7 +48,7 @@ export class FunctionEnvironment {
       const noProxy = env.NO_PROXY ?? env.no_proxy ?? '';
       env.NO_PROXY = [noProxy, '127.0.0.1', 'localhost', '::1'].filter(Boolean).join(',');
     }
-    Object.assign(env, this.secrets(ctx, functionsDir), {
+    Object.assign(env, dispatchFunctionDefaults(ctx, functionsDir), this.secrets(ctx, functionsDir), {
       SUPABASE_URL: ctx.urls.api,
       SUPABASE_ANON_KEY: ctx.keys.anonKey,
       SUPABASE_SERVICE_ROLE_KEY: ctx.keys.serviceRoleKey,
@@ -56,6 +58,14 @@ export class FunctionEnvironment {
       NO_COLOR: '1',
     });
     return env;
+  }
+
+  /**
+   * The pg_net → dispatch-worker secret: the project's own `DISPATCH_WORKER_SECRET` (env file or
+   * config.toml) when it sets one, else the stack's. Vault gets the same value (configureWorkerVault).
+   */
+  workerSecret(ctx: StackContext, functionsDir: string): string | undefined {
+    return this.secrets(ctx, functionsDir)[DISPATCH_WORKER_SECRET] || ctx.keys.workerSecret;
   }
 
   /**

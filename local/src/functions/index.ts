@@ -4,6 +4,7 @@ import type { LocalService, StackContext } from '../context.ts';
 import { verifyJwt } from '../jwt.ts';
 import { bootError, errorBody, internalError } from './answers.ts';
 import { defaultDenoSearchPath, resolveDenoBinary } from './deno-binary.ts';
+import { configureWorkerVault, DISPATCH_WORKER_FUNCTION } from './dispatch-worker.ts';
 import { FunctionEnvironment } from './function-env.ts';
 import { FunctionsFolder } from './function-files.ts';
 import { FunctionProcessPool } from './process-pool.ts';
@@ -110,7 +111,9 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
         errorBody(res, 404, 'Function not found');
         return;
       }
-      const verify = ctx.config.functions[name]?.verifyJwt ?? true;
+      // pg_net pokes dispatch-worker without a JWT (it checks its own secret): like the CLI with
+      // `verify_jwt = false` under [functions.dispatch-worker], which `supadispatch init` writes
+      const verify = ctx.config.functions[name]?.verifyJwt ?? name !== DISPATCH_WORKER_FUNCTION;
       if (verify && req.method !== 'OPTIONS') {
         const problem = checkJwt(req);
         if (problem) {
@@ -160,6 +163,9 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
       log(
         `serving ${names.length} function(s) from ${functions.dir} with ${denoPath}` +
           (names.length ? `: ${names.map((n) => `${context.urls.api}${PREFIX}/${n}`).join(', ')}` : ''),
+      );
+      await configureWorkerVault(context, environment.workerSecret(context, functions.dir)).catch((error) =>
+        log(`Vault: could not store the worker's URL and secret (${(error as Error).message})`),
       );
       if (options.watch !== false) {
         watcher = watchFunctionsFolder(functions.dir, (changed) => processes.retire(changed), log);

@@ -34,12 +34,53 @@ export async function initCommand(argv: string[], io?: CommandIo): Promise<numbe
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, readFileSync(path.join(templates, src), 'utf8'));
   }
+  const configFile = path.join(root, 'supabase', 'config.toml');
+  const config = readFileSync(configFile, 'utf8');
+  const withWorker = workerWithoutJwt(config);
+  const written = files.map(([d]) => d);
+  if (withWorker.toml !== config) {
+    writeFileSync(configFile, withWorker.toml);
+    written.push('supabase/config.toml ([functions.dispatch-worker] verify_jwt = false)');
+  }
+  if (withWorker.warning) err(`supadispatch init: ${withWorker.warning}\n`);
   out(
-    `supadispatch init: wrote\n${files.map(([d]) => `  ${d}\n`).join('')}\n` +
+    `supadispatch init: wrote\n${written.map((d) => `  ${d}\n`).join('')}\n` +
       'edit dispatch.config.ts (events, audiences, counters), then:\n' +
       '  npx supadispatch gen\n' +
       '  supabase db push\n' +
       '  supabase functions deploy\n',
   );
   return 0;
+}
+
+const WORKER_SECTION = /^\s*\[\s*functions\s*\.\s*(?:dispatch-worker|"dispatch-worker")\s*\]\s*(?:#.*)?$/;
+const ANY_SECTION = /^\s*\[/;
+
+/**
+ * config.toml with `verify_jwt = false` for dispatch-worker (pg_net and pg_cron call it without a
+ * JWT; the worker checks its own secret): the section is added when missing, the key when the section
+ * lacks it. An explicit `verify_jwt = true` is kept, with a warning. Everything else stays as written.
+ */
+export function workerWithoutJwt(toml: string): { toml: string; warning?: string } {
+  const lines = toml.split('\n');
+  const start = lines.findIndex((line) => WORKER_SECTION.test(line));
+  if (start === -1) {
+    const base = toml.length === 0 || toml.endsWith('\n') ? toml : `${toml}\n`;
+    return {
+      toml: `${base}\n# pg_net and pg_cron call the worker without a JWT; it checks its own secret (supadispatch)\n[functions.dispatch-worker]\nverify_jwt = false\n`,
+    };
+  }
+  let end = start + 1;
+  while (end < lines.length && !ANY_SECTION.test(lines[end])) end++;
+  const key = lines.slice(start + 1, end).find((line) => /^\s*verify_jwt\s*=/.test(line));
+  if (key === undefined) {
+    lines.splice(start + 1, 0, 'verify_jwt = false');
+    return { toml: lines.join('\n') };
+  }
+  if (/^\s*verify_jwt\s*=\s*false\b/.test(key)) return { toml };
+  return {
+    toml,
+    warning:
+      'supabase/config.toml sets verify_jwt for dispatch-worker; pg_net sends no JWT, so pokes are refused unless it is false',
+  };
 }

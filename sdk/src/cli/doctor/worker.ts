@@ -83,7 +83,16 @@ export function workerCheck(url: string, result: ProbeResult): Check {
     };
   }
   const status = result.status;
-  if (status >= 200 && status < 300) return { name, ok: true, detail: `HTTP ${status} from ${where}` };
+  if (status >= 200 && status < 300) {
+    const missing = missingEnvOf(result.body);
+    if (missing.length === 0) return { name, ok: true, detail: `HTTP ${status} from ${where}` };
+    return {
+      name,
+      ok: false,
+      detail: `HTTP ${status} from ${where}, but the function lacks ${missing.join(', ')}`,
+      fix: `\`supabase secrets set ${missing.map((n) => `${n}=<value>`).join(' ')}\` (README, "Hosted setup": what each one is)`,
+    };
+  }
   const detail = `HTTP ${status} from ${where}`;
   if (status === 404) {
     return {
@@ -118,4 +127,17 @@ export function workerCheck(url: string, result: ProbeResult): Check {
     detail: `${detail}${result.body ? `: ${result.body.replace(/\s+/g, ' ').slice(0, 120)}` : ''}`,
     fix: `read the worker's logs (Dashboard → Edge Functions → dispatch-worker → Logs) and redeploy: \`${DEPLOY}\``,
   };
+}
+
+/** The function secrets the worker's probe answer names as missing (`missingEnv`), if any. */
+function missingEnvOf(body: string | undefined): string[] {
+  try {
+    const parsed = JSON.parse(body ?? '') as { missingEnv?: unknown };
+    if (!Array.isArray(parsed.missingEnv)) return [];
+    return parsed.missingEnv.filter(
+      (n): n is string => typeof n === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(n),
+    );
+  } catch {
+    return [];
+  }
 }

@@ -1,0 +1,243 @@
+/**
+ * One claimed receipt, from lease to recorded outcome: its content prepared once and stored before
+ * the first send, the send through its transport (at most a few per destination at a time, a
+ * deadline on every send), the outcome recorded with the lease token. A lost lease (the receipt
+ * expired and was claimed again) drops the result: the other holder records it.
+ */
+import { sqlState, type WorkerDb } from '../delivery/db.ts';
+import {
+  ContentError,
+  type Delivery,
+  type GuardedFetch,
+  type OccurrenceRecord,
+  type PrepareContent,
+  type RenderedContent,
+  type SendOutcome,
+  type Transport,
+  type TransportContext,
+} from '../delivery/types.ts';
+import type { Registry, RegistryChannel } from '../registry.ts';
+import { Batcher } from './batcher.ts';
+import type { KeyedLimiter } from './limiter.ts';
+import { type RecordCall, recordCallFor } from './outcome.ts';
+import { type ClaimedReceipt, deliverInApp, recordOutcome, storeContent } from './queue.ts';
+
+export type DeliveryResult = 'sent' | 'retry' | 'failed' | 'lost';
+
+export interface DeliverContext {
+  db: WorkerDb;
+  registry: Registry;
+  transports: Record<string, Transport>;
+  prepareContent: PrepareContent;
+  fetch: GuardedFetch;
+  secret(name: string): string | undefined;
+  limiter: KeyedLimiter;
+  /** Every request and every send ends by then (a send over it is a `retry`, reason timeout). */
+  sendTimeoutMs: number;
+  /** No send starts after this (epoch ms): the receipt is rescheduled now instead. */
+  sendUntil: number;
+  now(): number;
+  random(): number;
+  log(message: string, detail?: unknown): void;
+}
+
+/** Stored content whose secrets were replaced cannot be sent again as is: prepare it anew. */
+const REDACTED = '[redacted]';
+
+export async function deliverReceipt(
+  ctx: DeliverContext,
+  receipt: ClaimedReceipt,
+  occurrence: OccurrenceRecord | undefined,
+): Promise<DeliveryResult> {
+  try {
+    if (receipt.transport === 'in_app') {
+      await deliverInApp(ctx.db, receipt);
+      return 'sent';
+    }
+    const transport = ctx.transports[receipt.transport];
+    const event = ctx.registry.events[receipt.eventId];
+    const stop = (error: string) =>
+      record(ctx, receipt, { kind: 'fail', error, httpStatus: null, durationMs: 0 });
+    if (!transport) return await stop(`no transport named ${receipt.transport} in this dispatch-worker`);
+    if (!event)
+      return await stop(`event ${receipt.eventId} is not in this dispatch-worker's registry (gen, deploy)`);
+    if (!occurrence) return await stop(`occurrence ${receipt.occurrenceId} not found`);
+
+    const recipient = { userId: receipt.userId, address: receipt.address };
+    let content = receipt.content;
+    if (content === null || JSON.stringify(content).includes(REDACTED)) {
+      try {
+        const prepared = await ctx.prepareContent({
+          event,
+          channel: channelOf(event.channels, receipt),
+          occurrence,
+          recipient,
+          mode: 'send',
+        });
+        content = prepared.content;
+        await storeContent(ctx.db, receipt, content, prepared.secrets);
+      } catch (error) {
+        if (sqlState(error) === '40001') throw error;
+        if (error instanceof ContentError) return await stop(error.message);
+        // a module or the database failing for now: another attempt may succeed
+        return await retryOrFail(ctx, receipt, transport, `preparing content: ${describe(error)}`);
+      }
+    }
+    const delivery: Delivery = {
+      receiptId: receipt.id,
+      idempotencyKey: receipt.idempotencyKey,
+      eventId: receipt.eventId,
+      channel: receipt.channel,
+      transport: receipt.transport,
+      recipient,
+      content: content as RenderedContent,
+      attempt: receipt.attempt,
+      occurredAt: occurrence.createdAt,
+    };
+    const context = transportContext(ctx, transport.name);
+    const destination = transport.destination(delivery, context);
+    // waiting for the destination's slot may outlast the run: then reschedule instead of sending
+    const outcome =
+      transport.sendBatch && ctx.now() < ctx.sendUntil
+        ? await batcherOf(ctx).add(transport, destination, delivery, context)
+        : await ctx.limiter.run(destination, () =>
+            ctx.now() >= ctx.sendUntil
+              ? Promise.resolve(null)
+              : withDeadline(
+                  ctx,
+                  () => transport.send(delivery, context),
+                  (o) => o,
+                ),
+          );
+    if (outcome === null) {
+      return await record(ctx, receipt, {
+        kind: 'retry',
+        error: 'the worker run ended before sending',
+        retryAt: new Date(ctx.now()),
+        httpStatus: null,
+        durationMs: 0,
+      });
+    }
+    return await record(
+      ctx,
+      receipt,
+      recordCallFor(outcome, receipt.attempt, transport.retrySchedule, ctx.now(), ctx.random),
+    );
+  } catch (error) {
+    if (sqlState(error) === '40001') {
+      ctx.log(`receipt ${receipt.id}: lease lost, result dropped (${describe(error)})`);
+      return 'lost';
+    }
+    // recording failed (database unreachable): the lease expires and the receipt is tried again
+    ctx.log(`receipt ${receipt.id}: ${describe(error)}`);
+    return 'lost';
+  }
+}
+
+/** The registry's channel of a receipt; module events' channels may exist only at run time. */
+function channelOf(channels: RegistryChannel[], receipt: ClaimedReceipt): RegistryChannel {
+  return (
+    channels.find((c) => c.name === receipt.channel) ?? {
+      name: receipt.channel,
+      transport: receipt.transport,
+      audience: receipt.audience ?? '',
+      delaySeconds: 0,
+    }
+  );
+}
+
+function transportContext(ctx: DeliverContext, name: string): TransportContext {
+  return {
+    secret: ctx.secret,
+    // every request has a timeout, also when the transport gives none
+    fetch: (url, init) =>
+      ctx.fetch(url, {
+        ...init,
+        timeoutMs: Math.min(init?.timeoutMs ?? ctx.sendTimeoutMs, ctx.sendTimeoutMs),
+      }),
+    settings: ctx.registry.transports?.[name] ?? {},
+    log: (message, detail) => ctx.log(`[${name}] ${message}`, detail),
+  };
+}
+
+/**
+ * The transport's answer, or `retry` (timeout) for every delivery when it has none within the
+ * deadline, or `retry` when it throws. `each` turns one outcome into the answer's shape.
+ */
+async function withDeadline<T>(
+  ctx: DeliverContext,
+  send: () => Promise<T>,
+  each: (outcome: SendOutcome) => T,
+): Promise<T> {
+  const started = ctx.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // a little longer than the request timeout, so the transport's own timeout normally answers first
+  const limitMs = ctx.sendTimeoutMs + 1000;
+  const deadline = new Promise<T>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve(
+          each({ status: 'retry', error: `timeout: no outcome within ${limitMs} ms`, durationMs: limitMs }),
+        ),
+      limitMs,
+    );
+  });
+  try {
+    return await Promise.race([
+      send().catch((error) =>
+        each({ status: 'retry', error: describe(error), durationMs: ctx.now() - started }),
+      ),
+      deadline,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const batchers = new WeakMap<DeliverContext, Batcher>();
+
+/** One batcher per run: batches go out under their destination's slot, with the deadline. */
+function batcherOf(ctx: DeliverContext): Batcher {
+  let batcher = batchers.get(ctx);
+  if (!batcher) {
+    batcher = new Batcher({
+      send: (transport, destination, deliveries, context) =>
+        ctx.limiter.run(destination, () =>
+          withDeadline(
+            ctx,
+            () => (transport.sendBatch as NonNullable<Transport['sendBatch']>)(deliveries, context),
+            (outcome) => deliveries.map(() => outcome),
+          ),
+        ),
+    });
+    batchers.set(ctx, batcher);
+  }
+  return batcher;
+}
+
+async function retryOrFail(
+  ctx: DeliverContext,
+  receipt: ClaimedReceipt,
+  transport: Transport,
+  error: string,
+): Promise<DeliveryResult> {
+  const outcome: SendOutcome = { status: 'retry', error, durationMs: 0 };
+  return await record(
+    ctx,
+    receipt,
+    recordCallFor(outcome, receipt.attempt, transport.retrySchedule, ctx.now(), ctx.random),
+  );
+}
+
+async function record(
+  ctx: DeliverContext,
+  receipt: ClaimedReceipt,
+  call: RecordCall,
+): Promise<DeliveryResult> {
+  await recordOutcome(ctx.db, receipt, call);
+  return call.kind === 'complete' ? 'sent' : call.kind === 'retry' ? 'retry' : 'failed';
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

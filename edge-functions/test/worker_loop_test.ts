@@ -1,0 +1,376 @@
+// The worker's loop against an in-memory queue (no database): content prepared once and stored
+// before the send, outcomes recorded with the lease token, a slow destination not stalling the
+// others, ContentError and unknown transports failing the receipt, a lost lease dropping the result.
+import assert from 'node:assert/strict';
+import type { WorkerDb } from '../src/delivery/db.ts';
+import {
+  ContentError,
+  type GuardedFetch,
+  type PrepareContent,
+  type SendOutcome,
+  type Transport,
+} from '../src/delivery/types.ts';
+import type { Registry } from '../src/registry.ts';
+import { startWorkerRun } from '../src/worker/loop.ts';
+
+interface FakeReceipt {
+  id: string;
+  transport: string;
+  address: string;
+  status: 'pending' | 'sending' | 'sent' | 'scheduled' | 'failed';
+  attempt: number;
+  token: number;
+  content: unknown;
+}
+
+/** The queue API's SQL, answered in memory; every call is logged in order. */
+class FakeQueue implements WorkerDb {
+  readonly log: string[] = [];
+  readonly receipts: FakeReceipt[] = [];
+  private tokens = 0;
+  /** Receipt ids whose next record call fails as a lost lease (40001). */
+  readonly staleOnRecord = new Set<string>();
+
+  add(id: string, transport: string, address: string, content: unknown = null): void {
+    this.receipts.push({ id, transport, address, status: 'pending', attempt: 0, token: 0, content });
+  }
+
+  byId(id: unknown): FakeReceipt {
+    const r = this.receipts.find((x) => x.id === id);
+    if (!r) throw new Error(`no receipt ${id}`);
+    return r;
+  }
+
+  query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return Promise.resolve(this.answer(sql, params) as T[]);
+  }
+
+  private answer(sql: string, params: unknown[]): unknown[] {
+    if (sql.includes('dispatch_worker_drain'))
+      return [{ result: { processed: 0, remaining: 0, lingerMs: 0 } }];
+    if (sql.includes('poke_worker')) {
+      this.log.push('poke');
+      return [{ poked: false }];
+    }
+    if (sql.includes('dispatch_worker_claim')) {
+      const [worker, max] = params as [string, number];
+      const due = this.receipts.filter((r) => r.status === 'pending').slice(0, max);
+      return due.map((r) => {
+        r.status = 'sending';
+        r.attempt++;
+        r.token = ++this.tokens;
+        this.log.push(`claim ${r.id} by ${worker}`);
+        return {
+          id: r.id,
+          occurrence_id: `occ-${r.id}`,
+          event_id: 'e.test',
+          channel: `${r.transport}:hooks`,
+          transport: r.transport,
+          audience: 'hooks',
+          user_id: null,
+          address: r.address,
+          attempt_count: r.attempt,
+          lease_token: String(r.token),
+          idempotency_key: `dispatch-${r.id}`,
+          content: r.content,
+        };
+      });
+    }
+    if (sql.includes('from dispatch.occurrences')) {
+      return (params[0] as string[]).map((id) => ({
+        id,
+        event_id: 'e.test',
+        operation: 'INSERT',
+        new_record: { title: `record of ${id}` },
+        old_record: null,
+        actor: null,
+        created_at: '2026-12-02T08:00:00.000000Z',
+      }));
+    }
+    const [id, token] = params as [string, string];
+    const r = this.byId(id);
+    const verb = /dispatch_worker_(set_content|complete|retry|fail)/.exec(sql)?.[1];
+    if (!verb) throw new Error(`unexpected SQL: ${sql}`);
+    if (String(r.token) !== token) throw Object.assign(new Error('stale lease token'), { code: '40001' });
+    if (verb !== 'set_content' && this.staleOnRecord.delete(r.id)) {
+      throw Object.assign(new Error('dispatch: stale lease token'), { code: '40001' });
+    }
+    this.log.push(`${verb} ${r.id}${verb === 'fail' || verb === 'retry' ? ` ${params[2]}` : ''}`);
+    if (verb === 'set_content') r.content = JSON.parse(params[2] as string);
+    if (verb === 'complete') r.status = 'sent';
+    if (verb === 'retry') r.status = 'scheduled';
+    if (verb === 'fail') r.status = 'failed';
+    return [{ '?column?': 1 }];
+  }
+}
+
+const registry: Registry = {
+  events: {
+    'e.test': {
+      id: 'e.test',
+      table: null,
+      operations: [],
+      channels: [{ name: 'hook:hooks', transport: 'hook', audience: 'hooks', delaySeconds: 0 }],
+      content: {},
+      metadata: {},
+      strict: false,
+      module: null,
+    },
+  },
+};
+
+const noFetch: GuardedFetch = () => Promise.reject(new Error('no network in this test'));
+
+function hookTransport(
+  send: (address: string, log: string[]) => Promise<SendOutcome>,
+  log: string[],
+): Transport {
+  return {
+    name: 'hook',
+    destination: (d) => new URL(d.recipient.address ?? '').host,
+    send: (d) => {
+      log.push(`send ${d.receiptId} key=${d.idempotencyKey} attempt=${d.attempt}`);
+      return send(d.recipient.address ?? '', log);
+    },
+  };
+}
+
+const sent = (): Promise<SendOutcome> => Promise.resolve({ status: 'sent', httpStatus: 200, durationMs: 1 });
+
+Deno.test('content is prepared once and stored before the send; stored content is reused', async () => {
+  const db = new FakeQueue();
+  db.add('a', 'hook', 'https://one.example/x');
+  db.add('b', 'hook', 'https://one.example/x', { title: 'stored earlier' });
+  const prepared: string[] = [];
+  const prepareContent: PrepareContent = ({ occurrence }) => {
+    prepared.push(occurrence.id);
+    return Promise.resolve({
+      content: { title: `rendered ${occurrence.id}`, token: 't0k' },
+      secrets: ['t0k'],
+    });
+  };
+  const run = startWorkerRun(
+    {
+      db,
+      registry,
+      transports: { hook: hookTransport(sent, db.log) },
+      prepareContent,
+      fetch: noFetch,
+      log: () => {},
+    },
+    { workerName: 'w:test:1' },
+  );
+  const summary = await run.done;
+  assert.equal(summary.sent, 2);
+  assert.deepEqual(prepared, ['occ-a'], 'b had content already');
+  assert.ok(db.log.indexOf('set_content a') < db.log.indexOf('send a key=dispatch-a attempt=1'));
+  assert.ok(!db.log.includes('set_content b'));
+  assert.deepEqual(
+    db.receipts.map((r) => r.status),
+    ['sent', 'sent'],
+  );
+});
+
+Deno.test('a slow destination does not stall the others', async () => {
+  const db = new FakeQueue();
+  for (let i = 0; i < 12; i++) db.add(`slow${i}`, 'hook', 'https://slow.example/x');
+  for (let i = 0; i < 12; i++) db.add(`fast${i}`, 'hook', 'https://fast.example/x');
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let fastDone = 0;
+  const send = async (address: string): Promise<SendOutcome> => {
+    if (address.includes('slow')) await gate;
+    else if (++fastDone === 12) open(); // the slow endpoint answers only once every fast one was sent
+    return { status: 'sent', httpStatus: 200, durationMs: 1 };
+  };
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { title: 't' }, secrets: [] });
+  const run = startWorkerRun(
+    {
+      db,
+      registry,
+      transports: { hook: hookTransport(send, db.log) },
+      prepareContent,
+      fetch: noFetch,
+      log: () => {},
+    },
+    // fewer in-flight slots than slow receipts: they must not hold the fast ones back
+    { workerName: 'w:test:2', maxInFlight: 4, maxWaiting: 20, concurrencyPerDestination: 2, pollMs: 5 },
+  );
+  const summary = await run.done;
+  assert.equal(summary.sent, 24);
+  assert.equal(fastDone, 12);
+});
+
+Deno.test('a ContentError fails the receipt without sending; an unknown transport fails it too', async () => {
+  const db = new FakeQueue();
+  db.add('bad', 'hook', 'https://one.example/x');
+  db.add('odd', 'pigeon', 'coop-7');
+  const prepareContent: PrepareContent = () =>
+    Promise.reject(new ContentError('generateSendVariables: no token'));
+  const summary = await startWorkerRun(
+    {
+      db,
+      registry,
+      transports: { hook: hookTransport(sent, db.log) },
+      prepareContent,
+      fetch: noFetch,
+      log: () => {},
+    },
+    { workerName: 'w:test:3' },
+  ).done;
+  assert.equal(summary.failed, 2);
+  assert.ok(db.log.includes('fail bad generateSendVariables: no token'));
+  assert.ok(db.log.includes('fail odd no transport named pigeon in this dispatch-worker'));
+  assert.ok(!db.log.some((line) => line.startsWith('send')));
+});
+
+Deno.test('a retry is scheduled by the transport; a lost lease drops the result', async () => {
+  const db = new FakeQueue();
+  db.add('flaky', 'hook', 'https://one.example/x');
+  db.add('lost', 'hook', 'https://two.example/x');
+  db.staleOnRecord.add('lost');
+  const send = (address: string): Promise<SendOutcome> =>
+    Promise.resolve(
+      address.includes('one')
+        ? { status: 'retry', error: 'HTTP 503', httpStatus: 503, durationMs: 2 }
+        : { status: 'sent', httpStatus: 200, durationMs: 2 },
+    );
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { title: 't' }, secrets: [] });
+  const logged: string[] = [];
+  const summary = await startWorkerRun(
+    {
+      db,
+      registry,
+      transports: { hook: hookTransport(send, db.log) },
+      prepareContent,
+      fetch: noFetch,
+      log: (m) => logged.push(m),
+    },
+    { workerName: 'w:test:4' },
+  ).done;
+  assert.equal(summary.retried, 1);
+  assert.equal(summary.lost, 1);
+  assert.ok(db.log.includes('retry flaky HTTP 503'));
+  assert.equal(db.byId('lost').status, 'sending', 'left to the lease holder');
+  assert.ok(logged.some((m) => /lease lost/.test(m)));
+});
+
+Deno.test('a send with no outcome within the deadline is a retry (timeout)', async () => {
+  const db = new FakeQueue();
+  db.add('hung', 'hook', 'https://one.example/x');
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { title: 't' }, secrets: [] });
+  let release!: () => void;
+  const never = new Promise<SendOutcome>((resolve) => {
+    release = () => resolve({ status: 'sent', durationMs: 0 });
+  });
+  const summary = await startWorkerRun(
+    {
+      db,
+      registry,
+      transports: { hook: hookTransport(() => never, db.log) },
+      prepareContent,
+      fetch: noFetch,
+      log: () => {},
+    },
+    { workerName: 'w:test:5', sendTimeoutMs: 50, budgetMs: 5000 },
+  ).done;
+  release();
+  assert.equal(summary.retried, 1);
+  assert.ok(
+    db.log.some((line) => /^retry hung timeout: no outcome within 1050 ms$/.test(line)),
+    db.log.join('\n'),
+  );
+});
+
+Deno.test('a transport with sendBatch gets the deliveries of one destination together, outcomes in order', async () => {
+  const db = new FakeQueue();
+  for (let i = 0; i < 5; i++) db.add(`m${i}`, 'hook', 'https://mail.example/emails');
+  db.add('other', 'hook', 'https://elsewhere.example/emails');
+  const batches: string[][] = [];
+  const transport: Transport = {
+    name: 'hook',
+    destination: (d) => new URL(d.recipient.address ?? '').host,
+    send: () => Promise.reject(new Error('send is not used when sendBatch exists')),
+    sendBatch: (deliveries) => {
+      batches.push(deliveries.map((d) => d.receiptId));
+      return Promise.resolve(
+        deliveries.map(
+          (d): SendOutcome =>
+            d.receiptId === 'm3'
+              ? { status: 'failed', error: 'HTTP 422 invalid to', httpStatus: 422, durationMs: 1 }
+              : { status: 'sent', providerMessageId: `id-${d.receiptId}`, httpStatus: 200, durationMs: 1 },
+        ),
+      );
+    },
+  };
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { subject: 's' }, secrets: [] });
+  const summary = await startWorkerRun(
+    { db, registry, transports: { hook: transport }, prepareContent, fetch: noFetch, log: () => {} },
+    { workerName: 'w:test:6' },
+  ).done;
+  assert.deepEqual(
+    batches.map((b) => b.sort()),
+    [['m0', 'm1', 'm2', 'm3', 'm4'], ['other']],
+  );
+  assert.equal(summary.sent, 5);
+  assert.equal(summary.failed, 1);
+  assert.ok(db.log.includes('fail m3 HTTP 422 invalid to'));
+});
+
+Deno.test('a batch that answers the wrong number of outcomes is a retry for each of its deliveries', async () => {
+  const db = new FakeQueue();
+  db.add('x1', 'hook', 'https://mail.example/emails');
+  db.add('x2', 'hook', 'https://mail.example/emails');
+  const transport: Transport = {
+    name: 'hook',
+    destination: () => 'mail',
+    send: () => Promise.reject(new Error('unused')),
+    sendBatch: () => Promise.resolve([{ status: 'sent', durationMs: 1 }]),
+  };
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { subject: 's' }, secrets: [] });
+  const summary = await startWorkerRun(
+    { db, registry, transports: { hook: transport }, prepareContent, fetch: noFetch, log: () => {} },
+    { workerName: 'w:test:7' },
+  ).done;
+  assert.equal(summary.retried, 2);
+  assert.ok(
+    db.log.some((l) => /^retry x1 batch: sendBatch answered 1 outcomes for 2 deliveries$/.test(l)),
+    db.log.join('\n'),
+  );
+});
+
+Deno.test('near the end of its budget the run stops claiming and reschedules what it can no longer send', async () => {
+  const db = new FakeQueue();
+  for (const id of ['b1', 'b2', 'b3']) db.add(id, 'hook', 'https://one.example/x');
+  let clock = 0;
+  const send = (): Promise<SendOutcome> => {
+    clock += 100; // each send takes 100 ms of the run's clock
+    return Promise.resolve({ status: 'sent', httpStatus: 200, durationMs: 100 });
+  };
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { title: 't' }, secrets: [] });
+  const summary = await startWorkerRun(
+    {
+      db,
+      registry,
+      transports: { hook: hookTransport(send, db.log) },
+      prepareContent,
+      fetch: noFetch,
+      log: () => {},
+    },
+    // sends may start until 150 ms (budget 300 minus the send deadline, at most half the budget)
+    {
+      workerName: 'w:test:8',
+      budgetMs: 300,
+      sendTimeoutMs: 50,
+      concurrencyPerDestination: 1,
+      now: () => clock,
+    },
+  ).done;
+  assert.equal(summary.sent, 2);
+  assert.equal(summary.retried, 1);
+  assert.equal(summary.stoppedBy, 'budget');
+  assert.ok(db.log.includes('retry b3 the worker run ended before sending'), db.log.join('\n'));
+  assert.equal(db.log.at(-1), 'poke', 'it asked for another run');
+});
