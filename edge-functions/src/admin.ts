@@ -9,9 +9,8 @@
  * functions. Verifying it ourselves and then `set local role authenticated` over SUPABASE_DB_URL would
  * need that secret and would drift from the platform's rules.
  */
-import pg from 'npm:pg@8';
+import { connectWorkerDb, type WorkerDb } from './delivery/db.ts';
 import { problem } from './http.ts';
-import type { WorkerDb } from './modules/expand.ts';
 
 /** Is the caller (this Authorization header) an admin? */
 export type AdminCheck = (authorization: string) => Promise<boolean>;
@@ -47,20 +46,21 @@ export async function refuseNonAdmin(req: Request, check: AdminCheck): Promise<R
   return admin ? null : problem(403, 'forbidden', 'admins only');
 }
 
-let pool: pg.Pool | null = null;
+let pool: WorkerDb | null = null;
 
-/** The functions' database (SUPABASE_DB_URL, the postgres role), one small pool per instance. */
+/**
+ * The functions' database (SUPABASE_DB_URL, the postgres role), one small pool per instance, opened
+ * at the first query (so a missing URL is an error of that query, answered like any other).
+ */
 export function defaultDb(): WorkerDb {
   return {
     async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
       if (!pool) {
         const url = Deno.env.get('SUPABASE_DB_URL');
         if (!url) throw new Error('SUPABASE_DB_URL is not set (hosted sets it for every function)');
-        pool = new pg.Pool({ connectionString: url, max: 3, idleTimeoutMillis: 10_000 });
-        pool.on('error', () => {});
+        pool = connectWorkerDb(url, { max: 3, applicationName: 'supadispatch-admin' });
       }
-      const result = await pool.query(sql, params);
-      return result.rows as T[];
+      return pool.query<T>(sql, params);
     },
   };
 }

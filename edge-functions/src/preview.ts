@@ -22,15 +22,17 @@ import {
   refuseNonAdmin,
   withCors,
 } from './admin.ts';
+import type { WorkerDb } from './delivery/db.ts';
+import { guardedFetchFromEnv } from './delivery/fetch.ts';
 import {
   ContentError,
   type Delivery,
   type OccurrenceRecord,
   type RenderedContent,
+  type TransportContext,
 } from './delivery/types.ts';
 import { json, problem, readJsonBody } from './http.ts';
 import { allEvents, resolveEvent } from './modules/events.ts';
-import type { WorkerDb } from './modules/expand.ts';
 import {
   eventModule,
   type ModuleContext,
@@ -41,18 +43,18 @@ import {
 import type { Registry, RegistryChannel, RegistryEvent } from './registry.ts';
 import { prepare } from './templates/prepare.ts';
 import { placeholders } from './templates/render.ts';
+import { transports } from './transports/index.ts';
 
 /**
  * Sends one test email (a delivery with `content.test` set, to the one address); returns the provider's
- * message id or throws. The email transport (`transports/index.ts`) fits: send the delivery with it and
- * throw unless the outcome is `sent`.
+ * message id or throws.
  */
 export type TestSend = (delivery: Delivery) => Promise<{ id?: string }>;
 
 export interface PreviewOptions {
   isAdmin?: AdminCheck;
   db?: WorkerDb;
-  /** How a test send goes out (default: the Resend API at RESEND_API_URL). */
+  /** How a test send goes out (default: the email transport, see transportTestSend). */
   send?: TestSend;
 }
 
@@ -160,7 +162,7 @@ async function previewOne(
       channel,
       body.testSendTo,
       content,
-      options.send ?? resendTestSend(registry),
+      options.send ?? transportTestSend(registry),
     );
   }
   return json(200, answer);
@@ -306,49 +308,21 @@ async function testSend(
 }
 
 /**
- * The default test send: Resend's `POST /emails` at RESEND_API_URL (default https://api.resend.com;
- * the local mail catcher speaks it), key from the email transport's `apiKeySecret` (default
- * RESEND_API_KEY), sender from the content or `transports.email.from`. Marked as a test like the email
- * transport marks it: `[Test] ` before the subject and `X-Supadispatch-Test: true`.
+ * The default test send: the worker's own email transport (transports/), so a test looks exactly
+ * like a real send (provider, sender, `[Test] ` subject and header from `content.test`), through the
+ * same SSRF-guarded fetch and function secrets.
  */
-export function resendTestSend(registry: Registry): TestSend {
+export function transportTestSend(registry: Registry): TestSend {
   return async (delivery) => {
-    const settings = registry.transports?.email ?? {};
-    const keyName = typeof settings.apiKeySecret === 'string' ? settings.apiKeySecret : 'RESEND_API_KEY';
-    const key = Deno.env.get(keyName);
-    if (!key) throw new Error(`${keyName} is not set`);
-    const { content } = delivery;
-    const from = content.from ?? (typeof settings.from === 'string' ? settings.from : undefined);
-    if (!from) throw new Error('no sender: set transports.email.from in the config, or from in the event');
-    const text =
-      content.text ??
-      (content.html === undefined
-        ? [content.title, content.message, content.actionUrl]
-            .filter((v) => typeof v === 'string')
-            .join('\n\n')
-        : undefined);
-    const base = (Deno.env.get('RESEND_API_URL') ?? 'https://api.resend.com').replace(/\/+$/, '');
-    const response = await fetch(`${base}/emails`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${key}`,
-        'content-type': 'application/json',
-        'idempotency-key': delivery.idempotencyKey,
-      },
-      body: JSON.stringify({
-        from,
-        to: [delivery.recipient.address],
-        subject: `[Test] ${content.subject ?? content.title ?? delivery.eventId}`,
-        html: content.html,
-        text,
-        reply_to: content.replyTo,
-        headers: { 'X-Supadispatch-Test': 'true' },
-      }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const answer = await response.text();
-    if (!response.ok) throw new Error(`HTTP ${response.status}: ${answer.slice(0, 300)}`);
-    return { id: (JSON.parse(answer) as { id?: string }).id };
+    const context: TransportContext = {
+      secret: (name) => Deno.env.get(name),
+      fetch: guardedFetchFromEnv(),
+      settings: registry.transports?.email ?? {},
+      log: (message, detail) => console.log(`supadispatch preview: ${message}`, detail ?? ''),
+    };
+    const outcome = await transports.email.send(delivery, context);
+    if (outcome.status !== 'sent') throw new Error(outcome.error);
+    return { id: outcome.providerMessageId };
   };
 }
 

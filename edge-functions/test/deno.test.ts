@@ -25,7 +25,7 @@ function deno(args: string[]): void {
 }
 
 test('deno check: every module of the library type-checks', () => {
-  const files = readdirSync(sources)
+  const files = readdirSync(sources, { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.ts'))
     .map((f) => join('src', f));
   assert.ok(files.length > 0);

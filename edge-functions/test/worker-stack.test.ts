@@ -130,7 +130,11 @@ describe('dispatch-worker through the local stack', {
       await install.end();
     }
     mkdirSync(join(projectRoot, 'supabase', 'functions', 'dispatch-worker'), { recursive: true });
-    writeFileSync(join(projectRoot, 'supabase', 'config.toml'), 'project_id = "worker-test"\n');
+    // As `supadispatch init` leaves it: pg_net pokes the worker without a JWT.
+    writeFileSync(
+      join(projectRoot, 'supabase', 'config.toml'),
+      'project_id = "worker-test"\n\n[functions.dispatch-worker]\nverify_jwt = false\n',
+    );
     writeFileSync(join(projectRoot, 'supabase', 'functions', 'dispatch-worker', 'index.ts'), entrypoint());
 
     const saved = { admin: process.env.SUPABASE_ADMIN_DB_URL, db: process.env.SUPABASE_DB_URL };

@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import { initCommand, workerWithoutJwt } from '../src/cli/init.ts';
 import { captureIo, makeProject } from './support/project.ts';
 
-describe('supadispatch init: dispatch-worker without JWT verification', () => {
-  it('adds [functions.dispatch-worker] verify_jwt = false to config.toml when missing', async () => {
+describe('supadispatch init: dispatch-worker and dispatch-auth-email without JWT verification', () => {
+  it('adds verify_jwt = false for dispatch-worker and dispatch-auth-email to config.toml when missing', async () => {
     const root = makeProject();
     const { rmSync } = await import('node:fs');
     rmSync(path.join(root, 'dispatch.config.ts'));
@@ -16,8 +16,13 @@ describe('supadispatch init: dispatch-worker without JWT verification', () => {
     assert.equal(await initCommand([], io), 0, io.stderr);
     const after = readFileSync(configFile, 'utf8');
     assert.ok(after.startsWith(before), 'the existing config is kept as written');
-    assert.match(after, /\n\[functions\.dispatch-worker\]\nverify_jwt = false\n$/);
+    assert.match(after, /\n\[functions\.dispatch-worker\]\nverify_jwt = false\n/);
+    assert.match(after, /\n\[functions\.dispatch-auth-email\]\nverify_jwt = false\n$/);
     assert.match(io.stdout, /supabase\/config\.toml \(\[functions\.dispatch-worker\] verify_jwt = false\)/);
+    assert.match(
+      io.stdout,
+      /supabase\/config\.toml \(\[functions\.dispatch-auth-email\] verify_jwt = false\)/,
+    );
   });
 
   it('leaves a config that already says so unchanged, and does not write it', async () => {
@@ -27,7 +32,7 @@ describe('supadispatch init: dispatch-worker without JWT verification', () => {
     const configFile = path.join(root, 'supabase', 'config.toml');
     writeFileSync(
       configFile,
-      `${readFileSync(configFile, 'utf8')}\n[functions.dispatch-worker]\nverify_jwt = false\n`,
+      `${readFileSync(configFile, 'utf8')}\n[functions.dispatch-worker]\nverify_jwt = false\n\n[functions.dispatch-auth-email]\nverify_jwt = false\n`,
     );
     const before = readFileSync(configFile, 'utf8');
     const io = captureIo(root);
@@ -53,7 +58,7 @@ describe('supadispatch init: dispatch-worker without JWT verification', () => {
   it("keeps an explicit verify_jwt = true and warns; another function's key does not count", () => {
     const explicit = workerWithoutJwt('[functions.dispatch-worker]\nverify_jwt = true\n');
     assert.equal(explicit.toml, '[functions.dispatch-worker]\nverify_jwt = true\n');
-    assert.match(explicit.warning ?? '', /pg_net sends no JWT/);
+    assert.match(explicit.warning ?? '', /pg_net and pg_cron call the worker without a JWT/);
     const other = workerWithoutJwt('[functions.other]\nverify_jwt = false');
     assert.equal(
       other.toml,

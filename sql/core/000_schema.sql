@@ -30,7 +30,7 @@ end
 $$;
 
 create or replace function dispatch.version() returns text
-language sql immutable set search_path = '' as $$ select '0.2.0'::text $$;
+language sql immutable set search_path = '' as $$ select '0.3.0'::text $$;
 
 -- Ages, limits and switches. A table, not database GUCs (ALTER DATABASE SET is refused on hosted).
 create table if not exists dispatch.settings (
@@ -42,7 +42,7 @@ create table if not exists dispatch.settings (
 
 insert into dispatch.settings (key, value, description) values
   ('lease_seconds', '300', 'how long a claimed receipt stays leased to one worker'),
-  ('max_attempts', '5', 'attempts before a receipt fails permanently'),
+  ('max_attempts', '8', 'attempts before a receipt fails permanently (8: the default retry schedule, like Svix)'),
   ('backoff_base_seconds', '30', 'first retry delay; doubles per attempt'),
   ('backoff_max_seconds', '3600', 'upper bound of the retry delay'),
   ('poke_worker', 'true', 'call the worker through pg_net when a transaction captured changes or created due receipts (debounced: poke_interval_ms)'),

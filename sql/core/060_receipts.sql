@@ -216,7 +216,7 @@ declare
   v_max integer;
 begin
   r := dispatch.lock_receipt_for(p_id, 'retry', 'scheduled', p_token);
-  v_max := coalesce(r.max_attempts, dispatch.setting_int('max_attempts', 5)::integer);
+  v_max := coalesce(r.max_attempts, dispatch.setting_int('max_attempts', 8)::integer);
   perform dispatch.finish_attempt(r, case when r.attempt_count >= v_max then 'failed' else 'retry' end,
                                   p_http_status, p_error, p_duration_ms);
   if r.attempt_count >= v_max then
@@ -284,7 +284,7 @@ begin
   r := dispatch.lock_receipt_for(p_id, 'requeue', 'scheduled', null);
   -- one more attempt than it has used
   update dispatch.receipts set status = 'scheduled', next_attempt_at = coalesce(p_at, now()), failed_at = null,
-    max_attempts = case when attempt_count >= coalesce(max_attempts, dispatch.setting_int('max_attempts', 5)::integer)
+    max_attempts = case when attempt_count >= coalesce(max_attempts, dispatch.setting_int('max_attempts', 8)::integer)
                         then attempt_count + 1 else max_attempts end
   where id = p_id returning * into r;
   perform dispatch.end_transition();
@@ -300,7 +300,7 @@ create or replace function dispatch.reclaim_expired_leases() returns integer
 language plpgsql security definer set search_path = '' as $$
 declare
   v_count integer;
-  v_default_max integer := dispatch.setting_int('max_attempts', 5)::integer;
+  v_default_max integer := dispatch.setting_int('max_attempts', 8)::integer;
 begin
   perform set_config('dispatch.transition', 'expire', true);
   with expired as (

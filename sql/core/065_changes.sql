@@ -24,7 +24,8 @@ create table if not exists dispatch.changes (
   source_table text not null,
   operation text not null check (operation in ('INSERT', 'UPDATE', 'DELETE')),
   actor uuid,
-  -- json (not jsonb): json_agg costs a quarter of jsonb_agg on a 10,000-row statement
+  -- json (not jsonb): json_agg costs a quarter of jsonb_agg on a 10,000-row statement.
+  -- `n.*`, not `n`: a source table may have a column named n or o, which `json_agg(n)` would take
   new_rows json,
   old_rows json,
   captured_at timestamptz not null default now(),
@@ -96,17 +97,17 @@ begin
   end if;
   if tg_op = 'INSERT' then
     insert into dispatch.changes (source_table, operation, actor, new_rows, row_count)
-    select tg_table_schema || '.' || tg_table_name, 'INSERT', dispatch.current_user_id(), json_agg(n), count(*)
+    select tg_table_schema || '.' || tg_table_name, 'INSERT', dispatch.current_user_id(), json_agg(n.*), count(*)
     from new_rows n having count(*) > 0;
   elsif tg_op = 'UPDATE' then
     insert into dispatch.changes (source_table, operation, actor, new_rows, old_rows, row_count)
     select tg_table_schema || '.' || tg_table_name, 'UPDATE', dispatch.current_user_id(), x.n, x.o, x.c
-    from (select (select json_agg(n) from new_rows n) as n, (select json_agg(o) from old_rows o) as o,
+    from (select (select json_agg(n.*) from new_rows n) as n, (select json_agg(o.*) from old_rows o) as o,
                  (select count(*) from new_rows) as c) x
     where x.c > 0;
   elsif tg_op = 'DELETE' then
     insert into dispatch.changes (source_table, operation, actor, old_rows, row_count)
-    select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), json_agg(o), count(*)
+    select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), json_agg(o.*), count(*)
     from old_rows o having count(*) > 0;
   end if;
   return null;

@@ -5,7 +5,7 @@ create extension if not exists pgtap;
 select plan(46);
 
 select has_schema('dispatch');
-select is(dispatch.version(), '0.2.0', 'version');
+select is(dispatch.version(), '0.3.0', 'version');
 select tables_are('dispatch', array['settings', 'events', 'admins', 'audience_members', 'occurrences', 'receipts',
   'attempts', 'preferences', 'counters_def', 'counter_state', 'counter_shards', 'counter_dirty', 'notifications',
   'changes', 'sources', 'worker_wake', 'module_queue', 'manual_triggers'],
@@ -55,7 +55,7 @@ select is(dispatch.setting_int('lease_seconds', 1), 300::bigint, 'default lease_
 select is(dispatch.setting_int('no_such_key', 7), 7::bigint, 'setting_int falls back to the default');
 select is(dispatch.setting_interval('prune_receipts_after', '1 day'), interval '30 days', 'default prune age');
 select lives_ok($$select dispatch.set_setting('max_attempts', '3')$$, 'set_setting');
-select is(dispatch.setting_int('max_attempts', 5), 3::bigint, 'set_setting changed the value');
+select is(dispatch.setting_int('max_attempts', 8), 3::bigint, 'set_setting changed the value');
 select throws_ok($$select dispatch.set_setting('max_attempts', null)$$, 'P0001',
   'dispatch: setting key and value must not be null', 'set_setting refuses null');
 

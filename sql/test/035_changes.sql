@@ -11,7 +11,7 @@
 -- a new "transaction" for the once-per-transaction poke.
 begin;
 create extension if not exists pgtap;
-select plan(152);
+select plan(153);
 
 -- This transaction holds the drain lock: a concurrent dispatch.tick() (pg_cron) or worker cannot make
 -- our drain() return 0; drain's own pg_try_advisory_xact_lock succeeds again in this transaction.
@@ -182,6 +182,24 @@ select results_eq($$select operation, new_rows::jsonb, old_rows::jsonb from disp
            ('UPDATE', '[{"k":"x","v":2}]', '[{"k":"x","v":1}]')$$,
   'INSERT ... ON CONFLICT DO UPDATE: one INSERT change (new row) and one UPDATE change (old and new)');
 delete from dispatch.changes where source_table = 'public.sdc_kv';
+
+-- a source table with columns named like the transition tables' aliases (n, o): whole rows captured
+create table public.sdc_no (id int primary key, n text, o text);
+create trigger dispatch_capture_insert after insert on public.sdc_no
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes();
+create trigger dispatch_capture_update after update on public.sdc_no
+  referencing old table as old_rows new table as new_rows for each statement execute function dispatch.capture_changes();
+create trigger dispatch_capture_delete after delete on public.sdc_no
+  referencing old table as old_rows for each statement execute function dispatch.capture_changes();
+insert into public.sdc_no values (1, 'new', 'old');
+update public.sdc_no set n = 'newer';
+delete from public.sdc_no;
+select results_eq($$select operation, new_rows::jsonb, old_rows::jsonb from dispatch.changes where source_table = 'public.sdc_no' order by id$$,
+  $$values ('INSERT'::text, '[{"id":1,"n":"new","o":"old"}]'::jsonb, null::jsonb),
+           ('UPDATE', '[{"id":1,"n":"newer","o":"old"}]', '[{"id":1,"n":"new","o":"old"}]'),
+           ('DELETE', null, '[{"id":1,"n":"newer","o":"old"}]')$$,
+  'columns named n and o: the whole rows are captured, not those columns');
+delete from dispatch.changes where source_table = 'public.sdc_no';
 
 -- capture_changes only as AFTER ... FOR EACH STATEMENT
 create table public.sdc_bad (id int);

@@ -1,4 +1,4 @@
--- supadispatch core 0.2.0: generated from sql/core — do not edit.
+-- supadispatch core 0.3.0: generated from sql/core — do not edit.
 -- Regenerate with `npx tsx sql/build.ts`. Installs as the `postgres` role; re-running is a no-op.
 
 -- ==== sql/core/000_schema.sql ====
@@ -34,7 +34,7 @@ end
 $$;
 
 create or replace function dispatch.version() returns text
-language sql immutable set search_path = '' as $$ select '0.2.0'::text $$;
+language sql immutable set search_path = '' as $$ select '0.3.0'::text $$;
 
 -- Ages, limits and switches. A table, not database GUCs (ALTER DATABASE SET is refused on hosted).
 create table if not exists dispatch.settings (
@@ -46,7 +46,7 @@ create table if not exists dispatch.settings (
 
 insert into dispatch.settings (key, value, description) values
   ('lease_seconds', '300', 'how long a claimed receipt stays leased to one worker'),
-  ('max_attempts', '5', 'attempts before a receipt fails permanently'),
+  ('max_attempts', '8', 'attempts before a receipt fails permanently (8: the default retry schedule, like Svix)'),
   ('backoff_base_seconds', '30', 'first retry delay; doubles per attempt'),
   ('backoff_max_seconds', '3600', 'upper bound of the retry delay'),
   ('poke_worker', 'true', 'call the worker through pg_net when a transaction captured changes or created due receipts (debounced: poke_interval_ms)'),
@@ -1288,7 +1288,7 @@ declare
   v_max integer;
 begin
   r := dispatch.lock_receipt_for(p_id, 'retry', 'scheduled', p_token);
-  v_max := coalesce(r.max_attempts, dispatch.setting_int('max_attempts', 5)::integer);
+  v_max := coalesce(r.max_attempts, dispatch.setting_int('max_attempts', 8)::integer);
   perform dispatch.finish_attempt(r, case when r.attempt_count >= v_max then 'failed' else 'retry' end,
                                   p_http_status, p_error, p_duration_ms);
   if r.attempt_count >= v_max then
@@ -1356,7 +1356,7 @@ begin
   r := dispatch.lock_receipt_for(p_id, 'requeue', 'scheduled', null);
   -- one more attempt than it has used
   update dispatch.receipts set status = 'scheduled', next_attempt_at = coalesce(p_at, now()), failed_at = null,
-    max_attempts = case when attempt_count >= coalesce(max_attempts, dispatch.setting_int('max_attempts', 5)::integer)
+    max_attempts = case when attempt_count >= coalesce(max_attempts, dispatch.setting_int('max_attempts', 8)::integer)
                         then attempt_count + 1 else max_attempts end
   where id = p_id returning * into r;
   perform dispatch.end_transition();
@@ -1372,7 +1372,7 @@ create or replace function dispatch.reclaim_expired_leases() returns integer
 language plpgsql security definer set search_path = '' as $$
 declare
   v_count integer;
-  v_default_max integer := dispatch.setting_int('max_attempts', 5)::integer;
+  v_default_max integer := dispatch.setting_int('max_attempts', 8)::integer;
 begin
   perform set_config('dispatch.transition', 'expire', true);
   with expired as (
@@ -1673,7 +1673,8 @@ create table if not exists dispatch.changes (
   source_table text not null,
   operation text not null check (operation in ('INSERT', 'UPDATE', 'DELETE')),
   actor uuid,
-  -- json (not jsonb): json_agg costs a quarter of jsonb_agg on a 10,000-row statement
+  -- json (not jsonb): json_agg costs a quarter of jsonb_agg on a 10,000-row statement.
+  -- `n.*`, not `n`: a source table may have a column named n or o, which `json_agg(n)` would take
   new_rows json,
   old_rows json,
   captured_at timestamptz not null default now(),
@@ -1745,17 +1746,17 @@ begin
   end if;
   if tg_op = 'INSERT' then
     insert into dispatch.changes (source_table, operation, actor, new_rows, row_count)
-    select tg_table_schema || '.' || tg_table_name, 'INSERT', dispatch.current_user_id(), json_agg(n), count(*)
+    select tg_table_schema || '.' || tg_table_name, 'INSERT', dispatch.current_user_id(), json_agg(n.*), count(*)
     from new_rows n having count(*) > 0;
   elsif tg_op = 'UPDATE' then
     insert into dispatch.changes (source_table, operation, actor, new_rows, old_rows, row_count)
     select tg_table_schema || '.' || tg_table_name, 'UPDATE', dispatch.current_user_id(), x.n, x.o, x.c
-    from (select (select json_agg(n) from new_rows n) as n, (select json_agg(o) from old_rows o) as o,
+    from (select (select json_agg(n.*) from new_rows n) as n, (select json_agg(o.*) from old_rows o) as o,
                  (select count(*) from new_rows) as c) x
     where x.c > 0;
   elsif tg_op = 'DELETE' then
     insert into dispatch.changes (source_table, operation, actor, old_rows, row_count)
-    select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), json_agg(o), count(*)
+    select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), json_agg(o.*), count(*)
     from old_rows o having count(*) > 0;
   end if;
   return null;

@@ -119,7 +119,11 @@ export interface Transport {
   send(delivery: Delivery, context: TransportContext): Promise<SendOutcome>;
   /** Many deliveries in one request where the provider has batch sending; outcomes in order. */
   sendBatch?(deliveries: Delivery[], context: TransportContext): Promise<SendOutcome[]>;
-  /** Seconds to wait after each failed attempt; default {@link DEFAULT_RETRY_SCHEDULE}. */
+  /**
+   * The attempt schedule, in seconds: entry n is the wait before attempt n+1 (entry 0, the first
+   * attempt, is immediate). Default {@link DEFAULT_RETRY_SCHEDULE}. The SQL setting `max_attempts`
+   * (default 8) bounds how many attempts a receipt gets.
+   */
   readonly retrySchedule?: readonly number[];
 }
 

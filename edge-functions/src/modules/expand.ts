@@ -6,16 +6,15 @@
  * `dispatch.create_receipts` (its unique key makes a second expansion create nothing). A module that
  * throws fails the occurrence with the reason (`select dispatch.replay(id)` queues it again).
  */
+
+import type { WorkerDb } from '../delivery/db.ts';
 import type { OccurrenceRecord, Recipient } from '../delivery/types.ts';
 import type { Registry, RegistryChannel, RegistryEvent } from '../registry.ts';
 import { prepare } from '../templates/prepare.ts';
 import { resolveEvent } from './events.ts';
 import { eventModule, type ModuleContext, type ModuleRecipient, resolveChannel } from './types.ts';
 
-/** The worker's database handle (delivery/db.ts defines the same shape). */
-export interface WorkerDb {
-  query<T>(sql: string, params?: unknown[]): Promise<T[]>;
-}
+export type { WorkerDb };
 
 /** A dispatch.occurrences row as the driver returns it. */
 export interface OccurrenceRow {

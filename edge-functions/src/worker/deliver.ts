@@ -16,6 +16,7 @@ import {
   type Transport,
   type TransportContext,
 } from '../delivery/types.ts';
+import { resolveEvent } from '../modules/events.ts';
 import type { Registry, RegistryChannel } from '../registry.ts';
 import { Batcher } from './batcher.ts';
 import type { KeyedLimiter } from './limiter.ts';
@@ -55,7 +56,8 @@ export async function deliverReceipt(
       return 'sent';
     }
     const transport = ctx.transports[receipt.transport];
-    const event = ctx.registry.events[receipt.eventId];
+    // The config's events and the built-in auth.* events (restyled by the config when it has them).
+    const event = resolveEvent(ctx.registry, receipt.eventId);
     const stop = (error: string) =>
       record(ctx, receipt, { kind: 'fail', error, httpStatus: null, durationMs: 0 });
     if (!transport) return await stop(`no transport named ${receipt.transport} in this dispatch-worker`);

@@ -8,7 +8,7 @@ import type { StackContext } from '../context.ts';
  * stores the worker's URL and secret in Vault where the SQL core's poke reads them.
  */
 
-/** The function pg_net pokes; it sends no JWT, so the stack does not ask for one unless config.toml does. */
+/** The function pg_net pokes (without a JWT: its config.toml section says `verify_jwt = false`). */
 export const DISPATCH_WORKER_FUNCTION = 'dispatch-worker';
 
 /** Default name of the webhook signing secret (`transports.webhook.signingSecret` in the config). */
@@ -37,6 +37,7 @@ export const DISPATCH_WORKER_SECRET = 'DISPATCH_WORKER_SECRET';
 export function dispatchFunctionDefaults(ctx: StackContext, functionsDir: string): Record<string, string> {
   const hostPort = (url: string) => new URL(url).host;
   const signing = configuredSigningSecretName(functionsDir);
+  const hookSecret = ctx.config.auth?.sendEmailHook?.secrets;
   return {
     ...(ctx.keys.workerSecret ? { [DISPATCH_WORKER_SECRET]: ctx.keys.workerSecret } : {}),
     RESEND_API_KEY: 're_local_supadispatch',
@@ -44,6 +45,9 @@ export function dispatchFunctionDefaults(ctx: StackContext, functionsDir: string
     [DEFAULT_WEBHOOK_SECRET_NAME]: ctx.keys.webhookSecret,
     ...(signing && !signing.startsWith('SUPABASE_') ? { [signing]: ctx.keys.webhookSecret } : {}),
     DISPATCH_ALLOWED_HOSTS: [hostPort(ctx.urls.webhookSink), hostPort(ctx.urls.mail)].join(','),
+    // The Send Email hook's secret, when config.toml enables the hook: dispatch-auth-email verifies
+    // the hook's signature with it, and the worker opens the sealed auth links with it.
+    ...(hookSecret ? { SEND_EMAIL_HOOK_SECRET: hookSecret } : {}),
   };
 }
 

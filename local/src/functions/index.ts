@@ -4,7 +4,7 @@ import type { LocalService, StackContext } from '../context.ts';
 import { verifyJwt } from '../jwt.ts';
 import { bootError, errorBody, internalError } from './answers.ts';
 import { defaultDenoSearchPath, resolveDenoBinary } from './deno-binary.ts';
-import { configureWorkerVault, DISPATCH_WORKER_FUNCTION } from './dispatch-worker.ts';
+import { configureWorkerVault } from './dispatch-worker.ts';
 import { FunctionEnvironment } from './function-env.ts';
 import { FunctionsFolder } from './function-files.ts';
 import { FunctionProcessPool } from './process-pool.ts';
@@ -111,9 +111,10 @@ export function createFunctionsService(options: FunctionsServiceOptions = {}): F
         errorBody(res, 404, 'Function not found');
         return;
       }
-      // pg_net pokes dispatch-worker without a JWT (it checks its own secret): like the CLI with
-      // `verify_jwt = false` under [functions.dispatch-worker], which `supadispatch init` writes
-      const verify = ctx.config.functions[name]?.verifyJwt ?? name !== DISPATCH_WORKER_FUNCTION;
+      // As `supabase functions deploy`. dispatch-worker is poked without a JWT: `supadispatch init`
+      // writes `verify_jwt = false` under [functions.dispatch-worker]; no name is special here, so a
+      // project that lacks it fails here as it would on hosted: verify_jwt from config.toml, true by default (for every name).
+      const verify = ctx.config.functions[name]?.verifyJwt ?? true;
       if (verify && req.method !== 'OPTIONS') {
         const problem = checkJwt(req);
         if (problem) {

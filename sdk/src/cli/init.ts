@@ -36,13 +36,16 @@ export async function initCommand(argv: string[], io?: CommandIo): Promise<numbe
   }
   const configFile = path.join(root, 'supabase', 'config.toml');
   const config = readFileSync(configFile, 'utf8');
-  const withWorker = workerWithoutJwt(config);
+  let toml = config;
   const written = files.map(([d]) => d);
-  if (withWorker.toml !== config) {
-    writeFileSync(configFile, withWorker.toml);
-    written.push('supabase/config.toml ([functions.dispatch-worker] verify_jwt = false)');
+  for (const fn of FUNCTIONS_WITHOUT_JWT) {
+    const result = withoutJwt(toml, fn.name, fn.why);
+    if (result.toml !== toml)
+      written.push(`supabase/config.toml ([functions.${fn.name}] verify_jwt = false)`);
+    if (result.warning) err(`supadispatch init: ${result.warning}\n`);
+    toml = result.toml;
   }
-  if (withWorker.warning) err(`supadispatch init: ${withWorker.warning}\n`);
+  if (toml !== config) writeFileSync(configFile, toml);
   out(
     `supadispatch init: wrote\n${written.map((d) => `  ${d}\n`).join('')}\n` +
       'edit dispatch.config.ts (events, audiences, counters), then:\n' +
@@ -53,22 +56,35 @@ export async function initCommand(argv: string[], io?: CommandIo): Promise<numbe
   return 0;
 }
 
-const WORKER_SECTION = /^\s*\[\s*functions\s*\.\s*(?:dispatch-worker|"dispatch-worker")\s*\]\s*(?:#.*)?$/;
+/**
+ * Functions called without a user's JWT, which check a secret of their own instead: `supabase
+ * functions deploy` (and the local stack) must not ask them for a JWT.
+ */
+export const FUNCTIONS_WITHOUT_JWT = [
+  {
+    name: 'dispatch-worker',
+    why: 'pg_net and pg_cron call the worker without a JWT; it checks its own secret',
+  },
+  {
+    name: 'dispatch-auth-email',
+    why: 'Supabase Auth calls the Send Email hook without a JWT; it checks the hook signature',
+  },
+] as const;
+
 const ANY_SECTION = /^\s*\[/;
 
 /**
- * config.toml with `verify_jwt = false` for dispatch-worker (pg_net and pg_cron call it without a
- * JWT; the worker checks its own secret): the section is added when missing, the key when the section
- * lacks it. An explicit `verify_jwt = true` is kept, with a warning. Everything else stays as written.
+ * config.toml with `verify_jwt = false` for the function `name`: the section is added when missing,
+ * the key when the section lacks it. An explicit `verify_jwt = true` is kept, with a warning.
+ * Everything else stays as written.
  */
-export function workerWithoutJwt(toml: string): { toml: string; warning?: string } {
+export function withoutJwt(toml: string, name: string, why: string): { toml: string; warning?: string } {
+  const section = new RegExp(`^\\s*\\[\\s*functions\\s*\\.\\s*(?:${name}|"${name}")\\s*\\]\\s*(?:#.*)?$`);
   const lines = toml.split('\n');
-  const start = lines.findIndex((line) => WORKER_SECTION.test(line));
+  const start = lines.findIndex((line) => section.test(line));
   if (start === -1) {
     const base = toml.length === 0 || toml.endsWith('\n') ? toml : `${toml}\n`;
-    return {
-      toml: `${base}\n# pg_net and pg_cron call the worker without a JWT; it checks its own secret (supadispatch)\n[functions.dispatch-worker]\nverify_jwt = false\n`,
-    };
+    return { toml: `${base}\n# ${why} (supadispatch)\n[functions.${name}]\nverify_jwt = false\n` };
   }
   let end = start + 1;
   while (end < lines.length && !ANY_SECTION.test(lines[end])) end++;
@@ -80,7 +96,11 @@ export function workerWithoutJwt(toml: string): { toml: string; warning?: string
   if (/^\s*verify_jwt\s*=\s*false\b/.test(key)) return { toml };
   return {
     toml,
-    warning:
-      'supabase/config.toml sets verify_jwt for dispatch-worker; pg_net sends no JWT, so pokes are refused unless it is false',
+    warning: `supabase/config.toml sets verify_jwt for ${name}; ${why}, so its calls are refused unless it is false`,
   };
+}
+
+/** `withoutJwt` for dispatch-worker. */
+export function workerWithoutJwt(toml: string): { toml: string; warning?: string } {
+  return withoutJwt(toml, FUNCTIONS_WITHOUT_JWT[0].name, FUNCTIONS_WITHOUT_JWT[0].why);
 }
