@@ -26,5 +26,7 @@ function formatFor(locale: string | undefined): Intl.RelativeTimeFormat {
 export function formatRelativeTime(date: string | Date, now: number = Date.now(), locale?: string): string {
   const seconds = Math.round((new Date(date).getTime() - now) / 1000);
   const [unit, size] = units.find(([, size]) => Math.abs(seconds) >= size) ?? units[units.length - 1];
-  return formatFor(locale).format(Math.round(seconds / size), unit);
+  // Halves round away from zero in both directions (Math.round alone rounds -1.5 to -1).
+  const amount = Math.sign(seconds) * Math.round(Math.abs(seconds) / size);
+  return formatFor(locale).format(amount, unit);
 }
