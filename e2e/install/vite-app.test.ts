@@ -28,7 +28,7 @@ import { asInstalled, installedVersion, npmInstall, ok, packPackages } from './s
 
 // Vite 8.3.8: 8.4.0's lock names a package npm ci may refuse (npm.tsv's note).
 const vitePackages = ['vite@8.3.8', '@vitejs/plugin-react@6.3.0'];
-const appPackages = ['@tanstack/react-query', '@supabase/supabase-js'];
+const appPackages = ['@tanstack/react-query', '@supabase/supabase-js', 'zustand'];
 /** The React majors the package supports: this repository's (19), and 18. */
 const reactVersions = [installedVersion('react'), '18.3.1'];
 
@@ -46,12 +46,15 @@ export default defineConfig({ plugins: [react()] });
 `;
 
 // The app reads the stack and the session from its URL (?url=&key=&access=&refresh=), so one build
-// serves every run. Without the live client core it still renders, and says so.
+// serves every run. It also renders the components over a client of fixed state (the live contract
+// on a plain zustand store, start and stop only counted): the packed bindings at work in this React
+// without a server. Without the live client core the live part says so instead.
 const mainTsx = `import { createClient } from '@supabase/supabase-js';
 import { DispatchProvider, NotificationBell, useDispatchStatus, useUnreadCount } from '@supadispatch/react';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createDispatchClient } from 'supadispatch/client';
+import { fixedClient } from './fixed-client';
 
 const params = new URLSearchParams(window.location.search);
 const supabase = createClient(params.get('url') ?? 'http://127.0.0.1:9', params.get('key') ?? 'anon', {
@@ -75,18 +78,60 @@ async function main() {
   createRoot(document.getElementById('root')!).render(
     <StrictMode>
       <h1 data-testid="title">supadispatch in a Vite app</h1>
-      {live ? (
-        <DispatchProvider supabase={supabase}>
-          <Unread />
+      <section data-testid="fixed">
+        <DispatchProvider client={fixedClient(supabase)}>
           <NotificationBell />
         </DispatchProvider>
-      ) : (
-        <p data-testid="no-live-core">this supadispatch has no live client core</p>
-      )}
+      </section>
+      <section data-testid="live">
+        {live ? (
+          <DispatchProvider supabase={supabase}>
+            <Unread />
+            <NotificationBell />
+          </DispatchProvider>
+        ) : (
+          <p data-testid="no-live-core">this supadispatch has no live client core</p>
+        )}
+      </section>
     </StrictMode>,
   );
 }
 void main();
+`;
+
+const fixedClientTs = `import { createDispatchClient } from 'supadispatch/client';
+import { createStore } from 'zustand/vanilla';
+
+/** The live contract over fixed state; every call is noted in window.__dispatchCalls. */
+export function fixedClient(supabase: Parameters<typeof createDispatchClient>[0]['supabase']) {
+  const calls: string[] = [];
+  (window as unknown as { __dispatchCalls: string[] }).__dispatchCalls = calls;
+  const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+  const note = (n: { id: string; title: string; actionUrl: string | null; minutes: number }) => ({
+    id: n.id, eventId: null, type: 'info', title: n.title, message: 'From the fixed store', actionUrl: n.actionUrl,
+    actionLabel: n.actionUrl ? 'Open' : null, metadata: {}, read: false, createdAt: minutesAgo(n.minutes),
+  });
+  const store = createStore(() => ({
+    status: 'live', userId: 'fixed-user', hasMore: false, error: null,
+    counters: { unread_notifications: { value: 2, seq: 1 } },
+    notifications: [
+      note({ id: 'n2', title: 'Order shipped', actionUrl: '#order-2', minutes: 5 }),
+      note({ id: 'n1', title: 'Welcome', actionUrl: null, minutes: 90 }),
+    ],
+  }));
+  const result = (data: unknown) => Promise.resolve({ data, error: null });
+  const live = {
+    store,
+    start: () => (calls.push('start'), () => void calls.push('stop')),
+    stop: () => void calls.push('stop'),
+    markRead: (ids: string[]) => (calls.push('markRead:' + ids.join(',')), result(ids.length)),
+    markAllRead: () => (calls.push('markAllRead'), result(0)),
+    loadMore: () => result(0),
+    refresh: () => result(null),
+    setPreference: () => result(null),
+  };
+  return Object.assign(createDispatchClient({ supabase }), live) as never;
+}
 `;
 
 const contentTypes: Record<string, string> = {
@@ -144,6 +189,7 @@ for (const reactVersion of reactVersions)
       writeFileSync(join(app, 'index.html'), indexHtml);
       writeFileSync(join(app, 'vite.config.js'), viteConfig);
       writeFileSync(join(app, 'src', 'main.tsx'), mainTsx);
+      writeFileSync(join(app, 'src', 'fixed-client.ts'), fixedClientTs);
       npmInstall(app, [
         ...tarballs,
         `react@${reactVersion}`,
@@ -183,7 +229,7 @@ for (const reactVersion of reactVersions)
       return { page, errors };
     }
 
-    it('renders in Chromium', async (t) => {
+    it('renders in Chromium: the bell and inbox of the packed package work from the keyboard', async (t) => {
       const missing = chromiumMissing();
       if (missing) {
         t.skip(missing);
@@ -194,6 +240,29 @@ for (const reactVersion of reactVersions)
       assert.equal(await page.getByTestId('title').textContent(), 'supadispatch in a Vite app');
       const installed = JSON.parse(readFileSync(join(app, 'node_modules', 'react', 'package.json'), 'utf8'));
       assert.equal(installed.version, reactVersion);
+
+      const fixed = page.getByTestId('fixed');
+      const bell = fixed.getByRole('button', { name: 'Notifications, 2 unread' });
+      await bell.focus();
+      await page.keyboard.press('Enter');
+      assert.equal(await bell.getAttribute('aria-expanded'), 'true');
+      const items = fixed.getByRole('listitem');
+      assert.equal(await items.count(), 2);
+      assert.match((await items.first().textContent()) ?? '', /Order shipped.*5 minutes ago/);
+      await page.keyboard.press('ArrowDown');
+      assert.equal(
+        await page.evaluate(() => document.activeElement?.textContent?.startsWith('Welcome')),
+        true,
+      );
+      await page.keyboard.press('Enter'); // an item without a link: its button marks it read
+      await page.keyboard.press('Escape');
+      assert.equal(await bell.getAttribute('aria-expanded'), 'false');
+      assert.equal(await page.evaluate(() => document.activeElement?.className), 'sd-bell__button');
+      // a production build: StrictMode does not mount twice, so one start
+      const calls = await page.evaluate(
+        () => (window as unknown as { __dispatchCalls: string[] }).__dispatchCalls,
+      );
+      assert.deepEqual(calls, ['start', 'markRead:n1']);
       assert.deepEqual(errors, []);
       await page.close();
     });
@@ -221,11 +290,12 @@ for (const reactVersion of reactVersions)
           refresh: alice.session.refresh_token,
         });
         const unread = page.getByTestId('unread');
+        const bell = page.getByTestId('live').getByRole('button', { name: 'Notifications, 2 unread' });
         await page.getByTestId('status').filter({ hasText: 'live' }).waitFor({ timeout: 20_000 });
         assert.equal(await unread.textContent(), '1');
         await db.query(`select dispatch.notify($1, null, 'Again', 'from the database')`, [alice.id]);
         await unread.filter({ hasText: '2' }).waitFor({ timeout: 20_000 });
-        assert.ok(await page.getByRole('button', { name: 'Notifications, 2 unread' }).isVisible());
+        assert.ok(await bell.isVisible());
         assert.deepEqual(errors, []);
         await page.close();
         await db.query('delete from dispatch.notifications where user_id = $1', [alice.id]);
