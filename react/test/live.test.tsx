@@ -90,7 +90,7 @@ describe('hooks over the live client core and the real supabase-js', {
     await act(async () => screen.getByRole('button', { name: 'Mark all read' }).click());
     await waitFor(() => assert.equal(screen.getByTestId('unread').textContent, '0'), { timeout: 15_000 });
     const { rows } = await db.query(
-      'select count(*)::int as unread from dispatch.notifications where user_id = $1 and not read',
+      'select count(*)::int as unread from dispatch.notifications where user_id = $1 and read_at is null',
       [alice.id],
     );
     assert.equal(rows[0].unread, 0);
