@@ -29,7 +29,7 @@ function findTests(dir: string): string[] {
     const path = join(dir, name);
     if (name === 'node_modules' || name === 'fixtures' || name.startsWith('.')) return [];
     if (statSync(path).isDirectory()) return findTests(path);
-    return name.endsWith('.test.ts') ? [path] : [];
+    return name.endsWith('.test.ts') || name.endsWith('.test.tsx') ? [path] : [];
   });
 }
 

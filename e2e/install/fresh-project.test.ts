@@ -9,15 +9,12 @@
  * settings, so nothing here can lean on the checkout.
  */
 import assert from 'node:assert/strict';
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import {
   existsSync,
-  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
-  realpathSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -27,67 +24,12 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createBootstrappedDatabase, dropDatabase } from '../../local/src/db/fresh-database.ts';
 import { repoRoot } from '../../local/src/paths.ts';
+import { asInstalled, npmInstall, ok, packPackages, run, symlinksUnder, userEnv } from './support.ts';
 
-const packages = ['sdk', 'local', 'react'] as const;
 /** Ports of the fresh project's own stack: 300 above the defaults (npm test's stack is 100 above). */
 const ports = { API: 54621, DB: 54622, MAIL: 54624, SMTP: 54625, WEBHOOK_SINK: 54626 };
 const adminUrl = process.env.SUPABASE_ADMIN_DB_URL;
 const workerSecret = 'fresh-project-worker-secret';
-
-/** The version of a package this repository has installed, so npm takes it from its cache. */
-function installedVersion(name: string): string {
-  const manifest = join(repoRoot, 'node_modules', name, 'package.json');
-  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
-}
-
-/** This process's environment without what points into the repository or its test stack. */
-function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('SUPADISPATCH_') || key.startsWith('NODE_') || key.startsWith('npm_')) continue;
-    env[key] = value;
-  }
-  return { ...env, npm_config_update_notifier: 'false', ...extra };
-}
-
-function run(
-  cwd: string,
-  command: string,
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): SpawnSyncReturns<string> & { output: string } {
-  const result = spawnSync(command, args, {
-    cwd,
-    env: options.env ?? userEnv(),
-    encoding: 'utf8',
-    timeout: options.timeoutMs ?? 300_000,
-  });
-  if (result.error) throw result.error;
-  return Object.assign(result, { output: `${result.stdout}${result.stderr}` });
-}
-
-/** Runs and asserts exit 0, showing the command's output when it fails. */
-function ok(cwd: string, command: string, args: string[], options?: Parameters<typeof run>[3]): string {
-  const result = run(cwd, command, args, options);
-  assert.equal(result.status, 0, `${command} ${args.join(' ')} exited ${result.status}:\n${result.output}`);
-  return result.output;
-}
-
-/** Every path under node_modules that is a symlink, with where it points. */
-function symlinksUnder(dir: string): { link: string; target: string }[] {
-  const found: { link: string; target: string }[] = [];
-  const walk = (d: string, depth: number) => {
-    if (depth > 3 || !existsSync(d)) return;
-    for (const name of readdirSync(d)) {
-      const path = join(d, name);
-      const stat = lstatSync(path);
-      if (stat.isSymbolicLink()) found.push({ link: path, target: realpathSync(path) });
-      else if (stat.isDirectory() && (name.startsWith('@') || depth === 0)) walk(path, depth + 1);
-    }
-  };
-  walk(dir, 0);
-  return found;
-}
 
 const appMigration = `-- the app's own schema, written before supadispatch's migration
 create table public.profiles (
@@ -141,43 +83,24 @@ export default defineDispatch({
 describe('the packages installed from their tarballs into a fresh Supabase project', () => {
   let project = '';
   let packDir = '';
-  const npx = (args: string[], options?: Parameters<typeof run>[3]) => ok(project, 'npx', args, options);
+  const npx = (args: string[], options?: Parameters<typeof ok>[3]) => ok(project, 'npx', args, options);
 
   before(() => {
     const base = mkdtempSync(join(tmpdir(), 'supadispatch-fresh-'));
     packDir = join(base, 'packs');
     project = join(base, 'app');
-    mkdirSync(packDir);
     mkdirSync(project);
-    for (const pkg of packages) {
-      // prepack builds the package (scripts/build-packages.mjs), as on publish.
-      ok(join(repoRoot, pkg), 'npm', ['pack', '--pack-destination', packDir, '--loglevel=error']);
-    }
-    const tarballs = readdirSync(packDir)
-      .filter((f) => f.endsWith('.tgz'))
-      .map((f) => join(packDir, f));
-    assert.equal(tarballs.length, packages.length, `one tarball per package in ${packDir}`);
+    const tarballs = packPackages(packDir);
     writeFileSync(
       join(project, 'package.json'),
       `${JSON.stringify({ name: 'fresh-app', private: true, type: 'module' }, null, 2)}\n`,
     );
-    const appPackages = ['react', '@types/react', 'typescript', '@supabase/supabase-js'].map(
-      (name) => `${name}@${installedVersion(name)}`,
-    );
-    ok(
-      project,
-      'npm',
-      [
-        'install',
-        '--no-audit',
-        '--no-fund',
-        '--prefer-offline',
-        '--loglevel=error',
-        ...tarballs,
-        ...appPackages,
-      ],
-      { timeoutMs: 600_000 },
-    );
+    npmInstall(project, [
+      ...tarballs,
+      ...['react', '@types/react', '@tanstack/react-query', 'typescript', '@supabase/supabase-js'].map(
+        asInstalled,
+      ),
+    ]);
     ok(project, 'npx', ['supabase', 'init', '--yes']);
   });
 
@@ -197,21 +120,7 @@ describe('the packages installed from their tarballs into a fresh Supabase proje
     writeFileSync(join(alone, 'package.json'), '{ "name": "sdk-only", "private": true, "type": "module" }\n');
     const sdkTarball = readdirSync(packDir).find((f) => /^supadispatch-\d/.test(f));
     assert.ok(sdkTarball, `the supadispatch tarball in ${packDir}`);
-    ok(
-      alone,
-      'npm',
-      [
-        'install',
-        '--no-audit',
-        '--no-fund',
-        '--prefer-offline',
-        '--loglevel=error',
-        join(packDir, sdkTarball),
-      ],
-      {
-        timeoutMs: 600_000,
-      },
-    );
+    npmInstall(alone, [join(packDir, sdkTarball)]);
     assert.ok(
       !existsSync(join(alone, 'node_modules', '@supadispatch', 'local')),
       'the optional peer is not installed',

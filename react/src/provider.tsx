@@ -1,9 +1,13 @@
 /**
- * `<DispatchProvider>` and `useDispatchClient()`: one client core per provider (supadispatch's
- * `createDispatchClient`, bound to the app's supabase-js client), handed down through context.
- * Nothing here touches `window` or `document`, so it renders on the server as in the browser.
+ * `<DispatchProvider>`: one client core per provider (supadispatch's `createDispatchClient`, bound
+ * to the app's supabase-js client), handed down through context and started while mounted.
+ *
+ * Starting is an effect, so on the server nothing starts and nothing touches `window` or
+ * `document`. Under StrictMode React mounts, unmounts and mounts again: the effect's cleanup is the
+ * `stop` that `start()` returned, so starts and stops pair up and one start is live at a time (the
+ * core's start is idempotent, so no topic is ever joined twice).
  */
-import { createContext, type ReactElement, type ReactNode, useContext, useMemo } from 'react';
+import { type ReactElement, type ReactNode, useEffect, useMemo } from 'react';
 import {
   createDispatchClient,
   type DispatchClient,
@@ -11,28 +15,40 @@ import {
   type QueryClientLike,
   type RpcClient,
 } from 'supadispatch/client';
+import { DispatchContext } from './context.ts';
+import { liveClient } from './live-client.ts';
 
-// The context holds a client of any schema; useDispatchClient's caller names the schema it expects.
-const DispatchContext = createContext<DispatchClient<DispatchSchema, RpcClient> | null>(null);
-DispatchContext.displayName = 'DispatchContext';
-
-/** Props of {@link DispatchProvider}. */
-export interface DispatchProviderProps<
-  S extends DispatchSchema = DispatchSchema,
-  C extends RpcClient = RpcClient,
-> {
+/** The provider makes its client from the app's supabase-js client... */
+interface FromSupabase<S extends DispatchSchema, C extends RpcClient> {
   /** The app's supabase-js client; calls act as the user it is signed in as. */
   supabase: C;
-  /** The app's TanStack `QueryClient`, if it uses TanStack Query. */
+  /** The app's TanStack `QueryClient`: counters invalidate its queries; preference hooks use it. */
   queryClient?: QueryClientLike | null;
   /** The generated module's `dispatchSchema` (types names as the config's unions). */
   schema?: S;
+  client?: undefined;
   children?: ReactNode;
 }
 
+/** ...or takes one the app made itself with `createDispatchClient` (to use it outside React too). */
+interface FromClient<S extends DispatchSchema, C extends RpcClient> {
+  client: DispatchClient<S, C>;
+  supabase?: undefined;
+  queryClient?: undefined;
+  schema?: undefined;
+  children?: ReactNode;
+}
+
+/** Props of {@link DispatchProvider}: `supabase` (with `queryClient`, `schema`), or a ready `client`. */
+export type DispatchProviderProps<
+  S extends DispatchSchema = DispatchSchema,
+  C extends RpcClient = RpcClient,
+> = FromSupabase<S, C> | FromClient<S, C>;
+
 /**
- * Provides the client core to `useDispatchClient()` below it. The client is made once per
- * provider and again only when `supabase`, `queryClient` or `schema` change.
+ * Provides the client core to the hooks below it and follows the signed-in user while mounted.
+ * The client is made once per provider, and again only when `supabase`, `queryClient` or `schema`
+ * change (then the old one stops and the new one starts).
  *
  * ```tsx
  * <DispatchProvider supabase={supabase} queryClient={queryClient} schema={dispatchSchema}>
@@ -40,34 +56,19 @@ export interface DispatchProviderProps<
  * </DispatchProvider>
  * ```
  */
-export function DispatchProvider<S extends DispatchSchema = DispatchSchema, C extends RpcClient = RpcClient>({
-  supabase,
-  queryClient = null,
-  schema,
-  children,
-}: DispatchProviderProps<S, C>): ReactElement {
+export function DispatchProvider<S extends DispatchSchema = DispatchSchema, C extends RpcClient = RpcClient>(
+  props: DispatchProviderProps<S, C>,
+): ReactElement {
+  const { client: given, supabase, queryClient = null, schema, children } = props;
   const client = useMemo(
-    () => createDispatchClient({ supabase, queryClient, schema }),
-    [supabase, queryClient, schema],
+    () => given ?? createDispatchClient({ supabase: supabase as C, queryClient, schema }),
+    [given, supabase, queryClient, schema],
   );
+  // start() returns its stop: the effect's cleanup.
+  useEffect(() => liveClient(client).start(), [client]);
   return (
     <DispatchContext.Provider value={client as unknown as DispatchClient<DispatchSchema, RpcClient>}>
       {children}
     </DispatchContext.Provider>
   );
-}
-
-/**
- * The client core of the nearest {@link DispatchProvider}: `rpc` (`{ data, error }` calls), `keys`,
- * `queries` and `mutations` (TanStack options), bound to the provider's supabase client.
- * Name the schema to get the config's unions: `useDispatchClient<AppDispatchSchema>()`.
- * Throws when there is no provider above.
- */
-export function useDispatchClient<
-  S extends DispatchSchema = DispatchSchema,
-  C extends RpcClient = RpcClient,
->(): DispatchClient<S, C> {
-  const client = useContext(DispatchContext);
-  if (!client) throw new Error('useDispatchClient: no <DispatchProvider> above this component');
-  return client as unknown as DispatchClient<S, C>;
 }

@@ -1,6 +1,7 @@
 /**
  * `<DispatchProvider>` hands the client core to `useDispatchClient()`, bound to the provider's
- * supabase client; rendered on the server (react-dom/server), which also shows it needs no DOM.
+ * supabase client; rendered on the server (react-dom/server), which also shows it needs no DOM:
+ * the hooks and components render from the store's state, and nothing starts (effects do not run).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -9,7 +10,8 @@ import { createElement, type ReactElement } from 'react';
 import { renderToString } from 'react-dom/server';
 import type { DispatchClient, RpcClient } from 'supadispatch/client';
 import WebSocket from 'ws';
-import { DispatchProvider, useDispatchClient } from '../src/index.ts';
+import { DispatchProvider, Inbox, NotificationBell, useCounter, useDispatchClient } from '../src/index.ts';
+import { liveDouble, notification } from './support/live-double.ts';
 
 function fakeSupabase() {
   const calls: [string, Record<string, unknown> | undefined][] = [];
@@ -74,4 +76,29 @@ describe('@supadispatch/react: DispatchProvider', () => {
     const client = renderHook((child) => createElement(DispatchProvider, { supabase }, child));
     assert.equal(client.supabase, supabase);
   });
+
+  it('renders the hooks and components on the server without starting the client', () => {
+    const double = liveDouble({
+      status: 'live',
+      counters: { unread_notifications: { value: 4, seq: 2 }, open_tasks: { value: 7, seq: 1 } },
+      notifications: [notification('n1', { title: 'Hello', actionUrl: '/tasks/1' })],
+    });
+    const html = renderToString(
+      createElement(
+        DispatchProvider,
+        { client: double.client },
+        createElement(Count),
+        createElement(NotificationBell),
+        createElement(Inbox),
+      ),
+    );
+    assert.match(html, /<output>7<\/output>/);
+    assert.match(html, /aria-label="Notifications, 4 unread"/);
+    assert.match(html, /<a class="sd-inbox__open" href="\/tasks\/1"/);
+    assert.deepEqual(double.calls, [], 'no start on the server');
+  });
 });
+
+function Count() {
+  return createElement('output', null, useCounter('open_tasks'));
+}
