@@ -20,9 +20,8 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { createDispatchClient } from 'supadispatch/client';
 import { chromiumMissing, chromiumPath } from '../../local/test/support/browser.ts';
-import { dbPool, newClient, runId, Users } from '../../local/test/support/conformance.ts';
+import { dbPool, runId, Users } from '../../local/test/support/conformance.ts';
 import { testTarget } from '../../local/test/support/env.ts';
 import { asInstalled, installedVersion, npmInstall, ok, packPackages } from './support.ts';
 
@@ -48,20 +47,17 @@ export default defineConfig({ plugins: [react()] });
 // The app reads the stack and the session from its URL (?url=&key=&access=&refresh=), so one build
 // serves every run. It also renders the components over a client of fixed state (the live contract
 // on a plain zustand store, start and stop only counted): the packed bindings at work in this React
-// without a server. Without the live client core the live part says so instead.
+// without a server.
 const mainTsx = `import { createClient } from '@supabase/supabase-js';
 import { DispatchProvider, NotificationBell, useDispatchStatus, useUnreadCount } from '@supadispatch/react';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { createDispatchClient } from 'supadispatch/client';
 import { fixedClient } from './fixed-client';
 
 const params = new URLSearchParams(window.location.search);
 const supabase = createClient(params.get('url') ?? 'http://127.0.0.1:9', params.get('key') ?? 'anon', {
   auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
 });
-const live = 'store' in createDispatchClient({ supabase });
-
 function Unread() {
   return (
     <p>
@@ -84,14 +80,10 @@ async function main() {
         </DispatchProvider>
       </section>
       <section data-testid="live">
-        {live ? (
-          <DispatchProvider supabase={supabase}>
-            <Unread />
-            <NotificationBell />
-          </DispatchProvider>
-        ) : (
-          <p data-testid="no-live-core">this supadispatch has no live client core</p>
-        )}
+        <DispatchProvider supabase={supabase}>
+          <Unread />
+          <NotificationBell />
+        </DispatchProvider>
       </section>
     </StrictMode>,
   );
@@ -270,10 +262,7 @@ for (const reactVersion of reactVersions)
     it('in Chromium, signed in, it shows a live count that a database write moves', async (t) => {
       const target = testTarget();
       const missing =
-        chromiumMissing() ||
-        (!target && 'no stack to test against (SUPABASE_URL, SUPABASE_ANON_KEY, ...)') ||
-        (!('store' in createDispatchClient({ supabase: newClient(target!, target!.anonKey) })) &&
-          'needs the live client core (issue 18 core half)');
+        chromiumMissing() || (!target && 'no stack to test against (SUPABASE_URL, SUPABASE_ANON_KEY, ...)');
       if (missing) {
         t.skip(missing);
         return;

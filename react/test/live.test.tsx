@@ -1,8 +1,7 @@
 /**
  * The hooks with the REAL client core and the real supabase-js against the stack (npm test's local
  * stack, or a real Supabase): a database write moves the count a mounted hook shows, under
- * StrictMode, with one channel per topic. Needs the live client core (`createDispatchClient(...)
- * .store`, issue 18's core half); until it lands each test skips itself saying so.
+ * StrictMode, with one channel per topic.
  */
 import './support/dom.ts';
 import assert from 'node:assert/strict';
@@ -10,8 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
 import type pg from 'pg';
 import { StrictMode } from 'react';
-import { createDispatchClient } from 'supadispatch/client';
-import { dbPool, newClient, runId, type TestUser, Users } from '../../local/test/support/conformance.ts';
+import { dbPool, runId, type TestUser, Users } from '../../local/test/support/conformance.ts';
 import { missingTargetMessage, type TestTarget, testTarget } from '../../local/test/support/env.ts';
 import { DispatchProvider, NotificationBell, useDispatchStatus, useUnreadCount } from '../src/index.ts';
 
@@ -34,10 +32,6 @@ describe('hooks over the live client core and the real supabase-js', {
   let skipReason = '';
 
   before(async () => {
-    if (!('store' in createDispatchClient({ supabase: newClient(target!, target!.anonKey) }))) {
-      skipReason = 'needs the live client core (issue 18 core half)';
-      return;
-    }
     db = dbPool(target!);
     const [{ has }] = (
       await db.query(`select to_regprocedure('public.dispatch_initial_state()') is not null as has`)
