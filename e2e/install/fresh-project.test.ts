@@ -252,6 +252,9 @@ export const provider = DispatchProvider;
     npx(['tsc', '-p', '.']);
   });
 
+  /** The stack of this folder once `local start` answered (shared by the tests after it). */
+  let stack: Record<string, string> | null = null;
+
   it('supadispatch local start serves this folder: its migrations, functions and REST', async () => {
     writeFileSync(join(project, 'supabase', 'functions', '.env'), `DISPATCH_WORKER_SECRET=${workerSecret}\n`);
     const started = ok(project, 'npx', ['supadispatch', 'local', 'start', '-o', 'json'], {
@@ -292,7 +295,79 @@ export const provider = DispatchProvider;
     const refused = await probe('wrong');
     assert.equal(refused.status, 401);
     await refused.body?.cancel();
+    stack = vars;
+  });
 
+  it('the first write after start is delivered, with no step by hand: email in the catcher, in-app row', async (t) => {
+    if (!stack) {
+      t.skip('the local stack of this folder did not start (see the test before)');
+      return;
+    }
+    const vars = stack;
+    // A user signs up the way the app's users do (Auth admin API); the app writes its rows.
+    const email = `ada-${Date.now().toString(36)}@example.com`;
+    const created = await fetch(`${vars.API_URL}/auth/v1/admin/users`, {
+      method: 'POST',
+      headers: {
+        apikey: vars.SERVICE_ROLE_KEY,
+        authorization: `Bearer ${vars.SERVICE_ROLE_KEY}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ email, password: 'a-long-password-1', email_confirm: true }),
+    });
+    assert.equal(created.status, 200, await created.clone().text());
+    const user = (await created.json()) as { id: string };
+    const client = new pg.Client({ connectionString: vars.DB_URL });
+    await client.connect();
+    try {
+      await client.query('insert into public.profiles (id, display_name) values ($1, $2)', [user.id, 'Ada']);
+      const task = await client.query<{ id: string }>(
+        `insert into public.tasks (user_id, title) values ($1, 'Write the docs') returning id`,
+        [user.id],
+      );
+
+      // capture → pg_net poke → dispatch-worker (the packed library, under Deno) → mail catcher
+      const deadline = Date.now() + 60_000;
+      let messages: { subject: string; to: string[]; headers?: Record<string, string> }[] = [];
+      while (Date.now() < deadline && messages.length === 0) {
+        const answer = await fetch(`${vars.MAIL_URL}/api/messages?to=${encodeURIComponent(email)}&wait=5000`);
+        messages = (await answer.json()) as typeof messages;
+      }
+      assert.equal(messages.length, 1, `one email to ${email} within 60 s`);
+      assert.equal(messages[0].subject, 'New task: Write the docs');
+
+      // The worker records the outcome after the provider answered: wait (bounded) for it.
+      const readReceipts = () =>
+        client.query(
+          `select r.transport, r.status, r.attempt_count from dispatch.receipts r
+             join dispatch.occurrences o on o.id = r.occurrence_id
+            where o.new_record->>'id' = $1 order by r.transport`,
+          [task.rows[0].id],
+        );
+      let receipts = await readReceipts();
+      for (let i = 0; i < 100 && receipts.rows.some((r) => r.status === 'sending'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        receipts = await readReceipts();
+      }
+      const byTransport = Object.fromEntries(receipts.rows.map((r) => [r.transport, r]));
+      assert.equal(byTransport.email?.status, 'sent', JSON.stringify(receipts.rows));
+      assert.equal(byTransport.email?.attempt_count, 1);
+      assert.equal(byTransport.in_app?.status, 'sent', JSON.stringify(receipts.rows));
+      const notes = await client.query(
+        'select title, message from dispatch.notifications where user_id = $1',
+        [user.id],
+      );
+      assert.deepEqual(notes.rows, [{ title: 'New task', message: 'Write the docs' }]);
+      const counter = await client.query(`select dispatch.counter_value('open_tasks', $1) as value`, [
+        user.id,
+      ]);
+      assert.equal(Number(counter.rows[0].value), 1, 'the open_tasks counter moved');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('supadispatch local stop stops the stack of this folder', () => {
     assert.match(ok(project, 'npx', ['supadispatch', 'local', 'stop'], { env: stackEnv() }), /Stopped/);
   });
 });
