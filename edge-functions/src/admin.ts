@@ -11,6 +11,7 @@
  */
 import { connectWorkerDb, type WorkerDb } from './delivery/db.ts';
 import { problem } from './http.ts';
+import type { RegistryEvent } from './registry.ts';
 
 /** Is the caller (this Authorization header) an admin? */
 export type AdminCheck = (authorization: string) => Promise<boolean>;
@@ -63,6 +64,38 @@ export function defaultDb(): WorkerDb {
       return pool.query<T>(sql, params);
     },
   };
+}
+
+/** A request the function refuses: answered as `{ error: { code, message } }` with `status`. */
+export class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The row `recordId` names in the event's table, or the 400/404 that says why there is none. */
+export async function recordById(
+  db: WorkerDb,
+  event: RegistryEvent,
+  recordId: unknown,
+): Promise<Record<string, unknown>> {
+  if (typeof recordId !== 'string' && typeof recordId !== 'number') {
+    throw new RequestError(400, 'invalid_request', 'recordId: a string or a number');
+  }
+  if (!event.table) {
+    throw new RequestError(
+      400,
+      'invalid_request',
+      `event ${event.id} has no table: pass the record itself as "record"`,
+    );
+  }
+  const record = await readRecord(db, event.table, String(recordId));
+  if (!record) throw new RequestError(404, 'record_not_found', `${event.table}: no row with id ${recordId}`);
+  return record;
 }
 
 /** Quotes `schema.table` from the registry as an SQL name. */

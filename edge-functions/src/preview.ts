@@ -18,7 +18,8 @@ import {
   adminViaPostgrest,
   cors,
   defaultDb,
-  readRecord,
+  RequestError,
+  recordById,
   refuseNonAdmin,
   withCors,
 } from './admin.ts';
@@ -90,16 +91,6 @@ interface PreviewRequest {
   record?: unknown;
   old?: unknown;
   testSendTo?: unknown;
-}
-
-class RequestError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Events with their channels and templates (the raw `{{var}}` text, not rendered). */
@@ -178,19 +169,7 @@ async function standIn(
   const variables = module?.sampleData ? ((await sampleOf(module)).variables ?? {}) : {};
   const old = isObject(body.old) ? body.old : null;
   if (body.recordId !== undefined) {
-    if (typeof body.recordId !== 'string' && typeof body.recordId !== 'number') {
-      throw new RequestError(400, 'invalid_request', 'recordId: a string or a number');
-    }
-    if (!event.table) {
-      throw new RequestError(
-        400,
-        'invalid_request',
-        `event ${event.id} has no table: pass the record itself as "record"`,
-      );
-    }
-    const record = await readRecord(options.db ?? defaultDb(), event.table, String(body.recordId));
-    if (!record)
-      throw new RequestError(404, 'record_not_found', `${event.table}: no row with id ${body.recordId}`);
+    const record = await recordById(options.db ?? defaultDb(), event, body.recordId);
     return { record, old, variables, source: 'record' };
   }
   if (body.record !== undefined) {

@@ -18,7 +18,8 @@ import {
   adminViaPostgrest,
   cors,
   defaultDb,
-  readRecord,
+  RequestError,
+  recordById,
   refuseNonAdmin,
   withCors,
 } from './admin.ts';
@@ -42,16 +43,6 @@ interface TriggerRequest {
   record?: unknown;
   idempotencyKey?: unknown;
   dryRun?: unknown;
-}
-
-class RequestError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export function serve(registry: Registry, options: TriggerOptions = {}): (req: Request) => Promise<Response> {
@@ -137,22 +128,7 @@ async function recordOf(
   event: RegistryEvent,
   body: TriggerRequest,
 ): Promise<Record<string, unknown>> {
-  if (body.recordId !== undefined) {
-    if (typeof body.recordId !== 'string' && typeof body.recordId !== 'number') {
-      throw new RequestError(400, 'invalid_request', 'recordId: a string or a number');
-    }
-    if (!event.table) {
-      throw new RequestError(
-        400,
-        'invalid_request',
-        `event ${event.id} has no table: pass the record itself as "record"`,
-      );
-    }
-    const record = await readRecord(db, event.table, String(body.recordId));
-    if (!record)
-      throw new RequestError(404, 'record_not_found', `${event.table}: no row with id ${body.recordId}`);
-    return record;
-  }
+  if (body.recordId !== undefined) return await recordById(db, event, body.recordId);
   if (body.record !== null && typeof body.record === 'object' && !Array.isArray(body.record)) {
     return body.record as Record<string, unknown>;
   }

@@ -8,11 +8,36 @@
  * prepared statement, and nothing here relies on session state (every call is its own transaction).
  */
 import pg from 'npm:pg@8';
+import type { OccurrenceRecord } from './types.ts';
 
 /** What the worker, the templates and the event modules need of the database. */
 export interface WorkerDb {
   /** Rows of one statement, run in its own transaction. `$1`, `$2`... are `params`. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+/** A dispatch.occurrences row as the driver returns it. */
+export interface OccurrenceRow {
+  id: string;
+  event_id: string;
+  operation: string;
+  new_record: Record<string, unknown> | null;
+  old_record: Record<string, unknown> | null;
+  actor: string | null;
+  created_at: string | Date;
+}
+
+/** The occurrence as the library reads it (camelCase, ISO 8601 time). */
+export function occurrenceRecord(row: OccurrenceRow): OccurrenceRecord {
+  return {
+    id: row.id,
+    eventId: row.event_id,
+    operation: row.operation,
+    newRecord: row.new_record,
+    oldRecord: row.old_record,
+    actor: row.actor,
+    createdAt: row.created_at instanceof Date ? row.created_at.toISOString() : String(row.created_at),
+  };
 }
 
 /** A WorkerDb with connections to close. */

@@ -7,25 +7,14 @@
  * throws fails the occurrence with the reason (`select dispatch.replay(id)` queues it again).
  */
 
-import type { WorkerDb } from '../delivery/db.ts';
+import { type OccurrenceRow, occurrenceRecord, type WorkerDb } from '../delivery/db.ts';
 import type { OccurrenceRecord, Recipient } from '../delivery/types.ts';
 import type { Registry, RegistryChannel, RegistryEvent } from '../registry.ts';
 import { prepare } from '../templates/prepare.ts';
 import { resolveEvent } from './events.ts';
 import { eventModule, type ModuleContext, type ModuleRecipient, resolveChannel } from './types.ts';
 
-export type { WorkerDb };
-
-/** A dispatch.occurrences row as the driver returns it. */
-export interface OccurrenceRow {
-  id: string;
-  event_id: string;
-  operation: string;
-  new_record: Record<string, unknown> | null;
-  old_record: Record<string, unknown> | null;
-  actor: string | null;
-  created_at: string | Date;
-}
+export { type OccurrenceRow, occurrenceRecord, type WorkerDb };
 
 export interface ExpandOptions {
   /** Occurrences per call (default 100). */
@@ -152,16 +141,4 @@ export async function planReceipts(
 
 function toRecipient(r: ModuleRecipient): Recipient {
   return { userId: r.userId ?? null, address: r.address ?? null };
-}
-
-export function occurrenceRecord(row: OccurrenceRow): OccurrenceRecord {
-  return {
-    id: row.id,
-    eventId: row.event_id,
-    operation: row.operation,
-    newRecord: row.new_record,
-    oldRecord: row.old_record,
-    actor: row.actor,
-    createdAt: row.created_at instanceof Date ? row.created_at.toISOString() : String(row.created_at),
-  };
 }

@@ -2,7 +2,7 @@
  * The worker's side of the queue API (sql/README.md, "Worker queue API"): one SQL statement per
  * call, through {@link WorkerDb}. Lease tokens are bigints and travel as strings.
  */
-import type { WorkerDb } from '../delivery/db.ts';
+import { type OccurrenceRow, occurrenceRecord, type WorkerDb } from '../delivery/db.ts';
 import type { OccurrenceRecord, RenderedContent } from '../delivery/types.ts';
 import type { RecordCall } from './outcome.ts';
 
@@ -88,16 +88,6 @@ export async function claimReceipts(
   }));
 }
 
-interface OccurrenceRow {
-  id: string;
-  event_id: string;
-  operation: string;
-  new_record: Record<string, unknown> | null;
-  old_record: Record<string, unknown> | null;
-  actor: string | null;
-  created_at: string;
-}
-
 /** The occurrences of claimed receipts, by id (one query per batch). */
 export async function loadOccurrences(db: WorkerDb, ids: string[]): Promise<Map<string, OccurrenceRecord>> {
   const unique = [...new Set(ids)];
@@ -108,20 +98,7 @@ export async function loadOccurrences(db: WorkerDb, ids: string[]): Promise<Map<
      from dispatch.occurrences where id = any($1::uuid[])`,
     [unique],
   );
-  return new Map(
-    rows.map((o) => [
-      o.id,
-      {
-        id: o.id,
-        eventId: o.event_id,
-        operation: o.operation,
-        newRecord: o.new_record,
-        oldRecord: o.old_record,
-        actor: o.actor,
-        createdAt: o.created_at,
-      },
-    ]),
-  );
+  return new Map(rows.map((o) => [o.id, occurrenceRecord(o)]));
 }
 
 /** Stores the rendered content (each secret replaced by `[redacted]`) before the first send. */
