@@ -47,6 +47,7 @@ describe('client core: RPC calls', () => {
     await dispatchRpc.initialState(client);
     await dispatchRpc.notifications(client);
     await dispatchRpc.notifications(client, { before: '2026-01-01T00:00:00Z', maxRows: 5 });
+    await dispatchRpc.notifications(client, { before: '2026-01-01T00:00:00Z', beforeId: 'n-1', maxRows: 5 });
     await dispatchRpc.markRead(client, ['a', 'b']);
     await dispatchRpc.markAllRead(client);
     await dispatchRpc.preferences(client);
@@ -63,6 +64,7 @@ describe('client core: RPC calls', () => {
       ['dispatch_initial_state', undefined],
       ['dispatch_notifications', { before: null, max_rows: 20 }],
       ['dispatch_notifications', { before: '2026-01-01T00:00:00Z', max_rows: 5 }],
+      ['dispatch_notifications', { before: '2026-01-01T00:00:00Z', max_rows: 5, before_id: 'n-1' }],
       ['dispatch_mark_read', { ids: ['a', 'b'] }],
       ['dispatch_mark_all_read', undefined],
       ['dispatch_preferences', undefined],

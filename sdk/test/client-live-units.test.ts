@@ -5,13 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DispatchNotification } from '../src/client/index.ts';
+import { createDispatchClient, type DispatchNotification } from '../src/client/index.ts';
 import { adjustCounter, applyCounterMessage, applyFetchedCounters } from '../src/client/live/counters.ts';
 import { createInvalidator } from '../src/client/live/invalidation.ts';
 import {
+  afterRefetch,
   markReadIn,
   markUnreadIn,
   mergeNotifications,
+  nextPageCursor,
   unreadAmong,
 } from '../src/client/live/notifications.ts';
 
@@ -109,6 +111,101 @@ describe('live client core: notifications', () => {
     assert.equal(markReadIn(read, null), read, 'unchanged: the same array');
     assert.equal(markUnreadIn(read, ['b'])[0].read, false);
   });
+  it('the next page starts after the last one held: its createdAt and id', () => {
+    assert.deepEqual(nextPageCursor(list), { before: '2026-01-01T00:00:00Z', beforeId: 'a' });
+    assert.equal(nextPageCursor([]), null);
+  });
+});
+
+describe('live client core: a refetched first page and the pages loaded before', () => {
+  const T = '2026-01-01T00:00:00Z'; // one transaction: one createdAt, ordered by id desc
+  const n = (id: string, read = false): DispatchNotification => ({
+    id,
+    eventId: null,
+    type: 'info',
+    title: id,
+    message: '',
+    actionUrl: null,
+    actionLabel: null,
+    metadata: {},
+    read,
+    createdAt: id.startsWith('new') ? '2026-01-02T00:00:00Z' : T,
+  });
+  const ids = (view: { notifications: DispatchNotification[] }) => view.notifications.map((x) => x.id);
+  // held: a first page of 3 (z, y, x) and an older page (w, v); nothing older (hasMore false)
+  const held = { notifications: ['z', 'y', 'x', 'w', 'v'].map((id) => n(id)), hasMore: false };
+  const completeUpTo = n('z');
+
+  it('a page that reaches the rows held completely keeps the older pages, and hasMore', () => {
+    const page = [n('new1'), n('z'), n('y', true)];
+    const view = afterRefetch(held, { page, pageSize: 3, completeUpTo, unread: 5 });
+    assert.deepEqual(ids(view), ['new1', 'z', 'y', 'x', 'w', 'v']);
+    assert.equal(view.hasMore, false);
+    assert.equal(view.notifications[2].read, true, 'the page wins over the held row');
+  });
+  it('a held row in the page range that the page lacks was deleted: it goes', () => {
+    const page = [n('new1'), n('z'), n('x')];
+    assert.deepEqual(ids(afterRefetch(held, { page, pageSize: 3, completeUpTo })), [
+      'new1',
+      'z',
+      'x',
+      'w',
+      'v',
+    ]);
+  });
+  it('more than a page arrived meanwhile (a gap under the page): the page alone, hasMore', () => {
+    const page = [n('new3'), n('new2'), n('new1')];
+    const view = afterRefetch(held, { page, pageSize: 3, completeUpTo });
+    assert.deepEqual(ids(view), ['new3', 'new2', 'new1']);
+    assert.equal(view.hasMore, true);
+  });
+  it('rows newer than the last fetched page came from broadcasts and do not count as complete', () => {
+    const withBroadcasts = { ...held, notifications: [n('new3'), n('new1'), ...held.notifications] };
+    const page = [n('new4'), n('new3'), n('new2')]; // new2 was missed while a topic was down
+    assert.deepEqual(ids(afterRefetch(withBroadcasts, { page, pageSize: 3, completeUpTo })), [
+      'new4',
+      'new3',
+      'new2',
+    ]);
+  });
+  it('held ones newer than the page (broadcast after the fetch read) stay', () => {
+    const withLate = { ...held, notifications: [n('new9'), ...held.notifications] };
+    const page = [n('new1'), n('z'), n('y')];
+    assert.deepEqual(ids(afterRefetch(withLate, { page, pageSize: 3, completeUpTo })), [
+      'new9',
+      'new1',
+      'z',
+      'y',
+      'x',
+      'w',
+      'v',
+    ]);
+    const gap = afterRefetch(withLate, {
+      page: [n('new3'), n('new2'), n('new1')],
+      pageSize: 3,
+      completeUpTo,
+    });
+    assert.deepEqual(ids(gap), ['new9', 'new3', 'new2', 'new1']);
+  });
+  it('a short page is every notification; no previous page: the page alone', () => {
+    const short = afterRefetch(held, { page: [n('z'), n('y')], pageSize: 3, completeUpTo });
+    assert.deepEqual([ids(short), short.hasMore], [['z', 'y'], false]);
+    const first = afterRefetch(held, { page: [n('z'), n('y'), n('x')], pageSize: 3, completeUpTo: null });
+    assert.deepEqual([ids(first), first.hasMore], [['z', 'y', 'x'], true]);
+  });
+  it('kept rows are marked read when the fetched unread count is all in the page', () => {
+    const page = [n('new1'), n('z', true), n('y', true)];
+    const allIn = afterRefetch(held, { page, pageSize: 3, completeUpTo, unread: 1 });
+    assert.deepEqual(
+      allIn.notifications.map((x) => x.read),
+      [false, true, true, true, true, true],
+    );
+    const moreUnread = afterRefetch(held, { page, pageSize: 3, completeUpTo, unread: 2 });
+    assert.deepEqual(
+      moreUnread.notifications.map((x) => x.read),
+      [false, true, true, false, false, false],
+    );
+  });
 });
 
 describe('live client core: invalidation', () => {
@@ -144,5 +241,60 @@ describe('live client core: invalidation', () => {
     invalidator.invalidate([['a'], ['b']]);
     await sleep(20);
     assert.deepEqual(calls, [['a'], ['b']]);
+  });
+});
+
+describe('live client core: loadMore', () => {
+  const n = (id: string): DispatchNotification => ({
+    id,
+    eventId: null,
+    type: 'info',
+    title: id,
+    message: '',
+    actionUrl: null,
+    actionLabel: null,
+    metadata: {},
+    read: false,
+    createdAt: '2026-01-01T00:00:00Z',
+  });
+  /** A client whose rpc answers when `answer` is called; the store set as if signed in. */
+  function pendingClient(held: DispatchNotification[]) {
+    const calls: [string, unknown][] = [];
+    let answer: (rows: DispatchNotification[]) => void = () => {};
+    const client = createDispatchClient({
+      supabase: {
+        rpc: (fn: string, args?: unknown) => {
+          calls.push([fn, args]);
+          return new Promise((resolve) => {
+            answer = (rows) => resolve({ data: rows, error: null, status: 200 });
+          });
+        },
+      },
+    });
+    client.store.setState({ userId: 'u', notifications: held, hasMore: true });
+    return { client, calls, answer: (rows: DispatchNotification[]) => answer(rows) };
+  }
+
+  it('asks for the page after the last one held: its createdAt as before, its id as before_id', async () => {
+    const { client, calls, answer } = pendingClient([n('b'), n('a')]);
+    const loading = client.loadMore();
+    answer([]);
+    assert.deepEqual(await loading, { data: 0, error: null });
+    assert.deepEqual(calls, [
+      ['dispatch_notifications', { before: '2026-01-01T00:00:00Z', max_rows: 20, before_id: 'a' }],
+    ]);
+    assert.equal(client.store.getState().hasMore, false);
+  });
+  it('a page the list no longer ends with (a refetch replaced it meanwhile) is dropped: no gap', async () => {
+    const { client, answer } = pendingClient([n('b'), n('a')]);
+    const loading = client.loadMore();
+    client.store.setState({ notifications: [n('d'), n('c')] });
+    answer([n('0')]);
+    assert.deepEqual(await loading, { data: 0, error: null });
+    assert.deepEqual(
+      client.store.getState().notifications.map((x) => x.id),
+      ['d', 'c'],
+    );
+    assert.equal(client.store.getState().hasMore, true);
   });
 });

@@ -480,8 +480,78 @@ describe('live client core against the stack (supabase-js + realtime-js, private
       Array.from({ length: 25 }, (_, i) => `H${25 - i}`),
     );
     assert.deepEqual(await client.refresh(), { data: null, error: null });
+    // the refetched first page joins the page loaded under it: both kept
+    assert.equal(client.store.getState().notifications.length, 25);
+    assert.equal(client.store.getState().hasMore, false);
     const wrong = await client.setPreference({ eventId: `${run}.missing`, enabled: false });
     assert.equal(wrong.error?.code, 'invalid_argument');
     assert.equal(client.store.getState().error, wrong.error);
+  });
+  /** `count` notifications for `userId` made by one statement: one transaction, one created_at. */
+  const notifyInOneTransaction = async (userId: string, prefix: string, count: number) => {
+    await db.query(`select dispatch.notify($1, null, $2 || g, 'x') from generate_series(1, $3::int) g`, [
+      userId,
+      prefix,
+      count,
+    ]);
+    const { rows } = await db.query<{ id: string; created_at: Date }>(
+      'select id, created_at from dispatch.notifications where user_id = $1 order by created_at desc, id desc',
+      [userId],
+    );
+    assert.equal(new Set(rows.map((r) => r.created_at.getTime())).size, 1, 'one created_at');
+    return rows.map((r) => r.id);
+  };
+
+  it('loadMore through notifications of one transaction (one created_at): every id exactly once, in order', async (t) => {
+    if (needsCore(t)) return;
+    const kim = await users.create('kim');
+    // 45: the first page (20), then two pages whose boundaries fall inside the shared created_at
+    const expected = await notifyInOneTransaction(kim.id, 'K', 45);
+    const client = live(kim.client);
+    await until(client, (s) => s.status === 'live', 'live');
+    const added: number[] = [];
+    for (let i = 0; i < 10 && client.store.getState().hasMore; i++) {
+      const { data, error } = await client.loadMore();
+      assert.equal(error, null);
+      added.push(data!);
+    }
+    assert.deepEqual(added, [20, 5]);
+    const ids = client.store.getState().notifications.map((n) => n.id);
+    assert.equal(new Set(ids).size, 45, 'each once');
+    assert.deepEqual(ids, expected, 'created_at desc, id desc, as the database orders them');
+    assert.equal(client.store.getState().hasMore, false);
+  });
+
+  it('after a reconnect the older pages loaded stay; read flags follow a mark-all-read missed meanwhile', async (t) => {
+    if (needsCore(t)) return;
+    const lee = await users.create('lee');
+    const paged = await notifyInOneTransaction(lee.id, 'L', 25);
+    const client = live(lee.client);
+    await until(client, (s) => s.status === 'live', 'live');
+    assert.deepEqual(await client.loadMore(), { data: 5, error: null });
+
+    await lee.client.realtime.disconnect();
+    await until(client, (s) => s.status === 'reconnecting', 'reconnecting');
+    // while the socket is down: everything read (another tab), then a new one; nobody hears either
+    await db.query('select dispatch.mark_read($1, null)', [lee.id]);
+    await db.query(`select dispatch.notify($1, null, 'Missed', 'while away')`, [lee.id]);
+
+    lee.client.realtime.connect();
+    await until(
+      client,
+      (s) => s.status === 'live' && s.notifications[0]?.title === 'Missed',
+      'live again, with the missed one',
+    );
+    const state = client.store.getState();
+    assert.deepEqual(
+      state.notifications.map((n) => n.id),
+      [state.notifications[0].id, ...paged],
+    );
+    assert.deepEqual(
+      state.notifications.filter((n) => !n.read).map((n) => n.title),
+      ['Missed'],
+    );
+    assert.equal(state.hasMore, false);
+    assert.equal(state.counters.unread_notifications?.value, 1);
   });
 });

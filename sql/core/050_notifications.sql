@@ -15,7 +15,11 @@ create table if not exists dispatch.notifications (
   read_at timestamptz,
   created_at timestamptz not null default now()
 );
-create index if not exists notifications_user_created_idx on dispatch.notifications (user_id, created_at desc, id);
+-- A user's pages (dispatch.user_notifications): created_at desc, id desc is this index scanned backward,
+-- with the cursor (created_at, id) < (before, before_id) as its range. The index it replaces had
+-- id ascending under created_at desc, so each page sorted every row of its boundary's timestamp.
+drop index if exists dispatch.notifications_user_created_idx;
+create index if not exists notifications_user_created_id_idx on dispatch.notifications (user_id, created_at, id);
 create index if not exists notifications_unread_idx on dispatch.notifications (user_id) where read_at is null;
 create index if not exists notifications_read_idx on dispatch.notifications (read_at) where read_at is not null;
 create index if not exists notifications_receipt_idx on dispatch.notifications (receipt_id) where receipt_id is not null;

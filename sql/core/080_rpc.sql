@@ -36,13 +36,39 @@ begin
 end
 $$;
 
-create or replace function dispatch.user_notifications(p_user_id uuid, p_before timestamptz, p_max integer)
+-- A page of a user's notifications, newest first: created_at desc, id desc. The cursor is the last
+-- row held: (p_before, p_before_id) pages strictly after it in that order, so notifications that
+-- share a created_at (several in one transaction: one now()) are neither skipped nor repeated.
+-- p_before alone (the cursor before ids were part of it) keeps its meaning: older than p_before.
+-- One static query per case: a filter like "p_before is null or ..." could not use the index
+-- (user_id, created_at, id) as a range, and every page would scan every newer row.
+drop function if exists dispatch.user_notifications(uuid, timestamptz, integer);
+create or replace function dispatch.user_notifications(p_user_id uuid, p_before timestamptz, p_max integer,
+                                                       p_before_id uuid default null)
 returns jsonb
-language sql stable security definer set search_path = '' as $$
-  select coalesce(jsonb_agg(dispatch.notification_payload(n) order by n.created_at desc, n.id desc), '[]')
-  from (select * from dispatch.notifications x
-        where x.user_id = p_user_id and (p_before is null or x.created_at < p_before)
-        order by x.created_at desc, x.id desc limit p_max) n
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_page jsonb;
+begin
+  if p_before_id is not null and p_before is null then
+    raise exception 'dispatch: before_id needs before (the createdAt of the same notification)' using errcode = '22023';
+  end if;
+  if p_before is null then
+    select jsonb_agg(dispatch.notification_payload(n) order by n.created_at desc, n.id desc) into v_page
+    from (select * from dispatch.notifications x where x.user_id = p_user_id
+          order by x.created_at desc, x.id desc limit p_max) n;
+  elsif p_before_id is null then
+    select jsonb_agg(dispatch.notification_payload(n) order by n.created_at desc, n.id desc) into v_page
+    from (select * from dispatch.notifications x where x.user_id = p_user_id and x.created_at < p_before
+          order by x.created_at desc, x.id desc limit p_max) n;
+  else
+    select jsonb_agg(dispatch.notification_payload(n) order by n.created_at desc, n.id desc) into v_page
+    from (select * from dispatch.notifications x
+          where x.user_id = p_user_id and (x.created_at, x.id) < (p_before, p_before_id)
+          order by x.created_at desc, x.id desc limit p_max) n;
+  end if;
+  return coalesce(v_page, '[]');
+end
 $$;
 
 create or replace function public.dispatch_initial_state() returns jsonb
@@ -65,14 +91,19 @@ begin
 end
 $$;
 
-create or replace function public.dispatch_notifications(before timestamptz default null, max_rows integer default 20)
+-- A page older than the last notification held: pass its createdAt as before and its id as before_id
+-- (before alone: older than that instant, which skips the rest of a page boundary's timestamp).
+-- before_id comes last so positional calls (before, max_rows) keep working.
+drop function if exists public.dispatch_notifications(timestamptz, integer);
+create or replace function public.dispatch_notifications(before timestamptz default null, max_rows integer default 20,
+                                                         before_id uuid default null)
 returns jsonb
 language plpgsql stable security definer set search_path = '' as $$
 declare
   uid uuid := dispatch.require_user();
 begin
   perform dispatch.require_max_rows(max_rows, 100);
-  return dispatch.user_notifications(uid, before, max_rows);
+  return dispatch.user_notifications(uid, before, max_rows, before_id);
 end
 $$;
 

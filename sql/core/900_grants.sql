@@ -9,7 +9,7 @@ create or replace function dispatch.rpc_functions() returns table (sig regproced
 language sql stable set search_path = '' as $$
   values
     ('public.dispatch_initial_state()'::pg_catalog.regprocedure, 'authenticated'::text),
-    ('public.dispatch_notifications(timestamptz, integer)', 'authenticated'),
+    ('public.dispatch_notifications(timestamptz, integer, uuid)', 'authenticated'),
     ('public.dispatch_mark_read(uuid[])', 'authenticated'),
     ('public.dispatch_is_admin()', 'authenticated'),
     ('public.dispatch_mark_all_read()', 'authenticated'),

@@ -51,9 +51,12 @@ const every = (v: string | null | undefined): string | null => (v == null || v =
 
 /** The named arguments of each RPC (exported for tests and for callers of their own `rpc`). */
 export const rpcArgs = {
+  // before_id only when given: a first page (or a `before`-only one) also works against a core
+  // installed before the argument existed
   notifications: (page: NotificationsPage = {}) => ({
     before: page.before ?? null,
     max_rows: page.maxRows ?? 20,
+    ...(page.beforeId != null ? { before_id: page.beforeId } : {}),
   }),
   markRead: (ids: readonly string[]) => ({ ids: [...ids] }),
   setPreference: (change: PreferenceChange) => ({
@@ -84,7 +87,7 @@ export const rpcArgs = {
 export interface DispatchRpc<S extends DispatchSchema = DispatchSchema> {
   /** `dispatch_initial_state()`: counters, latest notifications and topics of the signed-in user. */
   initialState(client: RpcClient): Promise<DispatchResult<InitialState<S>>>;
-  /** `dispatch_notifications(before, max_rows)`: a page of notifications, newest first. */
+  /** `dispatch_notifications(before, max_rows, before_id)`: a page of notifications, newest first. */
   notifications(
     client: RpcClient,
     page?: NotificationsPage,

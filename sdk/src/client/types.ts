@@ -152,9 +152,16 @@ export interface PreferenceSet {
   enabled: boolean;
 }
 
-/** A page of `dispatch_notifications`: older than `before` (a `createdAt`), at most `maxRows` (1..100, default 20). */
+/**
+ * A page of `dispatch_notifications` (newest first: `createdAt` desc, then `id` desc), at most
+ * `maxRows` (1..100, default 20). The next page is the one after the last notification held: its
+ * `createdAt` as `before` and its `id` as `beforeId`. `before` alone means older than that instant,
+ * which skips the rest of notifications sharing the boundary's `createdAt` (made in one transaction).
+ */
 export interface NotificationsPage {
   before?: string | null;
+  /** The `id` of the notification whose `createdAt` is `before`; needs `before`. */
+  beforeId?: string | null;
   maxRows?: number;
 }
 

@@ -12,13 +12,17 @@ import { followAuth, type SignedIn } from './auth-follow.ts';
 import { adjustCounter, type Counters } from './counters.ts';
 import { followEnvironment, isOffline } from './environment.ts';
 import { createInvalidator } from './invalidation.ts';
-import { markReadIn, markUnreadIn, mergeNotifications, unreadAmong } from './notifications.ts';
+import {
+  markReadIn,
+  markUnreadIn,
+  mergeNotifications,
+  nextPageCursor,
+  UNREAD_NOTIFICATIONS as UNREAD,
+  unreadAmong,
+} from './notifications.ts';
 import { PAGE_SIZE, UserSession } from './session.ts';
 import { createDispatchStore, emptyState } from './store.ts';
 import { asLiveSupabase } from './supabase.ts';
-
-/** The built-in counter of unread in-app notifications (sql/core/050_notifications.sql). */
-const UNREAD = 'unread_notifications';
 
 const notSignedIn = (fn: string) => new DispatchError('not_signed_in', 'dispatch: not signed in', { fn });
 
@@ -140,15 +144,18 @@ export function createLive<S extends DispatchSchema>(
       const { userId, notifications } = store.getState();
       if (!userId) return Promise.resolve({ data: null, error: notSignedIn('dispatch_notifications') });
       if (loading) return loading;
-      const before = notifications.at(-1)?.createdAt ?? null;
+      // after the last one held, by (createdAt, id): notifications sharing its createdAt come too
+      const cursor = nextPageCursor(notifications);
       const request = (async (): Promise<DispatchResult<number>> => {
-        const { data, error } = await dispatchRpc.notifications(supabase, { before, maxRows: PAGE_SIZE });
+        const { data, error } = await dispatchRpc.notifications(supabase, { ...cursor, maxRows: PAGE_SIZE });
         if (store.getState().userId !== userId) return { data: 0, error: null };
         if (error) {
           setError(error);
           return { data: null, error };
         }
         const held = store.getState().notifications;
+        // a refetch meanwhile left a list this page does not continue (a gap under it): drop the page
+        if (cursor && held.at(-1)?.id !== cursor.beforeId) return { data: 0, error: null };
         const merged = mergeNotifications(held, data);
         store.setState({ notifications: merged, hasMore: data.length >= PAGE_SIZE, error: null });
         return { data: merged.length - held.length, error: null };

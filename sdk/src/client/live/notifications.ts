@@ -7,6 +7,9 @@ import type { DispatchNotification } from '../types.ts';
 
 type Notification = DispatchNotification;
 
+/** The built-in counter of unread in-app notifications (sql/core/050_notifications.sql). */
+export const UNREAD_NOTIFICATIONS = 'unread_notifications';
+
 /** A `notifications_read` broadcast: the ids that became read, or null for all of them. */
 export interface NotificationsReadMessage {
   ids: string[] | null;
@@ -81,4 +84,59 @@ export function markUnreadIn(list: Notification[], ids: readonly string[]): Noti
 /** A fetched first page, as the store holds it (newest first, store's columns only). */
 export function firstPage(page: readonly Notification[]): Notification[] {
   return page.map(pick).sort(newerFirst);
+}
+
+/** Where the next page starts: after the last notification held (null: the first page). */
+export function nextPageCursor(list: readonly Notification[]): { before: string; beforeId: string } | null {
+  const last = list.at(-1);
+  return last ? { before: last.createdAt, beforeId: last.id } : null;
+}
+
+/** The notifications of the store and whether older ones may exist. */
+export interface NotificationsView {
+  notifications: Notification[];
+  hasMore: boolean;
+}
+
+/** What a refetch of the first page knows besides the page itself. */
+export interface RefetchedPage {
+  /** The first page as fetched (newest first, see {@link firstPage}). */
+  page: Notification[];
+  /** The page size asked for: a shorter page holds every notification there is. */
+  pageSize: number;
+  /**
+   * The newest notification of the previous fetched first page (null: none). Held notifications up to
+   * it are complete (that page, then `loadMore` pages under it); newer ones came from broadcasts and
+   * may miss what was sent while a topic was down.
+   */
+  completeUpTo: Notification | null;
+  /** `unread_notifications` fetched with the page (the same snapshot), if the state had it. */
+  unread?: number;
+}
+
+/**
+ * The store's notifications after a refetch of the first page (sign-in, a rejoin, coming back online).
+ * The page replaces what it covers (its rows are the current ones; a held row in its range that it
+ * lacks was deleted). Older pages loaded with `loadMore` are kept, with `hasMore` as it was, when
+ * they join the page without a gap: the page is full and reaches down to notifications held
+ * completely (its last row is not newer than `completeUpTo`). Otherwise (more than a page arrived
+ * while disconnected, or nothing older was loaded) the page alone is the list. Held notifications
+ * newer than the page's newest stay too: they were broadcast after the fetch read. Read flags of kept
+ * rows cannot be refreshed row by row (a missed `notifications_read`); when the fetched unread count
+ * equals the page's unread ones, nothing older is unread, so kept rows are marked read.
+ */
+export function afterRefetch(held: NotificationsView, fetched: RefetchedPage): NotificationsView {
+  const { page, pageSize, completeUpTo, unread } = fetched;
+  const full = page.length >= pageSize;
+  const newest = page[0];
+  const last = page.at(-1);
+  // newer than the page's newest: broadcast after the fetch's snapshot, while its answer was on the way
+  const arrived = newest ? held.notifications.filter((n) => newerFirst(n, newest) < 0) : [];
+  const top = arrived.length > 0 ? [...arrived, ...page] : page;
+  if (!full || !last || !completeUpTo || newerFirst(last, completeUpTo) < 0)
+    return { notifications: top, hasMore: full };
+  let older = held.notifications.filter((n) => newerFirst(n, last) > 0);
+  if (older.length === 0) return { notifications: top, hasMore: true };
+  if (unread !== undefined && unread === unreadAmong(page, null).length) older = markReadIn(older, null);
+  return { notifications: [...top, ...older], hasMore: held.hasMore };
 }

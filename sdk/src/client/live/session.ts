@@ -15,15 +15,17 @@ import { DispatchError } from '../errors.ts';
 import type { DispatchResult } from '../rpc.ts';
 import { dispatchRpc } from '../rpc.ts';
 import type { DispatchState, DispatchStatus } from '../state.ts';
-import type { InitialState } from '../types.ts';
+import type { DispatchNotification, InitialState } from '../types.ts';
 import { applyCounterMessage, applyFetchedCounters, type Counters, isCounterMessage } from './counters.ts';
 import type { Invalidator } from './invalidation.ts';
 import {
+  afterRefetch,
   firstPage,
   isNotificationMessage,
   isNotificationsReadMessage,
   markReadIn,
   mergeNotifications,
+  UNREAD_NOTIFICATIONS,
 } from './notifications.ts';
 import type { ChannelStatus, LiveSupabaseClient } from './supabase.ts';
 import { topicHub } from './topics.ts';
@@ -61,6 +63,8 @@ export class UserSession {
   private retries = 0;
   private refetchTimer: ReturnType<typeof setTimeout> | null = null;
   private accessToken: string;
+  /** The newest notification of the last fetched first page: held ones up to it are complete. */
+  private newestFetched: DispatchNotification | null = null;
 
   constructor(
     readonly userId: string,
@@ -175,12 +179,15 @@ export class UserSession {
     const { counters, moved } = applyFetchedCounters(state.counters as Counters, data.counters);
     // counters that moved while this client did not hear them: their lists are stale too
     for (const name of moved) this.ctx.invalidator.invalidateEncoded(data.counters[name]?.invalidates);
-    this.setState({
-      counters,
-      notifications: firstPage(data.notifications),
-      hasMore: data.notifications.length >= PAGE_SIZE,
-      error: null,
+    const page = firstPage(data.notifications);
+    const { notifications, hasMore } = afterRefetch(state, {
+      page,
+      pageSize: PAGE_SIZE,
+      completeUpTo: this.newestFetched,
+      unread: data.counters[UNREAD_NOTIFICATIONS]?.value,
     });
+    this.newestFetched = page[0] ?? null;
+    this.setState({ counters, notifications, hasMore, error: null });
     this.setTopics(data.topics);
   }
 
