@@ -101,7 +101,8 @@ async function runWorker(round: number): Promise<Figures> {
   let failed = 0;
   const deadline = started + Math.max(120_000, n * 20);
   while (sent + failed < n) {
-    if (performance.now() > deadline) throw new Error(`worker: ${sent} sent, ${failed} failed at the deadline`);
+    if (performance.now() > deadline)
+      throw new Error(`worker: ${sent} sent, ${failed} failed at the deadline`);
     await sleep(20);
     const { rows } = await db.query(
       `select count(*) filter (where status = 'sent')::int as sent, count(*) filter (where status = 'failed')::int as failed
@@ -177,7 +178,9 @@ const rate = (f: Figures) => (f.sent / f.elapsedMs) * 1000;
 const line = (name: string, f: Figures) =>
   `  ${name.padEnd(16)} ${String(f.sent).padStart(6)} sent in ${f.elapsedMs.toFixed(0).padStart(6)} ms: ${rate(f).toFixed(0).padStart(5)}/s; signatures valid ${f.valid}/${f.sent}; ${f.extra}`;
 
-console.log(`worker-throughput: ${n} webhooks per system per round, ${rounds} round(s), concurrency ${CONCURRENCY} each`);
+console.log(
+  `worker-throughput: ${n} webhooks per system per round, ${rounds} round(s), concurrency ${CONCURRENCY} each`,
+);
 const ratios: number[] = [];
 const workerRates: number[] = [];
 const peerRates: number[] = [];

@@ -10,8 +10,14 @@
  * from starting the runner (jobs already queued, migrations done) to the N-th outcome committed.
  */
 import { performance } from 'node:perf_hooks';
-import { type Logger, makeWorkerUtils, run, runMigrations, type Task } from 'graphile-worker';
-import { Logger as GraphileLogger } from 'graphile-worker';
+import {
+  Logger as GraphileLogger,
+  type Logger,
+  makeWorkerUtils,
+  run,
+  runMigrations,
+  type Task,
+} from 'graphile-worker';
 import pg from 'pg';
 import { webhookHeaders } from '../../edge-functions/src/transports/webhook/signature.ts';
 
@@ -38,7 +44,9 @@ const quiet: Logger = new GraphileLogger(() => (level, message) => {
   if (level === 'error') process.stderr.write(`[graphile-worker] ${message}\n`);
 });
 const pgPool = new pg.Pool({ connectionString: dbUrl, max: concurrency + 2 });
-pgPool.on('error', (error) => process.stderr.write(`[graphile-sender] pool: ${error.message}\n`));
+const poolError = (error: Error) => process.stderr.write(`[graphile-sender] pool: ${error.message}\n`);
+pgPool.on('error', poolError);
+pgPool.on('connect', (client) => client.on('error', poolError));
 await pgPool.query(`create schema if not exists bench_peer;
   create table if not exists bench_peer.outcomes (key text primary key, status text not null,
     http_status integer, error text, duration_ms integer not null, at timestamptz not null default now());
