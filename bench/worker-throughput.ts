@@ -14,6 +14,9 @@
  * Each round runs both, the order alternating between rounds; the worker's N receipts are made by
  * one transaction before its clock starts (no pg_net sender: the bench starts the run itself, and
  * pokes it again each second as pg_cron's tick would, which joins a running run).
+ * A third line per round, the sink's ceiling: the same signed POSTs, 8 at a time, from a process
+ * with no queue and no database. CPU ms per delivery (Linux /proc): Postgres (the whole cluster),
+ * the sender (the Deno worker's process / the peer's), and this process (the sink; also the poll).
  * The worker's clock: from its first poke to the N-th `sent` receipt seen by a 20 ms poll; the
  * peer's: from starting its runner (jobs queued) to its N-th outcome committed.
  */
@@ -24,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { RecordedRequest } from '../local/src/webhook-sink/index.ts';
+import { cpuSnapshot, parentPid } from './support/cpu.ts';
 import { percentile, sleep, startWorkerBench } from './support/worker-stack.ts';
 
 const { values: args } = parseArgs({
@@ -81,6 +85,29 @@ interface Figures {
   sent: number;
   valid: number;
   extra: string;
+  /** CPU ms used while measuring: Postgres (the cluster), the sender's process, this process (the sink). */
+  cpu: { postgres: number; sender: number; sink: number };
+}
+
+const { rows: backend } = await db.query('select pg_backend_pid() as pid');
+const postmaster = parentPid(backend[0].pid);
+const workerPid = () => bench.functions.processes().find((p) => p.name === 'dispatch-worker')?.pid ?? 0;
+
+/** CPU ms used by Postgres, the Deno worker and this process (the sink) while `measure` runs. */
+async function withCpu<T>(measure: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+  const before = cpuSnapshot({ postgres: postmaster, deno: workerPid() });
+  const own = process.cpuUsage();
+  const result = await measure();
+  const used = process.cpuUsage(own);
+  const after = cpuSnapshot({ postgres: postmaster, deno: workerPid() });
+  return {
+    result,
+    cpu: {
+      postgres: after.postgres - before.postgres,
+      deno: after.deno - before.deno,
+      sink: (used.user + used.system) / 1000,
+    },
+  };
 }
 
 async function runWorker(round: number): Promise<Figures> {
@@ -95,26 +122,28 @@ async function runWorker(round: number): Promise<Figures> {
   if (pending[0].c !== n) throw new Error(`expected ${n} pending receipts, found ${pending[0].c}`);
   const started = performance.now();
   let poked = started;
-  const first = await bench.callWorker({});
-  if (first.status !== 202) throw new Error(`worker: ${first.status} ${await first.text()}`);
   let sent = 0;
   let failed = 0;
-  const deadline = started + Math.max(120_000, n * 20);
-  while (sent + failed < n) {
-    if (performance.now() > deadline)
-      throw new Error(`worker: ${sent} sent, ${failed} failed at the deadline`);
-    await sleep(20);
-    const { rows } = await db.query(
-      `select count(*) filter (where status = 'sent')::int as sent, count(*) filter (where status = 'failed')::int as failed
+  const { cpu } = await withCpu(async () => {
+    const first = await bench.callWorker({});
+    if (first.status !== 202) throw new Error(`worker: ${first.status} ${await first.text()}`);
+    const deadline = started + Math.max(120_000, n * 20);
+    while (sent + failed < n) {
+      if (performance.now() > deadline)
+        throw new Error(`worker: ${sent} sent, ${failed} failed at the deadline`);
+      await sleep(20);
+      const { rows } = await db.query(
+        `select count(*) filter (where status = 'sent')::int as sent, count(*) filter (where status = 'failed')::int as failed
        from dispatch.receipts where event_id = 'bench.ping' and address = $1`,
-      [`${bench.sink.url}${path}`],
-    );
-    ({ sent, failed } = rows[0]);
-    if (performance.now() - poked > 1000) {
-      poked = performance.now();
-      await (await bench.callWorker({})).text();
+        [`${bench.sink.url}${path}`],
+      );
+      ({ sent, failed } = rows[0]);
+      if (performance.now() - poked > 1000) {
+        poked = performance.now();
+        await (await bench.callWorker({})).text();
+      }
     }
-  }
+  });
   const elapsedMs = performance.now() - started;
   // where the time went, from the attempts: the send (request and answer) per receipt
   const { rows: phases } = await db.query(
@@ -130,10 +159,17 @@ async function runWorker(round: number): Promise<Figures> {
     sent,
     valid: requests.filter((r) => r.signatureValid === true).length,
     extra: `${failed} failed, ${requests.length} requests, mean attempt ${phases[0].attempt_ms?.toFixed(1)} ms, ${phases[0].runs} run(s)`,
+    cpu: { postgres: cpu.postgres, sender: cpu.deno, sink: cpu.sink },
   };
 }
 
-function runGraphile(round: number): Promise<Figures> {
+/** graphile-worker, or (`direct`) the same signed POSTs with no queue: the sink's ceiling. */
+async function runPeer(round: number, mode: 'graphile' | 'direct'): Promise<Figures> {
+  const { result, cpu } = await withCpu(() => spawnPeer(round, mode));
+  return { ...result, cpu: { postgres: cpu.postgres, sender: result.cpu.sender, sink: cpu.sink } };
+}
+
+function spawnPeer(round: number, mode: 'graphile' | 'direct'): Promise<Figures> {
   const path = `/graphile`;
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -143,10 +179,11 @@ function runGraphile(round: number): Promise<Figures> {
         env: {
           ...process.env,
           PEER_DB_URL: bench.adminDbUrl,
-          PEER_SINK_URL: `${bench.sink.url}/r${round}`,
+          PEER_SINK_URL: `${bench.sink.url}/${mode}-${round}`,
           PEER_SECRET: bench.stack.keys.webhookSecret,
           PEER_N: String(n),
           PEER_CONCURRENCY: String(CONCURRENCY),
+          PEER_MODE: mode,
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -160,12 +197,13 @@ function runGraphile(round: number): Promise<Figures> {
       if (code !== 0) return reject(new Error(`graphile-sender exited with ${code}: ${out}`));
       try {
         const result = JSON.parse(out.trim().split('\n').pop() ?? '{}');
-        const requests = await received(`/r${round}${path}`);
+        const requests = await received(`/${mode}-${round}${path}`);
         resolve({
           elapsedMs: result.elapsedMs,
           sent: result.recorded,
           valid: requests.filter((r) => r.signatureValid === true).length,
-          extra: `${result.failed} not sent, ${requests.length} requests, ${Math.round(result.addMs)} ms to queue`,
+          extra: `${result.failed} not sent, ${requests.length} requests${mode === 'graphile' ? `, ${Math.round(result.addMs)} ms to queue` : ''}`,
+          cpu: { postgres: 0, sender: result.cpuMs, sink: 0 },
         });
       } catch (error) {
         reject(error);
@@ -175,8 +213,10 @@ function runGraphile(round: number): Promise<Figures> {
 }
 
 const rate = (f: Figures) => (f.sent / f.elapsedMs) * 1000;
+const perDelivery = (ms: number, f: Figures) => (ms / f.sent).toFixed(2);
 const line = (name: string, f: Figures) =>
-  `  ${name.padEnd(16)} ${String(f.sent).padStart(6)} sent in ${f.elapsedMs.toFixed(0).padStart(6)} ms: ${rate(f).toFixed(0).padStart(5)}/s; signatures valid ${f.valid}/${f.sent}; ${f.extra}`;
+  `  ${name.padEnd(16)} ${String(f.sent).padStart(6)} sent in ${f.elapsedMs.toFixed(0).padStart(6)} ms: ${rate(f).toFixed(0).padStart(5)}/s; signatures valid ${f.valid}/${f.sent}; ${f.extra}\n` +
+  `  ${''.padEnd(16)} CPU ms per delivery: postgres ${perDelivery(f.cpu.postgres, f)}, sender ${perDelivery(f.cpu.sender, f)}, sink ${perDelivery(f.cpu.sink, f)}`;
 
 console.log(
   `worker-throughput: ${n} webhooks per system per round, ${rounds} round(s), concurrency ${CONCURRENCY} each`,
@@ -191,14 +231,16 @@ try {
     let peer: Figures;
     if (round % 2 === 1) {
       worker = await runWorker(round);
-      peer = await runGraphile(round);
+      peer = await runPeer(round, 'graphile');
     } else {
-      peer = await runGraphile(round);
+      peer = await runPeer(round, 'graphile');
       worker = await runWorker(round);
     }
+    const ceiling = await runPeer(round, 'direct');
     console.log(`round ${round}:`);
     console.log(line('dispatch-worker', worker));
     console.log(line('graphile-worker', peer));
+    console.log(line('sink ceiling', ceiling));
     ratios.push(rate(worker) / rate(peer));
     workerRates.push(rate(worker));
     peerRates.push(rate(peer));

@@ -6,7 +6,8 @@
  * timeout, and its outcome recorded in a table of its own (bench_peer.outcomes) by the job.
  *
  * Input (env): PEER_DB_URL, PEER_SINK_URL, PEER_SECRET, PEER_N, PEER_CONCURRENCY.
- * Output: one line of JSON on stdout: `{"addMs":…,"elapsedMs":…,"sent":…,"failed":…}`; elapsed is
+ * PEER_MODE=direct: the same signed POSTs with no queue and no database (the sink's ceiling).
+ * Output: one line of JSON on stdout: `{"addMs":…,"elapsedMs":…,"sent":…,"failed":…,"cpuMs":…}`; elapsed is
  * from starting the runner (jobs already queued, migrations done) to the N-th outcome committed.
  */
 import { performance } from 'node:perf_hooks';
@@ -40,6 +41,43 @@ interface WebhookJob {
   data: unknown;
 }
 
+function jobOf(i: number, timestamp: string): WebhookJob {
+  return {
+    key: `graphile-${i}`,
+    url: `${sinkUrl}/graphile`,
+    type: 'bench.ping',
+    timestamp,
+    data: { n: String(i), label: `ping ${i}` },
+  };
+}
+
+/** ms of CPU this process used since `from`. */
+const cpuMsSince = (from: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(from);
+  return (used.user + used.system) / 1000;
+};
+
+if (process.env.PEER_MODE === 'direct') {
+  // the sink's ceiling: the same signed POSTs, `concurrency` at a time, no queue and no database
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const timestamp = new Date().toISOString();
+  let next = 0;
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        if ((await signedPost(jobOf(next++, timestamp))).status === 'sent') sent++;
+      }
+    }),
+  );
+  const elapsedMs = performance.now() - started;
+  process.stdout.write(
+    `${JSON.stringify({ addMs: 0, elapsedMs, sent, recorded: sent, failed: n - sent, cpuMs: cpuMsSince(cpu) })}\n`,
+  );
+  process.exit(0);
+}
+
 const quiet: Logger = new GraphileLogger(() => (level, message) => {
   if (level === 'error') process.stderr.write(`[graphile-worker] ${message}\n`);
 });
@@ -61,14 +99,12 @@ const finished = new Promise<void>((resolve) => {
   allDone = resolve;
 });
 
-const sendWebhook: Task = async (payload, helpers) => {
-  const job = payload as WebhookJob;
-  const started = performance.now();
+/** The webhook, signed and POSTed with a timeout: the outcome to record. */
+async function signedPost(
+  job: WebhookJob,
+): Promise<{ status: string; httpStatus: number | null; error: string | null }> {
   const body = JSON.stringify({ type: job.type, timestamp: job.timestamp, data: job.data });
   const headers = await webhookHeaders(secret, job.key, Math.floor(Date.now() / 1000), body);
-  let status = 'retry';
-  let httpStatus: number | null = null;
-  let error: string | null = null;
   try {
     const res = await fetch(job.url, {
       method: 'POST',
@@ -78,12 +114,20 @@ const sendWebhook: Task = async (payload, helpers) => {
       body,
     });
     await res.text();
-    httpStatus = res.status;
-    status = res.ok ? 'sent' : 'retry';
-    if (!res.ok) error = `HTTP ${res.status}`;
+    return {
+      status: res.ok ? 'sent' : 'retry',
+      httpStatus: res.status,
+      error: res.ok ? null : `HTTP ${res.status}`,
+    };
   } catch (e) {
-    error = (e as Error).message;
+    return { status: 'retry', httpStatus: null, error: (e as Error).message };
   }
+}
+
+const sendWebhook: Task = async (payload, helpers) => {
+  const job = payload as WebhookJob;
+  const started = performance.now();
+  const { status, httpStatus, error } = await signedPost(job);
   await helpers.query(
     `insert into bench_peer.outcomes (key, status, http_status, error, duration_ms) values ($1, $2, $3, $4, $5)
      on conflict (key) do update set status = excluded.status, http_status = excluded.http_status,
@@ -103,13 +147,7 @@ for (let from = 0; from < n; from += 1000) {
   for (let i = from; i < Math.min(n, from + 1000); i++) {
     specs.push({
       identifier: 'send_webhook',
-      payload: {
-        key: `graphile-${i}`,
-        url: `${sinkUrl}/graphile`,
-        type: 'bench.ping',
-        timestamp,
-        data: { n: String(i), label: `ping ${i}` },
-      } satisfies WebhookJob,
+      payload: jobOf(i, timestamp),
       maxAttempts: 8,
     });
   }
@@ -118,6 +156,7 @@ for (let from = 0; from < n; from += 1000) {
 const addMs = performance.now() - addStarted;
 await utils.release();
 
+const cpu = process.cpuUsage();
 const started = performance.now();
 const runner = await run({
   pgPool,
@@ -129,6 +168,7 @@ const runner = await run({
 });
 await finished;
 const elapsedMs = performance.now() - started;
+const cpuMs = cpuMsSince(cpu);
 await runner.stop();
 const { rows } = await pgPool.query(
   `select count(*) filter (where status = 'sent')::int as sent, count(*) filter (where status <> 'sent')::int as other
@@ -136,4 +176,6 @@ const { rows } = await pgPool.query(
 );
 failed = rows[0].other;
 await pgPool.end();
-process.stdout.write(`${JSON.stringify({ addMs, elapsedMs, sent, recorded: rows[0].sent, failed })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ addMs, elapsedMs, sent, recorded: rows[0].sent, failed, cpuMs })}\n`,
+);
