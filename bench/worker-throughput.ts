@@ -17,6 +17,8 @@
  * A third line per round, the sink's ceiling: the same signed POSTs, 8 at a time, from a process
  * with no queue and no database. CPU ms per delivery (Linux /proc): Postgres (the whole cluster),
  * the sender (the Deno worker's process / the peer's), and this process (the sink; also the poll).
+ * `--profile`: Postgres tracks function times (track_functions = all, a little overhead) and the
+ * functions the worker's round spent most time in are printed, per delivery.
  * The worker's clock: from its first poke to the N-th `sent` receipt seen by a 20 ms poll; the
  * peer's: from starting its runner (jobs queued) to its N-th outcome committed.
  */
@@ -28,10 +30,14 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { RecordedRequest } from '../local/src/webhook-sink/index.ts';
 import { cpuSnapshot, parentPid } from './support/cpu.ts';
-import { percentile, sleep, startWorkerBench } from './support/worker-stack.ts';
+import { median, sleep, startWorkerBench } from './support/worker-stack.ts';
 
 const { values: args } = parseArgs({
-  options: { n: { type: 'string', default: '5000' }, rounds: { type: 'string', default: '1' } },
+  options: {
+    n: { type: 'string', default: '5000' },
+    rounds: { type: 'string', default: '1' },
+    profile: { type: 'boolean', default: false },
+  },
 });
 const n = Math.min(Math.max(Number(args.n), 1), 200_000);
 const rounds = Math.min(Math.max(Number(args.rounds), 1), 10);
@@ -89,7 +95,9 @@ interface Figures {
   cpu: { postgres: number; sender: number; sink: number };
 }
 
-const { rows: backend } = await db.query('select pg_backend_pid() as pid');
+const { rows: backend } = await db.query('select pg_backend_pid() as pid, current_database() as name');
+// before the worker's first run opens its connections: they read the setting when they connect
+if (args.profile) await db.query(`alter database "${backend[0].name}" set track_functions = 'all'`);
 const postmaster = parentPid(backend[0].pid);
 const workerPid = () => bench.functions.processes().find((p) => p.name === 'dispatch-worker')?.pid ?? 0;
 
@@ -120,6 +128,7 @@ async function runWorker(round: number): Promise<Figures> {
     `select count(*)::int as c from dispatch.receipts where status = 'pending' and event_id = 'bench.ping'`,
   );
   if (pending[0].c !== n) throw new Error(`expected ${n} pending receipts, found ${pending[0].c}`);
+  if (args.profile) await db.query('select pg_stat_reset()');
   const started = performance.now();
   let poked = started;
   let sent = 0;
@@ -154,6 +163,7 @@ async function runWorker(round: number): Promise<Figures> {
     [`${bench.sink.url}${path}`],
   );
   const requests = await received(path);
+  if (args.profile) await printFunctionTimes(sent);
   return {
     elapsedMs,
     sent,
@@ -161,6 +171,20 @@ async function runWorker(round: number): Promise<Figures> {
     extra: `${failed} failed, ${requests.length} requests, mean attempt ${phases[0].attempt_ms?.toFixed(1)} ms, ${phases[0].runs} run(s)`,
     cpu: { postgres: cpu.postgres, sender: cpu.deno, sink: cpu.sink },
   };
+}
+
+/** The SQL functions the worker's round spent most time in (total includes what they call). */
+async function printFunctionTimes(deliveries: number): Promise<void> {
+  await sleep(11_000); // idle backends report their function stats within 10 s (PGSTAT_IDLE_INTERVAL)
+  const { rows } = await db.query(
+    `select schemaname || '.' || funcname as name, calls, total_time, self_time from pg_stat_user_functions
+     order by total_time desc limit 10`,
+  );
+  console.log(`  Postgres functions during the worker's round (ms per delivery; calls per delivery):`);
+  for (const r of rows)
+    console.log(
+      `    ${r.name.padEnd(40)} total ${(r.total_time / deliveries).toFixed(3)}  self ${(r.self_time / deliveries).toFixed(3)}  calls ${(r.calls / deliveries).toFixed(2)}`,
+    );
 }
 
 /** graphile-worker, or (`direct`) the same signed POSTs with no queue: the sink's ceiling. */
@@ -246,7 +270,7 @@ try {
     peerRates.push(rate(peer));
   }
   console.log(
-    `median deliveries/s: dispatch-worker ${percentile(workerRates, 50).toFixed(0)}, graphile-worker ${percentile(peerRates, 50).toFixed(0)}`,
+    `median deliveries/s: dispatch-worker ${median(workerRates).toFixed(0)}, graphile-worker ${median(peerRates).toFixed(0)}`,
   );
   console.log(`ratio dispatch-worker / graphile-worker: ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
 } finally {
