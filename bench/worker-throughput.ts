@@ -17,6 +17,8 @@
  * A third line per round, the sink's ceiling: the same signed POSTs, 8 at a time, from a process
  * with no queue and no database. CPU ms per delivery (Linux /proc): Postgres (the whole cluster),
  * the sender (the Deno worker's process / the peer's), and this process (the sink; also the poll).
+ * `--worker-pool 10`: the worker's database pool gets 10 connections (its default is 4; the
+ * graphile-worker peer has concurrency + 2 = 10).
  * `--profile`: Postgres tracks function times (track_functions = all, a little overhead) and the
  * functions the worker's round spent most time in are printed, per delivery.
  * The worker's clock: from its first poke to the N-th `sent` receipt seen by a 20 ms poll; the
@@ -37,6 +39,7 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '5000' },
     rounds: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
+    'worker-pool': { type: 'string' },
   },
 });
 const n = Math.min(Math.max(Number(args.n), 1), 200_000);
@@ -77,6 +80,7 @@ const bench = await startWorkerBench({
   sql,
   // one run lasts the whole measurement (the default 50 s budget is the hosted runtime's bound)
   serveOptions: 'budgetMs: 600000',
+  workerPool: args['worker-pool'] ? Number(args['worker-pool']) : undefined,
   sinkRequests: 2 * n * rounds + 100,
 });
 const db = new pg.Pool({ connectionString: bench.adminDbUrl, max: 2 });

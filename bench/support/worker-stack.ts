@@ -40,6 +40,8 @@ export interface WorkerBenchOptions {
   services?: LocalService[];
   /** Extra `serve()` options written into the entrypoint, as source (e.g. `budgetMs: 120000`). */
   serveOptions?: string;
+  /** Connections of the worker's pool (default: the worker's own default). */
+  workerPool?: number;
   /** Requests the sink keeps (default 1000). */
   sinkRequests?: number;
 }
@@ -68,13 +70,18 @@ export async function startWorkerBench(options: WorkerBenchOptions): Promise<Wor
     join(projectRoot, 'supabase', 'config.toml'),
     'project_id = "worker-bench"\n\n[functions.dispatch-worker]\nverify_jwt = false\n',
   );
-  const lib = JSON.stringify(pathToFileURL(join(repoRoot, 'edge-functions', 'src', 'worker.ts')).href);
+  const src = (path: string) =>
+    JSON.stringify(pathToFileURL(join(repoRoot, 'edge-functions', 'src', path)).href);
+  const pool = options.workerPool
+    ? `db: connectWorkerDb(Deno.env.get('SUPABASE_DB_URL') ?? '', { max: ${options.workerPool} }), `
+    : '';
   writeFileSync(
     join(fnDir, 'index.ts'),
     [
-      `import { serve } from ${lib};`,
+      `import { serve } from ${src('worker.ts')};`,
+      `import { connectWorkerDb } from ${src('delivery/db.ts')};`,
       `const registry = ${JSON.stringify(options.registry)};`,
-      `Deno.serve(serve(registry, { ${options.serveOptions ?? ''} }));`,
+      `Deno.serve(serve(registry, { ${pool}${options.serveOptions ?? ''} }));`,
       '',
     ].join('\n'),
   );
