@@ -1,0 +1,283 @@
+/**
+ * Webhook deliveries per second from N pending receipts to the local webhook sink through the REAL
+ * dispatch-worker Edge Function (Deno; the worker loop; the library's webhook transport, Standard
+ * Webhooks signing; each outcome recorded with its lease token), side by side in the same run with
+ * graphile-worker 0.18 sending N equivalent jobs (same body, signed by the same code, to the same
+ * sink, each outcome recorded in a table of its own) from a process of its own
+ * (bench/peers/graphile-sender.ts).
+ *
+ *   SUPABASE_ADMIN_DB_URL=postgresql://supabase_admin:postgres@127.0.0.1:55122/postgres \
+ *     node --conditions=supadispatch-source --import tsx bench/worker-throughput.ts [--n 5000] [--rounds 1]
+ *
+ * Concurrency budget, the same for both: 8 requests in flight to the sink (the worker's default
+ * `concurrencyPerDestination`, the one destination here; graphile-worker `concurrency: 8`).
+ * Each round runs both, the order alternating between rounds; the worker's N receipts are made by
+ * one transaction before its clock starts (no pg_net sender: the bench starts the run itself, and
+ * pokes it again each second as pg_cron's tick would, which joins a running run).
+ * A third line per round, the sink's ceiling: the same signed POSTs, 8 at a time, from a process
+ * with no queue and no database. CPU ms per delivery (Linux /proc): Postgres (the whole cluster),
+ * the sender (the Deno worker's process / the peer's), and this process (the sink; also the poll).
+ * `--worker-pool 10`: the worker's database pool gets 10 connections (its default is 4; the
+ * graphile-worker peer has concurrency + 2 = 10).
+ * `--profile`: Postgres tracks function times (track_functions = all, a little overhead) and the
+ * functions the worker's round spent most time in are printed, per delivery.
+ * The worker's clock: from its first poke to the N-th `sent` receipt seen by a 20 ms poll; the
+ * peer's: from starting its runner (jobs queued) to its N-th outcome committed.
+ */
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import type { RecordedRequest } from '../local/src/webhook-sink/index.ts';
+import { cpuSnapshot, parentPid } from './support/cpu.ts';
+import { median, sleep, startWorkerBench } from './support/worker-stack.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '5000' },
+    rounds: { type: 'string', default: '1' },
+    profile: { type: 'boolean', default: false },
+    'worker-pool': { type: 'string' },
+  },
+});
+const n = Math.min(Math.max(Number(args.n), 1), 200_000);
+const rounds = Math.min(Math.max(Number(args.rounds), 1), 10);
+const CONCURRENCY = 8;
+const here = dirname(fileURLToPath(import.meta.url));
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+const registry = {
+  events: {
+    'bench.ping': {
+      id: 'bench.ping',
+      table: null,
+      operations: [],
+      channels: [{ name: 'webhook:hooks', transport: 'webhook', audience: 'hooks', delaySeconds: 0 }],
+      content: { payload: { n: '{{n}}', label: 'ping {{n}}' } },
+      metadata: {},
+      strict: false,
+      module: null,
+    },
+  },
+  transports: { webhook: {} },
+};
+
+const sql = `
+create or replace function public.bench_expand_ping(p_occurrences dispatch.occurrences[]) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform dispatch.create_receipts('bench.ping', 'webhook:hooks', 'webhook', 'hooks', interval '0',
+    array(select row(o.id, null, o.new_record ->> 'url', null)::dispatch.recipient from unnest(p_occurrences) o));
+end
+$$;
+select dispatch.register_event('bench.ping', 'public.bench_expand_ping', p_transports => array['webhook']);
+`;
+
+const bench = await startWorkerBench({
+  registry,
+  sql,
+  // one run lasts the whole measurement (the default 50 s budget is the hosted runtime's bound)
+  serveOptions: 'budgetMs: 600000',
+  workerPool: args['worker-pool'] ? Number(args['worker-pool']) : undefined,
+  sinkRequests: 2 * n * rounds + 100,
+});
+const db = new pg.Pool({ connectionString: bench.adminDbUrl, max: 2 });
+
+async function received(path: string): Promise<RecordedRequest[]> {
+  const res = await fetch(`${bench.sink.url}/api/requests?path=${encodeURIComponent(path)}`);
+  return (await res.json()) as RecordedRequest[];
+}
+
+interface Figures {
+  elapsedMs: number;
+  sent: number;
+  valid: number;
+  extra: string;
+  /** CPU ms used while measuring: Postgres (the cluster), the sender's process, this process (the sink). */
+  cpu: { postgres: number; sender: number; sink: number };
+}
+
+const { rows: backend } = await db.query('select pg_backend_pid() as pid, current_database() as name');
+// before the worker's first run opens its connections: they read the setting when they connect
+if (args.profile) await db.query(`alter database "${backend[0].name}" set track_functions = 'all'`);
+const postmaster = parentPid(backend[0].pid);
+const workerPid = () => bench.functions.processes().find((p) => p.name === 'dispatch-worker')?.pid ?? 0;
+
+/** CPU ms used by Postgres, the Deno worker and this process (the sink) while `measure` runs. */
+async function withCpu<T>(measure: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+  const before = cpuSnapshot({ postgres: postmaster, deno: workerPid() });
+  const own = process.cpuUsage();
+  const result = await measure();
+  const used = process.cpuUsage(own);
+  const after = cpuSnapshot({ postgres: postmaster, deno: workerPid() });
+  return {
+    result,
+    cpu: {
+      postgres: after.postgres - before.postgres,
+      deno: after.deno - before.deno,
+      sink: (used.user + used.system) / 1000,
+    },
+  };
+}
+
+async function runWorker(round: number): Promise<Figures> {
+  const path = `/worker-${round}`;
+  await db.query(
+    `select dispatch.emit('bench.ping', jsonb_build_object('url', $1::text, 'n', g)) from generate_series(1, $2::int) g`,
+    [`${bench.sink.url}${path}`, n],
+  );
+  const { rows: pending } = await db.query(
+    `select count(*)::int as c from dispatch.receipts where status = 'pending' and event_id = 'bench.ping'`,
+  );
+  if (pending[0].c !== n) throw new Error(`expected ${n} pending receipts, found ${pending[0].c}`);
+  if (args.profile) await db.query('select pg_stat_reset()');
+  const started = performance.now();
+  let poked = started;
+  let sent = 0;
+  let failed = 0;
+  const { cpu } = await withCpu(async () => {
+    const first = await bench.callWorker({});
+    if (first.status !== 202) throw new Error(`worker: ${first.status} ${await first.text()}`);
+    const deadline = started + Math.max(120_000, n * 20);
+    while (sent + failed < n) {
+      if (performance.now() > deadline)
+        throw new Error(`worker: ${sent} sent, ${failed} failed at the deadline`);
+      await sleep(20);
+      const { rows } = await db.query(
+        `select count(*) filter (where status = 'sent')::int as sent, count(*) filter (where status = 'failed')::int as failed
+       from dispatch.receipts where event_id = 'bench.ping' and address = $1`,
+        [`${bench.sink.url}${path}`],
+      );
+      ({ sent, failed } = rows[0]);
+      if (performance.now() - poked > 1000) {
+        poked = performance.now();
+        await (await bench.callWorker({})).text();
+      }
+    }
+  });
+  const elapsedMs = performance.now() - started;
+  // where the time went, from the attempts: the send (request and answer) per receipt
+  const { rows: phases } = await db.query(
+    `select avg(extract(epoch from a.finished_at - a.started_at) * 1000)::float as attempt_ms,
+            count(distinct a.worker)::int as runs
+     from dispatch.attempts a join dispatch.receipts r on r.id = a.receipt_id
+     where r.address = $1`,
+    [`${bench.sink.url}${path}`],
+  );
+  const requests = await received(path);
+  if (args.profile) await printFunctionTimes(sent);
+  return {
+    elapsedMs,
+    sent,
+    valid: requests.filter((r) => r.signatureValid === true).length,
+    extra: `${failed} failed, ${requests.length} requests, mean attempt ${phases[0].attempt_ms?.toFixed(1)} ms, ${phases[0].runs} run(s)`,
+    cpu: { postgres: cpu.postgres, sender: cpu.deno, sink: cpu.sink },
+  };
+}
+
+/** The SQL functions the worker's round spent most time in (total includes what they call). */
+async function printFunctionTimes(deliveries: number): Promise<void> {
+  await sleep(11_000); // idle backends report their function stats within 10 s (PGSTAT_IDLE_INTERVAL)
+  const { rows } = await db.query(
+    `select schemaname || '.' || funcname as name, calls, total_time, self_time from pg_stat_user_functions
+     order by total_time desc limit 10`,
+  );
+  console.log(`  Postgres functions during the worker's round (ms per delivery; calls per delivery):`);
+  for (const r of rows)
+    console.log(
+      `    ${r.name.padEnd(40)} total ${(r.total_time / deliveries).toFixed(3)}  self ${(r.self_time / deliveries).toFixed(3)}  calls ${(r.calls / deliveries).toFixed(2)}`,
+    );
+}
+
+/** graphile-worker, or (`direct`) the same signed POSTs with no queue: the sink's ceiling. */
+async function runPeer(round: number, mode: 'graphile' | 'direct'): Promise<Figures> {
+  const { result, cpu } = await withCpu(() => spawnPeer(round, mode));
+  return { ...result, cpu: { postgres: cpu.postgres, sender: result.cpu.sender, sink: cpu.sink } };
+}
+
+function spawnPeer(round: number, mode: 'graphile' | 'direct'): Promise<Figures> {
+  const path = `/graphile`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=supadispatch-source', '--import', 'tsx', join(here, 'peers', 'graphile-sender.ts')],
+      {
+        env: {
+          ...process.env,
+          PEER_DB_URL: bench.adminDbUrl,
+          PEER_SINK_URL: `${bench.sink.url}/${mode}-${round}`,
+          PEER_SECRET: bench.stack.keys.webhookSecret,
+          PEER_N: String(n),
+          PEER_CONCURRENCY: String(CONCURRENCY),
+          PEER_MODE: mode,
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', async (code) => {
+      if (code !== 0) return reject(new Error(`graphile-sender exited with ${code}: ${out}`));
+      try {
+        const result = JSON.parse(out.trim().split('\n').pop() ?? '{}');
+        const requests = await received(`/${mode}-${round}${path}`);
+        resolve({
+          elapsedMs: result.elapsedMs,
+          sent: result.recorded,
+          valid: requests.filter((r) => r.signatureValid === true).length,
+          extra: `${result.failed} not sent, ${requests.length} requests${mode === 'graphile' ? `, ${Math.round(result.addMs)} ms to queue` : ''}`,
+          cpu: { postgres: 0, sender: result.cpuMs, sink: 0 },
+        });
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+}
+
+const rate = (f: Figures) => (f.sent / f.elapsedMs) * 1000;
+const perDelivery = (ms: number, f: Figures) => (ms / f.sent).toFixed(2);
+const line = (name: string, f: Figures) =>
+  `  ${name.padEnd(16)} ${String(f.sent).padStart(6)} sent in ${f.elapsedMs.toFixed(0).padStart(6)} ms: ${rate(f).toFixed(0).padStart(5)}/s; signatures valid ${f.valid}/${f.sent}; ${f.extra}\n` +
+  `  ${''.padEnd(16)} CPU ms per delivery: postgres ${perDelivery(f.cpu.postgres, f)}, sender ${perDelivery(f.cpu.sender, f)}, sink ${perDelivery(f.cpu.sink, f)}`;
+
+console.log(
+  `worker-throughput: ${n} webhooks per system per round, ${rounds} round(s), concurrency ${CONCURRENCY} each`,
+);
+const ratios: number[] = [];
+const workerRates: number[] = [];
+const peerRates: number[] = [];
+try {
+  for (let round = 1; round <= rounds; round++) {
+    log(`round ${round}: ${round % 2 === 1 ? 'dispatch-worker first' : 'graphile-worker first'}`);
+    let worker: Figures;
+    let peer: Figures;
+    if (round % 2 === 1) {
+      worker = await runWorker(round);
+      peer = await runPeer(round, 'graphile');
+    } else {
+      peer = await runPeer(round, 'graphile');
+      worker = await runWorker(round);
+    }
+    const ceiling = await runPeer(round, 'direct');
+    console.log(`round ${round}:`);
+    console.log(line('dispatch-worker', worker));
+    console.log(line('graphile-worker', peer));
+    console.log(line('sink ceiling', ceiling));
+    ratios.push(rate(worker) / rate(peer));
+    workerRates.push(rate(worker));
+    peerRates.push(rate(peer));
+  }
+  console.log(
+    `median deliveries/s: dispatch-worker ${median(workerRates).toFixed(0)}, graphile-worker ${median(peerRates).toFixed(0)}`,
+  );
+  console.log(`ratio dispatch-worker / graphile-worker: ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
+} finally {
+  await db.end();
+  await bench.stop();
+}
