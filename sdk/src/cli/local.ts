@@ -1,5 +1,5 @@
 /** `supadispatch local start|stop|status|reset`: drives the `@supadispatch/local` package. */
-import { LocalStackMissingError, type LocalStackModule, loadLocalStack } from './local-stack.ts';
+import { type LocalStackModule, loadLocalStack } from './local-stack.ts';
 import { formatVariables, type OutputFormat } from './output.ts';
 
 const usage = `usage: supadispatch local <start|stop|status|reset> [-o pretty|env|json]
@@ -79,5 +79,3 @@ export async function localCommand(
     return 1;
   }
 }
-
-export { LocalStackMissingError };
