@@ -1,5 +1,5 @@
 import { createHash, randomInt } from 'node:crypto';
-import type { Db } from './users.ts';
+import type { Db } from './db.ts';
 
 /**
  * The one-time tokens behind the emails (crypto.GenerateOtp / GenerateTokenHash and

@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import type { Db } from './db.ts';
 import { clearOneTimeTokens } from './one-time-tokens.ts';
 
-/** Anything that runs a query: the pool or a client inside a transaction. */
-export type Db = Pick<pg.PoolClient, 'query'>;
+/** `Db` lives in db.ts (one-time-tokens.ts needs it without importing this module). */
+export type { Db };
 
 export const nilInstanceId = '00000000-0000-0000-0000-000000000000';
 
