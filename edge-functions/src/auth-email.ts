@@ -17,10 +17,10 @@
 import { Buffer } from 'node:buffer';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { defaultDb } from './admin.ts';
+import type { WorkerDb } from './delivery/db.ts';
 import { json } from './http.ts';
 import { AUTH_EVENTS, HOOK_SECRET_ENV } from './modules/auth.ts';
 import { resolveEvent } from './modules/events.ts';
-import type { WorkerDb } from './modules/expand.ts';
 import { seal } from './modules/seal.ts';
 import type { Registry } from './registry.ts';
 

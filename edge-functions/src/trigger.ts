@@ -23,11 +23,12 @@ import {
   refuseNonAdmin,
   withCors,
 } from './admin.ts';
+import type { OccurrenceRow, WorkerDb } from './delivery/db.ts';
 import { ContentError, type OccurrenceRecord, type Recipient } from './delivery/types.ts';
 import { json, problem, readJsonBody } from './http.ts';
 import { isAuthEvent } from './modules/auth.ts';
 import { resolveEvent } from './modules/events.ts';
-import { expandOccurrence, type OccurrenceRow, planReceipts, type WorkerDb } from './modules/expand.ts';
+import { expandOccurrence, planReceipts } from './modules/expand.ts';
 import { eventModule, sampleOf } from './modules/types.ts';
 import type { Registry, RegistryChannel, RegistryEvent } from './registry.ts';
 import { prepare } from './templates/prepare.ts';

@@ -69,7 +69,7 @@ export const secret = ['resetToken', 'resetUrl'];
 const probe = `import pg from 'npm:pg@8';
 import * as registry from '../_generated/registry.ts';
 import { resolveEvent } from '../_shared/supadispatch/modules/events.ts';
-import { occurrenceRecord } from '../_shared/supadispatch/modules/expand.ts';
+import { occurrenceRecord } from '../_shared/supadispatch/delivery/db.ts';
 import { prepareContent } from '../_shared/supadispatch/templates/prepare.ts';
 const pool = new pg.Pool({ connectionString: Deno.env.get('SUPABASE_DB_URL'), max: 1 });
 Deno.serve(async (req) => {

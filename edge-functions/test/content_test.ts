@@ -1,9 +1,10 @@
 // Deno tests of content preparation (templates/prepare.ts), event modules (modules/) and sealing.
 import assert from 'node:assert/strict';
+import type { OccurrenceRow, WorkerDb } from '../src/delivery/db.ts';
 import { ContentError, type OccurrenceRecord } from '../src/delivery/types.ts';
 import { builtinAuthEvent, HOOK_SECRET_ENV } from '../src/modules/auth.ts';
 import { allEvents, resolveEvent } from '../src/modules/events.ts';
-import { expandModuleOccurrences, type OccurrenceRow, type WorkerDb } from '../src/modules/expand.ts';
+import { expandModuleOccurrences } from '../src/modules/expand.ts';
 import { seal, unseal } from '../src/modules/seal.ts';
 import type { EventModule } from '../src/modules/types.ts';
 import type { Registry, RegistryEvent } from '../src/registry.ts';

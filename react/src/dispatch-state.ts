@@ -6,12 +6,12 @@
  */
 import type { DispatchSchema, DispatchState } from 'supadispatch/client';
 import { useStore } from 'zustand';
-import { useLiveClient } from './live-client.ts';
+import { useDispatchClient } from './context.ts';
 import type { RegisteredSchema } from './register.ts';
 
 /** What `selector` picks from the store's state, kept current. */
 export function useDispatchState<S extends DispatchSchema = RegisteredSchema, U = unknown>(
   selector: (state: DispatchState<S>) => U,
 ): U {
-  return useStore(useLiveClient<S>().store, selector);
+  return useStore(useDispatchClient<S>().store, selector);
 }

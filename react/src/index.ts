@@ -9,7 +9,6 @@ export { type CounterValues, useCounter, useCounters, useUnreadCount } from './c
 export { useDispatchState } from './dispatch-state.ts';
 export { Inbox, type InboxProps } from './inbox.tsx';
 export { type ListNavigation, type NavigableItemProps, useListNavigation } from './list-navigation.ts';
-export { type LiveDispatchClient, liveClient, useLiveClient } from './live-client.ts';
 export { useMarkAllRead, useMarkRead } from './mark-read.ts';
 export { NotificationBell, type NotificationBellProps } from './notification-bell.tsx';
 export { type NotificationsResult, useNotifications } from './notifications.ts';

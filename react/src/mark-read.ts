@@ -5,16 +5,16 @@
 
 import { useCallback } from 'react';
 import type { DispatchResult } from 'supadispatch/client';
-import { useLiveClient } from './live-client.ts';
+import { useDispatchClient } from './context.ts';
 
 /** Marks notifications read by id (one id or several); resolves to how many changed. */
 export function useMarkRead(): (ids: string | readonly string[]) => Promise<DispatchResult<number>> {
-  const client = useLiveClient();
+  const client = useDispatchClient();
   return useCallback((ids) => client.markRead(typeof ids === 'string' ? [ids] : ids), [client]);
 }
 
 /** Marks every notification of the user read; resolves to how many changed. */
 export function useMarkAllRead(): () => Promise<DispatchResult<number>> {
-  const client = useLiveClient();
+  const client = useDispatchClient();
   return useCallback(() => client.markAllRead(), [client]);
 }

@@ -12,8 +12,8 @@ import type {
   DispatchStatus,
 } from 'supadispatch/client';
 import { useShallow } from 'zustand/shallow';
+import { useDispatchClient } from './context.ts';
 import { useDispatchState } from './dispatch-state.ts';
-import { useLiveClient } from './live-client.ts';
 import type { RegisteredSchema } from './register.ts';
 
 /** What {@link useNotifications} gives. */
@@ -32,7 +32,7 @@ export interface NotificationsResult<S extends DispatchSchema = RegisteredSchema
 
 /** The notifications of the store, and a way to load older ones. */
 export function useNotifications<S extends DispatchSchema = RegisteredSchema>(): NotificationsResult<S> {
-  const client = useLiveClient<S>();
+  const client = useDispatchClient<S>();
   const state = useDispatchState<S, Omit<NotificationsResult<S>, 'fetchNextPage' | 'isFetchingNextPage'>>(
     useShallow(({ notifications, hasMore, status, error }) => ({ notifications, hasMore, status, error })),
   );

@@ -20,7 +20,7 @@ import type {
   Preferences,
   QueryClientLike,
 } from 'supadispatch/client';
-import { useLiveClient } from './live-client.ts';
+import { useDispatchClient } from './context.ts';
 import type { RegisteredSchema } from './register.ts';
 
 // The provider takes any QueryClientLike; only a real QueryClient can serve queries.
@@ -32,7 +32,7 @@ export function usePreferences<S extends DispatchSchema = RegisteredSchema>(): U
   Preferences<S>,
   DispatchError
 > {
-  const client = useLiveClient<S>();
+  const client = useDispatchClient<S>();
   return useQuery<Preferences<S>, DispatchError>(
     client.queries.preferences(),
     useQueryClient(asQueryClient(client.queryClient)),
@@ -45,7 +45,7 @@ export function useSetPreference<S extends DispatchSchema = RegisteredSchema>():
   DispatchError,
   PreferenceChange<S>
 > {
-  const client = useLiveClient<S>();
+  const client = useDispatchClient<S>();
   const queryClient = useQueryClient(asQueryClient(client.queryClient));
   return useMutation<PreferenceSet, DispatchError, PreferenceChange<S>>(
     {

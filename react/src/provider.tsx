@@ -16,7 +16,6 @@ import {
   type RpcClient,
 } from 'supadispatch/client';
 import { DispatchContext } from './context.ts';
-import { liveClient } from './live-client.ts';
 
 /** The provider makes its client from the app's supabase-js client... */
 interface FromSupabase<S extends DispatchSchema, C extends RpcClient> {
@@ -65,7 +64,7 @@ export function DispatchProvider<S extends DispatchSchema = DispatchSchema, C ex
     [given, supabase, queryClient, schema],
   );
   // start() returns its stop: the effect's cleanup.
-  useEffect(() => liveClient(client).start(), [client]);
+  useEffect(() => client.start(), [client]);
   return (
     <DispatchContext.Provider value={client as unknown as DispatchClient<DispatchSchema, RpcClient>}>
       {children}

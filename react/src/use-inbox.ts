@@ -6,9 +6,9 @@
 
 import { useCallback } from 'react';
 import type { DispatchNotification, DispatchSchema } from 'supadispatch/client';
+import { useDispatchClient } from './context.ts';
 import { useUnreadCount } from './counters.ts';
 import { type ListNavigation, useListNavigation } from './list-navigation.ts';
-import { useLiveClient } from './live-client.ts';
 import { useMarkAllRead, useMarkRead } from './mark-read.ts';
 import { type NotificationsResult, useNotifications } from './notifications.ts';
 import type { RegisteredSchema } from './register.ts';
@@ -32,7 +32,7 @@ export interface InboxState<S extends DispatchSchema = RegisteredSchema>
 
 /** The state and actions of an inbox of the signed-in user's notifications. */
 export function useInbox<S extends DispatchSchema = RegisteredSchema>(): InboxState<S> {
-  const client = useLiveClient<S>();
+  const client = useDispatchClient<S>();
   const notifications = useNotifications<S>();
   const unreadCount = useUnreadCount();
   const markRead = useMarkRead();

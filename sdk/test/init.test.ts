@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { initCommand, workerWithoutJwt } from '../src/cli/init.ts';
+import { FUNCTIONS_WITHOUT_JWT, initCommand, withoutJwt } from '../src/cli/init.ts';
 import { captureIo, makeProject } from './support/project.ts';
+
+const [worker] = FUNCTIONS_WITHOUT_JWT;
+const workerWithoutJwt = (toml: string) => withoutJwt(toml, worker.name, worker.why);
 
 describe('supadispatch init: dispatch-worker and dispatch-auth-email without JWT verification', () => {
   it('adds verify_jwt = false for dispatch-worker and dispatch-auth-email to config.toml when missing', async () => {

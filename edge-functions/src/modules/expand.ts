@@ -14,8 +14,6 @@ import { prepare } from '../templates/prepare.ts';
 import { resolveEvent } from './events.ts';
 import { eventModule, type ModuleContext, type ModuleRecipient, resolveChannel } from './types.ts';
 
-export { type OccurrenceRow, occurrenceRecord, type WorkerDb };
-
 export interface ExpandOptions {
   /** Occurrences per call (default 100). */
   max?: number;

@@ -4,6 +4,8 @@
  * answered by a fake `rpc`). It records every live call, counts how many starts are live at once,
  * and can be told to fail a method the way the core does (roll back, set `error`).
  */
+
+import type { DispatchClient } from 'supadispatch/client';
 import {
   createDispatchClient,
   type DispatchError,
@@ -16,7 +18,6 @@ import {
   type RpcResponse,
 } from 'supadispatch/client';
 import { createStore } from 'zustand/vanilla';
-import type { LiveDispatchClient } from '../../src/index.ts';
 
 export type LiveMethod =
   | 'start'
@@ -28,8 +29,8 @@ export type LiveMethod =
   | 'setPreference';
 
 export interface LiveDouble {
-  client: LiveDispatchClient;
-  store: LiveDispatchClient['store'];
+  client: DispatchClient;
+  store: DispatchClient['store'];
   /** Every live call in order, with its arguments. */
   calls: { method: LiveMethod; args: unknown[] }[];
   /** The RPCs the underlying core called (`queries`, `rpc`), with their arguments. */
@@ -158,7 +159,7 @@ export function liveDouble(
   const client = Object.assign(
     createDispatchClient({ supabase, queryClient: options.queryClient }),
     live,
-  ) as unknown as LiveDispatchClient;
+  ) as unknown as DispatchClient;
   return {
     client,
     store: client.store,

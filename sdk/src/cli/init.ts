@@ -99,8 +99,3 @@ export function withoutJwt(toml: string, name: string, why: string): { toml: str
     warning: `supabase/config.toml sets verify_jwt for ${name}; ${why}, so its calls are refused unless it is false`,
   };
 }
-
-/** `withoutJwt` for dispatch-worker. */
-export function workerWithoutJwt(toml: string): { toml: string; warning?: string } {
-  return withoutJwt(toml, FUNCTIONS_WITHOUT_JWT[0].name, FUNCTIONS_WITHOUT_JWT[0].why);
-}
