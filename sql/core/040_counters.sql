@@ -3,8 +3,8 @@
 -- A counter has one value per scope: a user (topic dispatch:user:<uuid>) or an audience
 -- (topic dispatch:audience:<name>). Its deltas, one per scope, go to
 -- dispatch.apply_counter_deltas(name, deltas). Generated code calls it after commit: the app's write
--- only captures its rows (065_changes.sql), and dispatch.drain() (one at a time) hands the table's
--- processor a batch of changes, which applies each counter once per batch. A hand-written statement
+-- only captures its rows (065_changes.sql), and dispatch.drain() hands the table's processor a batch
+-- of changes, which applies each counter once per batch (deferred to the drain's end, see below). A hand-written statement
 -- trigger may call it inside the app's write instead, once per statement (as sql/test/040_counters.sql
 -- does). "The transaction" below is the caller's: the drain's or the app's.
 --
@@ -135,16 +135,25 @@ begin
 end
 $$;
 
--- At commit (deferred constraint trigger; the first firing of the transaction does all the work):
--- add the transaction's net deltas (a zero too: the scope was touched) to the state rows (scope order; waits for a writer committing
--- the same scope and then updates its committed version), bump seq, one INSERT for the broadcasts.
-create or replace function dispatch.publish_dirty_counters() returns trigger
+-- Transactions with deltas waiting in counter_dirty for their commit: one row each, whose deferred
+-- trigger publishes them (one trigger firing per transaction, not one per scope).
+create unlogged table if not exists dispatch.counter_dirty_tx (
+  xid xid8 primary key
+);
+drop trigger if exists counter_dirty_publish on dispatch.counter_dirty;
+
+-- Apply the current transaction's waiting deltas (a zero too: the scope was touched) to the state
+-- rows in (name, scope) order -- one lock order for every caller: waits for a writer committing the
+-- same scope and then updates its committed version -- bump seq, one INSERT for the broadcasts.
+-- Called at commit (publish_dirty_counters) and at the end of each dispatch.drain().
+create or replace function dispatch.flush_counters() returns void
 language plpgsql security definer set search_path = '' as $$
 declare
   v_topics text[];
   v_events text[];
   v_payloads jsonb[];
 begin
+  delete from dispatch.counter_dirty_tx where xid = pg_current_xact_id();
   with dirty as (
     delete from dispatch.counter_dirty where xid = pg_current_xact_id() returning name, scope, delta
   ), up as (
@@ -160,18 +169,30 @@ begin
     into v_topics, v_events, v_payloads
   from up join dispatch.counters_def d on d.name = up.name;
   perform dispatch.send_batch(v_topics, v_events, v_payloads);
+end
+$$;
+
+-- At commit (deferred constraint trigger on counter_dirty_tx): publish what is still waiting.
+create or replace function dispatch.publish_dirty_counters() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform dispatch.flush_counters();
   return null;
 end
 $$;
 
-drop trigger if exists counter_dirty_publish on dispatch.counter_dirty;
-create constraint trigger counter_dirty_publish after insert on dispatch.counter_dirty
+-- (named as its predecessor on counter_dirty: `set constraints dispatch.counter_dirty_publish` stays valid)
+drop trigger if exists counter_dirty_publish on dispatch.counter_dirty_tx;
+create constraint trigger counter_dirty_publish after insert on dispatch.counter_dirty_tx
   deferrable initially deferred for each row execute function dispatch.publish_dirty_counters();
 
 -- Applies deltas and returns the broadcasts of an unsharded counter instead of sending them (callers
 -- that broadcast more in the same statement send everything with one INSERT); a sharded counter
 -- publishes at commit and returns nulls. Deltas may repeat a scope and contain zeros; they are
 -- summed per scope and applied in scope order (no deadlocks between two statements of this kind).
+-- Deferred mode (the GUC dispatch.counter_defer = 'on', set by dispatch.drain): every counter's net
+-- deltas wait in counter_dirty for dispatch.flush_counters (returns nulls), so one transaction that
+-- applies several counters still takes their row locks in one (name, scope) order.
 create or replace function dispatch.counter_apply(
   p_name text, p_deltas dispatch.counter_delta[], out topics text[], out events text[], out payloads jsonb[]
 )
@@ -186,7 +207,7 @@ begin
   if not found then
     raise exception 'dispatch: unknown counter %', p_name;
   end if;
-  if d.shards = 1 then
+  if d.shards = 1 and current_setting('dispatch.counter_defer', true) is distinct from 'on' then
     with up as (
       insert into dispatch.counter_state as c (name, scope, value, seq)
       select p_name, x.scope, x.delta, 1
@@ -203,13 +224,16 @@ begin
       into topics, events, payloads
     from up;
   else
-    -- sharded: the net delta waits for commit (publish_dirty_counters)
+    -- sharded, or deferred: the net delta waits for flush_counters (at commit, or at the drain's end)
     insert into dispatch.counter_dirty as c (xid, name, scope, delta)
     select pg_current_xact_id(), p_name, x.scope, x.delta
     from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
           where t.scope is not null group by t.scope having sum(t.delta) <> 0) x
     order by x.scope
     on conflict (xid, name, scope) do update set delta = c.delta + excluded.delta;
+    if found then
+      insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+    end if;
   end if;
 end
 $$;
@@ -272,8 +296,8 @@ begin
           d.source_table, sqlerrm;
       end;
     end loop;
-    -- waits for a running drain, then drains what is left (drain's own try-lock is ours already)
-    perform pg_advisory_xact_lock(hashtext('dispatch.drain'));
+    -- waits for the running drains, then drains what is left (drain's own try-locks are ours already)
+    perform dispatch.lock_drains();
     while dispatch.drain(500) > 0 loop
     end loop;
     if exists (select from dispatch.changes ch where ch.error is not null) then

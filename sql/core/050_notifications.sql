@@ -4,8 +4,13 @@ create table if not exists dispatch.notifications (
   id uuid primary key default gen_random_uuid(),
   user_id uuid not null,
   event_id text,
-  occurrence_id uuid references dispatch.occurrences (id) on delete set null,
-  receipt_id uuid references dispatch.receipts (id) on delete set null,
+  -- the occurrence and receipt it came from. No foreign keys: the hot path (in_app inline creates a
+  -- notification per recipient) paid three index probes per row for them (bench/RESULTS.md, drain
+  -- profile), and no guarantee needs them: both are set only by create_receipts /
+  -- deliver_in_app_receipt from rows that exist, and a pruned receipt or occurrence leaves the id
+  -- behind (a historical reference, as a provider's message id is) instead of a null.
+  occurrence_id uuid,
+  receipt_id uuid,
   type text not null default 'info',
   title text not null default '',
   message text not null default '',
@@ -22,8 +27,11 @@ drop index if exists dispatch.notifications_user_created_idx;
 create index if not exists notifications_user_created_id_idx on dispatch.notifications (user_id, created_at, id);
 create index if not exists notifications_unread_idx on dispatch.notifications (user_id) where read_at is null;
 create index if not exists notifications_read_idx on dispatch.notifications (read_at) where read_at is not null;
-create index if not exists notifications_receipt_idx on dispatch.notifications (receipt_id) where receipt_id is not null;
-create index if not exists notifications_occurrence_idx on dispatch.notifications (occurrence_id) where occurrence_id is not null;
+-- (their indexes served only the foreign keys' on-delete actions)
+alter table dispatch.notifications drop constraint if exists notifications_occurrence_id_fkey;
+alter table dispatch.notifications drop constraint if exists notifications_receipt_id_fkey;
+drop index if exists dispatch.notifications_receipt_idx;
+drop index if exists dispatch.notifications_occurrence_idx;
 
 -- The `notification` broadcast payload (DESIGN.md).
 create or replace function dispatch.notification_payload(n dispatch.notifications) returns jsonb

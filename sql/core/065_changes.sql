@@ -200,13 +200,36 @@ begin
 end
 $$;
 
+insert into dispatch.settings (key, value, description) values
+  ('drain_parallel', '4', 'drains that may run at once (1-64); each takes other changes, so the rate grows with cores')
+on conflict (key) do nothing;
+
+-- Drain slots: advisory locks (key1 hashtext('dispatch.drain'), key2 0..63), one per running drain.
+-- dispatch.lock_drains() takes all of them (waiting for the running drains): reconcile_counters does,
+-- so nothing is half applied while it recounts. A session that holds them all may still drain
+-- (advisory locks are re-entrant within a session).
+create or replace function dispatch.lock_drains() returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  for i in 0 .. 63 loop
+    perform pg_advisory_xact_lock(hashtext('dispatch.drain'), i);
+  end loop;
+end
+$$;
+
 -- Process up to p_max_changes committed changes, oldest first, in batches: consecutive changes of one
 -- table, up to drain_batch_rows rows (a processor then fires each event and applies each counter
--- once per batch: one counter broadcast per scope per batch). Returns how many changes were taken
--- (done or failed). One drain at a time (an advisory lock; a second caller returns 0 at once):
--- counters then take their row locks in one order and a change never waits for another drain. A
--- change whose processing fails is kept with its error; a transient failure leaves the rest for the
--- next drain and ends this one.
+-- once per batch). Returns how many changes were taken (done or failed).
+-- Up to drain_parallel drains run at once (a free slot, see lock_drains; with none free a caller
+-- returns 0 at once). They claim disjoint changes (FOR UPDATE SKIP LOCKED; deleted in the same
+-- transaction): each change is processed exactly once. Counter deltas commute, so the order in
+-- which drains process changes does not matter; what must be ordered are the counter row locks:
+-- during a drain every counter delta waits in dispatch.counter_dirty (counter_apply's deferred mode)
+-- and dispatch.flush_counters applies them all at the end, in (name, scope) order, with one seq bump
+-- and one broadcast per scope per drain. Drains thus take counter locks in one global order and
+-- hold them only from the flush to commit, and seq follows commit order per scope.
+-- A change whose processing fails is kept with its error; a transient failure leaves the rest for
+-- the next drain and ends this one.
 create or replace function dispatch.drain(p_max_changes integer default 500) returns integer
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -214,6 +237,8 @@ declare
   v_batch dispatch.changes[] := '{}';
   v_rows bigint := 0;
   v_max_rows bigint := greatest(dispatch.setting_int('drain_batch_rows', 5000), 1);
+  v_slots integer := least(greatest(dispatch.setting_int('drain_parallel', 4), 1), 64)::integer;
+  v_slot integer;
   v_done integer := 0;
   v_taken integer;
   c dispatch.changes;
@@ -221,29 +246,44 @@ begin
   if p_max_changes is null or p_max_changes < 1 then
     raise exception 'dispatch: drain: max_changes must be at least 1 (got %)', coalesce(p_max_changes::text, 'null');
   end if;
-  if not pg_try_advisory_xact_lock(hashtext('dispatch.drain')) then
+  -- a free slot (starting at a per-backend offset so concurrent drains rarely try the same one first)
+  for i in 0 .. v_slots - 1 loop
+    if pg_try_advisory_xact_lock(hashtext('dispatch.drain'), (pg_backend_pid() + i) % v_slots) then
+      v_slot := (pg_backend_pid() + i) % v_slots;
+      exit;
+    end if;
+  end loop;
+  if v_slot is null then
     return 0;
   end if;
+  perform set_config('dispatch.counter_defer', 'on', true);
   select coalesce(array_agg(ch order by ch.id), '{}') into v_claimed
   from dispatch.changes ch
   where ch.id in (select p.id from dispatch.changes p where p.error is null order by p.id limit p_max_changes
                   for update skip locked);
-  foreach c in array v_claimed loop
-    if cardinality(v_batch) > 0 and (c.source_table <> v_batch[1].source_table or v_rows + c.row_count > v_max_rows) then
-      v_taken := dispatch.drain_batch(v_batch);
-      v_done := v_done + v_taken;
-      if v_taken < cardinality(v_batch) then
-        return v_done;
+  <<batches>>
+  begin
+    foreach c in array v_claimed loop
+      if cardinality(v_batch) > 0 and (c.source_table <> v_batch[1].source_table or v_rows + c.row_count > v_max_rows) then
+        v_taken := dispatch.drain_batch(v_batch);
+        v_done := v_done + v_taken;
+        if v_taken < cardinality(v_batch) then
+          v_batch := '{}';
+          exit batches;
+        end if;
+        v_batch := '{}';
+        v_rows := 0;
       end if;
-      v_batch := '{}';
-      v_rows := 0;
+      v_batch := v_batch || c;
+      v_rows := v_rows + c.row_count;
+    end loop;
+    if cardinality(v_batch) > 0 then
+      v_done := v_done + dispatch.drain_batch(v_batch);
     end if;
-    v_batch := v_batch || c;
-    v_rows := v_rows + c.row_count;
-  end loop;
-  if cardinality(v_batch) > 0 then
-    v_done := v_done + dispatch.drain_batch(v_batch);
-  end if;
+  end;
+  -- the counter deltas of every batch that went through, applied in one ordered statement
+  perform set_config('dispatch.counter_defer', '', true);
+  perform dispatch.flush_counters();
   return v_done;
 end
 $$;

@@ -514,8 +514,8 @@ $$;
 -- A counter has one value per scope: a user (topic dispatch:user:<uuid>) or an audience
 -- (topic dispatch:audience:<name>). Its deltas, one per scope, go to
 -- dispatch.apply_counter_deltas(name, deltas). Generated code calls it after commit: the app's write
--- only captures its rows (065_changes.sql), and dispatch.drain() (one at a time) hands the table's
--- processor a batch of changes, which applies each counter once per batch. A hand-written statement
+-- only captures its rows (065_changes.sql), and dispatch.drain() hands the table's processor a batch
+-- of changes, which applies each counter once per batch (deferred to the drain's end, see below). A hand-written statement
 -- trigger may call it inside the app's write instead, once per statement (as sql/test/040_counters.sql
 -- does). "The transaction" below is the caller's: the drain's or the app's.
 --
@@ -646,16 +646,25 @@ begin
 end
 $$;
 
--- At commit (deferred constraint trigger; the first firing of the transaction does all the work):
--- add the transaction's net deltas (a zero too: the scope was touched) to the state rows (scope order; waits for a writer committing
--- the same scope and then updates its committed version), bump seq, one INSERT for the broadcasts.
-create or replace function dispatch.publish_dirty_counters() returns trigger
+-- Transactions with deltas waiting in counter_dirty for their commit: one row each, whose deferred
+-- trigger publishes them (one trigger firing per transaction, not one per scope).
+create unlogged table if not exists dispatch.counter_dirty_tx (
+  xid xid8 primary key
+);
+drop trigger if exists counter_dirty_publish on dispatch.counter_dirty;
+
+-- Apply the current transaction's waiting deltas (a zero too: the scope was touched) to the state
+-- rows in (name, scope) order -- one lock order for every caller: waits for a writer committing the
+-- same scope and then updates its committed version -- bump seq, one INSERT for the broadcasts.
+-- Called at commit (publish_dirty_counters) and at the end of each dispatch.drain().
+create or replace function dispatch.flush_counters() returns void
 language plpgsql security definer set search_path = '' as $$
 declare
   v_topics text[];
   v_events text[];
   v_payloads jsonb[];
 begin
+  delete from dispatch.counter_dirty_tx where xid = pg_current_xact_id();
   with dirty as (
     delete from dispatch.counter_dirty where xid = pg_current_xact_id() returning name, scope, delta
   ), up as (
@@ -671,18 +680,30 @@ begin
     into v_topics, v_events, v_payloads
   from up join dispatch.counters_def d on d.name = up.name;
   perform dispatch.send_batch(v_topics, v_events, v_payloads);
+end
+$$;
+
+-- At commit (deferred constraint trigger on counter_dirty_tx): publish what is still waiting.
+create or replace function dispatch.publish_dirty_counters() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform dispatch.flush_counters();
   return null;
 end
 $$;
 
-drop trigger if exists counter_dirty_publish on dispatch.counter_dirty;
-create constraint trigger counter_dirty_publish after insert on dispatch.counter_dirty
+-- (named as its predecessor on counter_dirty: `set constraints dispatch.counter_dirty_publish` stays valid)
+drop trigger if exists counter_dirty_publish on dispatch.counter_dirty_tx;
+create constraint trigger counter_dirty_publish after insert on dispatch.counter_dirty_tx
   deferrable initially deferred for each row execute function dispatch.publish_dirty_counters();
 
 -- Applies deltas and returns the broadcasts of an unsharded counter instead of sending them (callers
 -- that broadcast more in the same statement send everything with one INSERT); a sharded counter
 -- publishes at commit and returns nulls. Deltas may repeat a scope and contain zeros; they are
 -- summed per scope and applied in scope order (no deadlocks between two statements of this kind).
+-- Deferred mode (the GUC dispatch.counter_defer = 'on', set by dispatch.drain): every counter's net
+-- deltas wait in counter_dirty for dispatch.flush_counters (returns nulls), so one transaction that
+-- applies several counters still takes their row locks in one (name, scope) order.
 create or replace function dispatch.counter_apply(
   p_name text, p_deltas dispatch.counter_delta[], out topics text[], out events text[], out payloads jsonb[]
 )
@@ -697,7 +718,7 @@ begin
   if not found then
     raise exception 'dispatch: unknown counter %', p_name;
   end if;
-  if d.shards = 1 then
+  if d.shards = 1 and current_setting('dispatch.counter_defer', true) is distinct from 'on' then
     with up as (
       insert into dispatch.counter_state as c (name, scope, value, seq)
       select p_name, x.scope, x.delta, 1
@@ -714,13 +735,16 @@ begin
       into topics, events, payloads
     from up;
   else
-    -- sharded: the net delta waits for commit (publish_dirty_counters)
+    -- sharded, or deferred: the net delta waits for flush_counters (at commit, or at the drain's end)
     insert into dispatch.counter_dirty as c (xid, name, scope, delta)
     select pg_current_xact_id(), p_name, x.scope, x.delta
     from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
           where t.scope is not null group by t.scope having sum(t.delta) <> 0) x
     order by x.scope
     on conflict (xid, name, scope) do update set delta = c.delta + excluded.delta;
+    if found then
+      insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+    end if;
   end if;
 end
 $$;
@@ -783,8 +807,8 @@ begin
           d.source_table, sqlerrm;
       end;
     end loop;
-    -- waits for a running drain, then drains what is left (drain's own try-lock is ours already)
-    perform pg_advisory_xact_lock(hashtext('dispatch.drain'));
+    -- waits for the running drains, then drains what is left (drain's own try-locks are ours already)
+    perform dispatch.lock_drains();
     while dispatch.drain(500) > 0 loop
     end loop;
     if exists (select from dispatch.changes ch where ch.error is not null) then
@@ -827,8 +851,13 @@ create table if not exists dispatch.notifications (
   id uuid primary key default gen_random_uuid(),
   user_id uuid not null,
   event_id text,
-  occurrence_id uuid references dispatch.occurrences (id) on delete set null,
-  receipt_id uuid references dispatch.receipts (id) on delete set null,
+  -- the occurrence and receipt it came from. No foreign keys: the hot path (in_app inline creates a
+  -- notification per recipient) paid three index probes per row for them (bench/RESULTS.md, drain
+  -- profile), and no guarantee needs them: both are set only by create_receipts /
+  -- deliver_in_app_receipt from rows that exist, and a pruned receipt or occurrence leaves the id
+  -- behind (a historical reference, as a provider's message id is) instead of a null.
+  occurrence_id uuid,
+  receipt_id uuid,
   type text not null default 'info',
   title text not null default '',
   message text not null default '',
@@ -845,8 +874,11 @@ drop index if exists dispatch.notifications_user_created_idx;
 create index if not exists notifications_user_created_id_idx on dispatch.notifications (user_id, created_at, id);
 create index if not exists notifications_unread_idx on dispatch.notifications (user_id) where read_at is null;
 create index if not exists notifications_read_idx on dispatch.notifications (read_at) where read_at is not null;
-create index if not exists notifications_receipt_idx on dispatch.notifications (receipt_id) where receipt_id is not null;
-create index if not exists notifications_occurrence_idx on dispatch.notifications (occurrence_id) where occurrence_id is not null;
+-- (their indexes served only the foreign keys' on-delete actions)
+alter table dispatch.notifications drop constraint if exists notifications_occurrence_id_fkey;
+alter table dispatch.notifications drop constraint if exists notifications_receipt_id_fkey;
+drop index if exists dispatch.notifications_receipt_idx;
+drop index if exists dispatch.notifications_occurrence_idx;
 
 -- The `notification` broadcast payload (DESIGN.md).
 create or replace function dispatch.notification_payload(n dispatch.notifications) returns jsonb
@@ -1853,13 +1885,36 @@ begin
 end
 $$;
 
+insert into dispatch.settings (key, value, description) values
+  ('drain_parallel', '4', 'drains that may run at once (1-64); each takes other changes, so the rate grows with cores')
+on conflict (key) do nothing;
+
+-- Drain slots: advisory locks (key1 hashtext('dispatch.drain'), key2 0..63), one per running drain.
+-- dispatch.lock_drains() takes all of them (waiting for the running drains): reconcile_counters does,
+-- so nothing is half applied while it recounts. A session that holds them all may still drain
+-- (advisory locks are re-entrant within a session).
+create or replace function dispatch.lock_drains() returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  for i in 0 .. 63 loop
+    perform pg_advisory_xact_lock(hashtext('dispatch.drain'), i);
+  end loop;
+end
+$$;
+
 -- Process up to p_max_changes committed changes, oldest first, in batches: consecutive changes of one
 -- table, up to drain_batch_rows rows (a processor then fires each event and applies each counter
--- once per batch: one counter broadcast per scope per batch). Returns how many changes were taken
--- (done or failed). One drain at a time (an advisory lock; a second caller returns 0 at once):
--- counters then take their row locks in one order and a change never waits for another drain. A
--- change whose processing fails is kept with its error; a transient failure leaves the rest for the
--- next drain and ends this one.
+-- once per batch). Returns how many changes were taken (done or failed).
+-- Up to drain_parallel drains run at once (a free slot, see lock_drains; with none free a caller
+-- returns 0 at once). They claim disjoint changes (FOR UPDATE SKIP LOCKED; deleted in the same
+-- transaction): each change is processed exactly once. Counter deltas commute, so the order in
+-- which drains process changes does not matter; what must be ordered are the counter row locks:
+-- during a drain every counter delta waits in dispatch.counter_dirty (counter_apply's deferred mode)
+-- and dispatch.flush_counters applies them all at the end, in (name, scope) order, with one seq bump
+-- and one broadcast per scope per drain. Drains thus take counter locks in one global order and
+-- hold them only from the flush to commit, and seq follows commit order per scope.
+-- A change whose processing fails is kept with its error; a transient failure leaves the rest for
+-- the next drain and ends this one.
 create or replace function dispatch.drain(p_max_changes integer default 500) returns integer
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -1867,6 +1922,8 @@ declare
   v_batch dispatch.changes[] := '{}';
   v_rows bigint := 0;
   v_max_rows bigint := greatest(dispatch.setting_int('drain_batch_rows', 5000), 1);
+  v_slots integer := least(greatest(dispatch.setting_int('drain_parallel', 4), 1), 64)::integer;
+  v_slot integer;
   v_done integer := 0;
   v_taken integer;
   c dispatch.changes;
@@ -1874,29 +1931,44 @@ begin
   if p_max_changes is null or p_max_changes < 1 then
     raise exception 'dispatch: drain: max_changes must be at least 1 (got %)', coalesce(p_max_changes::text, 'null');
   end if;
-  if not pg_try_advisory_xact_lock(hashtext('dispatch.drain')) then
+  -- a free slot (starting at a per-backend offset so concurrent drains rarely try the same one first)
+  for i in 0 .. v_slots - 1 loop
+    if pg_try_advisory_xact_lock(hashtext('dispatch.drain'), (pg_backend_pid() + i) % v_slots) then
+      v_slot := (pg_backend_pid() + i) % v_slots;
+      exit;
+    end if;
+  end loop;
+  if v_slot is null then
     return 0;
   end if;
+  perform set_config('dispatch.counter_defer', 'on', true);
   select coalesce(array_agg(ch order by ch.id), '{}') into v_claimed
   from dispatch.changes ch
   where ch.id in (select p.id from dispatch.changes p where p.error is null order by p.id limit p_max_changes
                   for update skip locked);
-  foreach c in array v_claimed loop
-    if cardinality(v_batch) > 0 and (c.source_table <> v_batch[1].source_table or v_rows + c.row_count > v_max_rows) then
-      v_taken := dispatch.drain_batch(v_batch);
-      v_done := v_done + v_taken;
-      if v_taken < cardinality(v_batch) then
-        return v_done;
+  <<batches>>
+  begin
+    foreach c in array v_claimed loop
+      if cardinality(v_batch) > 0 and (c.source_table <> v_batch[1].source_table or v_rows + c.row_count > v_max_rows) then
+        v_taken := dispatch.drain_batch(v_batch);
+        v_done := v_done + v_taken;
+        if v_taken < cardinality(v_batch) then
+          v_batch := '{}';
+          exit batches;
+        end if;
+        v_batch := '{}';
+        v_rows := 0;
       end if;
-      v_batch := '{}';
-      v_rows := 0;
+      v_batch := v_batch || c;
+      v_rows := v_rows + c.row_count;
+    end loop;
+    if cardinality(v_batch) > 0 then
+      v_done := v_done + dispatch.drain_batch(v_batch);
     end if;
-    v_batch := v_batch || c;
-    v_rows := v_rows + c.row_count;
-  end loop;
-  if cardinality(v_batch) > 0 then
-    v_done := v_done + dispatch.drain_batch(v_batch);
-  end if;
+  end;
+  -- the counter deltas of every batch that went through, applied in one ordered statement
+  perform set_config('dispatch.counter_defer', '', true);
+  perform dispatch.flush_counters();
   return v_done;
 end
 $$;
