@@ -221,13 +221,21 @@ $$;
 -- table, up to drain_batch_rows rows (a processor then fires each event and applies each counter
 -- once per batch). Returns how many changes were taken (done or failed).
 -- Up to drain_parallel drains run at once (a free slot, see lock_drains; with none free a caller
--- returns 0 at once). They claim disjoint changes (FOR UPDATE SKIP LOCKED; deleted in the same
--- transaction): each change is processed exactly once. Counter deltas commute, so the order in
--- which drains process changes does not matter; what must be ordered are the counter row locks:
--- during a drain every counter delta waits in dispatch.counter_dirty (counter_apply's deferred mode)
--- and dispatch.flush_counters applies them all at the end, in (name, scope) order, with one seq bump
--- and one broadcast per scope per drain. Drains thus take counter locks in one global order and
--- hold them only from the flush to commit, and seq follows commit order per scope.
+-- returns 0 at once), and they claim disjoint changes (FOR UPDATE SKIP LOCKED; deleted in the same
+-- transaction): each change is processed exactly once. Per source table (an advisory lock on it):
+--   * while the table's oldest waiting change is an INSERT, drains take it shared and claim only its
+--     INSERTs before its first other change: several drains process one table's inserts at once.
+--     Their counter deltas only add (an inserted row enters a condition, never leaves one), so the
+--     order in which they commit cannot take a value below zero;
+--   * an UPDATE or DELETE is processed under the table's lock taken exclusive (no other drain on
+--     the table, so every earlier change of it was applied first; a drain alone on a table takes it
+--     exclusive whenever its claim holds one): a delta that takes a row out of a condition always
+--     follows the one that put it in, and a counter never goes below zero.
+-- The counter row locks are ordered too: during a drain every counter delta waits in
+-- dispatch.counter_dirty (counter_apply's deferred mode) and dispatch.flush_counters applies them
+-- all at the drain's end in (name, scope) order, one seq bump and one broadcast per scope per drain;
+-- drains thus never deadlock on counters, hold their locks only from the flush to commit, and seq
+-- follows commit order per scope.
 -- A change whose processing fails is kept with its error; a transient failure leaves the rest for
 -- the next drain and ends this one.
 create or replace function dispatch.drain(p_max_changes integer default 500) returns integer
@@ -238,9 +246,14 @@ declare
   v_rows bigint := 0;
   v_max_rows bigint := greatest(dispatch.setting_int('drain_batch_rows', 5000), 1);
   v_slots integer := least(greatest(dispatch.setting_int('drain_parallel', 4), 1), 64)::integer;
+  v_table_key constant integer := hashtext('dispatch.drain.table');
   v_slot integer;
+  v_tables text[] := '{}';
+  v_bounds bigint[] := '{}';
+  v_inserts_only boolean[] := '{}';
   v_done integer := 0;
   v_taken integer;
+  t record;
   c dispatch.changes;
 begin
   if p_max_changes is null or p_max_changes < 1 then
@@ -256,11 +269,43 @@ begin
   if v_slot is null then
     return 0;
   end if;
+  -- the tables of the oldest waiting changes, and how this drain may take each (see above)
+  for t in
+    select s.source_table, min(s.id) as first_id,
+           min(s.id) filter (where s.operation <> 'INSERT') as first_other, max(max(s.id)) over () as last_id
+    from (select ch.id, ch.source_table, ch.operation from dispatch.changes ch where ch.error is null
+          order by ch.id limit p_max_changes) s
+    group by s.source_table order by 2
+  loop
+    if t.first_other is null or t.first_other > t.first_id then
+      -- the oldest is an INSERT: shared, and exclusive too when no other drain is on the table and an
+      -- UPDATE or DELETE follows (a drain alone takes everything in order)
+      if not pg_try_advisory_xact_lock_shared(v_table_key, hashtext(t.source_table)) then
+        continue;
+      end if;
+      if t.first_other is not null and pg_try_advisory_xact_lock(v_table_key, hashtext(t.source_table)) then
+        v_tables := v_tables || t.source_table; v_bounds := v_bounds || null::bigint; v_inserts_only := v_inserts_only || false;
+      else
+        v_tables := v_tables || t.source_table; v_inserts_only := v_inserts_only || true;
+        v_bounds := v_bounds || coalesce(t.first_other, t.last_id + 1);
+      end if;
+    elsif pg_try_advisory_xact_lock(v_table_key, hashtext(t.source_table)) then
+      v_tables := v_tables || t.source_table; v_bounds := v_bounds || null::bigint; v_inserts_only := v_inserts_only || false;
+    end if;
+  end loop;
+  if cardinality(v_tables) = 0 then
+    return 0;
+  end if;
   perform set_config('dispatch.counter_defer', 'on', true);
   select coalesce(array_agg(ch order by ch.id), '{}') into v_claimed
   from dispatch.changes ch
-  where ch.id in (select p.id from dispatch.changes p where p.error is null order by p.id limit p_max_changes
-                  for update skip locked);
+  where ch.id in (select p.id from dispatch.changes p
+                  join unnest(v_tables, v_bounds, v_inserts_only) as x(source_table, bound, inserts_only)
+                    on x.source_table = p.source_table
+                  where p.error is null
+                    and (not x.inserts_only or (p.operation = 'INSERT' and p.id < x.bound))
+                  order by p.id limit p_max_changes
+                  for update of p skip locked);
   <<batches>>
   begin
     foreach c in array v_claimed loop
