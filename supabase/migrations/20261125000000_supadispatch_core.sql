@@ -302,7 +302,9 @@ create sequence if not exists dispatch.lease_token_seq;
 
 create table if not exists dispatch.receipts (
   id uuid primary key default gen_random_uuid(),
-  occurrence_id uuid not null references dispatch.occurrences (id) on delete cascade,
+  -- no foreign key: only dispatch.create_receipts inserts, with ids of occurrences the same expansion
+  -- holds, and prune removes only occurrences without receipts (a check per receipt on the hot path)
+  occurrence_id uuid not null,
   event_id text not null,
   channel text not null,
   transport text not null,
@@ -332,6 +334,7 @@ create table if not exists dispatch.receipts (
   constraint receipts_recipient_present check (user_id is not null or address is not null),
   constraint receipts_unique_recipient unique (occurrence_id, channel, recipient_key)
 );
+alter table dispatch.receipts drop constraint if exists receipts_occurrence_id_fkey;
 create index if not exists receipts_due_idx on dispatch.receipts (next_attempt_at)
   where status in ('pending', 'scheduled');
 create index if not exists receipts_lease_idx on dispatch.receipts (lease_expires_at) where status = 'sending';
