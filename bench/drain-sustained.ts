@@ -121,6 +121,8 @@ async function pluginPhase(rate?: number) {
   const catchStart = Date.now();
   while ((await backlog(admin)) > 0 && Date.now() - catchStart < 600_000) await sleep(200);
   const catchUpMs = Date.now() - catchStart;
+  // the drains' rate once the writers stopped (all the CPU theirs): an upper bound of the sustainable rate
+  const catchUpPerS = b1 > 0 ? (b1 * 1000) / Math.max(catchUpMs, 1) : Number.NaN;
   const cpu = d.cpuMs();
   const taken = d.state.taken;
   await d.stop();
@@ -132,6 +134,7 @@ async function pluginPhase(rate?: number) {
     backlogEnd: b1,
     backlogMax: Math.max(b1, ...samples),
     catchUpMs,
+    catchUpPerS,
     drainCpuPerChange: cpu / Math.max(taken, 1),
     drainErrors: d.state.errors.length,
   };
@@ -152,7 +155,10 @@ for (let r = 1; r <= rounds; r++) {
     else full = await pluginPhase();
   }
   if (!full) throw new Error('no plugin phase');
-  const estimate = Math.max(1, Math.floor(Math.min(full.tps, full.processedPerS)));
+  // what the drains kept up with while the writers ran; when a first long claim hid that (nothing
+  // finished in the window), half the catch-up rate
+  const kept = full.processedPerS > 0 ? full.processedPerS : full.catchUpPerS / 2;
+  const estimate = Math.max(1, Math.floor(Math.min(full.tps, Number.isFinite(kept) ? kept : full.tps)));
   const throttled = await pluginPhase(estimate);
   const bounded = throttled.backlogEnd <= Math.max(2 * throttled.tps, 100);
   const sustained = bounded ? throttled.tps : throttled.processedPerS;
@@ -179,6 +185,7 @@ for (let r = 1; r <= rounds; r++) {
     full_processed_per_s: round(full.processedPerS, 0),
     full_backlog_end: full.backlogEnd,
     full_catch_up_ms: full.catchUpMs,
+    full_catch_up_per_s: Number.isFinite(full.catchUpPerS) ? round(full.catchUpPerS, 0) : null,
     throttled_rate: estimate,
     throttled_tps: round(throttled.tps, 0),
     throttled_processed_per_s: round(throttled.processedPerS, 0),
