@@ -9,7 +9,8 @@
  *
  * Each round, interleaved (the order alternates): (1) bare: pgbench single-row INSERTs, full speed;
  * (2) plugin, full speed, with `--drains` loops calling dispatch.drain(500): what the drains process
- * per second under that load estimates the sustainable rate; (3) plugin throttled to that estimate
+ * per second under that load estimates the sustainable rate (half their catch-up rate when no drain
+ * call finished inside the phase); (3) plugin throttled to that estimate
  * (pgbench -R) with the drains: the backlog is sampled each second and called bounded when the last
  * sample is under 2 s of writes. Then the drains catch up and the round checks what was produced:
  * one occurrence, one in_app receipt with its notification and one email receipt per write, and both
