@@ -59,7 +59,9 @@ export async function createCast(target: TestTarget): Promise<Cast> {
     ]);
     victimNotificationIds.push(rows[0].id);
   }
-  await db.query('update dispatch.notifications set read_at = now() where id = $1', [victimNotificationIds[0]]);
+  await db.query('update dispatch.notifications set read_at = now() where id = $1', [
+    victimNotificationIds[0],
+  ]);
   await db.query(
     `insert into dispatch.preferences (user_id, event_id, transport, enabled) values ($1, $2, 'email', false)`,
     [victim.id, eventId],

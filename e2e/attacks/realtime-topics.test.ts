@@ -39,7 +39,11 @@ describe('Realtime topics: private dispatch channels', { skip: !target && missin
   };
 
   test("anon and another user cannot join the victim's topic or the admin audience topic", async () => {
-    const topics = [`dispatch:user:${cast.victim.id}`, 'dispatch:audience:admin', `dispatch:user:${cast.admin.id}`];
+    const topics = [
+      `dispatch:user:${cast.victim.id}`,
+      'dispatch:audience:admin',
+      `dispatch:user:${cast.admin.id}`,
+    ];
     for (const [who, client] of [
       ['anon', cast.anon],
       ['mallory', cast.mallory.client],
@@ -57,8 +61,9 @@ describe('Realtime topics: private dispatch channels', { skip: !target && missin
         'dispatch:%',
         'dispatch:audience:',
       ]) {
-        await board.attack(`${who} joins a look-alike topic "${variant.replace(/[0-9a-fA-F-]{32,36}/, '<uuid>')}"`, () =>
-          assert.rejects(join(client, variant), /CHANNEL_ERROR/, `${who} joined ${variant}`),
+        await board.attack(
+          `${who} joins a look-alike topic "${variant.replace(/[0-9a-fA-F-]{32,36}/, '<uuid>')}"`,
+          () => assert.rejects(join(client, variant), /CHANNEL_ERROR/, `${who} joined ${variant}`),
         );
       }
     }

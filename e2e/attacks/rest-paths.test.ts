@@ -15,7 +15,9 @@ import { fingerprint, Scoreboard } from './support.ts';
 const target = testTarget();
 const board = new Scoreboard('rest-paths');
 
-describe('REST paths: internal schemas and exposed schemas', { skip: !target && missingTargetMessage }, () => {
+describe('REST paths: internal schemas and exposed schemas', {
+  skip: !target && missingTargetMessage,
+}, () => {
   let cast: Cast;
   let tables: string[];
   const snapshot = () => fingerprint(cast.db, [cast.victim.id, cast.admin.id], `${cast.run}.`);
@@ -67,19 +69,51 @@ describe('REST paths: internal schemas and exposed schemas', { skip: !target && 
           'notifications',
           { method: 'POST', body: JSON.stringify({ user_id: cast.victim.id, title: 'pwned' }) },
         ],
-        ['mark the victim read', `notifications?user_id=eq.${cast.victim.id}`, { method: 'PATCH', body: '{"read_at":"2020-01-01"}' }],
-        ['delete the victim notifications', `notifications?user_id=eq.${cast.victim.id}`, { method: 'DELETE' }],
-        ['make themself admin', 'admins', { method: 'POST', body: JSON.stringify({ user_id: cast.mallory.id }) }],
-        ['set the victim counter', `counter_state?scope=eq.${cast.victim.id}`, { method: 'PATCH', body: '{"value":999}' }],
-        ['flip the victim preference', `preferences?user_id=eq.${cast.victim.id}`, { method: 'PATCH', body: '{"enabled":true}' }],
-        ['requeue a receipt', `receipts?id=eq.${cast.victimReceiptId}`, { method: 'PATCH', body: '{"status":"pending"}' }],
-        ['rewrite the counter SQL', 'counters_def', { method: 'PATCH', body: '{"reconcile_sql":"select 1"}' }],
+        [
+          'mark the victim read',
+          `notifications?user_id=eq.${cast.victim.id}`,
+          { method: 'PATCH', body: '{"read_at":"2020-01-01"}' },
+        ],
+        [
+          'delete the victim notifications',
+          `notifications?user_id=eq.${cast.victim.id}`,
+          { method: 'DELETE' },
+        ],
+        [
+          'make themself admin',
+          'admins',
+          { method: 'POST', body: JSON.stringify({ user_id: cast.mallory.id }) },
+        ],
+        [
+          'set the victim counter',
+          `counter_state?scope=eq.${cast.victim.id}`,
+          { method: 'PATCH', body: '{"value":999}' },
+        ],
+        [
+          'flip the victim preference',
+          `preferences?user_id=eq.${cast.victim.id}`,
+          { method: 'PATCH', body: '{"enabled":true}' },
+        ],
+        [
+          'requeue a receipt',
+          `receipts?id=eq.${cast.victimReceiptId}`,
+          { method: 'PATCH', body: '{"status":"pending"}' },
+        ],
+        [
+          'rewrite the counter SQL',
+          'counters_def',
+          { method: 'PATCH', body: '{"reconcile_sql":"select 1"}' },
+        ],
       ];
       for (const [what, path, init] of writes) {
         await board.attack(`${who}: ${what}`, async () => {
           const res = await rest(path, token, {
             ...init,
-            headers: { 'content-profile': 'dispatch', 'content-type': 'application/json', prefer: 'return=representation' },
+            headers: {
+              'content-profile': 'dispatch',
+              'content-type': 'application/json',
+              prefer: 'return=representation',
+            },
           });
           const body = await res.text();
           assert.ok(res.status >= 400, `${who} could ${what}: ${res.status} ${body.slice(0, 200)}`);

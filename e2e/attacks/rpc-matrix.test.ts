@@ -128,12 +128,18 @@ describe('RPC matrix: anon, another user, forged tokens', { skip: !target && mis
         const answer = JSON.stringify(data ?? error);
         assert.ok(!answer.includes(cast.victimMarker), `${fn.name} leaked the victim's content: ${answer}`);
         assert.ok(!answer.includes(cast.victim.id), `${fn.name} named the victim: ${answer}`);
-        for (const id of cast.victimNotificationIds) assert.ok(!answer.includes(id), `${fn.name} listed ${id}`);
-        if (fn.name === 'dispatch_mark_read') assert.equal(data, 0, 'no notification of the victim is marked');
+        for (const id of cast.victimNotificationIds)
+          assert.ok(!answer.includes(id), `${fn.name} listed ${id}`);
+        if (fn.name === 'dispatch_mark_read')
+          assert.equal(data, 0, 'no notification of the victim is marked');
         if (fn.name === 'dispatch_is_admin') assert.equal(data, false);
       });
     }
-    assert.equal(await snapshot(), before, "the victim's notifications, preferences and counters are unchanged");
+    assert.equal(
+      await snapshot(),
+      before,
+      "the victim's notifications, preferences and counters are unchanged",
+    );
     // the same calls work for the victim (the matrix is not vacuous)
     const mine = await cast.victim.client.rpc('dispatch_notifications', {});
     assert.equal(mine.error, null);
@@ -162,20 +168,23 @@ describe('RPC matrix: anon, another user, forged tokens', { skip: !target && mis
         [cast.victim.id, 'dispatch_notifications'],
         [cast.admin.id, 'dispatch_receipts'],
       ]) {
-        await board.attack(`forged ${alg} token as ${sub === cast.admin.id ? 'admin' : 'victim'}`, async () => {
-          const res = await fetch(`${target!.url}/rest/v1/rpc/${name}`, {
-            method: 'POST',
-            headers: {
-              apikey: target!.anonKey,
-              authorization: `Bearer ${forgedToken(sub, alg)}`,
-              'content-type': 'application/json',
-            },
-            body: '{}',
-          });
-          const body = await res.text();
-          assert.ok(res.status === 401 || res.status === 403, `${res.status}: ${body}`);
-          assert.ok(!body.includes(cast.victimMarker));
-        });
+        await board.attack(
+          `forged ${alg} token as ${sub === cast.admin.id ? 'admin' : 'victim'}`,
+          async () => {
+            const res = await fetch(`${target!.url}/rest/v1/rpc/${name}`, {
+              method: 'POST',
+              headers: {
+                apikey: target!.anonKey,
+                authorization: `Bearer ${forgedToken(sub, alg)}`,
+                'content-type': 'application/json',
+              },
+              body: '{}',
+            });
+            const body = await res.text();
+            assert.ok(res.status === 401 || res.status === 403, `${res.status}: ${body}`);
+            assert.ok(!body.includes(cast.victimMarker));
+          },
+        );
       }
     }
     assert.equal(await snapshot(), before);
