@@ -18,7 +18,7 @@ import { Buffer } from 'node:buffer';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { defaultDb } from './admin.ts';
 import type { WorkerDb } from './delivery/db.ts';
-import { json } from './http.ts';
+import { json, MAX_BODY_BYTES, readBodyText } from './http.ts';
 import { AUTH_EVENTS, HOOK_SECRET_ENV } from './modules/auth.ts';
 import { resolveEvent } from './modules/events.ts';
 import { seal } from './modules/seal.ts';
@@ -54,7 +54,9 @@ export function serve(
       );
     }
     if (req.method !== 'POST') return hookError(405, `method ${req.method}: use POST`);
-    const body = await req.text();
+    const read = await readBodyText(req);
+    if ('response' in read) return hookError(413, `request body: larger than ${MAX_BODY_BYTES} bytes`);
+    const body = read.text;
     const verified = verifySignature(
       secret,
       req.headers,
