@@ -311,6 +311,32 @@ describe('Edge Functions: who may call them, and what they do with bad bodies', 
     assert.equal(await rows(), before);
   });
 
+  test('oversized bodies (2 MiB) are a 413 with a clear error, for every function; no row changes', async () => {
+    const before = await rows();
+    const big = JSON.stringify({ eventId, recordId: 1, record: { note: 'x'.repeat(2 * 1024 * 1024) } });
+    const id = `msg_${randomUUID()}`;
+    const ts = String(Math.floor(Date.now() / 1000));
+    const hookSignature = `v1,${createHmac('sha256', hookSecretRaw).update(`${id}.${ts}.${big}`).digest('base64')}`;
+    const calls: [string, Record<string, string>][] = [
+      ['dispatch-preview', { authorization: `Bearer ${adminToken}` }],
+      ['dispatch-trigger', { authorization: `Bearer ${adminToken}` }],
+      [
+        'dispatch-auth-email',
+        { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': hookSignature },
+      ],
+      ['dispatch-worker', { 'x-dispatch-secret': workerSecret }],
+    ];
+    for (const [name, headers] of calls) {
+      await board.attack(`2 MiB body to ${name}`, async () => {
+        const res = await post(name, big, headers);
+        const answer = await res.text();
+        assert.equal(res.status, 413, `${name}: ${res.status} ${answer.slice(0, 200)}`);
+        assert.match(answer, /larger than 1048576 bytes/);
+      });
+    }
+    assert.equal(await rows(), before);
+  });
+
   test('hook payloads to dispatch-auth-email (fast-check): unsigned or forged are 401, signed but malformed are a clear 4xx; no row changes', async () => {
     const before = await rows();
     const sign = (id: string, ts: string, text: string, key: Buffer) =>
