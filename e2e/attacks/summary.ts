@@ -7,5 +7,9 @@ import { writeSummary } from './support.ts';
 
 const summary = writeSummary();
 for (const area of summary.areas)
-  process.stdout.write(`${area.area.padEnd(18)} tried ${String(area.tried).padStart(5)}  succeeded ${area.succeeded}  (${area.finishedAt})\n`);
-process.stdout.write(`${'total'.padEnd(18)} tried ${String(summary.tried).padStart(5)}  succeeded ${summary.succeeded}\n`);
+  process.stdout.write(
+    `${area.area.padEnd(18)} tried ${String(area.tried).padStart(5)}  succeeded ${area.succeeded}  (${area.finishedAt})\n`,
+  );
+process.stdout.write(
+  `${'total'.padEnd(18)} tried ${String(summary.tried).padStart(5)}  succeeded ${summary.succeeded}\n`,
+);
