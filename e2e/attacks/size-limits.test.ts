@@ -95,10 +95,10 @@ describe('size limits (RPC arguments, request bodies, rendering)', {
     assert.equal(await fingerprint(cast.db, [cast.victim.id, cast.mallory.id], `${cast.run}.`), before);
   });
 
-  test('a 20 MB RPC request body is refused or answered, never a crash; the API still serves', async () => {
-    await board.attack('20 MB body to an RPC', async () => {
+  test('a 4 MB RPC request body is refused or answered, never a crash; the API still serves', async () => {
+    await board.attack('4 MB body to an RPC', async () => {
       // node:http on a connection of its own (agent: false): the server may close it mid-upload
-      const body = JSON.stringify({ ids: Array.from({ length: 500_000 }, () => randomUUID()) });
+      const body = JSON.stringify({ ids: Array.from({ length: 100_000 }, () => randomUUID()) });
       const url = new URL(`${target!.url}/rest/v1/rpc/dispatch_mark_read`);
       const answer = await new Promise<{ status: number; text: string }>((resolve) => {
         const req = request(

@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import { createGuardedFetch } from '../../../edge-functions/src/delivery/fetch.ts';
 import { RefusedUrlError, systemResolver } from '../../../edge-functions/src/delivery/ssrf.ts';
 
-const allowedPort = Number(Deno.env.get('ATTACK_ALLOWED_PORT') ?? 55750);
-const internalPort = Number(Deno.env.get('ATTACK_INTERNAL_PORT') ?? 55751);
 const counts = { tried: 0, breaches: [] as string[] };
 
 /** The DNS stub: names an attacker controls, answering what an attacker would. */
@@ -28,13 +26,14 @@ const answers: Record<string, string[]> = {
 };
 const resolve = async (host: string) => answers[host] ?? systemResolver(host);
 
+// Both servers on ports the OS picks (port 0): nothing fixed to collide with on a shared machine.
 let internalHits = 0;
-const internal = Deno.serve({ hostname: '127.0.0.1', port: internalPort, onListen() {} }, () => {
+const internal = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen() {} }, () => {
   internalHits++;
   return new Response('internal secret');
 });
 // The allowed host redirects wherever `?to=` says, with the status `?status=`.
-const allowed = Deno.serve({ hostname: '127.0.0.1', port: allowedPort, onListen() {} }, (req) => {
+const allowed = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen() {} }, (req) => {
   const url = new URL(req.url);
   const to = url.searchParams.get('to');
   if (!to) return new Response('ok');
@@ -44,6 +43,8 @@ const allowed = Deno.serve({ hostname: '127.0.0.1', port: allowedPort, onListen(
   });
 });
 
+const internalPort = internal.addr.port;
+const allowedPort = allowed.addr.port;
 const guarded = createGuardedFetch({ allowedHosts: `127.0.0.1:${allowedPort}`, resolve, timeoutMs: 5000 });
 
 /** Refused by the guard, or a name that resolves to nothing (then nothing is dialled either). */
