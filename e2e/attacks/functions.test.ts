@@ -164,6 +164,8 @@ describe('Edge Functions: who may call them, and what they do with bad bodies', 
       ['other case', { 'x-dispatch-secret': workerSecret.toUpperCase() }],
       ['1 MB secret', { 'x-dispatch-secret': 'a'.repeat(1_000_000) }],
       ['service key as bearer, no secret', { authorization: `Bearer ${stack.serviceRoleKey}` }],
+      ['a signed-in user as bearer, no secret', { authorization: `Bearer ${malloryToken}` }],
+      ['the admin as bearer, no secret', { authorization: `Bearer ${adminToken}` }],
       ['the secret in another header', { authorization: `Bearer ${workerSecret}` }],
     ];
     for (const [what, headers] of attempts) {
@@ -204,6 +206,27 @@ describe('Edge Functions: who may call them, and what they do with bad bodies', 
         assert.equal(secretsEqual(a, b), want),
       );
     }
+  });
+
+  test('dispatch-auth-email takes no user token in place of the hook signature (anon, a user, the admin)', async () => {
+    const before = await rows();
+    const body = JSON.stringify({
+      user: { id: mallory.id, email: mallory.email },
+      email_data: { email_action_type: 'recovery', token_hash: 'x', token: '1' },
+    });
+    for (const [who, token] of [
+      ['anon', stack.anonKey],
+      ['another user', malloryToken],
+      ['the admin', adminToken],
+      ['the service key', stack.serviceRoleKey],
+    ] as const) {
+      await board.attack(`dispatch-auth-email as ${who} without a signature`, async () => {
+        const res = await post('dispatch-auth-email', body, { authorization: `Bearer ${token}` });
+        const answer = await res.text();
+        assert.equal(res.status, 401, `${who}: ${res.status} ${answer.slice(0, 200)}`);
+      });
+    }
+    assert.equal(await rows(), before);
   });
 
   test('dispatch-preview and dispatch-trigger refuse every token that is not an admin', async () => {
