@@ -231,3 +231,41 @@ Deno.test('preview: placeholders stand in for inline events; a test send goes to
   assert.equal(missing.status, 422);
   assert.match((await missing.json()).error.message, /customer\.name/);
 });
+
+// Regression (issue 21, attack suite): a signed payload of the wrong shape crashed the function (500).
+Deno.test('auth-email: a signed payload of the wrong shape is a 400 naming what is wrong, never a crash', async () => {
+  const { db, calls } = recordingDb();
+  const handler = serveAuthEmail(registry, {
+    secret,
+    db,
+    now: () => now,
+    authUrl: 'http://api.test/auth/v1',
+  });
+  const bodies: [string, RegExp][] = [
+    ['null', /not a JSON object/],
+    ['[1, 2]', /not a JSON object/],
+    ['"signup"', /not a JSON object/],
+    ['{"user": null, "email_data": null}', /email_action_type/],
+    [
+      '{"user": {"email": "a@b.test"}, "email_data": {"email_action_type": "constructor"}}',
+      /email_action_type "constructor"/,
+    ],
+    [
+      '{"user": {"email": "a@b.test"}, "email_data": {"email_action_type": "__proto__"}}',
+      /email_action_type "__proto__"/,
+    ],
+    ['{"user": {"email": 5}, "email_data": {"email_action_type": "signup"}}', /user\.email: not a string/],
+    [
+      '{"user": {"email": "a@b.test"}, "email_data": {"email_action_type": ["signup"]}}',
+      /email_action_type ""/,
+    ],
+  ];
+  for (const [body, message] of bodies) {
+    const response = await handler(
+      new Request('http://fn.test/', { method: 'POST', headers: signed(body), body }),
+    );
+    assert.equal(response.status, 400, body);
+    assert.match((await response.json()).error.message, message, body);
+  }
+  assert.equal(calls.length, 0);
+});

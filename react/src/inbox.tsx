@@ -125,7 +125,23 @@ interface InboxItemProps {
 
 // The item's focusable element is its action link, or a button (which marks it read) when it has
 // none: Enter then follows the link or presses the button, as the browser does.
+/**
+ * The action URL as a link target, or null when it is not one a notification may open: relative, or
+ * http(s) / mailto. An action URL is rendered from record fields, so `javascript:`, `data:` and the
+ * like (which would run or show attacker content) never become links; the item is then a button.
+ */
+export function safeActionUrl(url: string | null | undefined): string | null {
+  if (!url) return null;
+  // browsers drop tabs and newlines inside a scheme and trim leading control characters and spaces
+  let cleaned = url.replace(/[\t\n\r]/g, '');
+  while (cleaned !== '' && cleaned.charCodeAt(0) <= 0x20) cleaned = cleaned.slice(1);
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(cleaned);
+  if (!scheme) return url;
+  return ['http', 'https', 'mailto'].includes(scheme[1].toLowerCase()) ? url : null;
+}
+
 function InboxItem({ notification: n, active, itemProps, onOpen, onMarkRead, time }: InboxItemProps) {
+  const href = safeActionUrl(n.actionUrl);
   const body = (
     <>
       <span className="sd-inbox__item-title">{n.title}</span>
@@ -133,13 +149,13 @@ function InboxItem({ notification: n, active, itemProps, onOpen, onMarkRead, tim
       <time className="sd-inbox__time" dateTime={n.createdAt} suppressHydrationWarning>
         {time}
       </time>
-      {n.actionUrl && <span className="sd-inbox__action-label">{n.actionLabel ?? 'Open'}</span>}
+      {href && <span className="sd-inbox__action-label">{n.actionLabel ?? 'Open'}</span>}
     </>
   );
   return (
     <li className="sd-inbox__item" data-read={n.read} data-type={n.type} data-active={active || undefined}>
-      {n.actionUrl ? (
-        <a className="sd-inbox__open" href={n.actionUrl} onClick={onOpen} {...itemProps}>
+      {href ? (
+        <a className="sd-inbox__open" href={href} onClick={onOpen} {...itemProps}>
           {body}
         </a>
       ) : (
