@@ -4,6 +4,7 @@
  * (`npm run test:chaos`; docs/reliability.md quotes them), `.supadispatch/chaos-figures/` for the
  * shortened run in `npm test` (not committed).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -28,5 +29,8 @@ export function recordFigures(fault: string, figures: Record<string, unknown>): 
     loadAverage: loadavg().map((n) => Math.round(n * 100) / 100),
     ...figures,
   };
-  writeFileSync(join(figuresDir, `${fault}.json`), `${JSON.stringify(record, null, 2)}\n`);
+  const file = join(figuresDir, `${fault}.json`);
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+  // committed files pass `biome check`: formatted as the repository formats JSON
+  spawnSync(join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', file], { stdio: 'ignore' });
 }
