@@ -32,5 +32,7 @@ export function recordFigures(fault: string, figures: Record<string, unknown>): 
   const file = join(figuresDir, `${fault}.json`);
   writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
   // committed files pass `biome check`: formatted as the repository formats JSON
-  spawnSync(join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', file], { stdio: 'ignore' });
+  spawnSync(join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', file], {
+    stdio: 'ignore',
+  });
 }
