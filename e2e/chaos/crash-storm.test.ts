@@ -18,7 +18,7 @@
  * so what was written to the OS survives it. The tick runs every two seconds on pg_cron's behalf.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { applyBootstrap } from '../../local/src/db/bootstrap.ts';
@@ -71,6 +71,8 @@ create table public.chaos_items (
 describe('chaos: writes while the worker, a drain and Postgres crash', { skip: skipReason() }, () => {
   let c: ChaosStack;
   before(async () => {
+    // a run cut short (e.g. by the runner's timeout) leaves its cluster running
+    if (existsSync(cluster.dataDir)) stopCluster(cluster, 'immediate');
     rmSync(stateDir, { recursive: true, force: true });
     ensureCluster(cluster);
     startCluster(cluster);
