@@ -222,7 +222,8 @@ describe('chaos: writes while the worker, a drain and Postgres crash', { skip: s
       const watcher = new pg.Client({ connectionString: c.adminDbUrl });
       await watcher.connect();
       try {
-        for (let i = 0; i < 3000 && writing && figures.drainsTerminated === 0; i++) {
+        // not bounded by the writes: the worker keeps draining while it delivers the backlog
+        for (let i = 0; i < 6000 && figures.drainsTerminated === 0; i++) {
           const { rows } = await watcher.query(
             `select pg_terminate_backend(pid) as done from pg_stat_activity
              where state = 'active' and query like '%dispatch_worker_drain%' and pid <> pg_backend_pid()`,
