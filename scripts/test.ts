@@ -126,7 +126,8 @@ try {
         '--import',
         'tsx',
         '--test',
-        '--test-timeout=600000',
+        // per test file; `npm run test:chaos` raises it (its 50,000-write fault runs longer)
+        `--test-timeout=${Number(process.env.SUPADISPATCH_TEST_TIMEOUT_MS) || 600000}`,
         '--test-reporter=spec',
         '--test-reporter-destination=stdout',
         '--test-reporter=tap',

@@ -3,7 +3,7 @@
 -- supadispatch core: receipts state machine, worker queue (claim / lease / fencing), attempts, redaction.
 begin;
 create extension if not exists pgtap;
-select plan(57);
+select plan(59);
 
 select dispatch.register_event('sdt.plain', null, null, 'test', 'info', false);
 create temp table ids (k text primary key, id uuid);
@@ -98,6 +98,9 @@ select is(dispatch.reclaim_expired_leases(), 1, 'reclaim_expired_leases reclaims
 select results_eq($$select status, last_error, lease_owner from dispatch.receipts where id = (select id from c3)$$,
   $$values ('scheduled'::text, 'lease expired'::text, null::text)$$, 'expired lease: back to scheduled');
 select is((select outcome from dispatch.attempts where receipt_id = (select id from c3) and attempt = 2), 'expired', 'attempt closed as expired');
+select throws_ok(format('select dispatch.complete_receipt(%L, %s)', (select id from c3), (select lease_token from c3)),
+  '40001', format('dispatch: stale lease token %s for receipt %s (current %s)', (select lease_token from c3), (select id from c3),
+                  (select lease_token from c3)), 'a late completion after the reclaim, before a new claim, is stale (40001)');
 create temp table c4 as select * from dispatch.claim_receipts('w2', 10, 60, array['sdt_test']);
 select throws_ok(format('select dispatch.complete_receipt(%L, %s)', (select id from c3), (select lease_token from c3)),
   '40001', format('dispatch: stale lease token %s for receipt %s (current %s)', (select lease_token from c3), (select id from c3),
@@ -120,6 +123,9 @@ select is((select content from dispatch.receipts where id = (select id from c4))
 select results_eq(format('select status, last_error from dispatch.fail_receipt(%L, %s, %L, 400)', (select id from c4),
   (select lease_token from c4), 'bad address'), $$values ('failed'::text, 'bad address'::text)$$, 'fail_receipt: failed');
 select is((select outcome from dispatch.attempts where receipt_id = (select id from c4) and attempt = 3), 'failed', 'attempt closed as failed');
+select throws_ok(format('select dispatch.complete_receipt(%L, %s)', (select id from c3), (select lease_token from c3)),
+  '40001', format('dispatch: stale lease token %s for receipt %s (current %s)', (select lease_token from c3), (select id from c3),
+                  (select lease_token from c4)), 'after the new owner finished, the old holder''s report is still stale (40001)');
 select is((select attempt_count from dispatch.receipts where id = (select id from c4)), 3, 'attempt_count counts claims');
 select results_eq(format('select status from dispatch.requeue_receipt(%L)', (select id from c4)), $$values ('scheduled'::text)$$,
   'requeue_receipt: failed -> scheduled');

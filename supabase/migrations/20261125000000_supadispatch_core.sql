@@ -1177,6 +1177,14 @@ begin
   if not found then
     raise exception 'dispatch: receipt % not found', p_id;
   end if;
+  -- A lease holder's report after its lease ended (reclaimed: scheduled; or claimed again, maybe
+  -- finished, by a new owner: another token) is stale, whatever the status now: 40001, which the
+  -- worker drops, not an illegal-transition error (found by e2e/chaos/stale-worker.test.ts)
+  if p_token is not null and r.lease_token is not null
+     and (p_token is distinct from r.lease_token or r.status = 'scheduled') then
+    raise exception 'dispatch: stale lease token % for receipt % (current %)', p_token, p_id, r.lease_token
+      using errcode = '40001', hint = 'the lease expired and the receipt was claimed again; drop this result';
+  end if;
   if not dispatch.receipt_transition_allowed(p_via, r.status, p_to) then
     raise exception 'dispatch: illegal receipt transition % -> % (receipt %)', r.status, p_to, p_id;
   end if;

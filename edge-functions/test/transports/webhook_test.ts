@@ -132,3 +132,26 @@ Deno.test('webhook: the setting timeoutMs bounds each request; a timeout retries
     await server.close();
   }
 });
+
+Deno.test('webhook: the body is the same bytes whatever the order of the content keys (a retry reads jsonb)', async () => {
+  const server = startServer();
+  try {
+    const ctx = context(server, {}, { DISPATCH_WEBHOOK_SECRET: secret });
+    const address = `${server.url}/hooks`;
+    // as rendered on the first attempt, and as jsonb gives it back on a retry
+    const first = { payload: { id: '49', n: '59', nested: { zeta: 1, alpha: [{ b: 2, a: 1 }] } } };
+    const again = { payload: { n: '59', id: '49', nested: { alpha: [{ a: 1, b: 2 }], zeta: 1 } } };
+    for (const content of [first, again]) {
+      const outcome = await webhook.send(
+        delivery({ transport: 'webhook', recipient: { userId: null, address }, content }),
+        ctx,
+      );
+      assert.equal(outcome.status, 'sent');
+    }
+    assert.equal(server.requests.length, 2);
+    assert.equal(server.requests[0].body, server.requests[1].body);
+    assert.deepEqual(JSON.parse(server.requests[0].body).data, first.payload);
+  } finally {
+    await server.close();
+  }
+});

@@ -174,9 +174,13 @@ export function clusterRunning(dataDir: string): boolean {
   return runAsServerUser('pg_ctl', ['-D', dataDir, 'status']).status === 0;
 }
 
-export function stopCluster(options: Pick<ClusterOptions, 'dataDir' | 'log'>): void {
+/** `mode` as pg_ctl's `-m`: `immediate` is a crash (recovery on the next start; the chaos suite's fault). */
+export function stopCluster(
+  options: Pick<ClusterOptions, 'dataDir' | 'log'>,
+  mode: 'fast' | 'immediate' = 'fast',
+): void {
   if (!clusterRunning(options.dataDir)) return;
-  const result = runAsServerUser('pg_ctl', ['-D', options.dataDir, '-m', 'fast', '-w', '-t', '60', 'stop']);
+  const result = runAsServerUser('pg_ctl', ['-D', options.dataDir, '-m', mode, '-w', '-t', '60', 'stop']);
   if (result.status !== 0) throw new Error(`pg_ctl stop failed: ${result.stderr || result.stdout}`);
   options.log('db', 'PostgreSQL stopped');
 }
