@@ -79,7 +79,7 @@ describe('secrets: unreadable by client roles', { skip: !target && missingTarget
     // Not listed: net.http_request_queue, where the poke's x-dispatch-secret header waits until
     // pg_net sends it. pg_net >= 0.12 grants its tables to PUBLIC (facts §5), so a client role can
     // read it in SQL; the API cannot (net is not an exposed schema: rest-paths.test.ts). Open item
-    // in docs/reliability-attacks.md.
+    // in docs/reliability.md (Attacks and bad input).
     for (const role of ['anon', 'authenticated'] as const) {
       for (const sql of reads) {
         await board.attack(`${role}: ${sql}`, async () => {

@@ -2,7 +2,7 @@
  * Shared pieces of the attack suite (`e2e/attacks/`, issue 21 "Attacks and bad input"):
  * - {@link Scoreboard}: every attack is counted as tried, and as succeeded when its check fails;
  *   each file writes `.supadispatch/attacks/<area>.json` and refreshes `summary.json` beside it
- *   (docs/reliability-attacks.md quotes that summary);
+ *   (docs/reliability.md (Attacks and bad input) quotes that summary);
  * - the cast: a victim with notifications, preferences, counters and receipts, an attacker who is
  *   another signed-in non-admin, an admin, and the anon key (all made through the real Auth API,
  *   so the files also run against a real Supabase);
