@@ -4,8 +4,7 @@ create schema if not exists realtime authorization supabase_admin;
 grant usage on schema realtime to anon, authenticated, service_role;
 grant usage on schema realtime to postgres with grant option;
 revoke create on schema realtime from postgres;
--- USAGE only: postgres is a member of supabase_realtime_admin (see 010_roles.sql, standing in for
--- supautils' policy grant), and must still not create objects in realtime, as on hosted.
+-- USAGE only: the owner of the Realtime objects must not create objects in realtime here either.
 grant usage on schema realtime to supabase_realtime_admin;
 revoke create on schema realtime from supabase_realtime_admin;
 
@@ -85,7 +84,7 @@ begin
     values (generated_id, final_payload, event, topic, private, 'broadcast');
   exception
     when others then
-      raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+      raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
   end;
 end;
 $$;
@@ -101,7 +100,7 @@ begin
     values (payload, event, topic, private, 'broadcast');
   exception
     when others then
-      raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+      raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
   end;
 end;
 $$;
