@@ -63,7 +63,7 @@ export function createRealtimeService(): RealtimeService {
     },
 
     async stop() {
-      for (const conn of connections) conn.shutdown();
+      await Promise.all([...connections].map((conn) => conn.shutdown()));
       connections.clear();
       await listener?.stop();
       await changes?.stop();
