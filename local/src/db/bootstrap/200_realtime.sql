@@ -29,7 +29,9 @@ revoke delete, truncate on realtime.messages from postgres, anon, authenticated,
 
 -- Daily UTC partitions messages_YYYY_MM_DD, yesterday .. today+3; drop those older than 3 days
 -- (what the Realtime service's janitor does; the stack repeats this periodically, see
--- local/src/db/partitions.ts). No DEFAULT partition, as on hosted.
+-- local/src/db/partitions.ts). No DEFAULT partition, as on hosted. With
+-- SUPADISPATCH_REALTIME_PARTITIONS=on-connect (setting supadispatch.realtime_partitions) none is
+-- made here: the Realtime service makes them when a client connects, as hosted Realtime does.
 do $$
 declare
   today date := (now() at time zone 'utc')::date;
@@ -38,6 +40,7 @@ declare
   name text;
 begin
   for d in select generate_series(today - 1, today + 3, interval '1 day')::date loop
+    exit when coalesce(current_setting('supadispatch.realtime_partitions', true), '') = 'on-connect';
     name := 'messages_' || to_char(d, 'YYYY_MM_DD');
     if to_regclass('realtime.' || name) is null then
       execute format(
