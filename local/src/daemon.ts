@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { authenticatorDbUrl, type LocalService, type StackContext, type StackUrls } from './context.ts';
+import { applyApiPrivileges } from './db/api-privileges.ts';
 import { applyBootstrap } from './db/bootstrap.ts';
 import {
   clusterRunning,
@@ -111,6 +112,7 @@ export async function runStack(options: RunStackOptions): Promise<RunningStack> 
       adminPool,
       log,
     };
+    await applyApiPrivileges(adminPool, ctx.config.api.autoExposeNewTables, log);
     gateway = await startGateway(ctx, ports.api);
     for (const service of await createStackServices()) {
       await service.start(ctx);

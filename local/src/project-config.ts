@@ -11,7 +11,17 @@ import { parse } from 'smol-toml';
  */
 export interface ProjectConfig {
   projectId: string;
-  api: { schemas: string[]; extraSearchPath: string[]; maxRows: number };
+  api: {
+    schemas: string[];
+    extraSearchPath: string[];
+    maxRows: number;
+    /**
+     * `[api] auto_expose_new_tables`, as the CLI reads it: unset or false, new tables, views and
+     * sequences in `public` need explicit GRANTs (hosted's default since 2026-10-30); true, they are
+     * granted to anon, authenticated and service_role by default (deprecated by the CLI).
+     */
+    autoExposeNewTables: boolean | null;
+  };
   auth: {
     siteUrl: string;
     additionalRedirectUrls: string[];
@@ -90,6 +100,8 @@ export function loadProjectConfig(projectRoot: string, env: NodeJS.ProcessEnv = 
       schemas: strings(api.schemas, ['public', 'graphql_public']),
       extraSearchPath: strings(api.extra_search_path, ['public', 'extensions']),
       maxRows: typeof api.max_rows === 'number' ? api.max_rows : 1000,
+      autoExposeNewTables:
+        typeof api.auto_expose_new_tables === 'boolean' ? api.auto_expose_new_tables : null,
     },
     auth: authSection(auth, env),
     functions: functionsSection(table(raw.functions)),

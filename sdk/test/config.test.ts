@@ -57,6 +57,21 @@ describe('config validation', () => {
     assert.deepEqual(n.users.email, { table: { schema: 'auth', name: 'users' }, column: 'email', id: 'id' });
   });
 
+  it('refuses a table of Supabase Auth as an event or counter source, pointing to a profiles table', () => {
+    const c = withEvent({ table: 'auth.users', on: 'insert' }) as Loose;
+    c.counters = { users_total: { table: 'auth.identities', scope: 'global' } };
+    const found = problems(c);
+    const eventIssue = found.find((p) => p.startsWith('events["order.shipped"].table: '));
+    const counterIssue = found.find((p) => p.startsWith('counters.users_total.table: '));
+    assert.ok(eventIssue, found.join('\n'));
+    assert.match(eventIssue, /"auth\.users" belongs to Supabase Auth and cannot be a source/);
+    assert.match(eventIssue, /"public\.profiles"/);
+    assert.ok(counterIssue, found.join('\n'));
+    assert.match(counterIssue, /"auth\.identities" belongs to Supabase Auth/);
+    // Reading auth.users for addresses stays allowed (users.email defaults to it).
+    assert.deepEqual(validateConfig(base()).users.email.table, { schema: 'auth', name: 'users' });
+  });
+
   it('reports an unknown audience with its path and a suggestion', () => {
     const c = withEvent({
       channels: [

@@ -48,6 +48,9 @@ function fakeDb(state: {
   /** Reading vault.decrypted_secrets fails with this message. */
   vaultError?: string;
   policies?: string[];
+  /** realtime.messages: postgres may INSERT; today's partition exists. */
+  realtimeInsert?: boolean;
+  todayPartition?: boolean;
   overdue?: number;
   failed?: number;
   failedOcc?: number;
@@ -104,6 +107,15 @@ function fakeDb(state: {
       return Object.entries(s.secrets).map(([name, value]) => ({ name, value }));
     }
     if (sql.includes('from pg_policies')) return s.policies.map((policyname) => ({ policyname }));
+    if (sql.includes("has_table_privilege('postgres', 'realtime.messages', 'INSERT')"))
+      return [
+        {
+          exists: true,
+          postgresInsert: state.realtimeInsert ?? true,
+          partition: 'messages_2026_12_02',
+          todayPartition: state.todayPartition ?? true,
+        },
+      ];
     if (sql.includes('from dispatch.receipts')) return [{ failed: s.failed, overdue: s.overdue }];
     if (sql.includes('from dispatch.occurrences')) return [{ n: s.failedOcc }];
     if (sql.includes('reconcile_counters')) return s.drift;
@@ -280,6 +292,26 @@ describe('supadispatch doctor', () => {
     );
   });
 
+  it('realtime.messages: a revoked INSERT for postgres fails, a missing partition for today warns', async () => {
+    const healthy = formatChecks(await runChecks(fakeDb({}), config, '0.1.0'));
+    assert.match(healthy.text, /✓ postgres can INSERT into realtime\.messages — yes\n/);
+    assert.match(
+      healthy.text,
+      /✓ realtime\.messages partition for today \(UTC\) — realtime\.messages_2026_12_02\n/,
+    );
+    const db = fakeDb({ realtimeInsert: false, todayPartition: false });
+    const { text, failed } = formatChecks(await runChecks(db, config, '0.1.0'));
+    assert.equal(failed, 1, text);
+    assert.match(
+      text,
+      /✗ postgres can INSERT into realtime\.messages — no: every broadcast of the core fails \(a WARNING each\)\n {4}fix: as supabase_admin .*grant select, insert, update on realtime\.messages to postgres;/,
+    );
+    assert.match(
+      text,
+      /! realtime\.messages partition for today \(UTC\) — no realtime\.messages_2026_12_02: broadcasts are dropped .* until a Realtime client connects\n {4}fix: open the app/,
+    );
+  });
+
   it('names the realtime guard policies that are missing (the read policy alone is not enough)', async () => {
     const db = fakeDb({ policies: ['dispatch_read'] });
     const { text } = formatChecks(await runChecks(db, config, '0.1.0'));
@@ -427,7 +459,10 @@ describe('supadispatch doctor', () => {
 
   it('looks for the realtime policies the core creates on realtime.messages, no more, no fewer', async () => {
     const { sql } = await loadCore();
-    const created = new Set([...sql.matchAll(/create policy (\w+) on realtime\.messages/g)].map((m) => m[1]));
+    // dispatch.realtime_policy_defs(): one `('<name>', <permissive>, '<command>', ...)` row per policy
+    const created = new Set(
+      [...sql.matchAll(/\('(dispatch_\w+)', (?:true|false), '(?:select|insert)'/g)].map((m) => m[1]),
+    );
     assert.deepEqual([...created].sort(), [...REALTIME_POLICIES].sort());
   });
 

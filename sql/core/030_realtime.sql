@@ -19,9 +19,13 @@ $$;
 -- Broadcasts, one or many at once: one INSERT into realtime.messages -- the same rows realtime.send
 -- writes (extension broadcast, private, an `id` added to payloads without one) -- inside one
 -- exception block, so a statement costs one subtransaction however many messages it sends, and no
--- realtime.send call per message. If the insert fails (say, a missing partition or a changed table),
--- each message goes through realtime.send, which turns errors into warnings: a broadcast never
--- aborts the transaction that sends it.
+-- realtime.send call per message. If the insert fails (say, a changed table), each message goes
+-- through realtime.send, which turns errors into warnings: a broadcast never aborts the transaction
+-- that sends it.
+-- Except when there is no partition for now(): hosted Realtime creates the daily partitions only for
+-- tenants with a connected client (RT tenants/connect.ex, janitor.ex), so an idle project has none
+-- for today, and realtime.send would fail the same way for each message. Then nobody is listening
+-- anyway: the messages are dropped with one WARNING per transaction, no per-message fallback.
 create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -36,6 +40,14 @@ begin
            case when t.payload ? 'id' then t.payload else t.payload || jsonb_build_object('id', gen_random_uuid()) end, true
     from unnest(p_topics, p_events, p_payloads) as t(topic, event, payload);
   exception when others then
+    if sqlstate = '23514' and sqlerrm like 'no partition of relation%' then
+      if coalesce(current_setting('dispatch.no_partition_warned', true), '') = '' then
+        perform set_config('dispatch.no_partition_warned', 'on', true);
+        raise warning 'supadispatch: realtime.messages has no partition for %; broadcasts dropped (no Realtime client has connected to this project recently: Realtime creates the partitions when one connects)',
+          (now() at time zone 'utc')::date;
+      end if;
+      return;
+    end if;
     for i in 1 .. cardinality(p_topics) loop
       perform realtime.send(p_payloads[i], p_events[i], p_topics[i], true);
     end loop;
@@ -72,34 +84,149 @@ $$;
 --                        evaluate it; members of authenticated are left to dispatch_read_guard.
 --   dispatch_send_guard (restrictive, INSERT, public): nobody but the database (owner postgres,
 --                        BYPASSRLS) sends on dispatch:* topics.
--- Creating policies on realtime.messages needs supautils' policy grant (hosted) or the table owner;
--- where neither is available this returns false with a WARNING instead of failing the install, and can
--- be re-run by a privileged role: select dispatch.install_realtime_policies();
+create or replace function dispatch.realtime_policy_defs()
+returns table (name text, permissive boolean, cmd text, role_name text, using_expr text, check_expr text)
+language sql immutable set search_path = '' as $$
+  values
+    ('dispatch_read', true, 'select', 'authenticated',
+     $e$extension = 'broadcast' and topic like 'dispatch:%' and dispatch.can_read_topic(topic)$e$, null::text),
+    ('dispatch_read_guard', false, 'select', 'authenticated',
+     $e$topic not like 'dispatch:%' or dispatch.can_read_topic(topic)$e$, null),
+    ('dispatch_read_guard_public', false, 'select', 'public',
+     $e$topic not like 'dispatch:%' or pg_catalog.pg_has_role('authenticated', 'member')$e$, null),
+    ('dispatch_send_guard', false, 'insert', 'public', null, $e$topic not like 'dispatch:%'$e$)
+$$;
+
+create or replace function dispatch.realtime_policy_sql(p_table text, p_name text, p_permissive boolean, p_cmd text,
+  p_role text, p_using text, p_check text) returns text
+language sql immutable set search_path = '' as $$
+  select format('create policy %I on %s as %s for %s to %s', p_name, p_table,
+                case when p_permissive then 'permissive' else 'restrictive' end, p_cmd, p_role)
+         || coalesce(' using (' || p_using || ')', '') || coalesce(' with check (' || p_check || ')', '')
+$$;
+
+-- Do the policies on realtime.messages already say what realtime_policy_defs() says? Compared with
+-- the same policies on a temporary table of the same columns (the server deparses both alike, on
+-- any version); no lock on realtime.messages or auth.
+create or replace function dispatch.realtime_policies_match() returns boolean
+language plpgsql set search_path = '' as $$
+declare
+  d record;
+  -- One probe table per role: a temporary table can only be dropped by its owner, and the install,
+  -- a test or tick may call this as different roles in one transaction.
+  v_probe text := 'pg_temp.' || quote_ident('dispatch_policy_probe_' || current_user::regrole::oid::text);
+  v_match boolean;
+begin
+  if to_regclass('realtime.messages') is null then
+    return false;
+  end if;
+  if exists (select from pg_catalog.pg_policy where polrelid = 'realtime.messages'::regclass
+             and polname = 'dispatch_read_guard_anon') then  -- 0.1.0's, replaced by _public
+    return false;
+  end if;
+  if to_regclass(v_probe) is not null then
+    execute 'drop table ' || v_probe;
+  end if;
+  execute 'create temporary table ' || v_probe || ' (topic text, extension text) on commit drop';
+  for d in select * from dispatch.realtime_policy_defs() loop
+    execute dispatch.realtime_policy_sql(v_probe, d.name, d.permissive, d.cmd, d.role_name, d.using_expr, d.check_expr);
+  end loop;
+  select not exists (
+    select from dispatch.realtime_policy_defs() def
+    join pg_catalog.pg_policy t on t.polrelid = to_regclass(v_probe) and t.polname = def.name
+    left join pg_catalog.pg_policy r on r.polrelid = 'realtime.messages'::regclass and r.polname = def.name
+    where r.oid is null
+       or r.polpermissive <> t.polpermissive or r.polcmd <> t.polcmd or r.polroles <> t.polroles
+       or pg_catalog.pg_get_expr(r.polqual, r.polrelid) is distinct from pg_catalog.pg_get_expr(t.polqual, t.polrelid)
+       or pg_catalog.pg_get_expr(r.polwithcheck, r.polrelid) is distinct from pg_catalog.pg_get_expr(t.polwithcheck, t.polrelid))
+  into v_match;
+  execute 'drop table ' || v_probe;
+  return v_match;
+end
+$$;
+
+-- Creates (or re-creates) the policies when they differ from realtime_policy_defs(); when they match,
+-- it does no DDL at all. Policy DDL on realtime.messages takes, through supautils' policy grants,
+-- ACCESS EXCLUSIVE on auth.audit_log_entries, identities, refresh_tokens, sessions, users and
+-- realtime.messages until commit (sign-ins, token refreshes and channel joins wait): so it waits at
+-- most `realtime_policy_lock_timeout` (setting, default 3s) for those locks, and gives up with a
+-- WARNING rather than queueing every sign-in behind it; dispatch.tick() tries again.
+-- Creating policies on realtime.messages needs supautils' policy grant (hosted; emulated by the local
+-- stack) or the table owner; without either this returns false with a WARNING instead of failing the
+-- install, and can be re-run by a privileged role: select dispatch.install_realtime_policies();
 create or replace function dispatch.install_realtime_policies() returns boolean
 language plpgsql set search_path = '' as $$
+declare
+  d record;
+  v_lock_timeout text := current_setting('lock_timeout');
 begin
   if to_regclass('realtime.messages') is null then
     raise warning 'supadispatch: realtime.messages does not exist; realtime policies not installed';
     return false;
   end if;
+  if dispatch.realtime_policies_match() then
+    delete from dispatch.settings where key = 'realtime_policies_pending';
+    return true;
+  end if;
+  perform set_config('lock_timeout',
+    coalesce(dispatch.setting('realtime_policy_lock_timeout') #>> '{}', '3s'), true);
   begin
-    execute 'drop policy if exists dispatch_read on realtime.messages';
-    execute $p$create policy dispatch_read on realtime.messages as permissive for select to authenticated
-      using (extension = 'broadcast' and topic like 'dispatch:%' and dispatch.can_read_topic(topic))$p$;
-    execute 'drop policy if exists dispatch_read_guard on realtime.messages';
-    execute $p$create policy dispatch_read_guard on realtime.messages as restrictive for select to authenticated
-      using (topic not like 'dispatch:%' or dispatch.can_read_topic(topic))$p$;
     execute 'drop policy if exists dispatch_read_guard_anon on realtime.messages';  -- 0.1.0, replaced by _public
-    execute 'drop policy if exists dispatch_read_guard_public on realtime.messages';
-    execute $p$create policy dispatch_read_guard_public on realtime.messages as restrictive for select to public
-      using (topic not like 'dispatch:%' or pg_catalog.pg_has_role('authenticated', 'member'))$p$;
-    execute 'drop policy if exists dispatch_send_guard on realtime.messages';
-    execute $p$create policy dispatch_send_guard on realtime.messages as restrictive for insert to public
-      with check (topic not like 'dispatch:%')$p$;
-  exception when insufficient_privilege then
-    raise warning 'supadispatch: realtime policies not installed (%): run select dispatch.install_realtime_policies() as the owner of realtime.messages', sqlerrm;
-    return false;
+    for d in select * from dispatch.realtime_policy_defs() loop
+      execute format('drop policy if exists %I on realtime.messages', d.name);
+      execute dispatch.realtime_policy_sql('realtime.messages', d.name, d.permissive, d.cmd, d.role_name,
+                                           d.using_expr, d.check_expr);
+    end loop;
+  exception
+    when insufficient_privilege then
+      perform set_config('lock_timeout', v_lock_timeout, true);
+      raise warning 'supadispatch: realtime policies not installed (%): run select dispatch.install_realtime_policies() as the owner of realtime.messages', sqlerrm;
+      return false;
+    when lock_not_available or deadlock_detected then
+      perform set_config('lock_timeout', v_lock_timeout, true);
+      perform dispatch.set_setting('realtime_policies_pending', 'true');
+      raise warning 'supadispatch: realtime policies not installed: % (Auth or Realtime held the locks); dispatch.tick() retries, or run select dispatch.install_realtime_policies()', sqlerrm;
+      return false;
   end;
+  perform set_config('lock_timeout', v_lock_timeout, true);
+  delete from dispatch.settings where key = 'realtime_policies_pending';
+  return true;
+end
+$$;
+
+-- The install's policy step runs at COMMIT, not where the install runs: a migration that installs
+-- the core then registers counters would otherwise hold the auth locks of the policy DDL through
+-- reconcile_counters and drain (sign-ins stalled for the whole migration; an app write with a foreign
+-- key to auth.users deadlocking against it). A deferred constraint trigger on this table runs after
+-- every statement of the transaction, just before commit; the row is gone when it commits.
+create table if not exists dispatch.deferred_installs (
+  task text primary key check (task in ('realtime_policies'))
+);
+
+create or replace function dispatch.run_deferred_install() returns trigger
+language plpgsql set search_path = '' as $$
+begin
+  delete from dispatch.deferred_installs where task = new.task;
+  if new.task = 'realtime_policies' then
+    perform dispatch.install_realtime_policies();
+  end if;
+  return null;
+end
+$$;
+
+drop trigger if exists deferred_installs_run on dispatch.deferred_installs;
+create constraint trigger deferred_installs_run after insert on dispatch.deferred_installs
+  deferrable initially deferred for each row execute function dispatch.run_deferred_install();
+
+-- Called by the install: nothing when the policies match (the usual re-install takes no lock on
+-- auth or realtime), else the policy step at commit.
+create or replace function dispatch.install_realtime_policies_at_commit() returns boolean
+language plpgsql set search_path = '' as $$
+begin
+  if to_regclass('realtime.messages') is null or dispatch.realtime_policies_match() then
+    return false;
+  end if;
+  insert into dispatch.deferred_installs (task) values ('realtime_policies') on conflict do nothing;
   return true;
 end
 $$;

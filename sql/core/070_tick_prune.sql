@@ -12,6 +12,13 @@ declare
   v_batch integer;
   v_max integer := greatest(dispatch.setting_int('tick_drain_max', 5000)::integer, 0);
 begin
+  -- Realtime policies the install could not create (the auth locks were busy): a run that creates
+  -- them holds those locks until it commits, so it returns at once and leaves the drain to the next.
+  if dispatch.setting('realtime_policies_pending') is not null then
+    if dispatch.install_realtime_policies() then
+      return jsonb_build_object('realtime_policies', 'installed');
+    end if;
+  end if;
   while v_drained < v_max loop
     v_batch := dispatch.drain(least(500, v_max - v_drained));
     exit when v_batch = 0;
@@ -38,6 +45,7 @@ declare
   v_attempts integer;
   v_notifications integer;
   v_occurrences integer;
+  v_cron_runs integer := 0;
 begin
   delete from dispatch.attempts where id in (
     select id from dispatch.attempts
@@ -62,6 +70,17 @@ begin
       and read_at < now() - dispatch.setting_interval('prune_read_notifications_after', '90 days') limit v_batch);
   get diagnostics v_notifications = row_count;
 
+  -- pg_cron never trims cron.job_run_details: one row per run (1,440 a day for a job each minute).
+  -- Only this plugin's jobs' rows; runs still in progress (no end_time) are kept.
+  if to_regclass('cron.job_run_details') is not null then
+    execute $q$delete from cron.job_run_details where runid in (
+        select d.runid from cron.job_run_details d join cron.job j on j.jobid = d.jobid
+        where j.jobname in ('dispatch-tick', 'dispatch-prune') and d.end_time is not null
+          and d.end_time < now() - $1 limit $2)$q$
+      using dispatch.setting_interval('prune_cron_runs_after', '7 days'), v_batch;
+    get diagnostics v_cron_runs = row_count;
+  end if;
+
   delete from dispatch.occurrences where id in (
     select o.id from dispatch.occurrences o
     where o.created_at < now() - dispatch.setting_interval('prune_occurrences_after', '30 days')
@@ -71,7 +90,8 @@ begin
   get diagnostics v_occurrences = row_count;
 
   return jsonb_build_object('receipts', v_receipts, 'failed_receipts', v_failed, 'attempts', v_attempts,
-                            'notifications', v_notifications, 'occurrences', v_occurrences);
+                            'notifications', v_notifications, 'occurrences', v_occurrences,
+                            'cron_runs', v_cron_runs);
 end
 $$;
 
@@ -88,5 +108,27 @@ begin
   perform cron.schedule('dispatch-prune', coalesce(dispatch.setting('prune_schedule') #>> '{}', '17 3 * * *'),
                         'select dispatch.prune()');
   return true;
+end
+$$;
+
+-- The uninstall side: unschedule tick and prune. cron.unschedule raises for a job that does not
+-- exist (facts §6), so each is looked up first (and by this role, as cron.unschedule(name) only sees
+-- the caller's jobs). Returns how many were unscheduled; 0 without pg_cron.
+create or replace function dispatch.unschedule_jobs() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_name text;
+  v_count integer := 0;
+begin
+  if to_regclass('cron.job') is null then
+    return 0;
+  end if;
+  foreach v_name in array array['dispatch-tick', 'dispatch-prune'] loop
+    if exists (select from cron.job where jobname = v_name and username = current_user) then
+      perform cron.unschedule(v_name);
+      v_count := v_count + 1;
+    end if;
+  end loop;
+  return v_count;
 end
 $$;

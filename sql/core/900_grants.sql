@@ -78,9 +78,10 @@ $$;
 
 select dispatch.apply_grants();
 
+-- At commit, and only when they differ (030_realtime.sql: the policy DDL locks Auth on hosted).
 do $$
 begin
-  perform dispatch.install_realtime_policies();
+  perform dispatch.install_realtime_policies_at_commit();
 end
 $$;
 

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
+import { partitionMode } from './partitions.ts';
 
 /**
  * Makes a plain PostgreSQL 15 look like a hosted Supabase database: roles, schemas (auth,
@@ -31,6 +32,8 @@ export async function applyBootstrap(adminDbUrl: string, log: Logger): Promise<v
   const client = new pg.Client({ connectionString: adminDbUrl });
   await client.connect();
   try {
+    // Read by 200_realtime.sql: in on-connect mode it makes no partition (see db/partitions.ts).
+    await client.query(`select set_config('supadispatch.realtime_partitions', $1, false)`, [partitionMode()]);
     for (const file of bootstrapFiles()) {
       const sql = readFileSync(join(bootstrapDir, file), 'utf8');
       try {

@@ -145,6 +145,24 @@ export function ensureCluster(options: ClusterOptions): boolean {
   return true;
 }
 
+/**
+ * Server options given on every start (so existing clusters get them too).
+ *
+ * `cron.host`: pg_cron runs each job over a libpq connection to `cron.host` (default `localhost`) as
+ * the job's owner, without a password. Hosted trusts loopback connections (supabase/postgres
+ * pg_hba.conf.j2: `host all all 127.0.0.1/32 trust`), so jobs run there; this stack asks for a
+ * password on TCP (the machine is shared), so pg_cron's TCP connection failed and no job ever ran.
+ * The unix socket directory is private to the server's OS user and trusted: jobs connect there.
+ * `cron.use_background_workers` stays off, as on hosted.
+ */
+export function startOptions(runDir: string): string {
+  // pg_ctl hands these to a shell: quote the path, and refuse what would escape the quotes.
+  if (/["\\$`]/.test(runDir)) {
+    throw new Error(`the stack's run directory ${runDir} must not contain ", \\, $ or \``);
+  }
+  return `-c "cron.host=${runDir}"`;
+}
+
 export function startCluster(options: ClusterOptions): void {
   const owner = serverOsUser();
   // Private: the unix socket there accepts local connections without a password (trust).
@@ -154,6 +172,8 @@ export function startCluster(options: ClusterOptions): void {
     options.dataDir,
     '-l',
     options.logFile,
+    '-o',
+    startOptions(options.runDir),
     '-w',
     '-t',
     '60',

@@ -10,6 +10,23 @@ import type { LocalService, StackContext } from '../context.ts';
 
 type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.ClientBase, 'query'>;
 
+/**
+ * When the stack makes partitions (`SUPADISPATCH_REALTIME_PARTITIONS`):
+ * - `always` (default): at every start and from the janitor, whether or not a client is connected;
+ * - `on-connect`: as hosted Realtime does, only when a Realtime client connects (RT
+ *   tenants/connect.ex, janitor.ex): an idle stack, like an idle hosted project, has no partition
+ *   for today, and inserts into realtime.messages fail until a client connects. For trying the core
+ *   (and an app) the way an idle project behaves.
+ */
+export type PartitionMode = 'always' | 'on-connect';
+
+export function partitionMode(env: NodeJS.ProcessEnv = process.env): PartitionMode {
+  const value = env.SUPADISPATCH_REALTIME_PARTITIONS?.trim();
+  if (!value || value === 'always') return 'always';
+  if (value === 'on-connect') return 'on-connect';
+  throw new Error(`SUPADISPATCH_REALTIME_PARTITIONS must be "always" or "on-connect", not "${value}"`);
+}
+
 const dayMs = 24 * 60 * 60 * 1000;
 
 function utcDay(date: Date): Date {
@@ -81,7 +98,8 @@ export function createRealtimePartitionJanitor(options: { intervalMs?: number } 
   let timer: NodeJS.Timeout | undefined;
   let ctx: StackContext | undefined;
   const run = async (): Promise<void> => {
-    if (!ctx) return;
+    // on-connect: the Realtime service makes them when a client connects (realtime/index.ts).
+    if (!ctx || partitionMode() === 'on-connect') return;
     try {
       const result = await ensureRealtimePartitions(ctx.adminPool);
       if (result.created.length || result.dropped.length) {

@@ -385,9 +385,21 @@ export class Connection implements SocketConn {
     }
   }
 
-  /** Server shutdown: close the socket like a restarting Realtime (clients reconnect). */
-  shutdown(): void {
+  /**
+   * Server shutdown: close the socket like a restarting Realtime (clients reconnect). A client that
+   * does not answer the close frame (a busy or gone peer) would keep the socket for ws's 30 s close
+   * timeout, and `local stop` with it: after `graceMs` the socket is destroyed. Resolves once closed.
+   */
+  shutdown(graceMs = 500): Promise<void> {
     this.teardown();
-    this.ws.close(1001, 'server shutting down');
+    if (this.ws.readyState === this.ws.CLOSED) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.ws.terminate(), graceMs);
+      this.ws.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.ws.close(1001, 'server shutting down');
+    });
   }
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { LocalService, StackContext } from '../context.ts';
+import { ensureRealtimePartitions, partitionMode } from '../db/partitions.ts';
 import { HttpError, sendJson } from '../http.ts';
 import { checkToken } from './auth.ts';
 import { ChangeFeed } from './changes/feed.ts';
@@ -63,7 +64,7 @@ export function createRealtimeService(): RealtimeService {
     },
 
     async stop() {
-      for (const conn of connections) conn.shutdown();
+      await Promise.all([...connections].map((conn) => conn.shutdown()));
       connections.clear();
       await listener?.stop();
       await changes?.stop();
@@ -119,6 +120,13 @@ export function createRealtimeService(): RealtimeService {
           return;
         }
         const deps = { ctx, hub, changes };
+        // Hosted Realtime makes the tenant's partitions when a client connects (tenants/connect.ex).
+        if (partitionMode() === 'on-connect') {
+          const context = ctx;
+          void ensureRealtimePartitions(context.adminPool).catch((error) =>
+            context.log('realtime', 'realtime partitions on connect failed', error),
+          );
+        }
         wss.handleUpgrade(req, socket, head, (ws) => {
           const conn = new Connection(ws, vsn, apikey, deps);
           connections.add(conn);

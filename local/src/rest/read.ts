@@ -7,7 +7,7 @@ import { Params, qualified } from './query/fragment.ts';
 import { type Level, type Planner, planLevel } from './query/plan.ts';
 import { rowsSql } from './query/rows.ts';
 import { type ApiRequest, countWanted } from './request.ts';
-import { contentRange, type Reply, singularityError } from './response.ts';
+import { contentRange, csvContentType, type Reply, singularityError } from './response.ts';
 import type { Relation, SchemaCache } from './schema-cache.ts';
 import { requestTransaction } from './tx.ts';
 
@@ -27,6 +27,12 @@ export interface ReadOptions {
   isWrite?: boolean;
   /** Upserts: whether any row was inserted (rather than updated) decides 201 vs 200. */
   insertedSql?: string;
+  /**
+   * `Accept: text/csv`: the body as PostgREST writes it, in SQL: a header of the row keys, then each
+   * row's `row(...)::text` without its parentheses (timestamps, arrays and json in their text form,
+   * quoted as composite output quotes them).
+   */
+  csv?: boolean;
 }
 
 export interface ReadResult {
@@ -103,14 +109,19 @@ export async function readReply(read: PlannedRead, options: ReadOptions = {}): P
   let limit = Number.isFinite(upper) ? Math.max(0, upper - lower + 1) : undefined;
   const maxRows = rest.api.maxRows;
   if (!options.isWrite && maxRows > 0) limit = limit === undefined ? maxRows : Math.min(limit, maxRows);
-  const rows = rowsSql(level, params, planner, { limit, offset: lower, noFilters: options.noFilters });
+  const csv = options.csv === true && !request.accept.single && !options.forceObject;
+  const rows = rowsSql(level, params, planner, { limit, offset: lower, noFilters: options.noFilters, csv });
   const wantCount = countWanted(request);
   const countSql = wantCount
     ? `(select count(*) from (${rowsSql(level, params, planner, { countOnly: true, noFilters: options.noFilters })}) as "pgrst_c")`
     : 'null';
   let agg = `coalesce(json_agg("pgrst_t"."pgrst_row"), '[]'::json)`;
   if (request.accept.stripNulls) agg = `json_strip_nulls(${agg})`;
-  const sql = `${options.prefix ?? ''} select count(*) as "page", ${countSql} as "total", ${agg}::text as "body",
+  const bodySql = csv
+    ? `coalesce((select string_agg("k", ',') from json_object_keys((${agg})->0) as "k"), '') || chr(10) ||
+       coalesce(string_agg(substring("pgrst_t"."pgrst_csv", 2, length("pgrst_t"."pgrst_csv") - 2), chr(10)), '')`
+    : `${agg}::text`;
+  const sql = `${options.prefix ?? ''} select count(*) as "page", ${countSql} as "total", ${bodySql} as "body",
       (${agg}->0)::text as "first", ${options.insertedSql ?? 'true'} as "inserted" from (${rows}) as "pgrst_t"`;
   const result = await client.query(sql, params.values);
   const row = result.rows[0];
@@ -133,7 +144,7 @@ export async function tableRead(
   const levelParams = levelParamsFrom(request.query, new Set());
   return requestTransaction(rest, request, true, async (client) => {
     const read = await planRead(rest, client, request, { cache, rel, items, levelParams });
-    const { page, total, body, lower } = await readReply(read);
+    const { page, total, body, lower } = await readReply(read, { csv: request.accept.csv });
     let status = 200;
     if (total !== null) {
       if (lower > total && !(lower === 0 && total === 0)) {
@@ -150,6 +161,7 @@ export async function tableRead(
       status,
       body,
       headers: { 'content-range': contentRange(lower, page, total) },
+      ...(request.accept.csv && !request.accept.single ? { contentType: csvContentType } : {}),
     };
   });
 }

@@ -12,6 +12,7 @@ export interface Reply {
 }
 
 const jsonType = 'application/json; charset=utf-8';
+export const csvContentType = 'text/csv; charset=utf-8';
 
 export function contentRange(lower: number, count: number, total: number | null): string {
   const totalText = total === null ? '*' : String(total);
@@ -44,8 +45,14 @@ function toCsv(jsonText: string): string {
 /** A handler's reply as the client gets it: CSV when asked for, and `Preference-Applied`. */
 export function finishReply(request: ApiRequest, handled: Reply): Reply {
   let reply = handled;
-  if (reply.body !== undefined && request.accept.csv && reply.body.startsWith('[')) {
-    reply = { ...reply, body: toCsv(reply.body), contentType: 'text/csv; charset=utf-8' };
+  // Table reads render CSV in SQL (read.ts); the rest (RPC, writes' representation) from their JSON.
+  if (
+    reply.body !== undefined &&
+    request.accept.csv &&
+    reply.contentType === undefined &&
+    reply.body.startsWith('[')
+  ) {
+    reply = { ...reply, body: toCsv(reply.body), contentType: csvContentType };
   }
   const applied = ['return', 'count', 'resolution', 'missing']
     .filter((k) => request.prefer.has(k))

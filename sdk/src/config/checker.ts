@@ -68,6 +68,24 @@ export class Checker {
     return t;
   }
 
+  /**
+   * A table whose changes are captured (an event's or a counter's `table`). Never one of Supabase
+   * Auth's: capture copies whole rows into `dispatch.changes` and occurrences, where admins read
+   * them, and `auth.users` rows hold the password hash and the confirmation, recovery and email-change
+   * tokens; on hosted, re-creating the capture triggers there also takes supautils' locks on Auth.
+   */
+  sourceTable(value: unknown, path: Path): TableRef | undefined {
+    const t = this.table(value, path);
+    if (t?.schema === 'auth') {
+      this.add(
+        path,
+        `"${t.schema}.${t.name}" belongs to Supabase Auth and cannot be a source: its rows carry password hashes and tokens, which capture would copy into dispatch.changes. Use a table of your own, e.g. "public.profiles" (one row per user, filled by a trigger on auth.users), and point this at it`,
+      );
+      return undefined;
+    }
+    return t;
+  }
+
   /** With known columns (a database was introspected), the table must exist. */
   knownTable(t: TableRef, path: Path): void {
     const known = this.options.columns;

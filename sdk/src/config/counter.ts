@@ -26,7 +26,7 @@ export function counter(
   const ok = c.parse(counterShape, value, path);
   if (!ok) return undefined;
   const n0 = c.issues.length;
-  const table = c.table(ok.table, [...path, 'table']);
+  const table = c.sourceTable(ok.table, [...path, 'table']);
   const key = ok.key !== undefined ? c.column(ok.key, [...path, 'key'], table) : 'id';
   const where = ok.where !== undefined ? counterCondition(c, ok.where, [...path, 'where'], table) : undefined;
   const scope = counterScope(c, ok.scope, [...path, 'scope'], table, audiences);

@@ -38,7 +38,7 @@ export function event(
   const ok = c.parse(eventShape, value, path);
   if (!ok) return undefined;
   const n0 = c.issues.length;
-  const table = ok.table !== undefined ? c.table(ok.table, [...path, 'table']) : undefined;
+  const table = ok.table !== undefined ? c.sourceTable(ok.table, [...path, 'table']) : undefined;
   const on = [...new Set(toArray(ok.on))].sort((a, b) => OPERATIONS.indexOf(a) - OPERATIONS.indexOf(b));
   if (ok.table !== undefined && on.length === 0)
     c.add([...path, 'on'], 'is required with table: "insert", "update", "delete" or a list');

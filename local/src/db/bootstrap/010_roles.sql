@@ -51,18 +51,15 @@ grant pg_monitor, pg_read_all_data, pg_signal_backend to postgres;
 grant supabase_functions_admin, supabase_superuser to postgres;
 grant anon, authenticated, service_role to supabase_realtime_admin;
 grant pg_read_all_data to supabase_read_only_user;
--- Hosted revoked these from postgres (m/20250421, RT m/20260707); undo an older bootstrap.
--- supabase_realtime_admin is the exception: on hosted, supautils lets postgres create policies on
--- realtime.messages (how private channels are authorized) although it does not own the table.
--- Plain PostgreSQL only lets the owner (or a member of the owning role) do that, so postgres keeps
--- membership here. The cost, documented in docs/local-stack.md: postgres could also alter or drop
--- realtime.messages locally, which hosted refuses.
-grant supabase_realtime_admin to postgres;
+-- Hosted revoked these from postgres (m/20250421, RT m/20260707); undo an older bootstrap, which
+-- kept postgres a member of supabase_realtime_admin to let it create policies on realtime.messages.
+-- Policy DDL by postgres on the tables of supautils' policy_grants now goes through the emulation in
+-- 700_supautils_policy_grants.sql (locks and a membership for that one command), as on hosted.
 do $$
 declare
   r text;
 begin
-  foreach r in array array['supabase_auth_admin', 'supabase_storage_admin', 'supabase_admin'] loop
+  foreach r in array array['supabase_auth_admin', 'supabase_storage_admin', 'supabase_realtime_admin', 'supabase_admin'] loop
     if pg_has_role('postgres', r, 'MEMBER') and exists (
       select from pg_auth_members m
       where m.roleid = (select oid from pg_roles where rolname = r)

@@ -139,9 +139,11 @@ end $$;
 alter sequence auth.refresh_tokens_id_seq owner to supabase_auth_admin;
 grant all on all sequences in schema auth to postgres, dashboard_user;
 
--- JWT helpers (AU m/20220224000811, m/20220531): sql STABLE, EXECUTE to PUBLIC.
+-- JWT helpers (AU m/20220224000811, m/20220531): sql STABLE, EXECUTE to PUBLIC, `set search_path to ''`
+-- as hosted declares them (which also keeps the planner from inlining them, as there).
 create or replace function auth.uid() returns uuid
 language sql stable
+set search_path to ''
 as $$
   select coalesce(
     nullif(current_setting('request.jwt.claim.sub', true), ''),
@@ -152,6 +154,7 @@ comment on function auth.uid() is 'Deprecated. Use auth.jwt() -> ''sub'' instead
 
 create or replace function auth.role() returns text
 language sql stable
+set search_path to ''
 as $$
   select coalesce(
     nullif(current_setting('request.jwt.claim.role', true), ''),
@@ -162,6 +165,7 @@ comment on function auth.role() is 'Deprecated. Use auth.jwt() -> ''role'' inste
 
 create or replace function auth.email() returns text
 language sql stable
+set search_path to ''
 as $$
   select coalesce(
     nullif(current_setting('request.jwt.claim.email', true), ''),
@@ -172,6 +176,7 @@ comment on function auth.email() is 'Deprecated. Use auth.jwt() -> ''email'' ins
 
 create or replace function auth.jwt() returns jsonb
 language sql stable
+set search_path to ''
 as $$
   select coalesce(
     nullif(current_setting('request.jwt.claim', true), ''),

@@ -4,8 +4,7 @@ create schema if not exists realtime authorization supabase_admin;
 grant usage on schema realtime to anon, authenticated, service_role;
 grant usage on schema realtime to postgres with grant option;
 revoke create on schema realtime from postgres;
--- USAGE only: postgres is a member of supabase_realtime_admin (see 010_roles.sql, standing in for
--- supautils' policy grant), and must still not create objects in realtime, as on hosted.
+-- USAGE only: the owner of the Realtime objects must not create objects in realtime here either.
 grant usage on schema realtime to supabase_realtime_admin;
 revoke create on schema realtime from supabase_realtime_admin;
 
@@ -30,7 +29,9 @@ revoke delete, truncate on realtime.messages from postgres, anon, authenticated,
 
 -- Daily UTC partitions messages_YYYY_MM_DD, yesterday .. today+3; drop those older than 3 days
 -- (what the Realtime service's janitor does; the stack repeats this periodically, see
--- local/src/db/partitions.ts). No DEFAULT partition, as on hosted.
+-- local/src/db/partitions.ts). No DEFAULT partition, as on hosted. With
+-- SUPADISPATCH_REALTIME_PARTITIONS=on-connect (setting supadispatch.realtime_partitions) none is
+-- made here: the Realtime service makes them when a client connects, as hosted Realtime does.
 do $$
 declare
   today date := (now() at time zone 'utc')::date;
@@ -39,6 +40,7 @@ declare
   name text;
 begin
   for d in select generate_series(today - 1, today + 3, interval '1 day')::date loop
+    exit when coalesce(current_setting('supadispatch.realtime_partitions', true), '') = 'on-connect';
     name := 'messages_' || to_char(d, 'YYYY_MM_DD');
     if to_regclass('realtime.' || name) is null then
       execute format(
@@ -85,7 +87,7 @@ begin
     values (generated_id, final_payload, event, topic, private, 'broadcast');
   exception
     when others then
-      raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+      raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
   end;
 end;
 $$;
@@ -101,7 +103,7 @@ begin
     values (payload, event, topic, private, 'broadcast');
   exception
     when others then
-      raise warning 'ErrorSendingBroadcastMessage: %', sqlerrm;
+      raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
   end;
 end;
 $$;

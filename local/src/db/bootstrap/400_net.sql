@@ -151,8 +151,17 @@ begin
 end;
 $$;
 
--- pg_net >= 0.12: SECURITY INVOKER functions, EXECUTE, USAGE and table rights to PUBLIC.
+-- pg_net >= 0.12: SECURITY INVOKER functions, USAGE and table rights to PUBLIC. The request
+-- functions then pass through hosted's `grant_pg_net_access` event trigger (PG m/20250220): EXECUTE
+-- revoked from PUBLIC and granted to supabase_functions_admin, postgres and the API roles.
 grant usage on schema net to public;
 grant all on all tables in schema net to public;
 grant all on all sequences in schema net to public;
 grant execute on all functions in schema net to public;
+revoke execute on function net.http_get(text, jsonb, jsonb, integer),
+  net.http_post(text, jsonb, jsonb, jsonb, integer),
+  net.http_delete(text, jsonb, jsonb, integer, jsonb) from public;
+grant execute on function net.http_get(text, jsonb, jsonb, integer),
+  net.http_post(text, jsonb, jsonb, jsonb, integer),
+  net.http_delete(text, jsonb, jsonb, integer, jsonb)
+  to supabase_functions_admin, postgres, anon, authenticated, service_role;

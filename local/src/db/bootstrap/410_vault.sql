@@ -175,5 +175,10 @@ revoke all on function vault.create_secret(text, text, text, uuid) from public;
 revoke all on function vault.update_secret(uuid, text, text, text, uuid) from public;
 grant select, delete on vault.secrets, vault.decrypted_secrets to postgres with grant option;
 grant execute on function vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid) to postgres with grant option;
+-- service_role, as on hosted since supabase/postgres #1539: USAGE, SELECT and DELETE on the secrets,
+-- EXECUTE on create/update (no grant option).
+grant usage on schema vault to service_role;
+grant select, delete on vault.secrets, vault.decrypted_secrets to service_role;
+grant execute on function vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid) to service_role;
 -- The view decrypts through this function, and a view's functions are checked against its user.
-grant execute on function vault._decrypt(text) to postgres;
+grant execute on function vault._decrypt(text) to postgres, service_role;

@@ -1,5 +1,5 @@
 -- Roles and their flags, as on hosted Supabase (facts §1).
-select plan(27);
+select plan(28);
 
 select has_role(r) from unnest(array['postgres', 'anon', 'authenticated', 'service_role', 'authenticator',
   'supabase_admin', 'supabase_auth_admin', 'supabase_realtime_admin', 'supabase_storage_admin']) as r;
@@ -24,6 +24,8 @@ select ok(pg_has_role('postgres', r, 'MEMBER'), 'postgres is a member of ' || r)
   from unnest(array['anon', 'authenticated', 'service_role']) r;
 select ok(not pg_has_role('postgres', 'supabase_auth_admin', 'MEMBER'), 'postgres is not a member of supabase_auth_admin');
 select ok(not pg_has_role('postgres', 'supabase_admin', 'MEMBER'), 'postgres is not a member of supabase_admin');
+select ok(not pg_has_role('postgres', 'supabase_realtime_admin', 'MEMBER'),
+  'postgres is not a member of supabase_realtime_admin (Realtime m/20260707 revokes it)');
 
 select is(
   (select setting from pg_db_role_setting s, unnest(s.setconfig) setting

@@ -1,5 +1,6 @@
--- Vault stand-in: encrypted at rest, readable by postgres as on hosted, by no API role (facts §6).
-select plan(12);
+-- Vault stand-in: encrypted at rest, readable by postgres and service_role as on hosted (supabase/postgres
+-- #1539), by neither anon nor authenticated (facts §6).
+select plan(15);
 
 set local role postgres;
 select lives_ok($$select vault.create_secret('pgtap-secret-value', 'pgtap_secret', 'for pgTAP')$$, 'postgres creates a secret');
@@ -23,7 +24,12 @@ select throws_ok($$select * from vault.decrypted_secrets$$, '42501', null, 'auth
 select throws_ok($$select vault.create_secret('x')$$, '42501', null, 'authenticated cannot create secrets');
 reset role;
 set local role service_role;
-select throws_ok($$select * from vault.secrets$$, '42501', null, 'service_role cannot read vault.secrets');
+select is((select decrypted_secret from vault.decrypted_secrets where name = 'pgtap_secret'), 'changed',
+  'service_role reads the decrypted secret (hosted grants it since #1539)');
+select lives_ok($$select vault.update_secret((select id from vault.secrets where name = 'pgtap_secret'), 'again')$$,
+  'service_role updates a secret');
+select lives_ok($$delete from vault.secrets where name = 'pgtap_secret'$$, 'service_role deletes a secret');
+select throws_ok($$insert into vault.secrets (secret) values ('x')$$, '42501', null, 'service_role cannot insert directly');
 reset role;
 
 select * from finish();

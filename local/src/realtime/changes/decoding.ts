@@ -33,8 +33,23 @@ export function toRecord(tuple: RawTuple, types: Map<string, string>): Record<st
   return out;
 }
 
+/**
+ * A timestamp's text output (`2026-12-02 05:45:31.19+00`, DateStyle ISO) as `to_jsonb` writes it,
+ * which hosted Realtime sends and PostgREST returns: `2026-12-02T05:45:31.19+00:00` (timestamptz,
+ * offset as ±hh:mm[:ss]) or `2026-12-02T05:45:31.19` (timestamp). `infinity` and BC dates are left
+ * as they are, as to_jsonb leaves them.
+ */
+export function timestampToJson(type: 'timestamp' | 'timestamptz', raw: string): string {
+  const m = /^(\d{4,}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?)([+-]\d\d(?::\d\d){0,2})?$/.exec(raw);
+  if (!m) return raw;
+  const [, date, time, offset] = m;
+  if (type === 'timestamp' || !offset) return `${date}T${time}${offset ?? ''}`;
+  return `${date}T${time}${offset.length === 3 ? `${offset}:00` : offset}`;
+}
+
 function convertValue(type: string, raw: string | null): unknown {
   if (raw === null) return null;
+  if (type === 'timestamptz' || type === 'timestamp') return timestampToJson(type, raw);
   if (NUMERIC_TYPES.has(type)) {
     const n = Number(raw);
     return Number.isFinite(n) ? n : raw;

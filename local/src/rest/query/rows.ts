@@ -31,6 +31,17 @@ function jsonObject(pairs: [string, string][], params: Params): string {
 }
 
 function rowObject(level: Level, params: Params, planner: Planner): string {
+  return jsonObject(rowPairs(level, params, planner), params);
+}
+
+/** The row's values as a composite's text, `(1,"a b",{1,2})`: what PostgREST's CSV is made of. */
+function rowText(level: Level, params: Params, planner: Planner): string {
+  return `row(${rowPairs(level, params, planner)
+    .map(([, v]) => v)
+    .join(', ')})::text`;
+}
+
+function rowPairs(level: Level, params: Params, planner: Planner): [string, string][] {
   const pairs: [string, string][] = [];
   for (const item of level.items) {
     if (item.kind === 'star') {
@@ -51,7 +62,7 @@ function rowObject(level: Level, params: Params, planner: Planner): string {
       }
     }
   }
-  return jsonObject(pairs, params);
+  return pairs;
 }
 
 function outputKeys(level: Level): string[] {
@@ -106,6 +117,8 @@ export interface RowsSqlOptions {
   noFilters?: boolean;
   /** Replaces the row object in the select list (e.g. `ctid` for limited PATCH/DELETE). */
   selectList?: string;
+  /** Also select the row's values as `row(...)::text` ("pgrst_csv"), for `Accept: text/csv`. */
+  csv?: boolean;
 }
 
 /** `select <row json> as "pgrst_row" from <source> as t0 <lateral embeds> where … order by … limit … offset …` */
@@ -145,7 +158,8 @@ export function rowsSql(
     for (const cond of level.params.conds) where.push(conditionSql(level, cond, params, planner));
   const select = options.countOnly
     ? '1'
-    : (options.selectList ?? `${rowObject(level, params, planner)} as "pgrst_row"`);
+    : (options.selectList ??
+      `${rowObject(level, params, planner)} as "pgrst_row"${options.csv ? `, ${rowText(level, params, planner)} as "pgrst_csv"` : ''}`);
   let sql = `select ${select} from ${level.from} as ${ident(level.alias)}`;
   if (joins.length > 0) sql += ` ${joins.join(' ')}`;
   if (where.length > 0) sql += ` where ${where.join(' and ')}`;

@@ -6,6 +6,7 @@ export { type AudienceColumn, audienceColumnsCheck, audienceFilterColumns } from
 export type { Check, CheckContext, DoctorCheck, DoctorOptions, Query } from './check.ts';
 export { doctorCommand } from './command.ts';
 export { formatChecks } from './format.ts';
+export { realtimeMessagesCheck } from './realtime-messages.ts';
 export { REALTIME_POLICIES } from './realtime-policies.ts';
 export { runChecks } from './run.ts';
 export {

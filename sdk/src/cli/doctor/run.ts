@@ -8,6 +8,7 @@ import { countersCheck } from './counters.ts';
 import { extensionsCheck } from './extensions.ts';
 import { occurrencesCheck } from './occurrences.ts';
 import { processorsCheck } from './processors.ts';
+import { realtimeMessagesCheck } from './realtime-messages.ts';
 import { realtimePoliciesCheck } from './realtime-policies.ts';
 import { receiptsCheck } from './receipts.ts';
 import { triggersCheck } from './triggers.ts';
@@ -21,6 +22,7 @@ const checksOverTheCore: DoctorCheck[] = [
   extensionsCheck,
   vaultCheck,
   realtimePoliciesCheck,
+  realtimeMessagesCheck,
   receiptsCheck,
   occurrencesCheck,
   capturedChangesCheck,
