@@ -8,7 +8,8 @@ import type { PlotSpec } from '../support/report.ts';
 
 const W = 800;
 const H = 480;
-const M = { left: 72, right: 24, top: 48, bottom: 64 };
+const BASE = { left: 72, right: 24, top: 44, bottom: 64 };
+const LEGEND_ROW = 18;
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf'];
 
 const esc = (s: string) =>
@@ -21,7 +22,8 @@ export function niceTicks(lo: number, hi: number, count = 6): number[] {
   const pow = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) ?? raw;
   const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9 && ticks.length < 50; v += step)
+  const end = Math.ceil(hi / step - 1e-9) * step;
+  for (let v = Math.floor(lo / step + 1e-9) * step; v <= end + step * 1e-9 && ticks.length < 50; v += step)
     ticks.push(Number(v.toPrecision(12)));
   return ticks;
 }
@@ -34,6 +36,8 @@ const fmtTick = (v: number) =>
       : v.toPrecision(3).replace(/\.?0+$/, '');
 
 export function plotSvg(spec: PlotSpec): string {
+  // the legend sits in two columns between the title and the plot area, never over a curve
+  const M = { ...BASE, top: BASE.top + Math.ceil(spec.series.length / 2) * LEGEND_ROW + 6 };
   const all = spec.series.flatMap((s) => [
     ...s.points.map(([x, y]) => ({ x, y })),
     ...(s.band ?? []).flatMap(([x, lo, hi]) => [
@@ -100,10 +104,11 @@ export function plotSvg(spec: PlotSpec): string {
     if (pts.length <= 60)
       for (const [x, y] of pts)
         out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3.5" fill="${color}"/>`);
-    const ly = M.top + 8 + i * 18;
+    const ly = BASE.top + 10 + Math.floor(i / 2) * LEGEND_ROW;
+    const lx = M.left + (i % 2) * ((W - M.left - M.right) / 2);
     out.push(
-      `<rect x="${M.left + 12}" y="${ly - 6}" width="14" height="4" fill="${color}"/>`,
-      `<text x="${M.left + 32}" y="${ly}" font-size="12">${esc(s.label)}${band.length > 1 ? ' (band: min–max)' : ''}</text>`,
+      `<rect x="${lx}" y="${ly - 6}" width="14" height="4" fill="${color}"/>`,
+      `<text x="${lx + 20}" y="${ly}" font-size="12">${esc(s.label)}${band.length > 1 ? ' (band: min–max)' : ''}</text>`,
     );
   });
   out.push('</svg>');

@@ -98,5 +98,7 @@ export function replaceTable(markdown: string, block: string): string {
     throw new Error('bench/RESULTS.md: only one of the table markers is there; fix by hand');
   const lines = markdown.split('\n');
   const title = lines[0].startsWith('# ') ? 1 : 0;
-  return [...lines.slice(0, title), ...(title ? [''] : []), block, '', ...lines.slice(title)].join('\n');
+  let rest = title;
+  while (rest < lines.length && lines[rest].trim() === '') rest++;
+  return [...lines.slice(0, title), ...(title ? [''] : []), block, '', ...lines.slice(rest)].join('\n');
 }
