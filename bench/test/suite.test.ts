@@ -72,7 +72,7 @@ test('the quick suite runs every measure and writes reports, CSV and plots', { t
       }
     }
     const client = JSON.parse(readFileSync(join(dir, 'client-latency.json'), 'utf8')) as MeasureReport;
-    assert.deepEqual(new Set(client.rows.map((r) => r.path)), new Set(['store', 'raw']));
+    assert.deepEqual(new Set(client.rows.map((r) => r.path)), new Set(['store', 'raw', 'first']));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
