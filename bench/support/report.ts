@@ -136,7 +136,7 @@ export function writeReport(
   return full;
 }
 
-/** This process's command line, relative to the repository, without `--json <path>`. */
+/** This script's command line as bench/run.ts starts it, relative to the repository, without `--json`. */
 export function commandLine(): string {
   const args = process.argv.slice(1);
   const out: string[] = [];
@@ -147,7 +147,7 @@ export function commandLine(): string {
     }
     out.push(args[i].startsWith(repoRoot) ? args[i].slice(repoRoot.length + 1) : args[i]);
   }
-  return out.join(' ');
+  return ['node --conditions=supadispatch-source --import tsx', ...out].join(' ');
 }
 
 // ---- statistics ---------------------------------------------------------------------------------
