@@ -147,10 +147,11 @@ writeReport(args.json, {
       met: bulkRatio <= 3,
     },
     {
-      measure: 'drain CPU per single-row change (dispatch.drain, one backend)',
-      target: '≤ 0.2 ms',
-      result: drain ? `${drain[3]} ms` : 'not timed (nothing left to drain)',
-      met: drain ? Number(drain[3]) <= 0.2 : null,
+      // run.sh times dispatch.drain() by the clock: an upper bound of its CPU, loose on a loaded machine
+      measure: 'drain time per single-row change (dispatch.drain, one backend, wall clock)',
+      target: '≤ 0.2 ms CPU',
+      result: drain ? `${drain[3]} ms wall (an upper bound of the CPU)` : 'not timed (nothing left to drain)',
+      met: drain && Number(drain[3]) <= 0.2 ? true : null,
     },
   ],
 });
