@@ -88,14 +88,25 @@ const newSupabase = (key: string): SupabaseClient =>
 const run = runId();
 // worker-stack.ts installs the core as the superuser, so the fixture's objects are made as that too
 const db = new pg.Pool({ connectionString: bench.adminDbUrl, max: 3 });
-const postgres = await postgresVersion((sql) => db.query(sql));
-const fixture = await createTasksFixture(db, run);
+/** Stops the stack (and drops its database) when the setup fails; the measuring loop's finally does it after. */
+const setupFailed = async (error: unknown): Promise<never> => {
+  await db.end().catch(() => {});
+  await bench.stop().catch(() => {});
+  throw error;
+};
+const postgres = await postgresVersion((sql) => db.query(sql)).catch(setupFailed);
+const fixture = await createTasksFixture(db, run).catch(setupFailed);
 const made = new Users(target, run);
 const members: TestUser[] = [];
-for (let i = 0; i < USERS; i++) {
-  const user = await made.create(`u${i}`);
-  await fixture.join(user.id);
-  members.push(user);
+try {
+  for (let i = 0; i < USERS; i++) {
+    const user = await made.create(`u${i}`);
+    await fixture.join(user.id);
+    members.push(user);
+  }
+} catch (error) {
+  await made.cleanup().catch(() => {});
+  await setupFailed(error);
 }
 const topic = `dispatch:audience:${fixture.audience}`;
 
@@ -132,7 +143,7 @@ async function addPair(i: number): Promise<void> {
 }
 
 const writer = new pg.Client({ connectionString: bench.dbUrl });
-await writer.connect();
+await writer.connect().catch(setupFailed);
 
 /** One write; the ms from sending COMMIT to each live store and raw listener (empty when lost). */
 async function sample(n: number): Promise<{ store: number[]; raw: number[]; first: number[]; lost: number }> {

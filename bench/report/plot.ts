@@ -28,6 +28,16 @@ export function niceTicks(lo: number, hi: number, count = 6): number[] {
   return ticks;
 }
 
+/** 1, 2 and 5 times the powers of ten from below `lo` to above `hi` (both > 0). */
+export function logTicks(lo: number, hi: number): number[] {
+  const ticks: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)) && ticks.length < 60; e++)
+    for (const m of [1, 2, 5]) ticks.push(Number((m * 10 ** e).toPrecision(12)));
+  const first = ticks.findLastIndex((t) => t <= lo);
+  const last = ticks.findIndex((t) => t >= hi);
+  return ticks.slice(Math.max(0, first), last < 0 ? ticks.length : last + 1);
+}
+
 const fmtTick = (v: number) =>
   Math.abs(v) >= 10_000
     ? `${v / 1000}k`
@@ -51,10 +61,15 @@ export function plotSvg(spec: PlotSpec): string {
   const tx = (v: number) => (spec.logX ? Math.log10(v) : v);
   let [x0, x1] = xs.length ? [Math.min(...xs.map(tx)), Math.max(...xs.map(tx))] : [0, 1];
   if (x0 === x1) [x0, x1] = [x0 - 1, x1 + 1];
-  const yTicks = niceTicks(Math.min(0, ...ys), ys.length ? Math.max(...ys) * 1.05 : 1);
-  const [y0, y1] = [yTicks[0], Math.max(yTicks[yTicks.length - 1], yTicks[0] + 1)];
+  // a log y axis when the spec asks, or when the data spans more than 20× (a tail would flatten the rest)
+  const logY = spec.logY ?? (ys.length > 0 && Math.min(...ys) > 0 && Math.max(...ys) / Math.min(...ys) > 20);
+  const ty = (v: number) => (logY ? Math.log10(v) : v);
+  const yTicks = logY
+    ? logTicks(Math.min(...ys), Math.max(...ys))
+    : niceTicks(Math.min(0, ...ys), ys.length ? Math.max(...ys) * 1.05 : 1);
+  const [y0, y1] = [ty(yTicks[0]), Math.max(ty(yTicks[yTicks.length - 1]), ty(yTicks[0]) + 1)];
   const px = (x: number) => M.left + ((tx(x) - x0) / (x1 - x0)) * (W - M.left - M.right);
-  const py = (y: number) => H - M.bottom - ((y - y0) / (y1 - y0)) * (H - M.top - M.bottom);
+  const py = (y: number) => H - M.bottom - ((ty(y) - y0) / (y1 - y0)) * (H - M.top - M.bottom);
   const xTicks = spec.logX
     ? niceTicks(Math.floor(x0), Math.ceil(x1), Math.ceil(x1) - Math.floor(x0))
         .filter((e) => Number.isInteger(e))
@@ -85,11 +100,12 @@ export function plotSvg(spec: PlotSpec): string {
     `<line x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}" stroke="#333"/>`,
     `<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}" stroke="#333"/>`,
     `<text x="${(M.left + W - M.right) / 2}" y="${H - 18}" text-anchor="middle" font-size="13">${esc(spec.xLabel)}${spec.logX ? ' (log scale)' : ''}</text>`,
-    `<text transform="translate(18 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="13">${esc(spec.yLabel)}</text>`,
+    `<text transform="translate(18 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle" font-size="13">${esc(spec.yLabel)}${logY ? ' (log scale)' : ''}</text>`,
   );
   spec.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
-    const keep = ([x, y]: number[]) => Number.isFinite(x) && Number.isFinite(y) && (!spec.logX || x > 0);
+    const keep = ([x, y]: number[]) =>
+      Number.isFinite(x) && Number.isFinite(y) && (!spec.logX || x > 0) && (!logY || y > 0);
     const band = (s.band ?? []).filter(([x, lo, hi]) => keep([x, lo]) && keep([x, hi]));
     if (band.length > 1) {
       const upper = band.map(([x, , hi]) => `${px(x).toFixed(1)},${py(hi).toFixed(1)}`);

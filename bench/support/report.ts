@@ -38,6 +38,8 @@ export interface PlotSpec {
   xLabel: string;
   yLabel: string;
   logX?: boolean;
+  /** Log y axis; by default it is log when all y > 0 and they span more than 20×. */
+  logY?: boolean;
   series: PlotSeries[];
 }
 
