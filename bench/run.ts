@@ -167,7 +167,8 @@ function report(): void {
   const intoMarkdown = !args.quick && resultsDir === join(benchDir, 'results');
   if (intoMarkdown) {
     const mdPath = join(benchDir, 'RESULTS.md');
-    const command = `npm run bench${args.only ? ` -- --only ${args.only}` : ''}`;
+    const given = process.argv.slice(2);
+    const command = `npm run bench${given.length ? ` -- ${given.join(' ')}` : ''}`;
     writeFileSync(mdPath, replaceTable(readFileSync(mdPath, 'utf8'), renderTable(reports, plots, command)));
     log(`table updated in bench/RESULTS.md (${reports.length} measures)`);
   }
