@@ -10,25 +10,37 @@
  * `realtime.send` to the same topic inside the write (no capture, no worker).
  *
  *   SUPABASE_ADMIN_DB_URL=postgresql://supabase_admin:postgres@127.0.0.1:55122/postgres \
- *     node --conditions=supadispatch-source --import tsx bench/delivery-latency.ts [--samples 300]
+ *     node --conditions=supadispatch-source --import tsx bench/delivery-latency.ts [--quick] [--json out.json]
+ *       [--samples 300] [--rounds 5]
  *
  * Samples are sequential (a write, its message, then the floor's write and message), 50 ms apart,
- * each waiting at most 5 s; 10 warm-up rounds are dropped. The clock starts when COMMIT is sent.
+ * each waiting at most 5 s; 10 warm-up rounds are dropped. The samples are split into rounds
+ * (default 5, at most one per sample); the report gives each round's p50/p99 and their median with
+ * min–max, besides the percentiles over all samples. --quick: 5 samples. The clock starts when COMMIT is sent.
  * The broadcast is sent by the transaction that inserts the notification row, so a received
  * message means the row is committed.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { createClient } from '@supabase/supabase-js';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { createNetSender } from '../local/src/db/net-sender.ts';
 import { createRealtimeService } from '../local/src/realtime/index.ts';
+import {
+  benchArgs,
+  fmtSpread,
+  machineFacts,
+  postgresVersion,
+  round,
+  spread,
+  writeReport,
+} from './support/report.ts';
 import { percentile, sleep, startWorkerBench } from './support/worker-stack.ts';
 
-const { values: args } = parseArgs({ options: { samples: { type: 'string', default: '300' } } });
-const samples = Math.min(Math.max(Number(args.samples), 1), 5000);
+const args = benchArgs({ samples: { type: 'string' }, rounds: { type: 'string' } });
+const samples = Math.min(Math.max(Number(args.samples ?? (args.quick ? 5 : 300)), 1), 5000);
+const rounds = Math.min(Math.max(Number(args.rounds ?? 5), 1), samples);
 const warmup = 10;
 const WAIT_MS = 5000;
 
@@ -141,6 +153,8 @@ async function sample(table: string, body: string): Promise<number | null> {
 
 const worker: number[] = [];
 const floor: number[] = [];
+/** Per round: [worker samples, floor samples]. */
+const perRound: [number[], number[]][] = Array.from({ length: rounds }, () => [[], []]);
 let lost = 0;
 try {
   for (let i = 0; i < warmup + samples; i++) {
@@ -149,25 +163,83 @@ try {
     const viaFloor = await sample('public.bench_floor', `f${i}`);
     await sleep(50);
     if (i < warmup) continue;
+    const r = Math.floor(((i - warmup) * rounds) / samples);
     if (viaWorker === null || viaFloor === null) lost++;
-    if (viaWorker !== null) worker.push(viaWorker);
-    if (viaFloor !== null) floor.push(viaFloor);
+    if (viaWorker !== null) {
+      worker.push(viaWorker);
+      perRound[r][0].push(viaWorker);
+    }
+    if (viaFloor !== null) {
+      floor.push(viaFloor);
+      perRound[r][1].push(viaFloor);
+    }
   }
-  const { rows } = await db.query(
+  const { rows: counted } = await db.query(
     `select count(*)::int as n from dispatch.notifications where user_id = $1 and event_id = 'bench.note'`,
     [userId],
   );
+  const notified = counted[0].n;
   const fmt = (v: number) => `${v.toFixed(1)} ms`.padStart(9);
   const row = (name: string, v: number[]) =>
     `  ${name.padEnd(34)} p50 ${fmt(percentile(v, 50))}  p99 ${fmt(percentile(v, 99))}  max ${fmt(percentile(v, 100))}  (${v.length} samples)`;
   console.log(
-    `delivery-latency: ${samples} samples each, ${lost} lost, ${rows[0].n} notification rows for ${warmup + samples} writes`,
+    `delivery-latency: ${samples} samples each, ${lost} lost, ${notified} notification rows for ${warmup + samples} writes`,
   );
   console.log(row('app write → worker → notification', worker));
   console.log(row('floor: realtime.send in the write', floor));
   console.log(
     `  ratio worker / floor:               p50 ${(percentile(worker, 50) / percentile(floor, 50)).toFixed(2)}  p99 ${(percentile(worker, 99) / percentile(floor, 99)).toFixed(2)}`,
   );
+  const rows = perRound.flatMap(([w, f], r) =>
+    (
+      [
+        ['worker', w],
+        ['floor', f],
+      ] as const
+    ).map(([path, v]) => ({
+      round: r + 1,
+      path,
+      p50_ms: round(percentile(v, 50), 2),
+      p99_ms: round(percentile(v, 99), 2),
+      max_ms: round(percentile(v, 100), 2),
+      n: v.length,
+    })),
+  );
+  const of = (path: string, key: 'p50_ms' | 'p99_ms') =>
+    spread(rows.filter((x) => x.path === path).map((x) => x[key]));
+  const wP50 = of('worker', 'p50_ms');
+  const ratio = spread(perRound.map(([w, f]) => percentile(w, 50) / percentile(f, 50)));
+  writeReport(args.json, {
+    name: 'delivery-latency',
+    title: 'Worker: commit → in-app notification broadcast (real dispatch-worker)',
+    quick: args.quick,
+    machine: machineFacts(await postgresVersion((q) => db.query(q))),
+    rows,
+    summary: {
+      samples,
+      rounds,
+      lost,
+      notificationRows: Number(notified),
+      worker: { p50: wP50, p99: of('worker', 'p99_ms') },
+      floor: { p50: of('floor', 'p50_ms'), p99: of('floor', 'p99_ms') },
+      ratioP50: ratio,
+      all: {
+        workerP50: percentile(worker, 50),
+        workerP99: percentile(worker, 99),
+        floorP50: percentile(floor, 50),
+        floorP99: percentile(floor, 99),
+      },
+    },
+    targets: [
+      {
+        measure: 'commit → in-app notification broadcast via the worker, p50 / p99',
+        comparedWith: 'realtime.send inside the write (floor)',
+        target: '',
+        result: `p50 ${fmtSpread(wP50, 'ms')}, p99 ${fmtSpread(of('worker', 'p99_ms'), 'ms')}; ${fmtSpread(ratio, '×', 1)} the floor`,
+        met: null,
+      },
+    ],
+  });
 } finally {
   await db.end();
   await supabase.removeAllChannels();

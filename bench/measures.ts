@@ -1,0 +1,23 @@
+/**
+ * The measures `npm run bench` runs, in this order. Each script keeps the contract in
+ * bench/support/report.ts (`--quick`, `--json <path>`, a MeasureReport). To add one, append a line:
+ * the runner fails before measuring anything if a listed script is missing.
+ */
+export interface Measure {
+  /** File stem of its results (bench/results/<name>.json / .csv / -<plot>.png). */
+  name: string;
+  /** The script, relative to bench/. */
+  script: string;
+  /** Extra arguments for the full run. */
+  args?: string[];
+  /** Minutes the full run may take before the runner stops it (the quick run gets 5). */
+  minutes: number;
+}
+
+export const measures: Measure[] = [
+  { name: 'capture-throughput', script: 'pgbench/capture.ts', minutes: 20 },
+  { name: 'realtime-latency', script: 'realtime-latency.ts', minutes: 5 },
+  { name: 'delivery-latency', script: 'delivery-latency.ts', minutes: 10 },
+  { name: 'client-latency', script: 'client-latency.ts', minutes: 40 },
+  { name: 'realtime-soak', script: 'realtime-soak.ts', minutes: 15 },
+];
