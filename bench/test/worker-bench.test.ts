@@ -1,12 +1,15 @@
 /**
- * Keeps bench/worker-throughput.ts and bench/delivery-latency.ts runnable: a tiny run of each (50
- * webhooks per system; 3 latency samples) must finish and print every figure RESULTS.md quotes.
+ * Keeps bench/worker-throughput.ts, bench/worker-rss.ts and bench/delivery-latency.ts runnable: a
+ * tiny run of each (50 webhooks per system; a few seconds of sustained load; 3 latency samples) must
+ * finish, print every figure RESULTS.md quotes and write its JSON report.
  * Nothing about the numbers is asserted (no wall-clock thresholds in tests); the benches are run by
  * hand. Each script makes and drops a database of its own on the local stack's server
  * (SUPABASE_ADMIN_DB_URL) and serves the real dispatch-worker under Deno.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -25,12 +28,67 @@ function runBench(file: string, args: string[]): string {
   return run.stdout;
 }
 
-test('bench/worker-throughput.ts runs and prints both systems and the ratio', { timeout: 150_000 }, (t) => {
+/** The report every bench writes with `--json <path>`. */
+function readReport(path: string, name: string): { rows: unknown[]; summary: Record<string, unknown> } {
+  const report = JSON.parse(readFileSync(path, 'utf8'));
+  assert.equal(report.name, name);
+  assert.equal(typeof report.title, 'string');
+  assert.ok(!Number.isNaN(Date.parse(report.date)), 'an ISO date');
+  assert.equal(typeof report.machine.cores, 'number');
+  assert.equal(typeof report.machine.memGiB, 'number');
+  assert.equal(report.machine.load.length, 3);
+  assert.ok(Array.isArray(report.rows) && report.rows.length > 0);
+  return report;
+}
+
+test('bench/worker-throughput.ts --quick runs the worker and both peers, prints the ratios, writes JSON', {
+  timeout: 150_000,
+}, (t) => {
   if (!adminUrl) return t.skip('local stack only: SUPABASE_ADMIN_DB_URL is not set');
-  const out = runBench('worker-throughput.ts', ['--n', '50']);
-  assert.match(out, /^ {2}dispatch-worker +50 sent in +\d+ ms: +\d+\/s; signatures valid 50\/50;/m);
-  assert.match(out, /^ {2}graphile-worker +50 sent in +\d+ ms: +\d+\/s; signatures valid 50\/50;/m);
+  const dir = mkdtempSync(join(tmpdir(), 'worker-bench-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const json = join(dir, 'worker-throughput.json');
+  const out = runBench('worker-throughput.ts', ['--quick', '--n', '50', '--json', json]);
+  for (const system of ['dispatch-worker', 'graphile-worker', 'pg-boss', 'sink ceiling'])
+    assert.match(
+      out,
+      new RegExp(`^ {2}${system} +50 sent in +\\d+ ms: +\\d+/s; signatures valid 50/50;`, 'm'),
+    );
   assert.match(out, /^ratio dispatch-worker \/ graphile-worker: \d+\.\d\d$/m);
+  assert.match(out, /^ratio dispatch-worker \/ pg-boss: \d+\.\d\d$/m);
+  const report = readReport(json, 'worker-throughput');
+  assert.equal(report.rows.length, 4, 'one row per system of the one round');
+  assert.equal((report.summary.ratioVsGraphile as number[]).length, 1);
+  assert.equal((report.summary.ratioVsPgBoss as number[]).length, 1);
+});
+
+test("bench/worker-rss.ts --quick samples the worker's RSS under load and writes JSON", {
+  timeout: 150_000,
+}, (t) => {
+  if (!adminUrl) return t.skip('local stack only: SUPABASE_ADMIN_DB_URL is not set');
+  const dir = mkdtempSync(join(tmpdir(), 'worker-rss-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const json = join(dir, 'worker-rss.json');
+  const out = runBench('worker-rss.ts', [
+    '--quick',
+    '--minutes',
+    '0.15',
+    '--rate',
+    '50',
+    '--sample',
+    '1',
+    '--json',
+    json,
+  ]);
+  assert.match(out, /^ +\d+ s +RSS +\d+\.\d MiB +sent +\d+ +backlog \d+$/m);
+  assert.match(out, /^delivered \d+ of \d+ \(\d+\/s\), backlog at the end \d+$/m);
+  assert.match(
+    out,
+    /^RSS MiB: first [\d.]+, after warm-up .* slope over the second half -?[\d.]+ MiB\/min$/m,
+  );
+  const report = readReport(json, 'worker-rss');
+  const rss = (report.summary.rssMiB as { first: number }).first;
+  assert.ok(rss > 0, 'the worker process was found and measured');
 });
 
 test('bench/delivery-latency.ts runs and prints p50/p99 for the worker path and the floor', {
