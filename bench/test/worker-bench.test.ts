@@ -1,5 +1,5 @@
 /**
- * Keeps bench/worker-throughput.ts, bench/worker-rss.ts and bench/delivery-latency.ts runnable: a
+ * Keeps bench/worker-throughput.ts, worker-rss.ts, worker-sql-cost.ts and delivery-latency.ts runnable: a
  * tiny run of each (50 webhooks per system; a few seconds of sustained load; 3 latency samples) must
  * finish, print every figure RESULTS.md quotes and write its JSON report.
  * Nothing about the numbers is asserted (no wall-clock thresholds in tests); the benches are run by
@@ -90,6 +90,24 @@ test("bench/worker-rss.ts --quick samples the worker's RSS under load and writes
   const report = readReport(json, 'worker-rss');
   const rss = (report.summary.rssMiB as { first: number }).first;
   assert.ok(rss > 0, 'the worker process was found and measured');
+});
+
+test('bench/worker-sql-cost.ts --quick compares the queue calls per delivery and writes JSON', {
+  timeout: 270_000,
+}, (t) => {
+  if (!adminUrl) return t.skip('local stack only: SUPABASE_ADMIN_DB_URL is not set');
+  const dir = mkdtempSync(join(tmpdir(), 'worker-sql-cost-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const json = join(dir, 'worker-sql-cost.json');
+  const out = runBench('worker-sql-cost.ts', ['--quick', '--n', '100', '--json', json]);
+  assert.match(
+    out,
+    /^round 1 single +Postgres CPU \d+\.\d{3} ms\/delivery, wall \d+\.\d{3} ms\/delivery, 2\.\d\d round trips/m,
+  );
+  assert.match(out, /^round 1 batched +Postgres CPU \d+\.\d{3} ms\/delivery/m);
+  assert.match(out, /^median cpuMsPerDelivery: single [\d.]+ .*; single \/ batched \d+\.\d\d$/m);
+  const report = readReport(json, 'worker-sql-cost');
+  assert.equal(report.rows.length, 2, 'one row per mode');
 });
 
 test('bench/delivery-latency.ts runs and prints p50/p99 for the worker path and the floor', {
