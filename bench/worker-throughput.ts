@@ -2,16 +2,20 @@
  * Webhook deliveries per second from N pending receipts to the local webhook sink through the REAL
  * dispatch-worker Edge Function (Deno; the worker loop; the library's webhook transport, Standard
  * Webhooks signing; each outcome recorded with its lease token), side by side in the same run with
- * graphile-worker 0.18 sending N equivalent jobs (same body, signed by the same code, to the same
- * sink, each outcome recorded in a table of its own) from a process of its own
- * (bench/peers/graphile-sender.ts).
+ * two peers sending N equivalent jobs (same body, signed by the same code, to the same sink, each
+ * outcome recorded in a table of its own), each from a process of its own: graphile-worker 0.18
+ * (bench/peers/graphile-sender.ts) and pg-boss 12 (bench/peers/pgboss-sender.ts).
  *
  *   SUPABASE_ADMIN_DB_URL=postgresql://supabase_admin:postgres@127.0.0.1:55122/postgres \
- *     node --conditions=supadispatch-source --import tsx bench/worker-throughput.ts [--n 5000] [--rounds 1]
+ *     node --conditions=supadispatch-source --import tsx bench/worker-throughput.ts [--n 5000] [--rounds 3]
+ *     [--quick] [--json <path>]
+ *
+ * `--quick`: a smoke run of seconds (200 webhooks, one round). `--json <path>`: the figures as JSON
+ * (`{name, title, date, machine, rows, summary}`, one row per system and round).
  *
  * Concurrency budget, the same for both: 8 requests in flight to the sink (the worker's default
  * `concurrencyPerDestination`, the one destination here; graphile-worker `concurrency: 8`).
- * Each round runs both, the order alternating between rounds; the worker's N receipts are made by
+ * Each round runs the three, the order rotating between rounds; the worker's N receipts are made by
  * one transaction before its clock starts (no pg_net sender: the bench starts the run itself, and
  * pokes it again each second as pg_cron's tick would, which joins a running run).
  * A third line per round, the sink's ceiling: the same signed POSTs, 8 at a time, from a process
@@ -21,10 +25,12 @@
  * graphile-worker peer has concurrency + 2 = 10).
  * `--profile`: Postgres tracks function times (track_functions = all, a little overhead) and the
  * functions the worker's round spent most time in are printed, per delivery.
- * The worker's clock: from its first poke to the N-th `sent` receipt seen by a 20 ms poll; the
- * peer's: from starting its runner (jobs queued) to its N-th outcome committed.
+ * The worker's clock: from its first poke to the N-th `sent` receipt seen by a 20 ms poll (of the
+ * sink's count first, then of the receipts); the peers': from starting their workers (jobs queued)
+ * to their N-th outcome committed.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -32,18 +38,21 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { RecordedRequest } from '../local/src/webhook-sink/index.ts';
 import { cpuSnapshot, parentPid } from './support/cpu.ts';
-import { median, sleep, startWorkerBench } from './support/worker-stack.ts';
+import { machineFacts, median, sleep, startWorkerBench } from './support/worker-stack.ts';
 
 const { values: args } = parseArgs({
   options: {
-    n: { type: 'string', default: '5000' },
-    rounds: { type: 'string', default: '1' },
+    n: { type: 'string' },
+    rounds: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'worker-pool': { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
   },
 });
-const n = Math.min(Math.max(Number(args.n), 1), 200_000);
-const rounds = Math.min(Math.max(Number(args.rounds), 1), 10);
+const n = Math.min(Math.max(Number(args.n ?? (args.quick ? 200 : 5000)), 1), 200_000);
+const rounds = Math.min(Math.max(Number(args.rounds ?? (args.quick ? 1 : 3)), 1), 10);
+const loadBefore = machineFacts().load;
 const CONCURRENCY = 8;
 const here = dirname(fileURLToPath(import.meta.url));
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -81,7 +90,7 @@ const bench = await startWorkerBench({
   // one run lasts the whole measurement (the default 50 s budget is the hosted runtime's bound)
   serveOptions: 'budgetMs: 600000',
   workerPool: args['worker-pool'] ? Number(args['worker-pool']) : undefined,
-  sinkRequests: 2 * n * rounds + 100,
+  sinkRequests: 4 * n * rounds + 100,
 });
 const db = new pg.Pool({ connectionString: bench.adminDbUrl, max: 2 });
 
@@ -137,24 +146,29 @@ async function runWorker(round: number): Promise<Figures> {
   let poked = started;
   let sent = 0;
   let failed = 0;
+  // the sink's count (in this process, free) until it saw N requests, then the database (the
+  // outcomes recorded) every 20 ms: a count over the receipts every 20 ms for the whole round would
+  // cost Postgres CPU charged to the worker, and a core to a machine that has two
+  const seenBefore = bench.sink.requests().length;
   const { cpu } = await withCpu(async () => {
     const first = await bench.callWorker({});
     if (first.status !== 202) throw new Error(`worker: ${first.status} ${await first.text()}`);
-    const deadline = started + Math.max(120_000, n * 20);
+    const deadline = started + Math.max(120_000, n * 60);
     while (sent + failed < n) {
       if (performance.now() > deadline)
         throw new Error(`worker: ${sent} sent, ${failed} failed at the deadline`);
       await sleep(20);
+      if (performance.now() - poked > 1000) {
+        poked = performance.now();
+        await (await bench.callWorker({})).text();
+      }
+      if (bench.sink.requests().length - seenBefore < n) continue;
       const { rows } = await db.query(
         `select count(*) filter (where status = 'sent')::int as sent, count(*) filter (where status = 'failed')::int as failed
        from dispatch.receipts where event_id = 'bench.ping' and address = $1`,
         [`${bench.sink.url}${path}`],
       );
       ({ sent, failed } = rows[0]);
-      if (performance.now() - poked > 1000) {
-        poked = performance.now();
-        await (await bench.callWorker({})).text();
-      }
     }
   });
   const elapsedMs = performance.now() - started;
@@ -191,27 +205,32 @@ async function printFunctionTimes(deliveries: number): Promise<void> {
     );
 }
 
-/** graphile-worker, or (`direct`) the same signed POSTs with no queue: the sink's ceiling. */
-async function runPeer(round: number, mode: 'graphile' | 'direct'): Promise<Figures> {
-  const { result, cpu } = await withCpu(() => spawnPeer(round, mode));
+type Peer = 'graphile' | 'pgboss' | 'direct';
+const peerScript: Record<Peer, string> = {
+  graphile: 'graphile-sender.ts',
+  pgboss: 'pgboss-sender.ts',
+  direct: 'direct-sender.ts',
+};
+
+/** A peer (graphile-worker, pg-boss), or (`direct`) the same signed POSTs with no queue: the sink's ceiling. */
+async function runPeer(round: number, peer: Peer): Promise<Figures> {
+  const { result, cpu } = await withCpu(() => spawnPeer(round, peer));
   return { ...result, cpu: { postgres: cpu.postgres, sender: result.cpu.sender, sink: cpu.sink } };
 }
 
-function spawnPeer(round: number, mode: 'graphile' | 'direct'): Promise<Figures> {
-  const path = `/graphile`;
+function spawnPeer(round: number, peer: Peer): Promise<Figures> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--conditions=supadispatch-source', '--import', 'tsx', join(here, 'peers', 'graphile-sender.ts')],
+      ['--conditions=supadispatch-source', '--import', 'tsx', join(here, 'peers', peerScript[peer])],
       {
         env: {
           ...process.env,
           PEER_DB_URL: bench.adminDbUrl,
-          PEER_SINK_URL: `${bench.sink.url}/${mode}-${round}`,
+          PEER_SINK_URL: `${bench.sink.url}/r${round}`,
           PEER_SECRET: bench.stack.keys.webhookSecret,
           PEER_N: String(n),
           PEER_CONCURRENCY: String(CONCURRENCY),
-          PEER_MODE: mode,
         },
         stdio: ['ignore', 'pipe', 'inherit'],
       },
@@ -222,15 +241,15 @@ function spawnPeer(round: number, mode: 'graphile' | 'direct'): Promise<Figures>
     });
     child.on('error', reject);
     child.on('exit', async (code) => {
-      if (code !== 0) return reject(new Error(`graphile-sender exited with ${code}: ${out}`));
+      if (code !== 0) return reject(new Error(`${peerScript[peer]} exited with ${code}: ${out}`));
       try {
         const result = JSON.parse(out.trim().split('\n').pop() ?? '{}');
-        const requests = await received(`/${mode}-${round}${path}`);
+        const requests = await received(`/r${round}/${peer}`);
         resolve({
           elapsedMs: result.elapsedMs,
           sent: result.recorded,
           valid: requests.filter((r) => r.signatureValid === true).length,
-          extra: `${result.failed} not sent, ${requests.length} requests${mode === 'graphile' ? `, ${Math.round(result.addMs)} ms to queue` : ''}`,
+          extra: `${result.failed} not sent, ${requests.length} requests${peer === 'direct' ? '' : `, ${Math.round(result.addMs)} ms to queue`}`,
           cpu: { postgres: 0, sender: result.cpuMs, sink: 0 },
         });
       } catch (error) {
@@ -241,42 +260,108 @@ function spawnPeer(round: number, mode: 'graphile' | 'direct'): Promise<Figures>
 }
 
 const rate = (f: Figures) => (f.sent / f.elapsedMs) * 1000;
-const perDelivery = (ms: number, f: Figures) => (ms / f.sent).toFixed(2);
+const perDelivery = (ms: number, f: Figures) => ms / f.sent;
 const line = (name: string, f: Figures) =>
   `  ${name.padEnd(16)} ${String(f.sent).padStart(6)} sent in ${f.elapsedMs.toFixed(0).padStart(6)} ms: ${rate(f).toFixed(0).padStart(5)}/s; signatures valid ${f.valid}/${f.sent}; ${f.extra}\n` +
-  `  ${''.padEnd(16)} CPU ms per delivery: postgres ${perDelivery(f.cpu.postgres, f)}, sender ${perDelivery(f.cpu.sender, f)}, sink ${perDelivery(f.cpu.sink, f)}`;
+  `  ${''.padEnd(16)} CPU ms per delivery: postgres ${perDelivery(f.cpu.postgres, f).toFixed(2)}, sender ${perDelivery(f.cpu.sender, f).toFixed(2)}, sink ${perDelivery(f.cpu.sink, f).toFixed(2)}`;
+
+const SYSTEMS = ['dispatch-worker', 'graphile-worker', 'pg-boss'] as const;
+type System = (typeof SYSTEMS)[number];
+const runSystem = (system: System, round: number): Promise<Figures> =>
+  system === 'dispatch-worker'
+    ? runWorker(round)
+    : runPeer(round, system === 'graphile-worker' ? 'graphile' : 'pgboss');
 
 console.log(
-  `worker-throughput: ${n} webhooks per system per round, ${rounds} round(s), concurrency ${CONCURRENCY} each`,
+  `worker-throughput: ${n} webhooks per system per round, ${rounds} round(s), concurrency ${CONCURRENCY} each; load average ${loadBefore.join(' ')}`,
 );
-const ratios: number[] = [];
-const workerRates: number[] = [];
-const peerRates: number[] = [];
+const rows: Record<string, unknown>[] = [];
+const rates: Record<System | 'sink ceiling', number[]> = {
+  'dispatch-worker': [],
+  'graphile-worker': [],
+  'pg-boss': [],
+  'sink ceiling': [],
+};
+const ratios = { graphile: [] as number[], pgboss: [] as number[] };
+const postgresCpu: Record<System, number[]> = { 'dispatch-worker': [], 'graphile-worker': [], 'pg-boss': [] };
 try {
   for (let round = 1; round <= rounds; round++) {
-    log(`round ${round}: ${round % 2 === 1 ? 'dispatch-worker first' : 'graphile-worker first'}`);
-    let worker: Figures;
-    let peer: Figures;
-    if (round % 2 === 1) {
-      worker = await runWorker(round);
-      peer = await runPeer(round, 'graphile');
-    } else {
-      peer = await runPeer(round, 'graphile');
-      worker = await runWorker(round);
+    // the order rotates, so no system always runs first (or right after another's cleanup)
+    const order = SYSTEMS.map((_, i) => SYSTEMS[(i + round - 1) % SYSTEMS.length]);
+    log(`round ${round}: ${order.join(', ')}, then the sink ceiling`);
+    const figures = {} as Record<System | 'sink ceiling', Figures>;
+    for (const system of order) figures[system] = await runSystem(system, round);
+    figures['sink ceiling'] = await runPeer(round, 'direct');
+    const load = machineFacts().load;
+    console.log(`round ${round}: (load average ${load.join(' ')})`);
+    for (const name of [...SYSTEMS, 'sink ceiling'] as const) {
+      const f = figures[name];
+      console.log(line(name, f));
+      rates[name].push(rate(f));
+      if (name !== 'sink ceiling') postgresCpu[name].push(perDelivery(f.cpu.postgres, f));
+      rows.push({
+        round,
+        system: name,
+        sent: f.sent,
+        signaturesValid: f.valid,
+        elapsedMs: Math.round(f.elapsedMs),
+        perSecond: Math.round(rate(f)),
+        cpuMsPerDelivery: {
+          postgres: +perDelivery(f.cpu.postgres, f).toFixed(3),
+          sender: +perDelivery(f.cpu.sender, f).toFixed(3),
+          sink: +perDelivery(f.cpu.sink, f).toFixed(3),
+        },
+        detail: f.extra,
+        load,
+      });
     }
-    const ceiling = await runPeer(round, 'direct');
-    console.log(`round ${round}:`);
-    console.log(line('dispatch-worker', worker));
-    console.log(line('graphile-worker', peer));
-    console.log(line('sink ceiling', ceiling));
-    ratios.push(rate(worker) / rate(peer));
-    workerRates.push(rate(worker));
-    peerRates.push(rate(peer));
+    ratios.graphile.push(rate(figures['dispatch-worker']) / rate(figures['graphile-worker']));
+    ratios.pgboss.push(rate(figures['dispatch-worker']) / rate(figures['pg-boss']));
   }
+  const spread = (values: number[]) => `${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)}`;
   console.log(
-    `median deliveries/s: dispatch-worker ${median(workerRates).toFixed(0)}, graphile-worker ${median(peerRates).toFixed(0)}`,
+    `median deliveries/s (min-max): ${[...SYSTEMS, 'sink ceiling' as const].map((s) => `${s} ${median(rates[s]).toFixed(0)} (${spread(rates[s])})`).join(', ')}`,
   );
-  console.log(`ratio dispatch-worker / graphile-worker: ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
+  console.log(
+    `median Postgres CPU ms per delivery: ${SYSTEMS.map((s) => `${s} ${median(postgresCpu[s]).toFixed(2)}`).join(', ')}`,
+  );
+  console.log(
+    `ratio dispatch-worker / graphile-worker: ${ratios.graphile.map((r) => r.toFixed(2)).join(' ')}`,
+  );
+  console.log(`ratio dispatch-worker / pg-boss: ${ratios.pgboss.map((r) => r.toFixed(2)).join(' ')}`);
+  const loadAfter = machineFacts().load;
+  console.log(`load average after: ${loadAfter.join(' ')}`);
+  if (args.json) {
+    writeFileSync(
+      args.json,
+      `${JSON.stringify(
+        {
+          name: 'worker-throughput',
+          title:
+            'Webhook deliveries per second, pending receipts to the local sink: dispatch-worker vs graphile-worker and pg-boss',
+          date: new Date().toISOString(),
+          machine: { ...machineFacts(), load: loadBefore, loadAfter },
+          params: { n, rounds, concurrency: CONCURRENCY, quick: args.quick },
+          rows,
+          summary: {
+            medianPerSecond: Object.fromEntries(
+              Object.entries(rates).map(([k, v]) => [k, Math.round(median(v))]),
+            ),
+            medianPostgresCpuMsPerDelivery: Object.fromEntries(
+              Object.entries(postgresCpu).map(([k, v]) => [k, +median(v).toFixed(3)]),
+            ),
+            ratioVsGraphile: ratios.graphile.map((r) => +r.toFixed(3)),
+            ratioVsPgBoss: ratios.pgboss.map((r) => +r.toFixed(3)),
+            medianRatioVsGraphile: +median(ratios.graphile).toFixed(3),
+            medianRatioVsPgBoss: +median(ratios.pgboss).toFixed(3),
+            target: { perSecond: 1000, ratioVsGraphile: 1.0 },
+          },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  }
 } finally {
   await db.end();
   await bench.stop();

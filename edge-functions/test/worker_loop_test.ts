@@ -26,9 +26,11 @@ interface FakeReceipt {
 /** The queue API's SQL, answered in memory; every call is logged in order. */
 class FakeQueue implements WorkerDb {
   readonly log: string[] = [];
+  /** The batched calls, in order (store_content, finish). */
+  readonly calls: string[] = [];
   readonly receipts: FakeReceipt[] = [];
   private tokens = 0;
-  /** Receipt ids whose next record call fails as a lost lease (40001). */
+  /** Receipt ids whose outcome the next finish call does not accept (a lost lease). */
   readonly staleOnRecord = new Set<string>();
 
   add(id: string, transport: string, address: string, content: unknown = null): void {
@@ -87,20 +89,35 @@ class FakeQueue implements WorkerDb {
         created_at: '2026-12-02T08:00:00.000000Z',
       }));
     }
-    const [id, token] = params as [string, string];
-    const r = this.byId(id);
-    const verb = /dispatch_worker_(set_content|complete|retry|fail)/.exec(sql)?.[1];
-    if (!verb) throw new Error(`unexpected SQL: ${sql}`);
-    if (String(r.token) !== token) throw Object.assign(new Error('stale lease token'), { code: '40001' });
-    if (verb !== 'set_content' && this.staleOnRecord.delete(r.id)) {
-      throw Object.assign(new Error('dispatch: stale lease token'), { code: '40001' });
+    if (sql.includes('dispatch_worker_store_content')) {
+      this.calls.push('store_content');
+      const items = JSON.parse(params[0] as string) as { id: string; leaseToken: string; content: unknown }[];
+      return items.flatMap((item) => {
+        const r = this.byId(item.id);
+        if (r.status !== 'sending' || String(r.token) !== item.leaseToken) return [];
+        this.log.push(`set_content ${r.id}`);
+        r.content = item.content;
+        return [{ id: r.id }];
+      });
     }
-    this.log.push(`${verb} ${r.id}${verb === 'fail' || verb === 'retry' ? ` ${params[2]}` : ''}`);
-    if (verb === 'set_content') r.content = JSON.parse(params[2] as string);
-    if (verb === 'complete') r.status = 'sent';
-    if (verb === 'retry') r.status = 'scheduled';
-    if (verb === 'fail') r.status = 'failed';
-    return [{ '?column?': 1 }];
+    if (sql.includes('dispatch_worker_finish')) {
+      this.calls.push('finish');
+      const outcomes = JSON.parse(params[0] as string) as {
+        id: string;
+        leaseToken: string;
+        kind: 'complete' | 'retry' | 'fail';
+        error?: string;
+      }[];
+      return outcomes.flatMap((o) => {
+        const r = this.byId(o.id);
+        if (r.status !== 'sending' || String(r.token) !== o.leaseToken || this.staleOnRecord.delete(r.id))
+          return [];
+        this.log.push(`${o.kind} ${r.id}${o.kind === 'complete' ? '' : ` ${o.error}`}`);
+        r.status = o.kind === 'complete' ? 'sent' : o.kind === 'retry' ? 'scheduled' : 'failed';
+        return [{ id: r.id, status: r.status }];
+      });
+    }
+    throw new Error(`unexpected SQL: ${sql}`);
   }
 }
 
@@ -373,4 +390,65 @@ Deno.test('near the end of its budget the run stops claiming and reschedules wha
   assert.equal(summary.stoppedBy, 'budget');
   assert.ok(db.log.includes('retry b3 the worker run ended before sending'), db.log.join('\n'));
   assert.equal(db.log.at(-1), 'poke', 'it asked for another run');
+});
+
+Deno.test("a claim's content is stored in one call and its outcomes are recorded in groups", async () => {
+  const db = new FakeQueue();
+  for (let i = 0; i < 20; i++) db.add(`g${i}`, 'hook', 'https://one.example/x');
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { title: 't' }, secrets: [] });
+  const summary = await startWorkerRun(
+    {
+      db,
+      registry,
+      transports: { hook: hookTransport(sent, db.log) },
+      prepareContent,
+      fetch: noFetch,
+      log: () => {},
+    },
+    // groups close by size only here (the window is longer than the test)
+    { workerName: 'w:test:9', recordBatch: 10, recordFlushMs: 60_000 },
+  ).done;
+  assert.equal(summary.sent, 20);
+  assert.deepEqual(db.calls, ['store_content', 'finish', 'finish']);
+  assert.ok(db.receipts.every((r) => r.status === 'sent'));
+  // every receipt's content was stored before its send
+  for (const r of db.receipts)
+    assert.ok(
+      db.log.indexOf(`set_content ${r.id}`) < db.log.indexOf(`send ${r.id} key=dispatch-${r.id} attempt=1`),
+    );
+});
+
+Deno.test('when recording fails the results are dropped (the leases expire, the receipts are tried again)', async () => {
+  const db = new FakeQueue();
+  db.add('d1', 'hook', 'https://one.example/x');
+  db.add('d2', 'hook', 'https://one.example/x');
+  const failing: WorkerDb = {
+    query: <T>(sql: string, params?: unknown[]) =>
+      sql.includes('dispatch_worker_finish')
+        ? Promise.reject(new Error('connection terminated'))
+        : db.query<T>(sql, params),
+  };
+  const prepareContent: PrepareContent = () => Promise.resolve({ content: { title: 't' }, secrets: [] });
+  const logged: string[] = [];
+  const summary = await startWorkerRun(
+    {
+      db: failing,
+      registry,
+      transports: { hook: hookTransport(sent, db.log) },
+      prepareContent,
+      fetch: noFetch,
+      log: (m) => logged.push(m),
+    },
+    { workerName: 'w:test:10' },
+  ).done;
+  assert.equal(summary.lost, 2);
+  assert.equal(summary.sent, 0);
+  assert.deepEqual(
+    db.receipts.map((r) => r.status),
+    ['sending', 'sending'],
+  );
+  assert.ok(
+    logged.some((m) => /recording 2 outcome\(s\) failed: connection terminated/.test(m)),
+    logged.join('\n'),
+  );
 });

@@ -6,6 +6,8 @@
 --   sending   --retry-->            scheduled    (dispatch.retry_receipt; failed when attempts are used up)
 --   sending   --fail-->             failed       (dispatch.fail_receipt)
 --   sending   --expire-->           scheduled    (dispatch.reclaim_expired_leases; failed when used up)
+--   sending   --finish-->           sent / scheduled / failed  (dispatch.finish_receipts in
+--                                   061_receipts_batch.sql: complete / retry / fail for many at once)
 --   pending   --cancel/scheduled--> cancelled    (dispatch.cancel_receipt)
 --   pending   --skip/scheduled-->   skipped      (dispatch.skip_receipt)
 --   failed    --requeue-->          scheduled    (dispatch.requeue_receipt, admin "retry now")
@@ -22,6 +24,7 @@ language sql immutable as $$
     ('complete', 'sending', 'sent'),
     ('retry', 'sending', 'scheduled'), ('retry', 'sending', 'failed'),
     ('fail', 'sending', 'failed'),
+    ('finish', 'sending', 'sent'), ('finish', 'sending', 'scheduled'), ('finish', 'sending', 'failed'),
     ('expire', 'sending', 'scheduled'), ('expire', 'sending', 'failed'),
     ('cancel', 'pending', 'cancelled'), ('cancel', 'scheduled', 'cancelled'),
     ('skip', 'pending', 'skipped'), ('skip', 'scheduled', 'skipped'),

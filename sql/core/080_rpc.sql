@@ -387,3 +387,16 @@ begin
                             'lingerMs', dispatch.worker_linger_ms());
 end
 $$;
+
+-- Batched: the rendered content of a claim's receipts in one call, and a group of outcomes in one
+-- call (dispatch.set_receipts_content / dispatch.finish_receipts: lease token checked per receipt;
+-- they return the ids accepted, a missing id is a lost lease).
+create or replace function public.dispatch_worker_store_content(items jsonb) returns setof uuid
+language sql security definer set search_path = '' as $$
+  select * from dispatch.set_receipts_content(items)
+$$;
+
+create or replace function public.dispatch_worker_finish(outcomes jsonb) returns table (id uuid, status text)
+language sql security definer set search_path = '' as $$
+  select * from dispatch.finish_receipts(outcomes)
+$$;

@@ -27,6 +27,8 @@ language sql stable set search_path = '' as $$
     ('public.dispatch_worker_complete(uuid, bigint, text, jsonb, integer, integer)', 'service_role'),
     ('public.dispatch_worker_retry(uuid, bigint, text, timestamptz, integer, integer)', 'service_role'),
     ('public.dispatch_worker_fail(uuid, bigint, text, integer, integer)', 'service_role'),
+    ('public.dispatch_worker_store_content(jsonb)', 'service_role'),
+    ('public.dispatch_worker_finish(jsonb)', 'service_role'),
     ('public.dispatch_worker_deliver_in_app(uuid, bigint)', 'service_role'),
     ('public.dispatch_worker_drain(integer)', 'service_role')
 $$;
