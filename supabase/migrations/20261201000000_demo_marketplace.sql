@@ -71,7 +71,7 @@ create trigger demo_profile_on_change
   after update of email, raw_app_meta_data on auth.users
   for each row execute function public.demo_sync_profile();
 
--- An order's region is its buyer's, unless the insert names one.
+-- An order's region is its buyer's (users have no INSERT privilege on the column).
 create or replace function public.demo_order_region() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
