@@ -12,7 +12,16 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { dirname, join, relative } from 'node:path';
 import { repoRoot } from '../local/src/paths.ts';
 
-const testRoots = ['local/test', 'sdk/test', 'react/test', 'edge-functions/test', 'sql', 'e2e', 'bench/test'];
+const testRoots = [
+  'local/test',
+  'sdk/test',
+  'react/test',
+  'edge-functions/test',
+  'sql',
+  'e2e',
+  'bench/test',
+  'demo/test',
+];
 const filters = process.argv.slice(2).map((p) => p.replace(/\/$/, ''));
 const startedAt = Date.now();
 const step = (message: string) =>
@@ -47,6 +56,8 @@ const failures: string[] = [];
 if (filters.length === 0) {
   if (!run('lint and format (biome)', bin('biome'), ['check', '.'])) failures.push('biome');
   if (!run('type check (tsc)', bin('tsc'), ['-p', 'tsconfig.json'])) failures.push('tsc');
+  // the demo is its own program: it registers its schema with @supadispatch/react (demo/tsconfig.json)
+  if (!run('type check the demo (tsc)', bin('tsc'), ['-p', 'demo/tsconfig.json'])) failures.push('tsc demo');
 }
 
 const files = testRoots
