@@ -39,3 +39,12 @@ export function transportLabel(transport: string): string {
   };
   return known[transport] ?? transport;
 }
+
+/** A delay as people say it: `0` → `at once`, `90` → `after 1 min 30 s`. */
+export function formatDelay(seconds: number): string {
+  if (!seconds) return 'at once';
+  const minutes = Math.floor(seconds / 60);
+  const rest = seconds % 60;
+  const parts = [minutes ? `${minutes} min` : '', rest ? `${rest} s` : ''].filter(Boolean);
+  return `after ${parts.join(' ')}`;
+}

@@ -9,14 +9,8 @@ import { type ReactElement, useEffect, useState } from 'react';
 import { useSession } from '../../auth/session.tsx';
 import { Rendered } from '../../components/rendered.tsx';
 import { Empty, ErrorNote, Loading, PageHeader, SuccessNote } from '../../components/ui.tsx';
-import {
-  type EventInfo,
-  formatDelay,
-  listEvents,
-  type PreviewRequest,
-  preview,
-} from '../../lib/admin-functions.ts';
-import { transportLabel } from '../../lib/format.ts';
+import { type EventInfo, listEvents, type PreviewRequest, preview } from '../../lib/admin-functions.ts';
+import { formatDelay, transportLabel } from '../../lib/format.ts';
 import { useRecentOrders } from '../../lib/orders.ts';
 import { RecordSource } from './record-source.tsx';
 

@@ -6,18 +6,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type ReactElement, useState } from 'react';
 import { Empty, ErrorNote, Loading, PageHeader, SuccessNote } from '../../components/ui.tsx';
 import { formatDateTime, shortId, transportLabel } from '../../lib/format.ts';
+import { requeueSummary } from '../../lib/receipt-status.ts';
 import { type FailedReceipt, failedReceipts, requeueReceipts } from '../../lib/rpc.ts';
-
-/** What a requeue did, in words. */
-export function requeueSummary(result: { requeued: string[]; skipped: { status: string | null }[] }): string {
-  const parts = [`${result.requeued.length} sent again`];
-  if (result.skipped.length > 0) {
-    parts.push(
-      `${result.skipped.length} left alone (${result.skipped.map((s) => s.status ?? 'not found').join(', ')})`,
-    );
-  }
-  return `${parts.join('; ')}.`;
-}
 
 function Attempts({ receipt }: { receipt: FailedReceipt }): ReactElement {
   if (receipt.attempts.length === 0) return <p className="muted">No attempt recorded.</p>;

@@ -6,26 +6,13 @@
 import { useDispatchClient } from '@supadispatch/react';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { type ReactElement, useEffect, useState } from 'react';
-import type { ReceiptStatus } from 'supadispatch/client';
 import { Empty, ErrorNote, Loading, PageHeader, StatusPill, SuccessNote } from '../../components/ui.tsx';
 import type { EventId } from '../../dispatch.ts';
 import { listEvents, type TriggerAnswer, type TriggerRequest, trigger } from '../../lib/admin-functions.ts';
 import { shortId, transportLabel } from '../../lib/format.ts';
 import { useRecentOrders } from '../../lib/orders.ts';
+import { currentStatuses, finalStatuses } from '../../lib/receipt-status.ts';
 import { RecordSource } from './record-source.tsx';
-
-const finalStatuses: readonly string[] = ['sent', 'failed', 'skipped', 'cancelled'];
-
-/** Receipt statuses as they are now: the trigger's answer, updated from `dispatch_receipts`. */
-export function currentStatuses(
-  answer: TriggerAnswer,
-  latest: readonly { id: string; status: ReceiptStatus }[] | undefined,
-): Map<string, string> {
-  const now = new Map<string, string>();
-  for (const r of answer.receipts) if (r.id) now.set(r.id, r.status);
-  for (const r of latest ?? []) if (now.has(r.id)) now.set(r.id, r.status);
-  return now;
-}
 
 function Result({ answer, eventId }: { answer: TriggerAnswer; eventId: string }): ReactElement {
   const client = useDispatchClient();
@@ -35,7 +22,7 @@ function Result({ answer, eventId }: { answer: TriggerAnswer; eventId: string })
     enabled: !answer.dryRun && answer.receipts.length > 0,
     refetchInterval: settled ? false : 1500,
   });
-  const statuses = currentStatuses(answer, live.data);
+  const statuses = currentStatuses(answer.receipts, live.data);
   const allFinal = [...statuses.values()].every((s) => finalStatuses.includes(s));
   // stop polling once every receipt is final
   useEffect(() => setSettled(allFinal), [allFinal]);

@@ -7,17 +7,9 @@ import { type FormEvent, type ReactElement, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useSession } from '../../auth/session.tsx';
 import { ErrorNote, Loading } from '../../components/ui.tsx';
+import { linkError } from '../../lib/auth-links.ts';
 import { landingHash, supabase } from '../../supabase.ts';
 import { AuthCard } from './auth-card.tsx';
-
-/** The error a failed link carries in the fragment (`#error=...&error_description=...`), if any. */
-export function linkError(hash: string): string | null {
-  const params = new URLSearchParams(hash.replace(/^#/, ''));
-  const description = params.get('error_description');
-  const code = params.get('error_code') ?? params.get('error');
-  if (!description && !code) return null;
-  return description ?? code;
-}
 
 export function Reset(): ReactElement {
   const { session } = useSession();

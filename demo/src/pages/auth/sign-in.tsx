@@ -3,13 +3,9 @@ import { type FormEvent, type ReactElement, useState } from 'react';
 import { Link, Navigate, useNavigate, useSearchParams } from 'react-router';
 import { useSession } from '../../auth/session.tsx';
 import { ErrorNote } from '../../components/ui.tsx';
+import { safeNext } from '../../lib/auth-links.ts';
 import { supabase } from '../../supabase.ts';
 import { AuthCard } from './auth-card.tsx';
-
-/** Only paths of this app: never an address elsewhere from the query string. */
-export function safeNext(next: string | null): string {
-  return next?.startsWith('/') && !next.startsWith('//') ? next : '/shop';
-}
 
 export function SignIn(): ReactElement {
   const { session } = useSession();
