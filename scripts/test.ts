@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { repoRoot } from '../local/src/paths.ts';
+import { demoStackEnv } from './demo-env.ts';
 
 const testRoots = [
   'local/test',
@@ -58,6 +59,12 @@ if (filters.length === 0) {
   if (!run('type check (tsc)', bin('tsc'), ['-p', 'tsconfig.json'])) failures.push('tsc');
   // the demo is its own program: it registers its schema with @supadispatch/react (demo/tsconfig.json)
   if (!run('type check the demo (tsc)', bin('tsc'), ['-p', 'demo/tsconfig.json'])) failures.push('tsc demo');
+  // One source of truth for the SQL core: sql/core builds the demo project's core migration, and `gen`
+  // reads the same build (a migration identical to it counts as installed), so both checks agree.
+  if (!run('core migration (sql/build.ts --check)', bin('tsx'), ['sql/build.ts', '--check']))
+    failures.push('core migration');
+  if (!run('generated files (supadispatch check)', bin('supadispatch'), ['check']))
+    failures.push('supadispatch check');
 }
 
 const files = testRoots
@@ -92,6 +99,8 @@ if (!remote) {
   })) {
     env[`SUPADISPATCH_${name}_PORT`] ??= String(port);
   }
+  // The demo project's config.toml reads the hook's and the sink's URLs on these ports from env.
+  Object.assign(env, demoStackEnv(env));
   Object.assign(process.env, env);
   const control = await import('../local/src/control.ts');
   const { statusVariables } = await import('../local/src/state.ts');
