@@ -1,11 +1,11 @@
 /** A select of recent orders (all of them for an admin), for previews and triggers from a real row. */
 import type { ReactElement } from 'react';
-import { formatPrice, shortId } from '../lib/format.ts';
+import { formatPrice } from '../lib/format.ts';
 import type { Order } from '../lib/orders.ts';
 
 export function orderLabel(o: Order): string {
   const product = o.product ? `${o.product.name} (${formatPrice(o.product.price_cents)})` : 'unknown product';
-  return `Order ${shortId(o.id)} · ${product} · ${o.status}`;
+  return `#${o.number} · ${product} · ${o.status}`;
 }
 
 export function OrderPicker({

@@ -22,6 +22,8 @@ export interface Product {
 
 export interface Order {
   id: string;
+  /** The short number people read ("#1003"). */
+  number: number;
   status: OrderStatus;
   region: string | null;
   created_at: string;
@@ -47,7 +49,7 @@ export function useProducts() {
   });
 }
 
-const orderColumns = 'id, status, region, created_at, buyer_id, product_id';
+const orderColumns = 'id, number, status, region, created_at, buyer_id, product_id';
 
 /** The signed-in buyer's orders, newest first. */
 export function useMyOrders(userId: string) {
@@ -102,14 +104,17 @@ export function useRecentOrders(enabled = true) {
   });
 }
 
-/** Places an order; its events and counters follow from the database triggers. */
-export function usePlaceOrder(userId: string, region: string | null) {
+/**
+ * Places an order (the region is the buyer's, set by the database); its events and counters follow
+ * from the database triggers.
+ */
+export function usePlaceOrder(userId: string) {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: async (product: Product) => {
       const { data, error } = await supabase
         .from('orders')
-        .insert({ buyer_id: userId, product_id: product.id, ...(region ? { region } : {}) })
+        .insert({ buyer_id: userId, product_id: product.id })
         .select('id')
         .single();
       if (error) throw fail(`order ${product.name}`, error);
@@ -119,7 +124,10 @@ export function usePlaceOrder(userId: string, region: string | null) {
   });
 }
 
-/** A seller ships or cancels an order; RLS refuses orders of other sellers' products. */
+/**
+ * A status change: the seller marks paid, ships or cancels; the buyer cancels an open order. RLS
+ * refuses the rest (another seller's orders, a buyer shipping).
+ */
 export function useSetOrderStatus() {
   const queryClient = useQueryClient();
   return useMutation({
@@ -129,8 +137,8 @@ export function useSetOrderStatus() {
         .update({ status })
         .eq('id', order.id)
         .select('id');
-      if (error) throw fail(`order ${order.id}`, error);
-      if (!data || data.length === 0) throw new Error(`order ${order.id}: not yours to change`);
+      if (error) throw fail(`order #${order.number}`, error);
+      if (!data || data.length === 0) throw new Error(`order #${order.number}: not yours to change`);
       return { order, status };
     },
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ['orders'] }),

@@ -1,5 +1,5 @@
 /**
- * /seller: orders of the signed-in seller's products. "Ship" and "Cancel" change the order's status;
+ * /seller: orders of the signed-in seller's products. "Mark paid", "Ship" and "Cancel" change the order's status;
  * the triggers tell the buyer (in-app at once, email after the configured delay).
  */
 import type { ReactElement } from 'react';
@@ -47,16 +47,26 @@ export function Seller(): ReactElement {
                 const open = openStatuses.includes(o.status);
                 return (
                   <tr key={o.id} data-order-id={o.id}>
-                    <td className="mono">{shortId(o.id)}</td>
+                    <td className="mono">#{o.number}</td>
                     <td>{o.product?.name ?? '—'}</td>
                     <td>{o.buyer?.display_name ?? o.buyer?.email ?? shortId(o.buyer_id)}</td>
                     <td className="num">{o.product ? formatPrice(o.product.price_cents) : ''}</td>
-                    <td>{o.region?.toUpperCase() ?? ''}</td>
+                    <td className="capitalize">{o.region ?? ''}</td>
                     <td>
                       <StatusPill status={o.status} />
                     </td>
                     <td>{formatDateTime(o.created_at)}</td>
                     <td className="actions">
+                      {o.status === 'pending' && (
+                        <button
+                          type="button"
+                          className="button button--small"
+                          disabled={busy(o.id)}
+                          onClick={() => setStatus.mutate({ order: o, status: 'paid' })}
+                        >
+                          Mark paid
+                        </button>
+                      )}
                       {open && (
                         <>
                           <button

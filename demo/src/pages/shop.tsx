@@ -4,7 +4,7 @@
  */
 import { type ReactElement, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { useProfile, useUserId } from '../auth/session.tsx';
+import { useUserId } from '../auth/session.tsx';
 import { Count } from '../components/count.tsx';
 import { Empty, ErrorNote, Loading, PageHeader, SuccessNote } from '../components/ui.tsx';
 import { formatPrice } from '../lib/format.ts';
@@ -12,9 +12,8 @@ import { type Product, usePlaceOrder, useProducts } from '../lib/orders.ts';
 
 export function Shop(): ReactElement {
   const userId = useUserId();
-  const profile = useProfile();
   const products = useProducts();
-  const place = usePlaceOrder(userId, profile.data?.region ?? null);
+  const place = usePlaceOrder(userId);
   const [placed, setPlaced] = useState<string | null>(null);
   const [params] = useSearchParams();
 

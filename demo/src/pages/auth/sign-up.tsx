@@ -9,7 +9,8 @@ import { ErrorNote, SuccessNote } from '../../components/ui.tsx';
 import { supabase } from '../../supabase.ts';
 import { AuthCard } from './auth-card.tsx';
 
-export const regions = ['eu', 'us', 'apac'] as const;
+/** The regions of `profiles.region` (the regional admin alerts go to admins of the order's region). */
+export const regions = ['north', 'south'] as const;
 
 export function SignUp(): ReactElement {
   const { session } = useSession();
@@ -76,7 +77,7 @@ export function SignUp(): ReactElement {
             <select value={region} onChange={(e) => setRegion(e.target.value)}>
               {regions.map((r) => (
                 <option key={r} value={r}>
-                  {r.toUpperCase()}
+                  {r[0].toUpperCase() + r.slice(1)}
                 </option>
               ))}
             </select>
