@@ -13,7 +13,16 @@ import { dirname, join, relative } from 'node:path';
 import { repoRoot } from '../local/src/paths.ts';
 import { demoStackEnv } from './demo-env.ts';
 
-const testRoots = ['local/test', 'sdk/test', 'react/test', 'edge-functions/test', 'sql', 'e2e', 'bench/test'];
+const testRoots = [
+  'local/test',
+  'sdk/test',
+  'react/test',
+  'edge-functions/test',
+  'sql',
+  'e2e',
+  'bench/test',
+  'demo/test',
+];
 const filters = process.argv.slice(2).map((p) => p.replace(/\/$/, ''));
 const startedAt = Date.now();
 const step = (message: string) =>
@@ -48,6 +57,8 @@ const failures: string[] = [];
 if (filters.length === 0) {
   if (!run('lint and format (biome)', bin('biome'), ['check', '.'])) failures.push('biome');
   if (!run('type check (tsc)', bin('tsc'), ['-p', 'tsconfig.json'])) failures.push('tsc');
+  // the demo is its own program: it registers its schema with @supadispatch/react (demo/tsconfig.json)
+  if (!run('type check the demo (tsc)', bin('tsc'), ['-p', 'demo/tsconfig.json'])) failures.push('tsc demo');
   // One source of truth for the SQL core: sql/core builds the demo project's core migration, and `gen`
   // reads the same build (a migration identical to it counts as installed), so both checks agree.
   if (!run('core migration (sql/build.ts --check)', bin('tsx'), ['sql/build.ts', '--check']))
