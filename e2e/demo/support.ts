@@ -78,7 +78,8 @@ export async function freshUser(
   role: 'buyer' | 'seller' | 'admin',
   region: 'north' | 'south',
 ): Promise<FreshUser> {
-  const email = `${label}-${randomUUID().slice(0, 8)}@demo-test.test`;
+  const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  const email = `${slug}-${randomUUID().slice(0, 8)}@demo-test.test`;
   const password = `pw-${randomUUID()}`;
   const { data, error } = await serviceClient().auth.admin.createUser({
     email,
