@@ -8,14 +8,13 @@
  *   npm start                 stack + demo on http://127.0.0.1:5173 (DEMO_PORT moves it)
  *   npm start -- --no-demo    the stack only
  */
-import type { ChildProcess } from 'node:child_process';
 import { assertPortsFree } from '../local/src/control.ts';
 import { repoRoot, runningState, runStack, statusVariables } from '../local/src/index.ts';
 import { runMigrationsAndSeed } from '../local/src/migrations.ts';
 import { resolvePorts } from '../local/src/ports.ts';
 import { formatVariables } from '../sdk/src/cli/output.ts';
 import { demoStackEnv } from './demo-env.ts';
-import { demoUsers, ensureDemoInstalled, startDemoServer } from './demo-server.ts';
+import { type DemoServer, demoUsers, ensureDemoInstalled, startDemoServer } from './demo-server.ts';
 
 const withDemo = !process.argv.includes('--no-demo');
 const background = runningState(repoRoot);
@@ -50,7 +49,7 @@ function guide(vars: Record<string, string>, demoUrl: string | null): string {
   return lines.join('\n');
 }
 
-let demo: ChildProcess | null = null;
+let demo: DemoServer | null = null;
 let stopping = false;
 try {
   Object.assign(process.env, demoStackEnv(process.env));
@@ -69,9 +68,9 @@ try {
       port: Number(process.env.DEMO_PORT || 5173),
       output: 'inherit',
     });
-    demo = server.child;
+    demo = server;
     demoUrl = server.url;
-    demo.on('exit', (code) => {
+    server.child.on('exit', (code) => {
       if (!stopping)
         process.stdout.write(`\nthe demo's dev server exited (${code}); the stack keeps running\n`);
     });
@@ -82,17 +81,19 @@ try {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\n${signal}: stopping...\n`);
-    demo?.kill('SIGTERM');
-    running.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    // Vite runs in its own process group (so it can be stopped as a whole): stop it, then the stack.
+    Promise.resolve(demo?.stop())
+      .then(() => running.stop())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => stop('SIGHUP'));
 } catch (error) {
-  demo?.kill('SIGTERM');
+  await demo?.stop();
   process.stderr.write(`error: ${(error as Error).message}\n`);
   process.exit(1);
 }
