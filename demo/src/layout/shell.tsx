@@ -29,12 +29,14 @@ function ConnectionStatus(): ReactElement {
 
 function Nav(): ReactElement {
   const { isAdmin } = useIsAdmin();
+  const profile = useProfile();
+  const seller = profile.data?.role === 'seller';
   return (
     <nav className="sidenav" aria-label="Main">
       <p className="sidenav__group">Market</p>
       <NavLink to="/shop">Shop</NavLink>
       <NavLink to="/orders">My orders</NavLink>
-      <NavLink to="/seller">Seller dashboard</NavLink>
+      {seller && <NavLink to="/seller">Seller dashboard</NavLink>}
       <p className="sidenav__group">Account</p>
       <NavLink to="/preferences">Notification preferences</NavLink>
       {isAdmin && (
