@@ -85,6 +85,8 @@ function serverSettings(options: ClusterOptions): string {
     `unix_socket_directories = '${options.runDir}'`,
     "shared_preload_libraries = 'pg_cron'",
     "cron.database_name = 'postgres'",
+    // pg_cron connects through libpq: over the socket (trust), not TCP (scram, and it has no password).
+    `cron.host = '${options.runDir}'`,
     "cron.timezone = 'UTC'",
     "timezone = 'UTC'",
     "log_timezone = 'UTC'",
