@@ -38,7 +38,7 @@ function Nav(): ReactElement {
       <NavLink to="/orders">My orders</NavLink>
       {seller && <NavLink to="/seller">Seller dashboard</NavLink>}
       <p className="sidenav__group">Account</p>
-      <NavLink to="/preferences">Notification preferences</NavLink>
+      <NavLink to="/preferences">Preferences</NavLink>
       {isAdmin && (
         <>
           <p className="sidenav__group">Admin</p>
