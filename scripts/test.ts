@@ -57,7 +57,7 @@ const failures: string[] = [];
 if (filters.length === 0) {
   if (!run('lint and format (biome)', bin('biome'), ['check', '.'])) failures.push('biome');
   if (!run('type check (tsc)', bin('tsc'), ['-p', 'tsconfig.json'])) failures.push('tsc');
-  // the demo is its own program: it registers its schema with @supadispatch/react (demo/tsconfig.json)
+  // the demo again, typed to its config (its schema registered with @supadispatch/react: demo/tsconfig.json)
   if (!run('type check the demo (tsc)', bin('tsc'), ['-p', 'demo/tsconfig.json'])) failures.push('tsc demo');
   // One source of truth for the SQL core: sql/core builds the demo project's core migration, and `gen`
   // reads the same build (a migration identical to it counts as installed), so both checks agree.

@@ -1,13 +1,5 @@
 /**
- * The generated client module (`supadispatch gen` writes it from dispatch.config.ts), and its schema
- * registered with `@supadispatch/react`, so every hook takes only this config's counter and event names.
+ * The generated client module (`supadispatch gen` writes it from dispatch.config.ts), which the app
+ * imports from here. Its schema is registered with `@supadispatch/react` in register.ts.
  */
-import type { AppDispatchSchema } from './dispatch.generated.ts';
-
 export * from './dispatch.generated.ts';
-
-declare module '@supadispatch/react' {
-  interface Register {
-    schema: AppDispatchSchema;
-  }
-}

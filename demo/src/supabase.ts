@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 /** The app's one supabase-js client: auth, tables, RPCs, functions and the Realtime socket the SDK joins. */
 import { createClient } from '@supabase/supabase-js';
 import { readEnv } from './env.ts';

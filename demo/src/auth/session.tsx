@@ -56,6 +56,8 @@ export interface Profile {
   email: string | null;
   display_name: string | null;
   region: string | null;
+  /** `buyer`, `seller` or `admin`: mirrors app_metadata.role; users cannot write it. */
+  role: string | null;
 }
 
 export function useProfile() {
@@ -67,7 +69,7 @@ export function useProfile() {
     queryFn: async (): Promise<Profile | null> => {
       const { data, error } = await supabase
         .from('profiles')
-        .select('id, email, display_name, region')
+        .select('id, email, display_name, region, role')
         .eq('id', id as string)
         .maybeSingle();
       if (error) throw new Error(`profiles: ${error.message}`);

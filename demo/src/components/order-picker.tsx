@@ -2,6 +2,7 @@
 import type { ReactElement } from 'react';
 import { formatPrice } from '../lib/format.ts';
 import type { Order } from '../lib/orders.ts';
+import { Field } from './ui.tsx';
 
 export function orderLabel(o: Order): string {
   const product = o.product ? `${o.product.name} (${formatPrice(o.product.price_cents)})` : 'unknown product';
@@ -20,8 +21,7 @@ export function OrderPicker({
   label?: string;
 }): ReactElement {
   return (
-    <label>
-      {label}
+    <Field label={label}>
       <select value={value} onChange={(e) => onChange(e.target.value)}>
         <option value="" disabled>
           {orders.length === 0 ? 'No orders yet' : 'Choose an order'}
@@ -32,6 +32,6 @@ export function OrderPicker({
           </option>
         ))}
       </select>
-    </label>
+    </Field>
   );
 }

@@ -1,5 +1,5 @@
 /** The few building blocks every page shares: its header, notices, status pills and empty states. */
-import type { ReactElement, ReactNode } from 'react';
+import { cloneElement, type ReactElement, type ReactNode, useId } from 'react';
 
 export function PageHeader({
   title,
@@ -61,5 +61,25 @@ export function Loading({ what }: { what: string }): ReactElement {
     <p className="loading" aria-busy="true">
       Loading {what}…
     </p>
+  );
+}
+
+/**
+ * A labelled control: the label names the control by `for`/`id`, not by wrapping it, so a select's
+ * accessible name is its label alone (a wrapping label would also hold the options' text).
+ */
+export function Field({
+  label,
+  children,
+}: {
+  label: ReactNode;
+  children: ReactElement<{ id?: string }>;
+}): ReactElement {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      {cloneElement(children, { id })}
+    </div>
   );
 }

@@ -29,14 +29,16 @@ function ConnectionStatus(): ReactElement {
 
 function Nav(): ReactElement {
   const { isAdmin } = useIsAdmin();
+  const profile = useProfile();
+  const seller = profile.data?.role === 'seller';
   return (
     <nav className="sidenav" aria-label="Main">
       <p className="sidenav__group">Market</p>
       <NavLink to="/shop">Shop</NavLink>
       <NavLink to="/orders">My orders</NavLink>
-      <NavLink to="/seller">Seller dashboard</NavLink>
+      {seller && <NavLink to="/seller">Seller dashboard</NavLink>}
       <p className="sidenav__group">Account</p>
-      <NavLink to="/preferences">Notification preferences</NavLink>
+      <NavLink to="/preferences">Preferences</NavLink>
       {isAdmin && (
         <>
           <p className="sidenav__group">Admin</p>

@@ -12,14 +12,19 @@ const dateTime = new Intl.DateTimeFormat('en-US', {
   day: 'numeric',
   hour: '2-digit',
   minute: '2-digit',
-  second: '2-digit',
 });
 
-/** A timestamp as a short local date and time; an empty string for null. */
-export function formatDateTime(iso: string | null | undefined): string {
+const timeOnly = new Intl.DateTimeFormat('en-US', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+/**
+ * A timestamp as a short local date and time (the time alone when it is today, relative to `now`);
+ * an empty string for null.
+ */
+export function formatDateTime(iso: string | null | undefined, now: Date = new Date()): string {
   if (!iso) return '';
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : dateTime.format(date);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toDateString() === now.toDateString() ? timeOnly.format(date) : dateTime.format(date);
 }
 
 /** The first block of a uuid: enough to tell orders apart on screen. */

@@ -41,6 +41,8 @@ export function PreferencesPage(): ReactElement {
                   <label key={transport} className="switch">
                     <input
                       type="checkbox"
+                      // the visible label names the transport; the event makes the name unique on the page
+                      aria-label={`${transportLabel(transport)} for ${event.id}`}
                       checked={enabled}
                       disabled={setPreference.isPending}
                       onChange={(e) =>
@@ -53,7 +55,6 @@ export function PreferencesPage(): ReactElement {
                       }
                     />
                     {transportLabel(transport)}
-                    <span className="sr-only"> for {event.id}</span>
                   </label>
                 );
               })}

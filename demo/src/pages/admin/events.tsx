@@ -8,7 +8,7 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import { type ReactElement, useEffect, useState } from 'react';
 import { useSession } from '../../auth/session.tsx';
 import { Rendered } from '../../components/rendered.tsx';
-import { Empty, ErrorNote, Loading, PageHeader, SuccessNote } from '../../components/ui.tsx';
+import { Empty, ErrorNote, Field, Loading, PageHeader, SuccessNote } from '../../components/ui.tsx';
 import { type EventInfo, listEvents, type PreviewRequest, preview } from '../../lib/admin-functions.ts';
 import { formatDelay, transportLabel } from '../../lib/format.ts';
 import { useRecentOrders } from '../../lib/orders.ts';
@@ -116,8 +116,7 @@ function EventDetail({ event }: { event: EventInfo }): ReactElement {
           />
         )}
         {event.channels.length > 1 && (
-          <label>
-            Channel
+          <Field label="Channel">
             <select value={channel} onChange={(e) => setChannel(e.target.value)}>
               <option value="">Default (email first)</option>
               {event.channels.map((c) => (
@@ -126,7 +125,7 @@ function EventDetail({ event }: { event: EventInfo }): ReactElement {
                 </option>
               ))}
             </select>
-          </label>
+          </Field>
         )}
         <div className="form__buttons">
           <button

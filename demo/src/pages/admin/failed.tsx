@@ -6,6 +6,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type ReactElement, useState } from 'react';
 import { Empty, ErrorNote, Loading, PageHeader, SuccessNote } from '../../components/ui.tsx';
 import { formatDateTime, shortId, transportLabel } from '../../lib/format.ts';
+import { usePeople } from '../../lib/people.ts';
 import { requeueSummary } from '../../lib/receipt-status.ts';
 import { type FailedReceipt, failedReceipts, requeueReceipts } from '../../lib/rpc.ts';
 
@@ -43,6 +44,7 @@ function Attempts({ receipt }: { receipt: FailedReceipt }): ReactElement {
 
 export function AdminFailed(): ReactElement {
   const queryClient = useQueryClient();
+  const person = usePeople();
   const [done, setDone] = useState<string | null>(null);
   const failed = useQuery({ queryKey: ['dispatch', 'failed_receipts'], queryFn: () => failedReceipts() });
   const retry = useMutation({
@@ -88,7 +90,7 @@ export function AdminFailed(): ReactElement {
               <div>
                 <h2 className="failed__title">
                   <span className="mono">{r.eventId}</span> · {transportLabel(r.transport)} to{' '}
-                  {r.address ?? (r.userId ? `user ${shortId(r.userId)}` : r.audience)}
+                  {r.address ?? (r.userId ? person(r.userId) : r.audience)}
                 </h2>
                 <p className="muted">
                   Failed {formatDateTime(r.failedAt)} after {r.attemptCount} attempts · receipt{' '}

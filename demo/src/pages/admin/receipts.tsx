@@ -7,9 +7,10 @@ import { useDispatchClient } from '@supadispatch/react';
 import { useQuery } from '@tanstack/react-query';
 import { Fragment, type ReactElement, useState } from 'react';
 import type { ReceiptStatus } from 'supadispatch/client';
-import { Empty, ErrorNote, Loading, PageHeader, StatusPill } from '../../components/ui.tsx';
+import { Empty, ErrorNote, Field, Loading, PageHeader, StatusPill } from '../../components/ui.tsx';
 import { type EventId, eventIds } from '../../dispatch.ts';
-import { formatDateTime, shortId, transportLabel } from '../../lib/format.ts';
+import { formatDateTime, transportLabel } from '../../lib/format.ts';
+import { usePeople } from '../../lib/people.ts';
 
 export const receiptStatuses: readonly ReceiptStatus[] = [
   'pending',
@@ -23,6 +24,7 @@ export const receiptStatuses: readonly ReceiptStatus[] = [
 
 export function AdminReceipts(): ReactElement {
   const client = useDispatchClient();
+  const person = usePeople();
   const [eventId, setEventId] = useState<EventId | ''>('');
   const [status, setStatus] = useState<ReceiptStatus | ''>('');
   const [open, setOpen] = useState<string | null>(null);
@@ -40,8 +42,7 @@ export function AdminReceipts(): ReactElement {
         Every delivery, one per recipient and channel, newest first. Updates every few seconds.
       </PageHeader>
       <div className="toolbar">
-        <label>
-          Event
+        <Field label="Event">
           <select value={eventId} onChange={(e) => setEventId(e.target.value as EventId | '')}>
             <option value="">All events</option>
             {eventIds.map((id) => (
@@ -50,9 +51,8 @@ export function AdminReceipts(): ReactElement {
               </option>
             ))}
           </select>
-        </label>
-        <label>
-          Status
+        </Field>
+        <Field label="Status">
           <select value={status} onChange={(e) => setStatus(e.target.value as ReceiptStatus | '')}>
             <option value="">All statuses</option>
             {receiptStatuses.map((s) => (
@@ -61,7 +61,7 @@ export function AdminReceipts(): ReactElement {
               </option>
             ))}
           </select>
-        </label>
+        </Field>
       </div>
       <ErrorNote error={receipts.error} />
       {receipts.isPending && <Loading what="receipts" />}
@@ -72,14 +72,13 @@ export function AdminReceipts(): ReactElement {
             <thead>
               <tr>
                 <th scope="col">Created</th>
-                <th scope="col">Event</th>
-                <th scope="col">Channel</th>
+                <th scope="col">Event and channel</th>
                 <th scope="col">Recipient</th>
                 <th scope="col">Status</th>
                 <th scope="col" className="num">
                   Attempts
                 </th>
-                <th scope="col">Sent / next attempt</th>
+                <th scope="col">Delivery</th>
                 <th scope="col">
                   <span className="sr-only">Details</span>
                 </th>
@@ -89,23 +88,23 @@ export function AdminReceipts(): ReactElement {
               {receipts.data.map((r) => (
                 <Fragment key={r.id}>
                   <tr data-receipt-id={r.id} data-status={r.status}>
-                    <td>{formatDateTime(r.createdAt)}</td>
-                    <td className="mono">{r.eventId}</td>
+                    <td className="nowrap">{formatDateTime(r.createdAt)}</td>
                     <td>
-                      {transportLabel(r.transport)} <span className="muted">→ {r.audience}</span>
+                      <span className="mono">{r.eventId}</span>
+                      <span className="sub">
+                        {transportLabel(r.transport)} → {r.audience}
+                      </span>
                     </td>
-                    <td className="recipient">
-                      {r.address ?? (r.userId ? `user ${shortId(r.userId)}` : '—')}
-                    </td>
+                    <td className="recipient">{r.address ?? person(r.userId)}</td>
                     <td>
                       <StatusPill status={r.status} />
                     </td>
                     <td className="num">{r.attemptCount}</td>
-                    <td>
+                    <td className="nowrap">
                       {r.sentAt
-                        ? formatDateTime(r.sentAt)
+                        ? `sent ${formatDateTime(r.sentAt)}`
                         : r.nextAttemptAt && !['skipped', 'cancelled', 'failed'].includes(r.status)
-                          ? `at ${formatDateTime(r.nextAttemptAt)}`
+                          ? `due ${formatDateTime(r.nextAttemptAt)}`
                           : ''}
                       {(r.lastError || r.skipReason) && (
                         <span className="receipt-error">{r.lastError ?? r.skipReason}</span>
@@ -124,7 +123,7 @@ export function AdminReceipts(): ReactElement {
                   </tr>
                   {open === r.id && (
                     <tr className="details">
-                      <td colSpan={8}>
+                      <td colSpan={7}>
                         <dl className="facts">
                           <dt>Receipt</dt>
                           <dd className="mono">{r.id}</dd>

@@ -6,16 +6,26 @@
 import { useDispatchClient } from '@supadispatch/react';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { type ReactElement, useEffect, useState } from 'react';
-import { Empty, ErrorNote, Loading, PageHeader, StatusPill, SuccessNote } from '../../components/ui.tsx';
+import {
+  Empty,
+  ErrorNote,
+  Field,
+  Loading,
+  PageHeader,
+  StatusPill,
+  SuccessNote,
+} from '../../components/ui.tsx';
 import type { EventId } from '../../dispatch.ts';
 import { listEvents, type TriggerAnswer, type TriggerRequest, trigger } from '../../lib/admin-functions.ts';
 import { shortId, transportLabel } from '../../lib/format.ts';
 import { useRecentOrders } from '../../lib/orders.ts';
+import { usePeople } from '../../lib/people.ts';
 import { currentStatuses, finalStatuses } from '../../lib/receipt-status.ts';
 import { RecordSource } from './record-source.tsx';
 
 function Result({ answer, eventId }: { answer: TriggerAnswer; eventId: string }): ReactElement {
   const client = useDispatchClient();
+  const person = usePeople();
   const [settled, setSettled] = useState(false);
   const live = useQuery({
     ...client.queries.receipts({ eventId: eventId as EventId, maxRows: 200 }),
@@ -57,7 +67,7 @@ function Result({ answer, eventId }: { answer: TriggerAnswer; eventId: string })
                   <span className="mono">{r.channel}</span> ({transportLabel(r.transport)})
                 </td>
                 <td>{r.audience}</td>
-                <td className="recipient">{r.address ?? (r.userId ? `user ${shortId(r.userId)}` : '—')}</td>
+                <td className="recipient">{r.address ?? person(r.userId)}</td>
                 <td>
                   <StatusPill status={(r.id && statuses.get(r.id)) || r.status} />
                   {r.contentError && <span className="receipt-error">{r.contentError}</span>}
@@ -98,8 +108,7 @@ export function AdminTrigger(): ReactElement {
           fire.mutate({ eventId: event.id, recordId, dryRun, idempotencyKey: crypto.randomUUID() });
         }}
       >
-        <label>
-          Event
+        <Field label="Event">
           <select
             value={eventId}
             onChange={(e) => {
@@ -117,7 +126,7 @@ export function AdminTrigger(): ReactElement {
               </option>
             ))}
           </select>
-        </label>
+        </Field>
         {event?.table && (
           <RecordSource
             table={event.table}

@@ -5,7 +5,7 @@
 import { type FormEvent, type ReactElement, useState } from 'react';
 import { Link, Navigate, useNavigate } from 'react-router';
 import { useSession } from '../../auth/session.tsx';
-import { ErrorNote, SuccessNote } from '../../components/ui.tsx';
+import { ErrorNote, Field, SuccessNote } from '../../components/ui.tsx';
 import { supabase } from '../../supabase.ts';
 import { AuthCard } from './auth-card.tsx';
 
@@ -72,8 +72,7 @@ export function SignUp(): ReactElement {
               onChange={(e) => setPassword(e.target.value)}
             />
           </label>
-          <label>
-            Region
+          <Field label="Region">
             <select value={region} onChange={(e) => setRegion(e.target.value)}>
               {regions.map((r) => (
                 <option key={r} value={r}>
@@ -81,7 +80,7 @@ export function SignUp(): ReactElement {
                 </option>
               ))}
             </select>
-          </label>
+          </Field>
           <ErrorNote error={error} />
           <button type="submit" className="button button--primary" disabled={busy}>
             {busy ? 'Creating…' : 'Create account'}
