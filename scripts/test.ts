@@ -11,8 +11,18 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { repoRoot } from '../local/src/paths.ts';
+import { demoStackEnv } from './demo-env.ts';
 
-const testRoots = ['local/test', 'sdk/test', 'react/test', 'edge-functions/test', 'sql', 'e2e', 'bench/test'];
+const testRoots = [
+  'local/test',
+  'sdk/test',
+  'react/test',
+  'edge-functions/test',
+  'sql',
+  'e2e',
+  'bench/test',
+  'demo/test',
+];
 const filters = process.argv.slice(2).map((p) => p.replace(/\/$/, ''));
 const startedAt = Date.now();
 const step = (message: string) =>
@@ -47,6 +57,14 @@ const failures: string[] = [];
 if (filters.length === 0) {
   if (!run('lint and format (biome)', bin('biome'), ['check', '.'])) failures.push('biome');
   if (!run('type check (tsc)', bin('tsc'), ['-p', 'tsconfig.json'])) failures.push('tsc');
+  // the demo again, typed to its config (its schema registered with @supadispatch/react: demo/tsconfig.json)
+  if (!run('type check the demo (tsc)', bin('tsc'), ['-p', 'demo/tsconfig.json'])) failures.push('tsc demo');
+  // One source of truth for the SQL core: sql/core builds the demo project's core migration, and `gen`
+  // reads the same build (a migration identical to it counts as installed), so both checks agree.
+  if (!run('core migration (sql/build.ts --check)', bin('tsx'), ['sql/build.ts', '--check']))
+    failures.push('core migration');
+  if (!run('generated files (supadispatch check)', bin('supadispatch'), ['check']))
+    failures.push('supadispatch check');
 }
 
 const files = testRoots
@@ -81,6 +99,8 @@ if (!remote) {
   })) {
     env[`SUPADISPATCH_${name}_PORT`] ??= String(port);
   }
+  // The demo project's config.toml reads the hook's and the sink's URLs on these ports from env.
+  Object.assign(env, demoStackEnv(env));
   Object.assign(process.env, env);
   const control = await import('../local/src/control.ts');
   const { statusVariables } = await import('../local/src/state.ts');

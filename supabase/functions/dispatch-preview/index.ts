@@ -1,0 +1,7 @@
+// supabase/functions/dispatch-preview — entrypoint written by `supadispatch init`.
+// `npx supadispatch gen` writes what it imports: the library (_shared/supadispatch) and the registry.
+
+import * as registry from '../_generated/registry.ts';
+import { serve } from '../_shared/supadispatch/preview.ts';
+
+Deno.serve(serve(registry));
