@@ -20,4 +20,11 @@ export const measures: Measure[] = [
   { name: 'delivery-latency', script: 'delivery-latency.ts', minutes: 10 },
   { name: 'client-latency', script: 'client-latency.ts', minutes: 40 },
   { name: 'realtime-soak', script: 'realtime-soak.ts', minutes: 15 },
+  { name: 'drain-cpu', script: 'drain-cpu.ts', minutes: 15 },
+  { name: 'drain-sustained', script: 'drain-sustained.ts', minutes: 20 },
+  { name: 'fanout', script: 'fanout.ts', minutes: 30 },
+  { name: 'global-counter', script: 'global-counter.ts', minutes: 15 },
+  { name: 'worker-throughput', script: 'worker-throughput.ts', minutes: 30 },
+  { name: 'worker-sql-cost', script: 'worker-sql-cost.ts', minutes: 15 },
+  { name: 'worker-rss', script: 'worker-rss.ts', minutes: 15 },
 ];

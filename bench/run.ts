@@ -27,6 +27,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { applyBootstrap } from '../local/src/db/bootstrap.ts';
 import {
   clusterRunning,
@@ -38,6 +39,7 @@ import {
 } from '../local/src/db/cluster.ts';
 import { createLogger } from '../local/src/logger.ts';
 import { repoRoot } from '../local/src/paths.ts';
+import { buildCore } from '../sql/build.ts';
 import { type Measure, measures } from './measures.ts';
 import { plotPng } from './report/plot.ts';
 import { renderTable, replaceTable, toCsv } from './report/tables.ts';
@@ -133,11 +135,18 @@ async function database(): Promise<{ env: Record<string, string>; stop: () => vo
   if (!wasRunning) startCluster(options);
   const adminUrl = `postgresql://supabase_admin:${localPassword}@127.0.0.1:${port}/postgres`;
   await applyBootstrap(adminUrl, options.log);
+  // The SQL-core measures work in the `postgres` database with the core installed, as on the
+  // stack; installing it again is an upgrade in place (the core is re-runnable, like db push).
+  const dbUrl = `postgresql://postgres:${localPassword}@127.0.0.1:${port}/postgres`;
+  const install = new pg.Client({ connectionString: dbUrl });
+  await install.connect();
+  try {
+    await install.query(buildCore());
+  } finally {
+    await install.end();
+  }
   return {
-    env: {
-      SUPABASE_ADMIN_DB_URL: adminUrl,
-      SUPABASE_DB_URL: `postgresql://postgres:${localPassword}@127.0.0.1:${port}/postgres`,
-    },
+    env: { SUPABASE_ADMIN_DB_URL: adminUrl, SUPABASE_DB_URL: dbUrl },
     stop: () => {
       if (!wasRunning) stopCluster(options);
     },
