@@ -20,7 +20,7 @@ import { Buffer } from 'node:buffer';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { defaultDb } from './admin.ts';
 import type { WorkerDb } from './delivery/db.ts';
-import { json } from './http.ts';
+import { json, MAX_BODY_BYTES, readBodyText } from './http.ts';
 import { AUTH_EVENTS, HOOK_SECRET_ENV } from './modules/auth.ts';
 import { resolveEvent } from './modules/events.ts';
 import { seal } from './modules/seal.ts';
@@ -56,7 +56,9 @@ export function serve(
       );
     }
     if (req.method !== 'POST') return hookError(405, `method ${req.method}: use POST`);
-    const body = await req.text();
+    const read = await readBodyText(req);
+    if ('response' in read) return hookError(413, `request body: larger than ${MAX_BODY_BYTES} bytes`);
+    const body = read.text;
     const verified = verifySignature(
       secret,
       req.headers,
@@ -65,16 +67,28 @@ export function serve(
     );
     if (verified !== null) return hookError(401, `invalid hook signature: ${verified}`);
 
-    let payload: HookPayload;
+    let parsed: unknown;
     try {
-      payload = JSON.parse(body) as HookPayload;
+      parsed = JSON.parse(body);
     } catch {
       return hookError(400, 'request body: not JSON');
     }
-    const user = payload.user ?? {};
-    const data = payload.email_data ?? {};
+    // A signed payload is still checked for shape: anything but the documented strings is a 400,
+    // never a crash (the attack suite sends null, arrays, numbers where strings belong).
+    if (!isObject(parsed)) return hookError(400, 'request body: not a JSON object');
+    const payload = parsed as HookPayload;
+    const user = (isObject(payload.user) ? payload.user : {}) as NonNullable<HookPayload['user']>;
+    for (const key of ['id', 'email', 'new_email'] as const) {
+      if (user[key] !== undefined && user[key] !== null && typeof user[key] !== 'string')
+        return hookError(400, `user.${key}: not a string`);
+    }
+    const data = Object.fromEntries(
+      Object.entries(isObject(payload.email_data) ? payload.email_data : {}).filter(
+        ([, v]) => typeof v === 'string',
+      ),
+    ) as Record<string, string | undefined>;
     const type = data.email_action_type ?? '';
-    const eventId = AUTH_EVENTS[type];
+    const eventId = Object.hasOwn(AUTH_EVENTS, type) ? AUTH_EVENTS[type] : undefined;
     if (!eventId)
       return hookError(400, `email_action_type ${JSON.stringify(type)}: not an email this hook sends`);
     const event = resolveEvent(registry, eventId)!;
@@ -181,6 +195,10 @@ function secretKey(secret: string): Buffer | null {
 /** The error shape Supabase Auth reads from hooks: `{ error: { http_code, message } }`. */
 function hookError(status: number, message: string): Response {
   return json(status, { error: { http_code: status, message } });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isUuid(value: unknown): value is string {

@@ -2,28 +2,30 @@
 // The Edge Functions library, copied from the supadispatch package by `npx supadispatch gen`.
 /**
  * One claimed receipt, from lease to recorded outcome: its content prepared once and stored before
- * the first send, the send through its transport (at most a few per destination at a time, a
- * deadline on every send), the outcome recorded with the lease token. A lost lease (the receipt
- * expired and was claimed again) drops the result: the other holder records it.
+ * the first send (prepare.ts, one call per claim), the send through its transport (at most a few per
+ * destination at a time, a deadline on every send), the outcome recorded with the lease token
+ * (recorder.ts, in groups). A lost lease (the receipt expired and was claimed again) drops the
+ * result: the other holder records it.
  */
 import { sqlState, type WorkerDb } from '../delivery/db.ts';
-import {
-  ContentError,
-  type Delivery,
-  type GuardedFetch,
-  type OccurrenceRecord,
-  type PrepareContent,
-  type RenderedContent,
-  type SendOutcome,
-  type Transport,
-  type TransportContext,
+import type {
+  Delivery,
+  GuardedFetch,
+  OccurrenceRecord,
+  PrepareContent,
+  RenderedContent,
+  SendOutcome,
+  Transport,
+  TransportContext,
 } from '../delivery/types.ts';
 import { resolveEvent } from '../modules/events.ts';
-import type { Registry, RegistryChannel } from '../registry.ts';
+import type { Registry } from '../registry.ts';
 import { Batcher } from './batcher.ts';
 import type { KeyedLimiter } from './limiter.ts';
 import { type RecordCall, recordCallFor } from './outcome.ts';
-import { type ClaimedReceipt, deliverInApp, recordOutcome, storeContent } from './queue.ts';
+import { needsContent, type Prepared } from './prepare.ts';
+import { type ClaimedReceipt, deliverInApp } from './queue.ts';
+import type { OutcomeRecorder } from './recorder.ts';
 
 export type DeliveryResult = 'sent' | 'retry' | 'failed' | 'lost';
 
@@ -42,15 +44,19 @@ export interface DeliverContext {
   now(): number;
   random(): number;
   log(message: string, detail?: unknown): void;
+  /** Where outcomes go (in groups, with their lease tokens). */
+  recorder: OutcomeRecorder;
 }
 
-/** Stored content whose secrets were replaced cannot be sent again as is: prepare it anew. */
-const REDACTED = '[redacted]';
-
+/**
+ * `prepared`: the claim's content, prepared and stored together (prepare.ts); it holds this
+ * receipt's answer when its content had to be prepared.
+ */
 export async function deliverReceipt(
   ctx: DeliverContext,
   receipt: ClaimedReceipt,
   occurrence: OccurrenceRecord | undefined,
+  prepared: Promise<Map<string, Prepared>>,
 ): Promise<DeliveryResult> {
   try {
     if (receipt.transport === 'in_app') {
@@ -69,22 +75,19 @@ export async function deliverReceipt(
 
     const recipient = { userId: receipt.userId, address: receipt.address };
     let content = receipt.content;
-    if (content === null || JSON.stringify(content).includes(REDACTED)) {
-      try {
-        const prepared = await ctx.prepareContent({
-          event,
-          channel: channelOf(event.channels, receipt),
-          occurrence,
-          recipient,
-          mode: 'send',
-        });
-        content = prepared.content;
-        await storeContent(ctx.db, receipt, content, prepared.secrets);
-      } catch (error) {
-        if (sqlState(error) === '40001') throw error;
-        if (error instanceof ContentError) return await stop(error.message);
-        // a module or the database failing for now: another attempt may succeed
-        return await retryOrFail(ctx, receipt, transport, `preparing content: ${describe(error)}`);
+    if (needsContent(receipt)) {
+      const answer = (await prepared).get(receipt.id);
+      switch (answer?.kind) {
+        case 'ready':
+          content = answer.content;
+          break;
+        case 'refused':
+          return await stop(answer.error);
+        case 'failed':
+          return await retryOrFail(ctx, receipt, transport, answer.error);
+        default:
+          ctx.log(`receipt ${receipt.id}: lease lost before its content was stored, result dropped`);
+          return 'lost';
       }
     }
     const delivery: Delivery = {
@@ -136,18 +139,6 @@ export async function deliverReceipt(
     ctx.log(`receipt ${receipt.id}: ${describe(error)}`);
     return 'lost';
   }
-}
-
-/** The registry's channel of a receipt; module events' channels may exist only at run time. */
-function channelOf(channels: RegistryChannel[], receipt: ClaimedReceipt): RegistryChannel {
-  return (
-    channels.find((c) => c.name === receipt.channel) ?? {
-      name: receipt.channel,
-      transport: receipt.transport,
-      audience: receipt.audience ?? '',
-      delaySeconds: 0,
-    }
-  );
 }
 
 function transportContext(ctx: DeliverContext, name: string): TransportContext {
@@ -238,8 +229,7 @@ async function record(
   receipt: ClaimedReceipt,
   call: RecordCall,
 ): Promise<DeliveryResult> {
-  await recordOutcome(ctx.db, receipt, call);
-  return call.kind === 'complete' ? 'sent' : call.kind === 'retry' ? 'retry' : 'failed';
+  return await ctx.recorder.record(receipt, call);
 }
 
 function describe(error: unknown): string {

@@ -3,7 +3,8 @@
 /**
  * One worker run (docs/decisions.md, "The worker contract"): drain captured changes until a drain
  * processes none, expand module events' occurrences, claim due receipts with a lease and deliver
- * them (deliver.ts) while claiming more as slots free up, and keep polling drain + claim every
+ * them (deliver.ts: the claim's content prepared and stored in one call, prepare.ts; outcomes recorded
+ * in groups, recorder.ts) while claiming more as slots free up, and keep polling drain + claim every
  * `pollMs` while the database says writers rely on this run (`lingerMs`) or sends are in flight.
  * The run stops claiming before its time budget ends so that what it claimed is recorded in time.
  */
@@ -12,7 +13,9 @@ import type { GuardedFetch, PrepareContent, Transport } from '../delivery/types.
 import type { Registry } from '../registry.ts';
 import { type DeliveryResult, deliverReceipt } from './deliver.ts';
 import { KeyedLimiter } from './limiter.ts';
+import { prepareClaim } from './prepare.ts';
 import { claimReceipts, drainChanges, loadOccurrences, pokeAgain } from './queue.ts';
+import { OutcomeRecorder } from './recorder.ts';
 
 /** The content helper's hook: receipts for the occurrences of events that have only a module. */
 export type ExpandModuleOccurrences = (db: WorkerDb, registry: Registry) => Promise<number>;
@@ -53,6 +56,10 @@ export interface WorkerRunOptions {
   leaseSeconds?: number;
   /** Changes per drain call (default 500). */
   drainMax?: number;
+  /** Outcomes recorded per database call, at most (default 100). */
+  recordBatch?: number;
+  /** How long a finished send's outcome waits for others before they are recorded together (default 20 ms). */
+  recordFlushMs?: number;
   /** Module expansion runs after every drain that processed changes, else at most this often (default 1 s). */
   expandEveryMs?: number;
   /** Ends the run early (the isolate is shutting down). */
@@ -128,7 +135,13 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
     pokedAgain: false,
     durationMs: 0,
   };
+  const recorder = new OutcomeRecorder(deps.db, {
+    maxBatch: options.recordBatch,
+    flushMs: options.recordFlushMs,
+    log,
+  });
   const deliverCtx = {
+    recorder,
     db: deps.db,
     registry: deps.registry,
     transports: deps.transports,
@@ -199,11 +212,15 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
               deps.db,
               batch.map((r) => r.occurrenceId),
             );
+            // one call stores the claim's content; each receipt is sent as soon as it is stored
+            const prepared = prepareClaim(deliverCtx, batch, occurrences);
+            prepared.catch(() => {}); // each delivery awaits it and handles its failure
             for (const receipt of batch) {
               const task: Promise<void> = deliverReceipt(
                 deliverCtx,
                 receipt,
                 occurrences.get(receipt.occurrenceId),
+                prepared,
               )
                 .then(count)
                 .finally(() => {
@@ -234,6 +251,8 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
     } finally {
       exiting = true;
       await Promise.allSettled(inFlight);
+      // every delivery awaited its outcome's group; this sends any group still waiting (none normally)
+      await recorder.flush();
       summary.durationMs = now() - startedAt;
     }
     return summary;

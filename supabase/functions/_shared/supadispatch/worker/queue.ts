@@ -103,59 +103,71 @@ export async function loadOccurrences(db: WorkerDb, ids: string[]): Promise<Map<
   return new Map(rows.map((o) => [o.id, occurrenceRecord(o)]));
 }
 
-/** Stores the rendered content (each secret replaced by `[redacted]`) before the first send. */
-export async function storeContent(
-  db: WorkerDb,
-  receipt: ClaimedReceipt,
-  content: RenderedContent,
-  secrets: string[],
-): Promise<void> {
-  await db.query('select public.dispatch_worker_set_content($1::uuid, $2::bigint, $3::jsonb, $4::text[])', [
-    receipt.id,
-    receipt.leaseToken,
-    JSON.stringify(content),
-    secrets.length > 0 ? secrets : null,
-  ]);
+/** A claimed receipt's content, rendered, with the values to redact before storing it. */
+export interface ContentToStore {
+  receipt: ClaimedReceipt;
+  content: RenderedContent;
+  secrets: string[];
 }
 
-/** Records a send's outcome with the lease token (raises 40001 when the lease was lost). */
-export async function recordOutcome(db: WorkerDb, receipt: ClaimedReceipt, call: RecordCall): Promise<void> {
+/**
+ * Stores the rendered content of many receipts in one call (each secret replaced by `[redacted]`),
+ * before their first send. Returns the ids stored: a missing one lost its lease.
+ */
+export async function storeContents(db: WorkerDb, items: ContentToStore[]): Promise<Set<string>> {
+  if (items.length === 0) return new Set();
+  const rows = await db.query<{ id: string }>(
+    'select id from public.dispatch_worker_store_content($1::jsonb) as id',
+    [
+      JSON.stringify(
+        items.map((i) => ({
+          id: i.receipt.id,
+          leaseToken: i.receipt.leaseToken,
+          content: i.content,
+          secrets: i.secrets.length > 0 ? i.secrets : null,
+        })),
+      ),
+    ],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** A send's outcome as `public.dispatch_worker_finish` takes it (sql/core/061_receipts_batch.sql). */
+function finishElement(receipt: ClaimedReceipt, call: RecordCall): Record<string, unknown> {
+  const base = {
+    id: receipt.id,
+    leaseToken: receipt.leaseToken,
+    kind: call.kind,
+    httpStatus: call.httpStatus,
+    durationMs: call.durationMs,
+  };
   switch (call.kind) {
     case 'complete':
-      await db.query(
-        'select 1 from public.dispatch_worker_complete($1::uuid, $2::bigint, $3::text, $4::jsonb, $5::integer, $6::integer)',
-        [
-          receipt.id,
-          receipt.leaseToken,
-          call.providerMessageId,
-          call.providerResponse === null || call.providerResponse === undefined
-            ? null
-            : JSON.stringify(call.providerResponse),
-          call.httpStatus,
-          call.durationMs,
-        ],
-      );
-      return;
+      return {
+        ...base,
+        providerMessageId: call.providerMessageId,
+        providerResponse: call.providerResponse ?? null,
+      };
     case 'retry':
-      await db.query(
-        'select 1 from public.dispatch_worker_retry($1::uuid, $2::bigint, $3::text, $4::timestamptz, $5::integer, $6::integer)',
-        [
-          receipt.id,
-          receipt.leaseToken,
-          call.error,
-          call.retryAt.toISOString(),
-          call.httpStatus,
-          call.durationMs,
-        ],
-      );
-      return;
+      return { ...base, error: call.error, retryAt: call.retryAt.toISOString() };
     case 'fail':
-      await db.query(
-        'select 1 from public.dispatch_worker_fail($1::uuid, $2::bigint, $3::text, $4::integer, $5::integer)',
-        [receipt.id, receipt.leaseToken, call.error, call.httpStatus, call.durationMs],
-      );
-      return;
+      return { ...base, error: call.error };
   }
+}
+
+/**
+ * Records many sends' outcomes in one call, each with its lease token. Returns the ids accepted: a
+ * missing one lost its lease (another run holds the receipt and records it).
+ */
+export async function finishReceipts(
+  db: WorkerDb,
+  outcomes: { receipt: ClaimedReceipt; call: RecordCall }[],
+): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set();
+  const rows = await db.query<{ id: string }>('select id from public.dispatch_worker_finish($1::jsonb)', [
+    JSON.stringify(outcomes.map((o) => finishElement(o.receipt, o.call))),
+  ]);
+  return new Set(rows.map((r) => r.id));
 }
 
 /** A delayed in_app receipt: its notification is written in SQL. */

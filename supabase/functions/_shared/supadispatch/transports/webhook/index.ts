@@ -24,12 +24,26 @@ export function webhookData(content: RenderedContent): unknown {
   );
 }
 
+/**
+ * The body, byte for byte the same on every attempt: the first attempt sends the content as it was
+ * rendered, a retry the content stored on the receipt (jsonb, which reorders object keys), so keys
+ * are written in one order, sorted (found by e2e/chaos/crash-storm.test.ts: a retry's body differed).
+ */
 export function webhookBody(delivery: Delivery): string {
   return JSON.stringify({
     type: delivery.eventId,
     timestamp: delivery.occurredAt,
-    data: webhookData(delivery.content),
+    data: sortedKeys(webhookData(delivery.content)),
   });
+}
+
+/** `value` with every object's keys in sorted order (arrays keep theirs). */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return Object.fromEntries(entries.map(([k, v]) => [k, sortedKeys(v)]));
 }
 
 export function createWebhookTransport(now: () => number = Date.now): Transport {
