@@ -4,8 +4,9 @@
  *   GET  (or POST {})                          → { events: [{ id, table, channels, templates, module, sampleData }] }
  *   POST { eventId, channel?, recordId? | record?, old? }
  *                                              → { eventId, channel, source, recipient, content }
- *   POST { ..., testSendTo: "someone@example.com" } also emails the rendered preview to that one
- *                                              address, marked as a test (subject "[Test] ...").
+ *   POST { ..., testSendTo: "me@example.com" }   also emails the rendered preview to that address,
+ *                                              marked as a test (subject "[Test] ..."); only the calling
+ *                                              admin's own address (the token's email), else 403.
  *
  * Content comes from the module's `sampleData()` (or, for an inline event without a module, a stand-in
  * record naming each placeholder), or from a real record (`recordId`, read from the event's table by
@@ -16,8 +17,10 @@
 import {
   type AdminCheck,
   adminViaPostgrest,
+  type CallerEmail,
   cors,
   defaultDb,
+  emailFromToken,
   RequestError,
   recordById,
   refuseNonAdmin,
@@ -57,6 +60,8 @@ export interface PreviewOptions {
   db?: WorkerDb;
   /** How a test send goes out (default: the email transport, see transportTestSend). */
   send?: TestSend;
+  /** The admin's own address, the only one a test send may go to (default: the token's email). */
+  callerEmail?: CallerEmail;
 }
 
 export function serve(registry: Registry, options: PreviewOptions = {}): (req: Request) => Promise<Response> {
@@ -75,7 +80,8 @@ export function serve(registry: Registry, options: PreviewOptions = {}): (req: R
     }
     if (body.eventId === undefined) return withCors(json(200, { events: listEvents(registry) }));
     try {
-      return withCors(await previewOne(registry, body, options));
+      const authorization = req.headers.get('authorization') ?? '';
+      return withCors(await previewOne(registry, body, options, authorization));
     } catch (error) {
       if (error instanceof RequestError) return withCors(problem(error.status, error.code, error.message));
       if (error instanceof ContentError) return withCors(problem(422, 'content_error', error.message));
@@ -121,8 +127,11 @@ async function previewOne(
   registry: Registry,
   body: PreviewRequest,
   options: PreviewOptions,
+  authorization: string,
 ): Promise<Response> {
   if (typeof body.eventId !== 'string') throw new RequestError(400, 'invalid_request', 'eventId: a string');
+  if (body.testSendTo !== undefined)
+    ownAddressOnly(body.testSendTo, (options.callerEmail ?? emailFromToken)(authorization));
   const event = resolveEvent(registry, body.eventId);
   if (!event) throw new RequestError(404, 'unknown_event', `event ${body.eventId} is not in the registry`);
   const stand = await standIn(event, body, options);
@@ -254,6 +263,30 @@ async function pickChannel(
 }
 
 const EMAIL_ADDRESS = /^[^\s@,;<>"]+@[^\s@,;<>"]+\.[^\s@,;<>"]+$/;
+
+/**
+ * A test send goes to the calling admin's own address only: checked here, on the server, so the
+ * preview function cannot be used to mail real-looking messages to anyone else.
+ */
+function ownAddressOnly(to: unknown, own: string | null): void {
+  if (typeof to !== 'string' || !EMAIL_ADDRESS.test(to)) {
+    throw new RequestError(400, 'invalid_request', 'testSendTo: one email address');
+  }
+  if (own === null) {
+    throw new RequestError(
+      403,
+      'test_send_forbidden',
+      'testSendTo: your access token carries no email address',
+    );
+  }
+  if (to.trim().toLowerCase() !== own.toLowerCase()) {
+    throw new RequestError(
+      403,
+      'test_send_forbidden',
+      `testSendTo: a test goes only to your own address (${own})`,
+    );
+  }
+}
 
 async function testSend(
   event: RegistryEvent,

@@ -180,6 +180,7 @@ Deno.test('preview: placeholders stand in for inline events; a test send goes to
   const sent: Delivery[] = [];
   const handler = servePreview(shop, {
     isAdmin: () => Promise.resolve(true),
+    callerEmail: () => 'qa@example.test',
     send: (m) => {
       sent.push(m);
       return Promise.resolve({ id: 'm1' });

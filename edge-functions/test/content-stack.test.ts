@@ -263,8 +263,16 @@ describe('dispatch-preview, dispatch-trigger, dispatch-auth-email (real Deno, te
     assert.deepEqual(await mailTo(buyer.email), [], "nothing sent to the record's buyer");
   });
 
-  test('a test send goes only to the given address, marked as a test', async () => {
-    const to = `${run}-qa@example.test`;
+  test("a test send goes only to the admin's own address, marked as a test", async () => {
+    const other = await fn(
+      'dispatch-preview',
+      { eventId: shipped, recordId: 1, testSendTo: `${run}-qa@example.test` },
+      adminToken,
+    );
+    assert.equal(other.status, 403, 'another address is refused on the server');
+    assert.match((await other.json()).error.message, /only to your own address/);
+    assert.deepEqual(await mailTo(`${run}-qa@example.test`), []);
+    const to = admin.email;
     const res = await fn('dispatch-preview', { eventId: shipped, recordId: 1, testSendTo: to }, adminToken);
     assert.equal(res.status, 200, await res.clone().text());
     const body = await res.json();

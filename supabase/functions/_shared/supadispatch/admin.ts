@@ -34,6 +34,27 @@ export const adminViaPostgrest: AdminCheck = async (authorization) => {
   return response.status === 200 && body.trim() === 'true';
 };
 
+/** The caller's own email address, from its access token (null when it carries none). */
+export type CallerEmail = (authorization: string) => string | null;
+
+/**
+ * The `email` claim of the bearer token. Read without verifying the signature, so only after
+ * `refuseNonAdmin` let the same header through: PostgREST has verified that token (signature,
+ * expiry) to answer `dispatch_is_admin()`, so its claims are the platform's.
+ */
+export const emailFromToken: CallerEmail = (authorization) => {
+  const payload = authorization.replace(/^bearer\s+/i, '').split('.')[1];
+  if (!payload) return null;
+  try {
+    const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const json = new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+    const email = (JSON.parse(json) as { email?: unknown }).email;
+    return typeof email === 'string' && email !== '' ? email : null;
+  } catch {
+    return null;
+  }
+};
+
 /** null when the caller is an admin, else the 401/403 to answer. */
 export async function refuseNonAdmin(req: Request, check: AdminCheck): Promise<Response | null> {
   const authorization = req.headers.get('authorization') ?? '';
