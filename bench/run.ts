@@ -69,6 +69,8 @@ if (missing.length) {
 const resultsDir =
   args.results ??
   (args.quick ? mkdtempSync(join(tmpdir(), 'supadispatch-bench-')) : join(benchDir, 'results'));
+// every measure writes its report here, so a `--results` folder that does not exist yet is made
+mkdirSync(resultsDir, { recursive: true });
 
 /** Runs one measure; resolves to whether it wrote its report. */
 function runMeasure(measure: Measure, dbEnv: Record<string, string>): Promise<boolean> {

@@ -18,6 +18,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { commandLine } from './support/report.ts';
 import { machineFacts, median, sleep, startWorkerBench } from './support/worker-stack.ts';
 
 const { values: args } = parseArgs({
@@ -192,6 +193,8 @@ try {
           name: 'worker-rss',
           title: 'dispatch-worker RSS under sustained webhook load',
           date: new Date().toISOString(),
+          quick: Boolean(args.quick),
+          command: commandLine(),
           machine: { ...machineFacts(), load: loadBefore, loadAfter },
           params: { minutes, rate, sampleSeconds, quick: args.quick },
           rows: samples,

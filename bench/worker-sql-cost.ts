@@ -27,6 +27,7 @@ import pg from 'pg';
 import { createBootstrappedDatabase, dropDatabase } from '../local/src/db/fresh-database.ts';
 import { buildCore } from '../sql/build.ts';
 import { cpuSnapshot, parentPid } from './support/cpu.ts';
+import { commandLine } from './support/report.ts';
 import { machineFacts, median } from './support/worker-stack.ts';
 
 const { values: args } = parseArgs({
@@ -200,6 +201,8 @@ try {
           title:
             "The worker's queue calls per delivery: one call per receipt vs batched (Postgres CPU, wall, round trips)",
           date: new Date().toISOString(),
+          quick: Boolean(args.quick),
+          command: commandLine(),
           machine: { ...machineFacts(), load: loadBefore, loadAfter },
           params: { n, rounds, group, claim: CLAIM, inFlight: IN_FLIGHT, quick: args.quick },
           rows,

@@ -38,6 +38,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { RecordedRequest } from '../local/src/webhook-sink/index.ts';
 import { cpuSnapshot, parentPid } from './support/cpu.ts';
+import { commandLine } from './support/report.ts';
 import { machineFacts, median, sleep, startWorkerBench } from './support/worker-stack.ts';
 
 const { values: args } = parseArgs({
@@ -340,6 +341,8 @@ try {
           title:
             'Webhook deliveries per second, pending receipts to the local sink: dispatch-worker vs graphile-worker and pg-boss',
           date: new Date().toISOString(),
+          quick: Boolean(args.quick),
+          command: commandLine(),
           machine: { ...machineFacts(), load: loadBefore, loadAfter },
           params: { n, rounds, concurrency: CONCURRENCY, quick: args.quick },
           rows,
