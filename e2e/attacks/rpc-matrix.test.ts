@@ -58,6 +58,9 @@ function hostileArgs(cast: Cast, args: { name: string; type: string }[]): Record
     max_count: 100,
     max_changes: 100,
     transports: [`${cast.run}_mail`],
+    // the worker's batched calls: the victim's receipt with a guessed lease token
+    items: [{ id: cast.victimReceiptId, lease_token: 0, content: { subject: 'pwned' } }],
+    outcomes: [{ id: cast.victimReceiptId, lease_token: 0, status: 'sent' }],
   };
   return Object.fromEntries(args.filter((a) => a.name in values).map((a) => [a.name, values[a.name]]));
 }

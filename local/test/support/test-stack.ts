@@ -95,6 +95,9 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
     log,
   };
   ctxRef.ctx = ctx;
+  // The functions service points Vault's worker URL at this stack's gateway; the database is shared
+  // with the suite's main stack (and the next test files), so the values are put back on stop.
+  const restoreVault = await saveWorkerVault(adminPool);
   const started: LocalService[] = [];
   try {
     for (const service of options.services) {
@@ -105,6 +108,7 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
   } catch (error) {
     for (const service of started.reverse()) await service.stop().catch(() => {});
     await gateway.close();
+    await restoreVault().catch(() => {});
     await adminPool.end();
     throw error;
   }
@@ -141,7 +145,34 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
     async stop() {
       for (const service of started.reverse()) await service.stop().catch(() => {});
       await gateway.close();
+      await restoreVault();
       await adminPool.end();
     },
+  };
+}
+
+const WORKER_VAULT_SECRETS = ['dispatch_worker_url', 'dispatch_worker_secret'];
+
+/** Reads the worker's Vault secrets now; the returned function puts them back (or removes new ones). */
+async function saveWorkerVault(pool: pg.Pool): Promise<() => Promise<void>> {
+  const { rows: vault } = await pool.query(`select to_regclass('vault.secrets') is not null as present`);
+  if (!vault[0]?.present) return async () => {};
+  const { rows } = await pool.query<{ name: string; secret: string }>(
+    'select name, decrypted_secret as secret from vault.decrypted_secrets where name = any($1)',
+    [WORKER_VAULT_SECRETS],
+  );
+  const saved = new Map(rows.map((r) => [r.name, r.secret]));
+  return async () => {
+    for (const name of WORKER_VAULT_SECRETS) {
+      const value = saved.get(name);
+      if (value === undefined) {
+        await pool.query('delete from vault.secrets where name = $1', [name]);
+      } else {
+        await pool.query('select vault.update_secret(id, $2) from vault.secrets where name = $1', [
+          name,
+          value,
+        ]);
+      }
+    }
   };
 }
