@@ -7,15 +7,20 @@
  * SUPABASE_DB_URL (the `postgres` role, core installed).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import pg from 'pg';
+import { toCsv } from '../report/tables.ts';
+import {
+  type MeasureReport,
+  machineFacts,
+  type Spread,
+  fmtSpread as suiteFmtSpread,
+  writeReport as writeSuiteReport,
+} from './report.ts';
 
 export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-const repoRoot = join(benchDir, '..');
 export const pgBin = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
 /** The `postgres`-role URL of the database to measure; throws when none is set. */
@@ -25,48 +30,19 @@ export function dbUrl(): string {
   return url;
 }
 
-/** Parses `--quick` / `--json` together with the script's own options. */
-export function benchArgs<O extends NonNullable<ParseArgsConfig['options']>>(options: O) {
-  const { values } = parseArgs({
-    options: { ...options, quick: { type: 'boolean', default: false }, json: { type: 'string' } },
-    allowPositionals: false,
-  });
-  return values as typeof values & { quick: boolean; json?: string };
-}
-
-export interface TargetRow {
-  measure: string;
-  comparedWith?: string;
-  target: string;
-  result: string;
-  met: boolean | null;
-}
-
-export interface PlotSpec {
-  id: string;
-  title: string;
-  xLabel: string;
-  yLabel: string;
-  logX?: boolean;
-  series: { label: string; points: [number, number][]; band?: [number, number, number][] }[];
-}
-
-export type Row = Record<string, number | string | boolean | null>;
-
-export interface Report {
-  name: string;
-  title: string;
-  date: string;
-  quick: boolean;
-  command: string;
-  machine: { cores: number; memGiB: number; load: number[]; node: string; postgres?: string };
-  rows: Row[];
-  summary: Record<string, unknown>;
-  targets?: TargetRow[];
-  plots?: PlotSpec[];
-}
-
-const loadAtStart = loadavg()[0];
+// The suite's contract and statistics (bench/support/report.ts), re-exported so the SQL-core
+// measures import one module; only the CSV beside the JSON and fmtSpread's two digits are theirs.
+export {
+  benchArgs,
+  median,
+  type PlotSpec,
+  round,
+  type Spread,
+  spread,
+  type TargetRow,
+} from './report.ts';
+export type Row = MeasureReport['rows'][number];
+export type Report = MeasureReport;
 
 /**
  * Writes the report as JSON to `path` (when given) and its rows as CSV beside it (same name, .csv),
@@ -77,71 +53,14 @@ export function writeReport(
   r: Omit<Report, 'date' | 'command' | 'machine'> & { postgres?: string },
 ): Report {
   const { postgres, ...rest } = r;
-  const report: Report = {
-    ...rest,
-    date: new Date().toISOString(),
-    command: process.argv
-      .slice(1)
-      .filter((a, i, all) => a !== '--json' && all[i - 1] !== '--json')
-      .map((a) => (a.startsWith(repoRoot) ? a.slice(repoRoot.length + 1) : a))
-      .join(' '),
-    machine: {
-      cores: cpus().length,
-      memGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-      load: [round(loadAtStart, 2), round(loadavg()[0], 2)],
-      node: process.version,
-      ...(postgres ? { postgres } : {}),
-    },
-  };
-  if (path) {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
-    writeFileSync(path.replace(/\.json$/, '') + '.csv', toCsv(report.rows));
-  }
+  const report = writeSuiteReport(path, { ...rest, machine: machineFacts(postgres) });
+  if (path) writeFileSync(`${path.replace(/\.json$/, '')}.csv`, toCsv(report.rows));
   return report;
 }
 
-function toCsv(rows: Row[]): string {
-  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (v: unknown) => {
-    const s = v === null || v === undefined ? '' : String(v);
-    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return `${[cols.join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n')}\n`;
-}
-
-export function round(value: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-  n: number;
-}
-
-export function spread(values: number[]): Spread {
-  return {
-    median: median(values),
-    min: values.length ? Math.min(...values) : Number.NaN,
-    max: values.length ? Math.max(...values) : Number.NaN,
-    n: values.length,
-  };
-}
-
-/** "0.21 ms (0.19–0.25)": a median and its min–max. */
+/** "0.21 ms (0.19–0.25)": a median and its min–max (two digits: these figures are sub-millisecond). */
 export function fmtSpread(s: Spread, unit: string, digits = 2): string {
-  const f = (v: number) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
-  return `${f(s.median)}${unit === '×' ? '×' : ` ${unit}`} (${f(s.min)}–${f(s.max)})`;
+  return suiteFmtSpread(s, unit, digits);
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
