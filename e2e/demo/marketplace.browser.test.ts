@@ -102,7 +102,22 @@ describe('demo marketplace in Chromium (three users at once)', { skip }, () => {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((url) => !url.pathname.startsWith('/signin'), { timeout: 30_000 });
+    try {
+      // the first navigation after sign-in may wait for the dev server to transform the next page
+      await page.waitForURL((url) => !url.pathname.startsWith('/signin'), { timeout: 90_000 });
+    } catch (error) {
+      // say what the page shows (an auth error, a spinner) rather than only that it did not move
+      const shown = (
+        await page
+          .locator('main, body')
+          .first()
+          .textContent()
+          .catch(() => '')
+      )?.slice(0, 500);
+      throw new Error(
+        `sign-in of ${email} did not leave /signin: ${(error as Error).message}\npage shows: ${shown}`,
+      );
+    }
     return page;
   }
   const live = (page: Page) => page.getByText('Live', { exact: true }).waitFor({ timeout: 30_000 });
