@@ -7,46 +7,23 @@
  * (recorder.ts, in groups). A lost lease (the receipt expired and was claimed again) drops the
  * result: the other holder records it.
  */
-import { sqlState, type WorkerDb } from '../delivery/db.ts';
+import { sqlState } from '../delivery/db.ts';
 import type {
   Delivery,
-  GuardedFetch,
   OccurrenceRecord,
-  PrepareContent,
   RenderedContent,
   SendOutcome,
   Transport,
   TransportContext,
 } from '../delivery/types.ts';
 import { resolveEvent } from '../modules/events.ts';
-import type { Registry } from '../registry.ts';
 import { Batcher } from './batcher.ts';
-import type { KeyedLimiter } from './limiter.ts';
+import type { DeliverContext } from './context.ts';
 import { type RecordCall, recordCallFor } from './outcome.ts';
 import { needsContent, type Prepared } from './prepare.ts';
 import { type ClaimedReceipt, deliverInApp } from './queue.ts';
-import type { OutcomeRecorder } from './recorder.ts';
 
 export type DeliveryResult = 'sent' | 'retry' | 'failed' | 'lost';
-
-export interface DeliverContext {
-  db: WorkerDb;
-  registry: Registry;
-  transports: Record<string, Transport>;
-  prepareContent: PrepareContent;
-  fetch: GuardedFetch;
-  secret(name: string): string | undefined;
-  limiter: KeyedLimiter;
-  /** Every request and every send ends by then (a send over it is a `retry`, reason timeout). */
-  sendTimeoutMs: number;
-  /** No send starts after this (epoch ms): the receipt is rescheduled now instead. */
-  sendUntil: number;
-  now(): number;
-  random(): number;
-  log(message: string, detail?: unknown): void;
-  /** Where outcomes go (in groups, with their lease tokens). */
-  recorder: OutcomeRecorder;
-}
 
 /**
  * `prepared`: the claim's content, prepared and stored together (prepare.ts); it holds this

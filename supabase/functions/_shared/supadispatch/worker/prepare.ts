@@ -11,7 +11,7 @@ import { sqlState } from '../delivery/db.ts';
 import { ContentError, type OccurrenceRecord, type RenderedContent } from '../delivery/types.ts';
 import { resolveEvent } from '../modules/events.ts';
 import type { RegistryChannel } from '../registry.ts';
-import type { DeliverContext } from './deliver.ts';
+import type { DeliverContext } from './context.ts';
 import { type ClaimedReceipt, type ContentToStore, storeContents } from './queue.ts';
 
 /** Stored content whose secrets were replaced cannot be sent again as is: prepare it anew. */
