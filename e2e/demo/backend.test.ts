@@ -404,10 +404,15 @@ describe('demo backend: RLS, events, counters, auth hook (local stack)', { skip 
     assert.match(link, /type=recovery/);
 
     // The receipt keeps the link redacted; the email carries it.
-    const stored = await db.query<{ content: unknown; status: string }>(
-      `select content, status from dispatch.receipts where event_id = 'auth.password_reset' and address = $1`,
-      [user.email],
-    );
+    // The outcome is recorded in a group right after the send (worker/recorder.ts), so the email can
+    // reach the catcher a moment before its receipt says `sent`.
+    const stored = await waitFor('the reset receipt sent', async () => {
+      const r = await db.query<{ content: unknown; status: string }>(
+        `select content, status from dispatch.receipts where event_id = 'auth.password_reset' and address = $1`,
+        [user.email],
+      );
+      return r.rows[0]?.status === 'sent' ? r : false;
+    });
     assert.equal(stored.rows[0]?.status, 'sent');
     assert.ok(!JSON.stringify(stored.rows[0].content).includes(new URL(link).searchParams.get('token')!));
 
