@@ -28,4 +28,19 @@ export async function runMigrationsAndSeed(ctx: StackContext): Promise<void> {
     includeSeed: hasSeed,
     log: ctx.log,
   });
+  await reloadCronJobs(ctx);
+}
+
+/**
+ * pg_cron's scheduler reloads its job list when a statement touches `cron.job`. A scheduler that
+ * started before the bootstrap created the extension can miss the jobs a migration schedules (seen
+ * in a fresh test stack: `dispatch-tick` never ran until some other job was scheduled), so a no-op
+ * statement on `cron.job` after the push makes it read them.
+ */
+async function reloadCronJobs(ctx: StackContext): Promise<void> {
+  await ctx.adminPool.query(
+    `do $$ begin
+       if to_regclass('cron.job') is not null then update cron.job set jobid = jobid where false; end if;
+     end $$`,
+  );
 }
