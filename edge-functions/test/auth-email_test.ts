@@ -256,6 +256,15 @@ Deno.test('auth-email: a signed payload of the wrong shape is a 400 naming what 
       /email_action_type "__proto__"/,
     ],
     ['{"user": {"email": 5}, "email_data": {"email_action_type": "signup"}}', /user\.email: not a string/],
+    // found by the attack suite: a blank address was answered 200 with nothing sent
+    [
+      '{"user": {"email": " ", "id": ""}, "email_data": {"email_action_type": "signup"}}',
+      /user\.email: not an email address/,
+    ],
+    [
+      '{"user": {"email": "a@b.test", "new_email": "x, y@z.test"}, "email_data": {"email_action_type": "email_change"}}',
+      /user\.new_email: not an email address/,
+    ],
     [
       '{"user": {"email": "a@b.test"}, "email_data": {"email_action_type": ["signup"]}}',
       /email_action_type ""/,

@@ -82,6 +82,12 @@ export function serve(
       if (user[key] !== undefined && user[key] !== null && typeof user[key] !== 'string')
         return hookError(400, `user.${key}: not a string`);
     }
+    for (const key of ['email', 'new_email'] as const) {
+      // "" means absent (Auth sends it for a phone user); anything else must be one address
+      const value = user[key];
+      if (typeof value === 'string' && value !== '' && !/^[^\s@,;<>"]+@[^\s@,;<>"]+$/.test(value))
+        return hookError(400, `user.${key}: not an email address`);
+    }
     const data = Object.fromEntries(
       Object.entries(isObject(payload.email_data) ? payload.email_data : {}).filter(
         ([, v]) => typeof v === 'string',
