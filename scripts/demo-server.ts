@@ -89,6 +89,17 @@ export interface DemoServerOptions {
 /** Starts `vite` in demo/ (its own process group, so stop() ends npm and vite together). */
 export async function startDemoServer(options: DemoServerOptions): Promise<DemoServer> {
   const url = `http://127.0.0.1:${options.port}`;
+  // Something already answering there (a dev server left running by an interrupted run, with
+  // another stack's keys) would be taken for ours below: refuse, and say what to do.
+  const taken = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
+    () => true,
+    () => false,
+  );
+  if (taken) {
+    throw new Error(
+      `port ${options.port} already answers (a demo dev server left running?): stop it, or set DEMO_PORT`,
+    );
+  }
   const child = spawn(
     'npm',
     ['run', 'dev', '--', '--host', '127.0.0.1', '--port', String(options.port), '--strictPort'],
