@@ -52,20 +52,26 @@ select dispatch.register_counter('bench_gc_total', 'audience', 'all', array['tot
   'select ''all'', count(*) from bench_gc.counted');
 select dispatch.register_counter('bench_gc_inline', 'audience', 'all', array['total'], 16, 'bench_gc.inline',
   'select ''all'', count(*) from bench_gc.inline');
--- the generator's shape for a table with one counter: capture trigger + processor run by the drain
+-- the generator's shape for a table whose one counter counts every row into one scope (sdk
+-- sql/counter.ts countsEveryRow): the capture keeps row counts only, insert and delete captured
 create function bench_gc.process(p_changes dispatch.changes[]) returns void
 language plpgsql security definer set search_path = '' as $$
 begin
   perform dispatch.apply_counter_deltas('bench_gc_total', array(
-    select row('all', sum(x.d))::dispatch.counter_delta from (
-      select 1 as d from unnest(p_changes) ch cross join lateral json_array_elements(ch.new_rows) n
-      union all
-      select -1 from unnest(p_changes) ch cross join lateral json_array_elements(ch.old_rows) o) x
-    having sum(x.d) <> 0));
+    select row('all', x.d)::dispatch.counter_delta
+    from (
+      select sum(case ch.operation when 'INSERT' then 1 when 'DELETE' then -1 else 0 end
+                 * coalesce(nullif(ch.row_count, 0), json_array_length(coalesce(ch.new_rows, ch.old_rows)), 0)) as d
+      from unnest(p_changes) as ch
+    ) x
+    where x.d <> 0
+  ));
 end $$;
 select dispatch.register_source('bench_gc.counted', 'bench_gc.process');
 create trigger dispatch_capture_insert after insert on bench_gc.counted referencing new table as new_rows
-  for each statement execute function dispatch.capture_changes();
+  for each statement execute function dispatch.capture_changes('count');
+create trigger dispatch_capture_delete after delete on bench_gc.counted referencing old table as old_rows
+  for each statement execute function dispatch.capture_changes('count');
 create function bench_gc.inline_after_insert() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin

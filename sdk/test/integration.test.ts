@@ -65,6 +65,8 @@ export default defineDispatch({
     ${S}_pending: { table: '${S}.orders', where: { status: 'pending' }, scope: { user: 'user_id' }, invalidates: [['orders']] },
     ${S}_seller_open: { table: '${S}.orders', where: { status: ['pending', 'paid'] }, scope: { user: ['product_id', '${S}.products.seller_id'] } },
     ${S}_admin_open: { table: '${S}.orders', where: { status: { neq: 'shipped' } }, scope: { audience: 'staff' }, sharded: 4 },
+    // every row counts, into one scope, and no event reads the table: captured as counts only
+    ${S}_products: { table: '${S}.products', scope: { audience: 'staff' }, sharded: 2 },
   },
 });
 `;
@@ -263,6 +265,50 @@ describe('integration: generated triggers on a real database', {
       [`${S}.%`],
     );
     assert.deepEqual(failed, []);
+  });
+
+  it('a counter of every row into one audience: its table is captured as counts (insert and delete only)', async () => {
+    const triggers = await q(
+      `select tgname, pg_get_triggerdef(oid) as def from pg_trigger
+       where tgrelid = $1::regclass and not tgisinternal order by tgname`,
+      [`${S}.products`],
+    );
+    assert.deepEqual(
+      triggers.map((t) => t.tgname),
+      ['dispatch_capture_delete', 'dispatch_capture_insert'],
+      'no UPDATE capture: an update cannot move the counter',
+    );
+    assert.ok(
+      triggers.every((t) => /capture_changes\('count'\)/.test(t.def)),
+      'count capture',
+    );
+    const products = async () => Number((await q(`select count(*)::int as n from ${S}.products`))[0].n);
+    await q('begin');
+    try {
+      await q(`insert into ${S}.products (name) select 'p' || g from generate_series(1, 3) g`);
+      const [c] = await q(
+        `select operation, row_count, new_rows is null as no_new, old_rows is null as no_old
+         from dispatch.changes where source_table = $1 order by id desc limit 1`,
+        [`${S}.products`],
+      );
+      assert.deepEqual(c, { operation: 'INSERT', row_count: 3, no_new: true, no_old: true });
+      await q('commit');
+    } catch (e) {
+      await q('rollback');
+      throw e;
+    }
+    await q(`update ${S}.products set name = 'renamed' where seller_id is null`);
+    await q(
+      `delete from ${S}.products where name = 'renamed' and id in (select id from ${S}.products where seller_id is null limit 2)`,
+    );
+    await q(`insert into ${S}.products (name) values ('one more')`);
+    await drain();
+    assert.equal(await counter('products', 'staff'), await products());
+    assert.equal(await products(), 3); // the seller's product, one of the three, one more
+    const drift = await q(`select * from dispatch.reconcile_counters($1, false) where expected <> actual`, [
+      `${S}_products`,
+    ]);
+    assert.deepEqual(drift, []);
   });
 
   it('a rolled-back write leaves no change, no receipt and no counter move', async () => {

@@ -11,7 +11,7 @@
 -- a new "transaction" for the once-per-transaction poke.
 begin;
 create extension if not exists pgtap;
-select plan(153);
+select plan(156);
 
 -- This transaction holds the drain lock: a concurrent dispatch.tick() (pg_cron) or worker cannot make
 -- our drain() return 0; drain's own pg_try_advisory_xact_lock succeeds again in this transaction.
@@ -212,6 +212,42 @@ create trigger sdc_bad_before before insert on public.sdc_bad for each statement
 select throws_ok($$insert into public.sdc_bad values (1)$$, 'P0001',
   'dispatch: capture_changes() must run AFTER ... FOR EACH STATEMENT (trigger sdc_bad_before on public.sdc_bad)',
   'capture_changes as a BEFORE trigger raises');
+
+-- capture_changes('count'): only how many rows (a table whose processor reads no row)
+create table public.sdc_cnt (id int primary key, v text);
+create trigger dispatch_capture_insert after insert on public.sdc_cnt
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes('count');
+create trigger dispatch_capture_update after update on public.sdc_cnt
+  referencing old table as old_rows new table as new_rows for each statement execute function dispatch.capture_changes('count');
+create trigger dispatch_capture_delete after delete on public.sdc_cnt
+  referencing old table as old_rows for each statement execute function dispatch.capture_changes('count');
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-0000-0000-0000000000aa","role":"authenticated"}', true);
+insert into public.sdc_cnt select g, 'x' from generate_series(1, 3) g;
+update public.sdc_cnt set v = 'y' where id <= 2;
+delete from public.sdc_cnt where id = 3;
+update public.sdc_cnt set v = 'z' where false;
+delete from public.sdc_cnt where false;
+select set_config('request.jwt.claims', '', true);
+select results_eq($$select operation, actor, row_count, new_rows is null, old_rows is null
+  from dispatch.changes where source_table = 'public.sdc_cnt' order by id$$,
+  $$values ('INSERT'::text, '00000000-0000-0000-0000-0000000000aa'::uuid, 3, true, true),
+           ('UPDATE', '00000000-0000-0000-0000-0000000000aa'::uuid, 2, true, true),
+           ('DELETE', '00000000-0000-0000-0000-0000000000aa'::uuid, 1, true, true)$$,
+  'capture_changes(''count''): one change per statement with its operation, actor and row_count, no rows; nothing for an empty statement');
+delete from dispatch.changes where source_table = 'public.sdc_cnt';
+create trigger sdc_cnt_bad after insert on public.sdc_cnt
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes('columns');
+select throws_ok($$insert into public.sdc_cnt values (9, 'x')$$, 'P0001',
+  'dispatch: capture_changes(columns): the argument is rows or count (trigger sdc_cnt_bad on public.sdc_cnt)',
+  'capture_changes with an unknown argument raises');
+drop trigger sdc_cnt_bad on public.sdc_cnt;
+drop trigger dispatch_capture_insert on public.sdc_cnt;
+create trigger dispatch_capture_insert after insert on public.sdc_cnt
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes('rows');
+insert into public.sdc_cnt values (10, 'r');
+select results_eq($$select row_count, new_rows::jsonb from dispatch.changes where source_table = 'public.sdc_cnt'$$,
+  $$values (1, '[{"id":10,"v":"r"}]'::jsonb)$$, 'capture_changes(''rows''): the rows, as without an argument');
+delete from dispatch.changes where source_table = 'public.sdc_cnt';
 
 ---------------------------------------------------------------------------------------------------
 -- drain: oldest first, exactly once, deleted; limits

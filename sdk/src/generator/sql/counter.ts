@@ -53,6 +53,7 @@ export function reconcileSql(k: NormalizedCounter): string {
  * scope per batch.
  */
 export function counterProcessorBlock(k: NormalizedCounter): string {
+  if (countsEveryRow(k)) return rowCountBlock(k);
   const t = table(k.table);
   // a subquery, so that raw SQL conditions see only the row's columns (not the change's)
   const rows = (side: 'new_rows' | 'old_rows') =>
@@ -73,6 +74,35 @@ export function counterProcessorBlock(k: NormalizedCounter): string {
     '  group by x.scope',
     '  having sum(x.d) <> 0',
     '  order by x.scope',
+    '));',
+  ].join('\n');
+}
+
+/**
+ * Whether every row of the table counts, into one scope (an audience counter without a condition): its
+ * deltas are the changes' row counts (+ for an INSERT, - for a DELETE; an UPDATE moves nothing), so
+ * its processor block reads no row, and a table whose counters are all like it is captured as counts
+ * only (`dispatch.capture_changes('count')`, sql/source.ts).
+ */
+export const countsEveryRow = (k: NormalizedCounter): boolean => k.scope.kind === 'audience' && !k.where;
+
+/**
+ * The block of a counter that counts every row (`countsEveryRow`): one delta for its scope over the
+ * batch, from each change's `row_count` (a change captured by an older core without it, row_count 0,
+ * counts its captured rows).
+ */
+function rowCountBlock(k: NormalizedCounter): string {
+  if (k.scope.kind !== 'audience') throw new Error(`counter ${k.name}: not an audience counter`);
+  return [
+    `-- counter ${k.name} (every row counts: the row counts of the changes)`,
+    `perform dispatch.apply_counter_deltas(${literal(k.name)}, array(`,
+    `  select row(${literal(k.scope.audience)}, x.d)::dispatch.counter_delta`,
+    '  from (',
+    "    select sum(case ch.operation when 'INSERT' then 1 when 'DELETE' then -1 else 0 end",
+    '               * coalesce(nullif(ch.row_count, 0), json_array_length(coalesce(ch.new_rows, ch.old_rows)), 0)) as d',
+    '    from unnest(p_changes) as ch',
+    '  ) x',
+    '  where x.d <> 0',
     '));',
   ].join('\n');
 }

@@ -3,8 +3,10 @@
  * transaction, process right after commit.
  * - Capture: statement-level AFTER triggers `dispatch_capture_<op>` running the core's one generic
  *   `dispatch.capture_changes()`, which writes ONE `dispatch.changes` row per statement (the transition
- *   rows as JSON arrays, the writer, the time). Only for the operations some event or counter needs;
- *   the others are dropped.
+ *   rows as JSON arrays, the writer, the time). Only for the operations some event or counter needs
+ *   (a counter that counts every row into one scope moves on INSERT and DELETE only); the others are
+ *   dropped. A table whose processor reads no row (no event; every counter counts every row) is
+ *   captured as counts only: `dispatch.capture_changes('count')`.
  * - Process: `dispatch.src_<schema>_<table>_process(p_changes dispatch.changes[])`, registered with
  *   `dispatch.register_source`, which `dispatch.drain()` (worker, `dispatch.tick()`) calls after commit
  *   with a batch: consecutive changes of the table in capture order, operations mixed (up to the core's
@@ -18,7 +20,7 @@
  */
 import type { NormalizedConfig, NormalizedCounter, NormalizedEvent, TableRef } from '../../config/model.ts';
 import { OPERATIONS, type Operation } from '../../config/types.ts';
-import { counterProcessorBlock } from './counter.ts';
+import { counterProcessorBlock, countsEveryRow } from './counter.ts';
 import {
   eventFunctionNames,
   eventProcessorBlock,
@@ -35,8 +37,16 @@ export interface Source {
   events: NormalizedEvent[];
   /** Counters of the table, in config order. */
   counters: NormalizedCounter[];
-  /** Operations captured: those of the events, all three when there is a counter. */
+  /**
+   * Operations captured: those of the events, and those that can move a counter (all three; insert
+   * and delete for a counter that counts every row).
+   */
   ops: Operation[];
+  /**
+   * What the capture keeps: `rows` (the rows as json), or `count` when nothing the processor does
+   * reads a row (no event, every counter counts every row: `countsEveryRow`).
+   */
+  capture: 'rows' | 'count';
   /** Processor function name in schema dispatch (unquoted). */
   processor: string;
 }
@@ -60,7 +70,7 @@ export function sources(config: NormalizedConfig): Source[] {
     const key = tableText(t);
     let s = byTable.get(key);
     if (!s) {
-      s = { table: t, events: [], counters: [], ops: [], processor: '' };
+      s = { table: t, events: [], counters: [], ops: [], capture: 'rows', processor: '' };
       byTable.set(key, s);
     }
     return s;
@@ -72,8 +82,12 @@ export function sources(config: NormalizedConfig): Source[] {
   const count = new Map<string, number>();
   for (const s of list) count.set(base(s), (count.get(base(s)) ?? 0) + 1);
   for (const s of list) {
-    const used = new Set([...s.events.flatMap((e) => e.on), ...(s.counters.length ? OPERATIONS : [])]);
+    const used = new Set([
+      ...s.events.flatMap((e) => e.on),
+      ...s.counters.flatMap((k): Operation[] => (countsEveryRow(k) ? ['insert', 'delete'] : [...OPERATIONS])),
+    ]);
     s.ops = OPERATIONS.filter((op) => used.has(op));
+    s.capture = s.events.length === 0 && s.counters.every(countsEveryRow) ? 'count' : 'rows';
     // Names that would clash (e.g. public.a_b and public_a.b) get a hash of the table.
     const b = count.get(base(s))! > 1 ? `${base(s)}_${fnv(tableText(s.table))}` : base(s);
     s.processor = shortName(`${b}_process`);
@@ -114,7 +128,7 @@ function captureTriggers(s: Source): string {
     lines.push(
       `create trigger ${name} after ${op} on ${t}`,
       `  ${referencing(op)}`,
-      '  for each statement execute function dispatch.capture_changes();',
+      `  for each statement execute function dispatch.capture_changes(${s.capture === 'count' ? "'count'" : ''});`,
     );
   }
   return lines.join('\n');
