@@ -3,6 +3,8 @@
  * sharded audience counter every write touches (scope `all`), against the same table with counters
  * off (no trigger), side by side in interleaved rounds; drains run during the counted phase and the
  * counter must equal dispatch.reconcile_counters afterwards. Issue 20's target: >= 0.7x counters off.
+ * The counted table is set up the way the generator emits it since session 5: a counter of every row
+ * into one scope is captured as row counts only (dispatch.capture_changes('count')).
  * For reference a third table applies the same counter inside the write (a hand-written statement
  * trigger calling dispatch.apply_counter_deltas: what a strict event does).
  *
