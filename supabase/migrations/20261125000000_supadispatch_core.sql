@@ -423,6 +423,58 @@ begin
 end
 $$;
 
+-- One broadcast per topic (bench/RESULTS.md, "Session 5"; docs/decisions.md, "One realtime message per
+-- topic per batch"): the messages one call (a statement's notifications and counters) or one drain
+-- produces for a topic go out as ONE `batch` broadcast, payload { messages: [{ event, payload }, ...] }
+-- in the order they were produced, each inner message in its DESIGN.md shape (no `id` added inside:
+-- the batch carries one). A topic with a single message keeps its plain event. A topic's batch is
+-- cut into several so that none exceeds realtime_batch_max_bytes (hosted Realtime refuses a broadcast
+-- payload over 256 KB on the Free plan, 3,000 KB on paid ones: supabase.com/docs/guides/realtime/limits).
+-- realtime_batch_messages = false sends every message on its own, as before (apps with raw
+-- realtime-js listeners on `notification` / `counter`).
+insert into dispatch.settings (key, value, description) values
+  ('realtime_batch_messages', 'true',
+   'send the messages of a statement or a drain bound for one topic as one `batch` broadcast (false: one broadcast per message, for raw realtime-js listeners of notification/counter)'),
+  ('realtime_batch_max_bytes', '200000',
+   'largest `batch` broadcast payload in bytes (JSON text); hosted Realtime refuses payloads over 256 KB on the Free plan')
+on conflict (key) do nothing;
+
+-- Merge messages per topic: one `batch` per topic, cut so that no batch's inner messages exceed
+-- p_max_bytes (a message's size: its payload's JSON text, its event and ~30 bytes of wrapping). Cut
+-- by where each message starts in its topic's running total, in buckets of half the cap: a bucket
+-- holds messages that start within half a cap and each is at most half a cap, so it stays under the
+-- cap; a message over half a cap goes alone (plain: a batch of one is its plain event). p_sizes null:
+-- measured here. Output in the order of each group's first message; per topic, the order produced.
+create or replace function dispatch.merge_broadcasts(p_topics text[], p_events text[], p_payloads jsonb[],
+  p_sizes integer[], p_max_bytes integer, out topics text[], out events text[], out payloads jsonb[])
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_half bigint := greatest(coalesce(p_max_bytes, 200000), 2) / 2;
+begin
+  with m as (
+    select t.topic, t.event, t.payload, t.o,
+           coalesce(t.size, octet_length(t.payload::text)) + octet_length(t.event) + 30 as size
+    from unnest(p_topics, p_events, p_payloads, coalesce(p_sizes, '{}'::integer[]))
+           with ordinality as t(topic, event, payload, size, o)
+    where t.topic is not null
+  ), w as (
+    select m.*, sum(m.size) over (partition by m.topic order by m.o rows unbounded preceding) - m.size as start
+    from m
+  ), g as (
+    select w.topic, min(w.o) as o,
+           case when count(*) = 1 then min(w.event) else 'batch' end as event,
+           case when count(*) = 1 then (array_agg(w.payload))[1]
+                else jsonb_build_object('messages', jsonb_agg(jsonb_build_object('event', w.event, 'payload', w.payload)
+                                                              order by w.o)) end as payload
+    from w
+    group by w.topic, w.start / v_half, case when w.size > v_half then w.o else 0 end
+  )
+  select array_agg(g.topic order by g.o), array_agg(g.event order by g.o), array_agg(g.payload order by g.o)
+    into topics, events, payloads
+  from g;
+end
+$$;
+
 -- Broadcasts, one or many at once: one INSERT into realtime.messages -- the same rows realtime.send
 -- writes (extension broadcast, private, an `id` added to payloads without one) -- inside one
 -- exception block, so a statement costs one subtransaction however many messages it sends, and no
@@ -433,13 +485,23 @@ $$;
 -- tenants with a connected client (RT tenants/connect.ex, janitor.ex), so an idle project has none
 -- for today, and realtime.send would fail the same way for each message. Then nobody is listening
 -- anyway: the messages are dropped with one WARNING per transaction, no per-message fallback.
-create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
+-- Merged per topic first (merge_broadcasts) unless realtime_batch_messages is false; p_merge false:
+-- sent as given.
+create or replace function dispatch.send_messages(p_topics text[], p_events text[], p_payloads jsonb[],
+  p_sizes integer[], p_merge boolean) returns void
 language plpgsql security definer set search_path = '' as $$
 declare
   i integer;
+  m record;
 begin
   if p_topics is null or cardinality(p_topics) = 0 then
     return;
+  end if;
+  if p_merge and cardinality(p_topics) > 1
+     and coalesce((dispatch.setting('realtime_batch_messages') #>> '{}')::boolean, true) then
+    m := dispatch.merge_broadcasts(p_topics, p_events, p_payloads, p_sizes,
+                                   dispatch.setting_int('realtime_batch_max_bytes', 200000)::integer);
+    p_topics := m.topics; p_events := m.events; p_payloads := m.payloads;
   end if;
   begin
     insert into realtime.messages (id, topic, extension, event, payload, private)
@@ -459,6 +521,68 @@ begin
       perform realtime.send(p_payloads[i], p_events[i], p_topics[i], true);
     end loop;
   end;
+end
+$$;
+
+-- What the core calls to broadcast. Outside a drain: merged per topic within the call (one call per
+-- statement: a statement's notifications and the unread counter's new values). During a drain
+-- (dispatch.broadcast_defer = 'on', set by dispatch.drain / replay_change): appended to the
+-- transaction's buffer, a GUC (set_config local: a failed batch's subtransaction takes its messages
+-- back with its rows), sent merged by dispatch.flush_broadcasts() at the drain's end.
+create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_topics is null or cardinality(p_topics) = 0 then
+    return;
+  end if;
+  if current_setting('dispatch.broadcast_defer', true) = 'on' then
+    perform set_config('dispatch.broadcast_buffer',
+      concat_ws(',', nullif(current_setting('dispatch.broadcast_buffer', true), ''),
+                (select string_agg(jsonb_build_array(t.topic, t.event, t.payload)::text, ',' order by t.o)
+                 from unnest(p_topics, p_events, p_payloads) with ordinality as t(topic, event, payload, o)
+                 where t.topic is not null)),
+      true);
+    return;
+  end if;
+  perform dispatch.send_messages(p_topics, p_events, p_payloads, null, true);
+end
+$$;
+
+-- Start buffering this transaction's broadcasts (dispatch.drain, replay_change). Returns false when
+-- they are buffered already (an enclosing caller flushes) or merging is off (nothing to buffer for).
+create or replace function dispatch.defer_broadcasts() returns boolean
+language plpgsql security definer set search_path = '' as $$
+begin
+  if current_setting('dispatch.broadcast_defer', true) = 'on'
+     or not coalesce((dispatch.setting('realtime_batch_messages') #>> '{}')::boolean, true) then
+    return false;
+  end if;
+  perform set_config('dispatch.broadcast_defer', 'on', true);
+  return true;
+end
+$$;
+
+-- Stop buffering and send what the buffer holds, merged per topic.
+create or replace function dispatch.flush_broadcasts() returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_buffer text := current_setting('dispatch.broadcast_buffer', true);
+  v_topics text[];
+  v_events text[];
+  v_payloads jsonb[];
+  v_sizes integer[];
+begin
+  perform set_config('dispatch.broadcast_defer', '', true);
+  if coalesce(v_buffer, '') = '' then
+    return;
+  end if;
+  perform set_config('dispatch.broadcast_buffer', '', true);
+  -- json, not jsonb: each payload's text is there to measure as it is
+  select array_agg(e ->> 0 order by o), array_agg(e ->> 1 order by o), array_agg((e -> 2)::jsonb order by o),
+         array_agg(octet_length((e -> 2)::text) order by o)
+    into v_topics, v_events, v_payloads, v_sizes
+  from json_array_elements(('[' || v_buffer || ']')::json) with ordinality as x(e, o);
+  perform dispatch.send_messages(v_topics, v_events, v_payloads, v_sizes, true);
 end
 $$;
 
@@ -2232,7 +2356,8 @@ $$;
 -- dispatch.counter_dirty (counter_apply's deferred mode) and dispatch.flush_counters applies them
 -- all at the drain's end in (name, scope) order, one seq bump and one broadcast per scope per drain;
 -- drains thus never deadlock on counters, hold their locks only from the flush to commit, and seq
--- follows commit order per scope.
+-- follows commit order per scope. Its broadcasts wait too (dispatch.defer_broadcasts) and go out at its end,
+-- one per topic (030_realtime.sql).
 -- A change whose processing fails is kept with its error; a transient failure leaves the rest for
 -- the next drain and ends this one.
 create or replace function dispatch.drain(p_max_changes integer default 500) returns integer
@@ -2250,6 +2375,7 @@ declare
   v_inserts_only boolean[] := '{}';
   v_done integer := 0;
   v_taken integer;
+  v_flush boolean;
   t record;
   c dispatch.changes;
 begin
@@ -2294,6 +2420,8 @@ begin
     return 0;
   end if;
   perform set_config('dispatch.counter_defer', 'on', true);
+  -- every broadcast of the drain waits for its end: one per topic (030_realtime.sql, send_batch)
+  v_flush := dispatch.defer_broadcasts();
   select coalesce(array_agg(ch order by ch.id), '{}') into v_claimed
   from dispatch.changes ch
   where ch.id in (select p.id from dispatch.changes p
@@ -2326,6 +2454,9 @@ begin
   -- the counter deltas of every batch that went through, applied in one ordered statement
   perform set_config('dispatch.counter_defer', '', true);
   perform dispatch.flush_counters();
+  if v_flush then
+    perform dispatch.flush_broadcasts();
+  end if;
   return v_done;
 end
 $$;
@@ -2335,13 +2466,18 @@ create or replace function dispatch.replay_change(p_change_id bigint) returns vo
 language plpgsql security definer set search_path = '' as $$
 declare
   c dispatch.changes;
+  v_flush boolean;
 begin
   select * into c from dispatch.changes where id = p_change_id for update;
   if not found then
     raise exception 'dispatch: change % not found (already processed?)', p_change_id;
   end if;
   update dispatch.changes set attempts = attempts + 1 where id = p_change_id;
+  v_flush := dispatch.defer_broadcasts();  -- one broadcast per topic, as a drain sends
   perform dispatch.process_changes(array[c]);
+  if v_flush then
+    perform dispatch.flush_broadcasts();
+  end if;
 end
 $$;
 
