@@ -32,7 +32,7 @@ insert into dispatch.settings (key, value, description) values
    'largest `batch` broadcast payload in bytes (JSON text); hosted Realtime refuses payloads over 256 KB on the Free plan')
 on conflict (key) do nothing;
 
--- Merge messages per topic: one `batch` per topic, cut so that no batch's inner messages exceed
+-- Merge messages per topic: one `batch` per topic, cut so that no batch's payload exceeds
 -- p_max_bytes (a message's size: its payload's JSON text, its event and ~30 bytes of wrapping). Cut
 -- by where each message starts in its topic's running total, in buckets of half the cap: a bucket
 -- holds messages that start within half a cap and each is at most half a cap, so it stays under the
@@ -42,7 +42,8 @@ create or replace function dispatch.merge_broadcasts(p_topics text[], p_events t
   p_sizes integer[], p_max_bytes integer, out topics text[], out events text[], out payloads jsonb[])
 language plpgsql stable security definer set search_path = '' as $$
 declare
-  v_half bigint := greatest(coalesce(p_max_bytes, 200000), 2) / 2;
+  -- less the batch's own wrapping: {"messages": [...], "id": "<uuid>"}
+  v_half bigint := greatest(coalesce(p_max_bytes, 200000) - 70, 2) / 2;
 begin
   with m as (
     select t.topic, t.event, t.payload, t.o,
