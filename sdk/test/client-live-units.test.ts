@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { createDispatchClient, type DispatchNotification } from '../src/client/index.ts';
 import { adjustCounter, applyCounterMessage, applyFetchedCounters } from '../src/client/live/counters.ts';
 import { createInvalidator, type Invalidator } from '../src/client/live/invalidation.ts';
-import { applyBroadcast, type LiveView, messagesOf } from '../src/client/live/messages.ts';
+import { applyBroadcast, broadcastMessages, type LiveView } from '../src/client/live/messages.ts';
 import {
   afterRefetch,
   markReadIn,
@@ -378,7 +378,7 @@ describe('live client core: batch broadcasts (one per topic per statement or dra
       view: { counters: { c: { value: 3, seq: 1 } }, notifications: [] },
       invalidates: [['k']],
     });
-    assert.deepEqual(messagesOf('counter', 1), [{ event: 'counter', payload: 1 }]);
+    assert.deepEqual(broadcastMessages('counter', 1), [{ event: 'counter', payload: 1 }]);
   });
 
   it('the live client writes the store ONCE per batch, then invalidates what moved', async () => {

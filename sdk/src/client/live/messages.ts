@@ -36,8 +36,13 @@ export interface AppliedBroadcast {
   invalidates: (readonly string[] | undefined)[];
 }
 
-/** The messages a broadcast carries: a batch's, in order, or the broadcast itself. */
-export function messagesOf(event: string, payload: unknown): BatchedMessage[] {
+/**
+ * The messages a dispatch broadcast carries, in order: a `batch`'s inner messages, or the broadcast
+ * itself. For apps that listen with raw realtime-js: `channel.on('broadcast', { event: '*' }, (m) =>
+ * broadcastMessages(m.event, m.payload).forEach(handle))` hears `notification`, `counter` and
+ * `notifications_read` whether they came alone or merged.
+ */
+export function broadcastMessages(event: string, payload: unknown): BatchedMessage[] {
   if (event !== BATCH_EVENT) return [{ event, payload }];
   const messages = (payload as { messages?: unknown } | null)?.messages;
   if (!Array.isArray(messages)) return [];
@@ -64,7 +69,7 @@ export function applyBroadcast(view: LiveView, event: string, payload: unknown):
     arrived = [];
     arrivedIds.clear();
   };
-  for (const m of messagesOf(event, payload)) {
+  for (const m of broadcastMessages(event, payload)) {
     if (m.event === 'counter' && isCounterMessage(m.payload)) {
       const next = applyCounterMessage(counters, m.payload);
       if (next === counters) continue; // stale or repeated
