@@ -439,38 +439,55 @@ insert into dispatch.settings (key, value, description) values
    'largest `batch` broadcast payload in bytes (JSON text); hosted Realtime refuses payloads over 256 KB on the Free plan')
 on conflict (key) do nothing;
 
--- Merge messages per topic: one `batch` per topic, cut so that no batch's payload exceeds
--- p_max_bytes (a message's size: its payload's JSON text, its event and ~30 bytes of wrapping). Cut
--- by where each message starts in its topic's running total, in buckets of half the cap: a bucket
--- holds messages that start within half a cap and each is at most half a cap, so it stays under the
--- cap; a message over half a cap goes alone (plain: a batch of one is its plain event). p_sizes null:
--- measured here. Output in the order of each group's first message; per topic, the order produced.
-create or replace function dispatch.merge_broadcasts(p_topics text[], p_events text[], p_payloads jsonb[],
-  p_sizes integer[], p_max_bytes integer, out topics text[], out events text[], out payloads jsonb[])
-language plpgsql stable security definer set search_path = '' as $$
+drop function if exists dispatch.merge_broadcasts(text[], text[], jsonb[], integer[], integer);
+drop function if exists dispatch.send_messages(text[], text[], jsonb[], integer[], boolean);
+
+-- Merge messages per topic (payloads as JSON text: a batch is built as text and parsed once, where
+-- jsonb_agg would take every payload apart and put it together again): one `batch` per topic, cut so
+-- that no batch's payload exceeds p_max_bytes. A message's size: its payload's text, its event and
+-- ~30 bytes of wrapping. Cut by where each message starts in its topic's running total, in buckets of
+-- half the cap (less the batch's own wrapping): a bucket holds messages that start within half a cap,
+-- each at most half a cap, so it stays under the cap; a message over half a cap goes alone (a batch
+-- of one is its plain event). Output in the order of each group's first message; per topic, the order
+-- produced. A batch's payload gets its `id` here (the messages inside get none).
+create or replace function dispatch.merge_broadcasts(p_topics text[], p_events text[], p_payloads text[],
+  p_max_bytes integer, out topics text[], out events text[], out payloads jsonb[])
+language plpgsql volatile security definer set search_path = '' as $$
 declare
-  -- less the batch's own wrapping: {"messages": [...], "id": "<uuid>"}
   v_half bigint := greatest(coalesce(p_max_bytes, 200000) - 70, 2) / 2;
 begin
-  with m as (
-    select t.topic, t.event, t.payload, t.o,
-           coalesce(t.size, octet_length(t.payload::text)) + octet_length(t.event) + 30 as size
-    from unnest(p_topics, p_events, p_payloads, coalesce(p_sizes, '{}'::integer[]))
-           with ordinality as t(topic, event, payload, size, o)
-    where t.topic is not null
-  ), w as (
-    select m.*, sum(m.size) over (partition by m.topic order by m.o rows unbounded preceding) - m.size as start
-    from m
-  ), g as (
-    select w.topic, min(w.o) as o,
-           case when count(*) = 1 then min(w.event) else 'batch' end as event,
-           case when count(*) = 1 then (array_agg(w.payload))[1]
-                else jsonb_build_object('messages', jsonb_agg(jsonb_build_object('event', w.event, 'payload', w.payload)
-                                                              order by w.o)) end as payload
-    from w
+  -- Rows are aggregated in (topic, o) order as the sorted subquery feeds them (no ORDER BY inside the
+  -- aggregates: in PostgreSQL 15 that sorts each group on its own, a sort per topic). Topics whose
+  -- messages fit under the cap (nearly all) take one pass; the others are cut in a second one.
+  with m as materialized (
+    select t.topic, t.o,
+           case when t.event in ('notification', 'counter', 'notifications_read') then '"' || t.event || '"'
+                else to_json(t.event)::text end as ev,
+           t.event, t.payload, octet_length(t.payload) + octet_length(t.event) + 30 as size
+    from unnest(p_topics, p_events, p_payloads) with ordinality as t(topic, event, payload, o)
+    where t.topic is not null and t.payload is not null
+    order by t.topic, t.o
+  ), whole as (
+    select m.topic, min(m.o) as o, count(*) as n, sum(m.size) as size, min(m.event) as event, min(m.payload) as payload,
+           string_agg('{"event":' || m.ev || ',"payload":' || m.payload || '}', ',') as inner_text
+    from m group by m.topic
+  ), cut as (
+    select w.topic, min(w.o) as o, count(*) as n, min(w.event) as event, min(w.payload) as payload,
+           string_agg('{"event":' || w.ev || ',"payload":' || w.payload || '}', ',') as inner_text
+    from (select m.*, sum(m.size) over (partition by m.topic order by m.o rows unbounded preceding) - m.size as start
+          from m where m.topic in (select whole.topic from whole where whole.size > 2 * v_half)
+          order by m.topic, m.o) w
     group by w.topic, w.start / v_half, case when w.size > v_half then w.o else 0 end
+  ), g as (
+    select whole.topic, whole.o, whole.n, whole.event, whole.payload, whole.inner_text from whole where whole.size <= 2 * v_half
+    union all
+    select cut.topic, cut.o, cut.n, cut.event, cut.payload, cut.inner_text from cut
   )
-  select array_agg(g.topic order by g.o), array_agg(g.event order by g.o), array_agg(g.payload order by g.o)
+  select array_agg(g.topic order by g.o),
+         array_agg(case when g.n = 1 then g.event else 'batch' end order by g.o),
+         array_agg((case when g.n = 1 then g.payload
+                         else '{"id":"' || gen_random_uuid()::text || '","messages":[' || g.inner_text || ']}' end)::jsonb
+                   order by g.o)
     into topics, events, payloads
   from g;
 end
@@ -486,23 +503,13 @@ $$;
 -- tenants with a connected client (RT tenants/connect.ex, janitor.ex), so an idle project has none
 -- for today, and realtime.send would fail the same way for each message. Then nobody is listening
 -- anyway: the messages are dropped with one WARNING per transaction, no per-message fallback.
--- Merged per topic first (merge_broadcasts) unless realtime_batch_messages is false; p_merge false:
--- sent as given.
-create or replace function dispatch.send_messages(p_topics text[], p_events text[], p_payloads jsonb[],
-  p_sizes integer[], p_merge boolean) returns void
+create or replace function dispatch.insert_messages(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
 language plpgsql security definer set search_path = '' as $$
 declare
   i integer;
-  m record;
 begin
   if p_topics is null or cardinality(p_topics) = 0 then
     return;
-  end if;
-  if p_merge and cardinality(p_topics) > 1
-     and coalesce((dispatch.setting('realtime_batch_messages') #>> '{}')::boolean, true) then
-    m := dispatch.merge_broadcasts(p_topics, p_events, p_payloads, p_sizes,
-                                   dispatch.setting_int('realtime_batch_max_bytes', 200000)::integer);
-    p_topics := m.topics; p_events := m.events; p_payloads := m.payloads;
   end if;
   begin
     insert into realtime.messages (id, topic, extension, event, payload, private)
@@ -525,11 +532,36 @@ begin
 end
 $$;
 
+-- Messages (payloads as JSON text) merged per topic, then inserted.
+create or replace function dispatch.send_merged(p_topics text[], p_events text[], p_payloads text[]) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  m record;
+begin
+  if p_topics is null or cardinality(p_topics) = 0 then
+    return;
+  end if;
+  m := dispatch.merge_broadcasts(p_topics, p_events, p_payloads,
+                                 dispatch.setting_int('realtime_batch_max_bytes', 200000)::integer);
+  perform dispatch.insert_messages(m.topics, m.events, m.payloads);
+end
+$$;
+
+-- Whether messages for one topic are merged (setting realtime_batch_messages, default on).
+create or replace function dispatch.batch_messages_on() returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((select (value #>> '{}')::boolean from dispatch.settings where key = 'realtime_batch_messages'), true);
+end
+$$;
+
 -- What the core calls to broadcast. Outside a drain: merged per topic within the call (one call per
 -- statement: a statement's notifications and the unread counter's new values). During a drain
 -- (dispatch.broadcast_defer = 'on', set by dispatch.drain / replay_change): appended to the
--- transaction's buffer, a GUC (set_config local: a failed batch's subtransaction takes its messages
--- back with its rows), sent merged by dispatch.flush_broadcasts() at the drain's end.
+-- transaction's buffer, sent merged by dispatch.flush_broadcasts() at the drain's end. The buffer is
+-- a GUC (set_config local: a failed batch's subtransaction takes its messages back with its rows),
+-- text: topic US event US payload-JSON, messages separated by RS (ASCII 0x1f / 0x1e, which JSON text
+-- never holds unescaped; stripped from topics and events).
 create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
 language plpgsql security definer set search_path = '' as $$
 begin
@@ -538,14 +570,17 @@ begin
   end if;
   if current_setting('dispatch.broadcast_defer', true) = 'on' then
     perform set_config('dispatch.broadcast_buffer',
-      concat_ws(',', nullif(current_setting('dispatch.broadcast_buffer', true), ''),
-                (select string_agg(jsonb_build_array(t.topic, t.event, t.payload)::text, ',' order by t.o)
+      concat_ws(E'\x1e', nullif(current_setting('dispatch.broadcast_buffer', true), ''),
+                (select string_agg(translate(t.topic, E'\x1e\x1f', '') || E'\x1f' || translate(t.event, E'\x1e\x1f', '')
+                                   || E'\x1f' || t.payload::text, E'\x1e' order by t.o)
                  from unnest(p_topics, p_events, p_payloads) with ordinality as t(topic, event, payload, o)
-                 where t.topic is not null)),
+                 where t.topic is not null and t.payload is not null)),
       true);
-    return;
+  elsif cardinality(p_topics) > 1 and dispatch.batch_messages_on() then
+    perform dispatch.send_merged(p_topics, p_events, array(select p::text from unnest(p_payloads) as p));
+  else
+    perform dispatch.insert_messages(p_topics, p_events, p_payloads);
   end if;
-  perform dispatch.send_messages(p_topics, p_events, p_payloads, null, true);
 end
 $$;
 
@@ -554,8 +589,7 @@ $$;
 create or replace function dispatch.defer_broadcasts() returns boolean
 language plpgsql security definer set search_path = '' as $$
 begin
-  if current_setting('dispatch.broadcast_defer', true) = 'on'
-     or not coalesce((dispatch.setting('realtime_batch_messages') #>> '{}')::boolean, true) then
+  if current_setting('dispatch.broadcast_defer', true) = 'on' or not dispatch.batch_messages_on() then
     return false;
   end if;
   perform set_config('dispatch.broadcast_defer', 'on', true);
@@ -570,20 +604,18 @@ declare
   v_buffer text := current_setting('dispatch.broadcast_buffer', true);
   v_topics text[];
   v_events text[];
-  v_payloads jsonb[];
-  v_sizes integer[];
+  v_payloads text[];
 begin
   perform set_config('dispatch.broadcast_defer', '', true);
   if coalesce(v_buffer, '') = '' then
     return;
   end if;
   perform set_config('dispatch.broadcast_buffer', '', true);
-  -- json, not jsonb: each payload's text is there to measure as it is
-  select array_agg(e ->> 0 order by o), array_agg(e ->> 1 order by o), array_agg((e -> 2)::jsonb order by o),
-         array_agg(octet_length((e -> 2)::text) order by o)
-    into v_topics, v_events, v_payloads, v_sizes
-  from json_array_elements(('[' || v_buffer || ']')::json) with ordinality as x(e, o);
-  perform dispatch.send_messages(v_topics, v_events, v_payloads, v_sizes, true);
+  select array_agg(split_part(x.m, E'\x1f', 1) order by x.o), array_agg(split_part(x.m, E'\x1f', 2) order by x.o),
+         array_agg(split_part(x.m, E'\x1f', 3) order by x.o)
+    into v_topics, v_events, v_payloads
+  from string_to_table(v_buffer, E'\x1e') with ordinality as x(m, o);
+  perform dispatch.send_merged(v_topics, v_events, v_payloads);
 end
 $$;
 
