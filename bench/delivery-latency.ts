@@ -27,6 +27,7 @@ import pg from 'pg';
 import WebSocket from 'ws';
 import { createNetSender } from '../local/src/db/net-sender.ts';
 import { createRealtimeService } from '../local/src/realtime/index.ts';
+import { BATCH_EVENT, broadcastMessages } from '../sdk/src/client/index.ts';
 import {
   benchArgs,
   fmtSpread,
@@ -118,7 +119,12 @@ const arrived = (m: { payload: Record<string, unknown> }) => {
 };
 const channel = supabase
   .channel(`dispatch:user:${userId}`, { config: { private: true } })
+  // a notification comes alone or in a `batch` with the unread counter (one broadcast per topic)
   .on('broadcast', { event: 'notification' }, arrived)
+  .on('broadcast', { event: BATCH_EVENT }, (m) => {
+    for (const inner of broadcastMessages(m.event, m.payload))
+      if (inner.event === 'notification') arrived({ payload: inner.payload as Record<string, unknown> });
+  })
   .on('broadcast', { event: 'floor' }, arrived);
 await new Promise<void>((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error('subscribe timed out')), 10_000);

@@ -85,14 +85,31 @@ await drainAll(drainer.c);
 
 const rows: Row[] = [];
 const perChange: number[] = [];
+// realtime.messages rows the drains wrote (broadcasts: one per topic per drain since session 5),
+// counted by inserted_at (indexed) from the drainer's own clock; null where the table is absent
+async function realtimeRowsSince(since: string): Promise<number | null> {
+  try {
+    const { rows: n } = await admin.query(
+      'select count(*)::int as n from realtime.messages where inserted_at >= $1::timestamp',
+      [since],
+    );
+    return n[0].n;
+  } catch {
+    return null;
+  }
+}
+const rtPerChange: number[] = [];
 for (let r = 1; r <= rounds; r++) {
   capture(changes);
+  const since = (await drainer.c.query(`select localtimestamp::text as t`)).rows[0].t as string;
   const cpu0 = backendCpuMs(drainer.pid);
   const t0 = performance.now();
   const taken = await drainAll(drainer.c);
   const wall = performance.now() - t0;
   const cpu = backendCpuMs(drainer.pid) - cpu0;
+  const rt = await realtimeRowsSince(since);
   perChange.push(cpu / taken);
+  if (rt !== null) rtPerChange.push(rt / taken);
   rows.push({
     kind: 'single-row',
     round: r,
@@ -101,9 +118,11 @@ for (let r = 1; r <= rounds; r++) {
     wall_ms: round(wall, 0),
     cpu_ms_per_change: round(cpu / taken, 3),
     changes_per_s_wall: round((taken * 1000) / wall, 0),
+    realtime_rows: rt,
+    realtime_rows_per_change: rt === null ? null : round(rt / taken, 2),
   });
   log(
-    `round ${r}: ${taken} single-row changes, drain CPU ${cpu} ms = ${(cpu / taken).toFixed(3)} ms/change (wall ${wall.toFixed(0)} ms)`,
+    `round ${r}: ${taken} single-row changes, drain CPU ${cpu} ms = ${(cpu / taken).toFixed(3)} ms/change (wall ${wall.toFixed(0)} ms), ${rt ?? '?'} realtime rows`,
   );
 }
 
@@ -147,7 +166,8 @@ if (args.profile && adminUrl) {
 const s = spread(perChange);
 const b = spread(bulkMs);
 log(
-  `\n${postgres}: drain CPU per single-row change ${fmtSpread(s, 'ms', 3)} (target <= 0.2 ms); one ${bulk}-row change ${fmtSpread(b, 'ms', 0)}`,
+  `\n${postgres}: drain CPU per single-row change ${fmtSpread(s, 'ms', 3)} (target <= 0.2 ms); one ${bulk}-row change ${fmtSpread(b, 'ms', 0)}` +
+    (rtPerChange.length ? `; realtime rows per change ${fmtSpread(spread(rtPerChange), '', 2)}` : ''),
 );
 writeReport(args.json, {
   name: 'drain-cpu',
@@ -155,7 +175,14 @@ writeReport(args.json, {
   quick: args.quick,
   postgres,
   rows: [...rows, ...profile.map((p) => ({ kind: 'profile', ...p }))],
-  summary: { changes, rounds, bulk, cpuMsPerChange: s, bulkMs: b },
+  summary: {
+    changes,
+    rounds,
+    bulk,
+    cpuMsPerChange: s,
+    bulkMs: b,
+    realtimeRowsPerChange: rtPerChange.length ? spread(rtPerChange) : null,
+  },
   targets: [
     {
       measure: 'drain CPU per single-row change',

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { sleep, subscribe, waitFor } from '../../local/test/support/conformance.ts';
 import { missingTargetMessage, testTarget } from '../../local/test/support/env.ts';
+import { broadcastMessages } from '../../sdk/src/client/index.ts';
 import { type Cast, createCast } from './cast.ts';
 import { Scoreboard } from './support.ts';
 
@@ -74,7 +75,7 @@ describe('Realtime topics: private dispatch channels', { skip: !target && missin
     const victimGot: { event: string; payload: unknown }[] = [];
     const victimChannel = cast.victim.client
       .channel(topic, { config: { private: true } })
-      .on('broadcast', { event: '*' }, (m) => victimGot.push({ event: m.event, payload: m.payload }));
+      .on('broadcast', { event: '*' }, (m) => victimGot.push(...broadcastMessages(m.event, m.payload)));
     await subscribe(victimChannel);
     const malloryGot: unknown[] = [];
     const spy = cast.mallory.client

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createDispatchClient, type DispatchNotification } from '../src/client/index.ts';
 import { adjustCounter, applyCounterMessage, applyFetchedCounters } from '../src/client/live/counters.ts';
-import { createInvalidator } from '../src/client/live/invalidation.ts';
+import { createInvalidator, type Invalidator } from '../src/client/live/invalidation.ts';
+import { applyBroadcast, broadcastMessages, type LiveView } from '../src/client/live/messages.ts';
 import {
   afterRefetch,
   markReadIn,
@@ -16,6 +17,9 @@ import {
   nextPageCursor,
   unreadAmong,
 } from '../src/client/live/notifications.ts';
+import { UserSession } from '../src/client/live/session.ts';
+import { createDispatchStore } from '../src/client/live/store.ts';
+import type { LiveSupabaseClient } from '../src/client/live/supabase.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -296,5 +300,158 @@ describe('live client core: loadMore', () => {
       ['d', 'c'],
     );
     assert.equal(client.store.getState().hasMore, true);
+  });
+});
+
+describe('live client core: batch broadcasts (one per topic per statement or drain)', () => {
+  const n = (id: string, createdAt = '2026-01-01T00:00:00Z'): DispatchNotification => ({
+    id,
+    eventId: null,
+    type: 'info',
+    title: id,
+    message: '',
+    actionUrl: null,
+    actionLabel: null,
+    metadata: {},
+    read: false,
+    createdAt,
+  });
+  const counter = (name: string, value: number, seq: number, invalidates: string[] = []) => ({
+    event: 'counter',
+    payload: { name, value, seq, invalidates },
+  });
+  const plainByPlain = (view: LiveView, messages: { event: string; payload: unknown }[]) =>
+    messages.reduce((v, m) => applyBroadcast(v, m.event, m.payload).view, view);
+
+  it('a batch ends where its messages applied one by one end', () => {
+    const held: LiveView = { counters: { unread: { value: 1, seq: 4 } }, notifications: [n('a')] };
+    const messages = [
+      { event: 'notification', payload: { ...n('b', '2026-01-02T00:00:00Z'), id: 'b' } },
+      counter('unread', 2, 5, ['["dispatch","notifications"]']),
+      { event: 'notification', payload: n('c', '2026-01-03T00:00:00Z') },
+      counter('unread', 1, 3), // stale: an older seq
+      { event: 'notifications_read', payload: { ids: ['a', 'c'] } },
+      counter('open', 7, 1, ['["orders"]']),
+      { event: 'notification', payload: n('b', '2026-01-02T00:00:00Z') }, // known: kept as it was
+    ];
+    const { view, invalidates } = applyBroadcast(held, 'batch', { messages, id: 'x' });
+    assert.deepEqual(view, plainByPlain(held, messages));
+    assert.deepEqual(
+      view.notifications.map((x) => [x.id, x.read]),
+      [
+        ['c', true],
+        ['b', false],
+        ['a', true],
+      ],
+    );
+    assert.deepEqual(view.counters, { unread: { value: 2, seq: 5 }, open: { value: 7, seq: 1 } });
+    assert.deepEqual(
+      invalidates,
+      [['["dispatch","notifications"]'], ['["orders"]']],
+      'only the counters that moved',
+    );
+  });
+
+  it('unknown events inside a batch, a malformed batch and a batch inside a batch are ignored', () => {
+    const held: LiveView = { counters: { c: { value: 1, seq: 1 } }, notifications: [] };
+    for (const payload of [
+      {},
+      { messages: null },
+      { messages: 'x' },
+      null,
+      { messages: [null, 3, { payload: {} }] },
+    ])
+      assert.equal(applyBroadcast(held, 'batch', payload).view, held);
+    const inner = { event: 'batch', payload: { messages: [counter('c', 9, 9)] } };
+    const { view } = applyBroadcast(held, 'batch', {
+      messages: [{ event: 'surprise', payload: { name: 'c', value: 5, seq: 5 } }, inner, counter('c', 2, 2)],
+    });
+    assert.deepEqual(view.counters, { c: { value: 2, seq: 2 } });
+    assert.equal(view.notifications, held.notifications, 'untouched parts stay the same objects');
+    assert.equal(applyBroadcast(held, 'surprise', { name: 'c', value: 5, seq: 5 }).view, held);
+  });
+
+  it('plain broadcasts apply as before', () => {
+    const held: LiveView = { counters: {}, notifications: [] };
+    const one = applyBroadcast(held, 'counter', { name: 'c', value: 3, seq: 1, invalidates: ['k'] });
+    assert.deepEqual(one, {
+      view: { counters: { c: { value: 3, seq: 1 } }, notifications: [] },
+      invalidates: [['k']],
+    });
+    assert.deepEqual(broadcastMessages('counter', 1), [{ event: 'counter', payload: 1 }]);
+  });
+
+  it('the live client writes the store ONCE per batch, then invalidates what moved', async () => {
+    let onBroadcast: (m: { event: string; payload: unknown }) => void = () => {};
+    const channel = {
+      on(
+        _type: 'broadcast',
+        _filter: { event: string },
+        cb: (m: { event: string; payload: unknown }) => void,
+      ) {
+        onBroadcast = cb;
+        return channel;
+      },
+      subscribe(cb?: (status: 'SUBSCRIBED') => void) {
+        queueMicrotask(() => cb?.('SUBSCRIBED'));
+        return channel;
+      },
+    };
+    const supabase = {
+      rpc: async () => ({
+        data: { counters: {}, notifications: [], topics: ['dispatch:user:u'] },
+        error: null,
+      }),
+      realtime: { setAuth: async () => {} },
+      channel: () => channel,
+      removeChannel: async () => 'ok',
+    };
+    const store = createDispatchStore();
+    const invalidated: (readonly string[] | undefined)[] = [];
+    const session = new UserSession('u', 'token', {
+      supabase: supabase as unknown as LiveSupabaseClient,
+      store,
+      invalidator: {
+        invalidateEncoded: (keys) => {
+          invalidated.push(keys);
+        },
+        invalidate: () => {},
+        cancel: () => {},
+      } satisfies Invalidator,
+      offline: () => false,
+    });
+    session.begin();
+    for (let i = 0; i < 50 && store.getState().status !== 'live'; i++) await sleep(5);
+    assert.equal(store.getState().status, 'live');
+    let writes = 0;
+    const unsubscribe = store.subscribe(() => writes++);
+    onBroadcast({
+      event: 'batch',
+      payload: {
+        messages: [
+          { event: 'notification', payload: n('a') },
+          { event: 'notification', payload: n('b', '2026-01-02T00:00:00Z') },
+          counter('unread_notifications', 2, 1, ['["dispatch","notifications"]']),
+          counter('open', 4, 1),
+        ],
+      },
+    });
+    assert.equal(writes, 1, 'one setState for the whole batch');
+    assert.deepEqual(
+      store.getState().notifications.map((x) => x.id),
+      ['b', 'a'],
+    );
+    assert.deepEqual(store.getState().counters, {
+      unread_notifications: { value: 2, seq: 1 },
+      open: { value: 4, seq: 1 },
+    });
+    assert.deepEqual(invalidated, [['["dispatch","notifications"]'], []]);
+    onBroadcast({
+      event: 'batch',
+      payload: { messages: [counter('open', 3, 1), { event: 'x', payload: {} }] },
+    });
+    assert.equal(writes, 1, 'a batch that changes nothing writes nothing');
+    unsubscribe();
+    session.end();
   });
 });

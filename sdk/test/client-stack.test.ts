@@ -19,6 +19,7 @@ import {
 } from '../../local/test/support/conformance.ts';
 import { missingTargetMessage, type TestTarget, testTarget } from '../../local/test/support/env.ts';
 import {
+  broadcastMessages,
   type CounterValue,
   callRpc,
   createDispatchClient,
@@ -170,7 +171,11 @@ describe('client core against the stack (supabase-js, signed in)', {
     const received: { name: string; value: number; invalidates: string[] }[] = [];
     const channel = alice.client
       .channel(`dispatch:user:${alice.id}`, { config: { private: true } })
-      .on('broadcast', { event: 'counter' }, (m) => received.push(m.payload as (typeof received)[number]));
+      .on('broadcast', { event: '*' }, (m) => {
+        // alone or in a `batch` with the notification (one broadcast per topic per statement)
+        for (const inner of broadcastMessages(m.event, m.payload))
+          if (inner.event === 'counter') received.push(inner.payload as (typeof received)[number]);
+      });
     await subscribe(channel);
     await db.query(`select dispatch.notify($1, null, 'N4', 'for alice')`, [alice.id]);
     await waitFor(

@@ -26,6 +26,7 @@ import { pushMigrations } from '../../local/src/db/migrate.ts';
 import { buildCore, coreVersion } from '../../sql/build.ts';
 import { doctorCommand } from '../src/cli/doctor/index.ts';
 import { checkCommand, genCommand } from '../src/cli/gen.ts';
+import { UNBATCHED_MESSAGES } from './support/broadcasts.ts';
 import { drainAll } from './support/drain.ts';
 import { captureIo, makeProject, testDir } from './support/project.ts';
 
@@ -406,7 +407,7 @@ describe('integration: gen → supabase db push → real writes → config chang
         await q(
           `select topic, payload ->> 'name' as name, count(*)::int as n,
                   (array_agg((payload ->> 'value')::bigint order by (payload ->> 'seq')::bigint desc))[1] as last
-           from realtime.messages where event = 'counter' and payload ->> 'name' = any($1)
+           from ${UNBATCHED_MESSAGES} m where event = 'counter' and payload ->> 'name' = any($1)
            group by 1, 2 order by 1, 2`,
           [counters],
         )

@@ -16,6 +16,82 @@ begin
 end
 $$;
 
+-- One broadcast per topic (bench/RESULTS.md, "Session 5"; docs/decisions.md, "One realtime message per
+-- topic per batch"): the messages one call (a statement's notifications and counters) or one drain
+-- produces for a topic go out as ONE `batch` broadcast, payload { messages: [{ event, payload }, ...] }
+-- in the order they were produced, each inner message in its DESIGN.md shape (no `id` added inside:
+-- the batch carries one). A topic with a single message keeps its plain event. A topic's batch is
+-- cut into several so that none exceeds realtime_batch_max_bytes (hosted Realtime refuses a broadcast
+-- payload over 256 KB on the Free plan, 3,000 KB on paid ones: supabase.com/docs/guides/realtime/limits).
+-- realtime_batch_messages = false sends every message on its own, as before (apps with raw
+-- realtime-js listeners on `notification` / `counter`).
+insert into dispatch.settings (key, value, description) values
+  ('realtime_batch_messages', 'true',
+   'send the messages of a statement or a drain bound for one topic as one `batch` broadcast (false: one broadcast per message, for raw realtime-js listeners of notification/counter)'),
+  ('realtime_batch_max_bytes', '200000',
+   'largest `batch` broadcast payload in bytes (JSON text); hosted Realtime refuses payloads over 256 KB on the Free plan')
+on conflict (key) do nothing;
+
+drop function if exists dispatch.merge_broadcasts(text[], text[], jsonb[], integer[], integer);
+drop function if exists dispatch.send_messages(text[], text[], jsonb[], integer[], boolean);
+
+-- Merge messages per topic (payloads as JSON text: a batch is built as text and parsed once, where
+-- jsonb_agg would take every payload apart and put it together again): one `batch` per topic, cut so
+-- that no batch's payload exceeds p_max_bytes. A message's size: its payload's text, its event and
+-- ~30 bytes of wrapping. Per topic, the order produced; topics in bytewise order. A batch's payload
+-- gets its `id` here (the messages inside get none).
+create or replace function dispatch.merge_broadcasts(p_topics text[], p_events text[], p_payloads text[],
+  p_max_bytes integer, out topics text[], out events text[], out payloads jsonb[])
+language plpgsql volatile security definer set search_path = '' set work_mem = '64MB' set enable_hashagg = off as $$
+declare
+  v_half bigint := greatest(coalesce(p_max_bytes, 200000) - 70, 2) / 2;
+  v_over boolean;
+begin
+  -- One sort of the messages by (topic, order produced), bytewise (collate "C": a locale's comparison
+  -- costs more than the rest), in memory (work_mem: an event to 10,000 recipients merges 20,000
+  -- messages); then one pass groups each topic (GroupAggregate over the sorted rows, so the aggregates
+  -- see them in order with no ORDER BY of their own, which in PostgreSQL 15 would sort each topic
+  -- again; a hash aggregate of 10,000 topics' texts spills to disk) and the output keeps that order.
+  select array_agg(g.topic), array_agg(case when g.n = 1 then g.event else 'batch' end),
+         array_agg((case when g.n = 1 then g.payload
+                         else '{"id":"' || gen_random_uuid()::text || '","messages":[' || g.inner_text || ']}' end)::jsonb),
+         bool_or(g.size > 2 * v_half)
+    into topics, events, payloads, v_over
+  from (select m.topic, count(*) as n, sum(m.size) as size, min(m.event) as event,
+               string_agg(m.payload, '') as payload,  -- the payload, when it is the topic's only one
+               string_agg('{"event":' || m.ev || ',"payload":' || m.payload || '}', ',') as inner_text
+        from (select t.topic collate "C" as topic, t.o, t.event collate "C" as event, t.payload,
+                     case when t.event in ('notification', 'counter', 'notifications_read') then '"' || t.event || '"'
+                          else to_json(t.event)::text end as ev,
+                     octet_length(t.payload) + octet_length(t.event) + 30 as size
+              from unnest(p_topics, p_events, p_payloads) with ordinality as t(topic, event, payload, o)
+              where t.topic is not null and t.payload is not null
+              order by 1, t.o) m
+        group by m.topic) g;
+  if not coalesce(v_over, false) then
+    return;
+  end if;
+  -- A topic over the cap (rare: a large fan-in to one user in one drain): cut every topic by where
+  -- each message starts in its topic's running total, in buckets of half the cap (less the batch's
+  -- own wrapping): a bucket holds messages that start within half a cap, each at most half a cap, so
+  -- it stays under the cap; a message over half a cap goes alone (a batch of one is its plain event).
+  select array_agg(g.topic), array_agg(case when g.n = 1 then g.event else 'batch' end),
+         array_agg((case when g.n = 1 then g.payload
+                         else '{"id":"' || gen_random_uuid()::text || '","messages":[' || g.inner_text || ']}' end)::jsonb)
+    into topics, events, payloads
+  from (select w.topic, min(w.o) as o, count(*) as n, min(w.event) as event, string_agg(w.payload, '') as payload,
+               string_agg('{"event":' || w.ev || ',"payload":' || w.payload || '}', ',' order by w.o) as inner_text
+        from (select m.*, sum(m.size) over (partition by m.topic order by m.o rows unbounded preceding) - m.size as start
+              from (select t.topic collate "C" as topic, t.o, t.event collate "C" as event, t.payload,
+                           to_json(t.event)::text as ev, octet_length(t.payload) + octet_length(t.event) + 30 as size
+                    from unnest(p_topics, p_events, p_payloads) with ordinality as t(topic, event, payload, o)
+                    where t.topic is not null and t.payload is not null) m
+             ) w
+        group by w.topic, w.start / v_half, case when w.size > v_half then w.o else 0 end
+        order by 1, 2) g;
+end
+$$;
+
 -- Broadcasts, one or many at once: one INSERT into realtime.messages -- the same rows realtime.send
 -- writes (extension broadcast, private, an `id` added to payloads without one) -- inside one
 -- exception block, so a statement costs one subtransaction however many messages it sends, and no
@@ -26,7 +102,7 @@ $$;
 -- tenants with a connected client (RT tenants/connect.ex, janitor.ex), so an idle project has none
 -- for today, and realtime.send would fail the same way for each message. Then nobody is listening
 -- anyway: the messages are dropped with one WARNING per transaction, no per-message fallback.
-create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
+create or replace function dispatch.insert_messages(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
 language plpgsql security definer set search_path = '' as $$
 declare
   i integer;
@@ -52,6 +128,93 @@ begin
       perform realtime.send(p_payloads[i], p_events[i], p_topics[i], true);
     end loop;
   end;
+end
+$$;
+
+-- Messages (payloads as JSON text) merged per topic, then inserted.
+create or replace function dispatch.send_merged(p_topics text[], p_events text[], p_payloads text[]) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  m record;
+begin
+  if p_topics is null or cardinality(p_topics) = 0 then
+    return;
+  end if;
+  m := dispatch.merge_broadcasts(p_topics, p_events, p_payloads,
+                                 dispatch.setting_int('realtime_batch_max_bytes', 200000)::integer);
+  perform dispatch.insert_messages(m.topics, m.events, m.payloads);
+end
+$$;
+
+-- Whether messages for one topic are merged (setting realtime_batch_messages, default on).
+create or replace function dispatch.batch_messages_on() returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((select (value #>> '{}')::boolean from dispatch.settings where key = 'realtime_batch_messages'), true);
+end
+$$;
+
+-- What the core calls to broadcast. Outside a drain: merged per topic within the call (one call per
+-- statement: a statement's notifications and the unread counter's new values). During a drain
+-- (dispatch.broadcast_defer = 'on', set by dispatch.drain / replay_change): appended to the
+-- transaction's buffer, sent merged by dispatch.flush_broadcasts() at the drain's end. The buffer is
+-- a GUC (set_config local: a failed batch's subtransaction takes its messages back with its rows),
+-- text: topic US event US payload-JSON, messages separated by RS (ASCII 0x1f / 0x1e, which JSON text
+-- never holds unescaped; stripped from topics and events).
+create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_topics is null or cardinality(p_topics) = 0 then
+    return;
+  end if;
+  if current_setting('dispatch.broadcast_defer', true) = 'on' then
+    perform set_config('dispatch.broadcast_buffer',
+      concat_ws(E'\x1e', nullif(current_setting('dispatch.broadcast_buffer', true), ''),
+                (select string_agg(translate(t.topic, E'\x1e\x1f', '') || E'\x1f' || translate(t.event, E'\x1e\x1f', '')
+                                   || E'\x1f' || t.payload::text, E'\x1e' order by t.o)
+                 from unnest(p_topics, p_events, p_payloads) with ordinality as t(topic, event, payload, o)
+                 where t.topic is not null and t.payload is not null)),
+      true);
+  elsif cardinality(p_topics) > 1 and dispatch.batch_messages_on() then
+    perform dispatch.send_merged(p_topics, p_events, array(select p::text from unnest(p_payloads) as p));
+  else
+    perform dispatch.insert_messages(p_topics, p_events, p_payloads);
+  end if;
+end
+$$;
+
+-- Start buffering this transaction's broadcasts (dispatch.drain, replay_change). Returns false when
+-- they are buffered already (an enclosing caller flushes) or merging is off (nothing to buffer for).
+create or replace function dispatch.defer_broadcasts() returns boolean
+language plpgsql security definer set search_path = '' as $$
+begin
+  if current_setting('dispatch.broadcast_defer', true) = 'on' or not dispatch.batch_messages_on() then
+    return false;
+  end if;
+  perform set_config('dispatch.broadcast_defer', 'on', true);
+  return true;
+end
+$$;
+
+-- Stop buffering and send what the buffer holds, merged per topic.
+create or replace function dispatch.flush_broadcasts() returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_buffer text := current_setting('dispatch.broadcast_buffer', true);
+  v_topics text[];
+  v_events text[];
+  v_payloads text[];
+begin
+  perform set_config('dispatch.broadcast_defer', '', true);
+  if coalesce(v_buffer, '') = '' then
+    return;
+  end if;
+  perform set_config('dispatch.broadcast_buffer', '', true);
+  select array_agg(split_part(x.m, E'\x1f', 1) order by x.o), array_agg(split_part(x.m, E'\x1f', 2) order by x.o),
+         array_agg(split_part(x.m, E'\x1f', 3) order by x.o)
+    into v_topics, v_events, v_payloads
+  from string_to_table(v_buffer, E'\x1e') with ordinality as x(m, o);
+  perform dispatch.send_merged(v_topics, v_events, v_payloads);
 end
 $$;
 

@@ -257,7 +257,8 @@ $$;
 -- dispatch.counter_dirty (counter_apply's deferred mode) and dispatch.flush_counters applies them
 -- all at the drain's end in (name, scope) order, one seq bump and one broadcast per scope per drain;
 -- drains thus never deadlock on counters, hold their locks only from the flush to commit, and seq
--- follows commit order per scope.
+-- follows commit order per scope. Its broadcasts wait too (dispatch.defer_broadcasts) and go out at its end,
+-- one per topic (030_realtime.sql).
 -- A change whose processing fails is kept with its error; a transient failure leaves the rest for
 -- the next drain and ends this one.
 create or replace function dispatch.drain(p_max_changes integer default 500) returns integer
@@ -275,6 +276,7 @@ declare
   v_inserts_only boolean[] := '{}';
   v_done integer := 0;
   v_taken integer;
+  v_flush boolean;
   t record;
   c dispatch.changes;
 begin
@@ -319,6 +321,8 @@ begin
     return 0;
   end if;
   perform set_config('dispatch.counter_defer', 'on', true);
+  -- every broadcast of the drain waits for its end: one per topic (030_realtime.sql, send_batch)
+  v_flush := dispatch.defer_broadcasts();
   select coalesce(array_agg(ch order by ch.id), '{}') into v_claimed
   from dispatch.changes ch
   where ch.id in (select p.id from dispatch.changes p
@@ -351,6 +355,9 @@ begin
   -- the counter deltas of every batch that went through, applied in one ordered statement
   perform set_config('dispatch.counter_defer', '', true);
   perform dispatch.flush_counters();
+  if v_flush then
+    perform dispatch.flush_broadcasts();
+  end if;
   return v_done;
 end
 $$;
@@ -360,12 +367,17 @@ create or replace function dispatch.replay_change(p_change_id bigint) returns vo
 language plpgsql security definer set search_path = '' as $$
 declare
   c dispatch.changes;
+  v_flush boolean;
 begin
   select * into c from dispatch.changes where id = p_change_id for update;
   if not found then
     raise exception 'dispatch: change % not found (already processed?)', p_change_id;
   end if;
   update dispatch.changes set attempts = attempts + 1 where id = p_change_id;
+  v_flush := dispatch.defer_broadcasts();  -- one broadcast per topic, as a drain sends
   perform dispatch.process_changes(array[c]);
+  if v_flush then
+    perform dispatch.flush_broadcasts();
+  end if;
 end
 $$;

@@ -7,6 +7,7 @@ create extension if not exists pgtap;
 select plan(49);
 
 \ir fixtures/tasks_example.sql
+\ir fixtures/broadcasts.sql
 
 -- no debounce: each (simulated) transaction below pokes on its own (rolled back at the end)
 update dispatch.settings set value = '0' where key = 'poke_interval_ms';
@@ -56,12 +57,12 @@ select is((select count(*) from net.http_request_queue) - (select n from net_bef
 select is((select count(*) from dispatch.receipts where event_id = 'task.assigned'), 108::bigint, 'bulk insert expanded set-based');
 
 -- broadcasts of notifications
-select results_eq($$select event, (payload - 'id' - 'createdAt') from realtime.messages
+select results_eq($$select event, (payload - 'id' - 'createdAt') from pg_temp.broadcasts
   where inserted_at = now()::timestamp and event = 'notification' and payload ->> 'message' = 'You were assigned Ship'$$,
   $$values ('notification'::text, '{"eventId":"task.assigned","type":"info","title":"New task","message":"You were assigned Ship",
             "actionUrl":"/tasks/3","actionLabel":"Open","metadata":{},"read":false}'::jsonb)$$,
   'notification payload (DESIGN.md)');
-select is((select topic from realtime.messages where event = 'notification' and inserted_at = now()::timestamp and payload ->> 'message' = 'You were assigned Ship'),
+select is((select topic from pg_temp.broadcasts where event = 'notification' and inserted_at = now()::timestamp and payload ->> 'message' = 'You were assigned Ship'),
   'dispatch:user:00000000-0000-0000-0000-0000000000bb', 'sent to the user topic');
 select ok((select bool_and(private and extension = 'broadcast') from realtime.messages where inserted_at = now()::timestamp),
   'private broadcasts');

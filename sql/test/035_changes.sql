@@ -100,6 +100,7 @@ update dispatch.settings set value = '600000' where key = 'poke_interval_ms';
 update dispatch.worker_wake set poked_at = now(), next_poke_at = now() + interval '1 day';
 
 \ir fixtures/changes_example.sql
+\ir fixtures/broadcasts.sql
 
 create temp table u (k text primary key, id uuid);
 insert into u values ('a', '00000000-0000-0000-0000-0000000000aa'), ('b', '00000000-0000-0000-0000-0000000000bb'),
@@ -445,7 +446,7 @@ select results_eq($$select scope, value, seq from dispatch.counter_state where n
   and scope in ('00000000-0000-0000-0000-0000000000ee', '00000000-0000-0000-0000-0000000000ff') order by scope$$,
   $$values ('00000000-0000-0000-0000-0000000000ee'::text, 1::bigint, 1::bigint), ('00000000-0000-0000-0000-0000000000ff', 1, 1)$$,
   'counter: e +2 -1 +1 -1 over 4 changes applied as one delta (+1, seq 1); f +1');
-select results_eq($$select topic, count(*), max((payload ->> 'value')::bigint) from realtime.messages
+select results_eq($$select topic, count(*), max((payload ->> 'value')::bigint) from pg_temp.broadcasts
   where event = 'counter' and payload ->> 'name' = 'sdc_open_orders'
     and topic in ('dispatch:user:00000000-0000-0000-0000-0000000000ee', 'dispatch:user:00000000-0000-0000-0000-0000000000ff')
   group by 1 order by 1$$,

@@ -7,6 +7,7 @@ create extension if not exists pgtap;
 select plan(41);
 
 \ir fixtures/tasks_example.sql
+\ir fixtures/broadcasts.sql
 
 create temp table u (k text primary key, id uuid);
 insert into u values ('a', '00000000-0000-0000-0000-0000000000aa'), ('b', '00000000-0000-0000-0000-0000000000bb'),
@@ -16,9 +17,9 @@ create temp table t0 as select now() as at;
 create view pg_temp.last_counter as
   select distinct on (payload ->> 'name', topic) payload ->> 'name' as name, topic,
          (payload ->> 'value')::bigint as value, (payload ->> 'seq')::bigint as seq, payload
-  from realtime.messages where event = 'counter' and inserted_at = now()::timestamp
+  from pg_temp.broadcasts where event = 'counter' and inserted_at = now()::timestamp
   order by payload ->> 'name', topic, (payload ->> 'seq')::bigint desc;
-create view pg_temp.counter_msgs as select * from realtime.messages where event = 'counter' and inserted_at = now()::timestamp;
+create view pg_temp.counter_msgs as select * from pg_temp.broadcasts where event = 'counter' and inserted_at = now()::timestamp;
 
 -- unsharded per-user counter: rows entering and leaving the condition
 insert into public.sdt_tasks (title, assignee_id) values ('t1', (select id from u where k = 'a'));
@@ -120,14 +121,14 @@ create temp table n as select dispatch.notify((select id from u where k = 'c'), 
 select is(dispatch.counter_value('unread_notifications', '00000000-0000-0000-0000-0000000000cc'), 3::bigint, 'three unread');
 select is(dispatch.mark_read((select id from u where k = 'c'), array[(select min(id::text)::uuid from n)]), 1, 'mark one read');
 select is(dispatch.counter_value('unread_notifications', '00000000-0000-0000-0000-0000000000cc'), 2::bigint, 'two unread');
-select results_eq($$select payload -> 'ids' from realtime.messages where event = 'notifications_read' and inserted_at = now()::timestamp
+select results_eq($$select payload -> 'ids' from pg_temp.broadcasts where event = 'notifications_read' and inserted_at = now()::timestamp
   and topic = 'dispatch:user:00000000-0000-0000-0000-0000000000cc'$$,
   $$select jsonb_build_array(min(id::text)) from n$$, 'notifications_read with the ids');
 delete from dispatch.notifications where id = (select max(id::text)::uuid from n);
 select is(dispatch.counter_value('unread_notifications', '00000000-0000-0000-0000-0000000000cc'), 1::bigint, 'deleting an unread one: -1');
 select is(dispatch.mark_read((select id from u where k = 'c'), null), 1, 'mark all read');
 select results_eq($$select l.value, r.payload -> 'ids' from pg_temp.last_counter l, lateral (
-    select m.payload from realtime.messages m where m.event = 'notifications_read' and m.inserted_at = now()::timestamp
+    select m.payload from pg_temp.broadcasts m where m.event = 'notifications_read' and m.inserted_at = now()::timestamp
     order by m.payload -> 'ids' = 'null' desc limit 1) r
   where l.name = 'unread_notifications' and l.topic = 'dispatch:user:00000000-0000-0000-0000-0000000000cc'$$,
   $$values (0::bigint, 'null'::jsonb)$$, 'all read: counter 0 broadcast, notifications_read { ids: null }');

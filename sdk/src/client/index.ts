@@ -20,6 +20,7 @@ export {
 } from './errors.ts';
 export { type DispatchKeys, decodeQueryKey, dispatchKeys } from './keys.ts';
 export { INVALIDATION_WINDOW_MS } from './live/invalidation.ts';
+export { BATCH_EVENT, type BatchedMessage, broadcastMessages } from './live/messages.ts';
 export type { LiveSupabaseClient } from './live/supabase.ts';
 export { type DispatchMutationOptions, type DispatchMutations, dispatchMutations } from './mutations.ts';
 export { type DispatchQueries, type DispatchQueryOptions, dispatchQueries } from './queries.ts';

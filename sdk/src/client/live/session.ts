@@ -16,17 +16,10 @@ import type { DispatchResult } from '../rpc.ts';
 import { dispatchRpc } from '../rpc.ts';
 import type { DispatchState, DispatchStatus } from '../state.ts';
 import type { DispatchNotification, InitialState } from '../types.ts';
-import { applyCounterMessage, applyFetchedCounters, type Counters, isCounterMessage } from './counters.ts';
+import { applyFetchedCounters, type Counters } from './counters.ts';
 import type { Invalidator } from './invalidation.ts';
-import {
-  afterRefetch,
-  firstPage,
-  isNotificationMessage,
-  isNotificationsReadMessage,
-  markReadIn,
-  mergeNotifications,
-  UNREAD_NOTIFICATIONS,
-} from './notifications.ts';
+import { applyBroadcast } from './messages.ts';
+import { afterRefetch, firstPage, UNREAD_NOTIFICATIONS } from './notifications.ts';
 import type { ChannelStatus, LiveSupabaseClient } from './supabase.ts';
 import { topicHub } from './topics.ts';
 
@@ -237,20 +230,18 @@ export class UserSession {
     }, 0);
   }
 
+  // A broadcast, plain or a `batch` of several (messages.ts): ONE store write for all it changes, so
+  // a batch re-renders once; then the query keys of the counters it moved.
   private onMessage(event: string, payload: unknown): void {
     const state = this.ctx.store.getState();
-    if (event === 'counter' && isCounterMessage(payload)) {
-      const counters = applyCounterMessage(state.counters as Counters, payload);
-      if (counters === state.counters) return; // stale or repeated
-      this.setState({ counters });
-      this.ctx.invalidator.invalidateEncoded(payload.invalidates);
-    } else if (event === 'notification' && isNotificationMessage(payload)) {
-      const notifications = mergeNotifications(state.notifications, [payload]);
-      if (notifications !== state.notifications) this.setState({ notifications });
-    } else if (event === 'notifications_read' && isNotificationsReadMessage(payload)) {
-      const notifications = markReadIn(state.notifications, payload.ids);
-      if (notifications !== state.notifications) this.setState({ notifications });
-    }
+    const held = { counters: state.counters as Counters, notifications: state.notifications };
+    const { view, invalidates } = applyBroadcast(held, event, payload);
+    if (view === held) return; // nothing new (stale counters, known notifications, unknown events)
+    const partial: Partial<DispatchState> = {};
+    if (view.counters !== held.counters) partial.counters = view.counters;
+    if (view.notifications !== held.notifications) partial.notifications = view.notifications;
+    this.setState(partial);
+    for (const keys of invalidates) this.ctx.invalidator.invalidateEncoded(keys);
   }
 
   private allJoined(): boolean {
