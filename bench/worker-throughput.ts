@@ -45,6 +45,7 @@ import {
   median,
   postgresVersion,
   round as roundTo,
+  type Spread,
   spread,
   writeReport,
 } from './support/report.ts';
@@ -375,6 +376,7 @@ try {
   console.log(`ratio dispatch-worker / pg-boss: ${ratios.pgboss.map((r) => r.toFixed(2)).join(' ')}`);
   const loadAfter = loadNow();
   console.log(`load average after: ${loadAfter.join(' ')}`);
+  const perSecond = (s: Spread) => `${s.median.toFixed(0)}/s (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
   const ours = spread(rates['dispatch-worker']);
   const vsGraphile = spread(ratios.graphile);
   const vsPgBoss = spread(ratios.pgboss);
@@ -403,9 +405,10 @@ try {
         comparedWith: 'graphile-worker; pg-boss; sink ceiling (the same POSTs, no queue)',
         target: '≥ 1,000/s and ≥ 1.0× graphile-worker',
         result:
-          `${fmtSpread(ours, '/s', 0)}; ${fmtSpread(vsGraphile, '×', 2)} graphile-worker, ` +
-          `${fmtSpread(vsPgBoss, '×', 2)} pg-boss; sink ceiling ${fmtSpread(ceiling, '/s', 0)} (${rounds} rounds)`,
-        met: ours.median >= 1000 && vsGraphile.median >= 1.0,
+          `${perSecond(ours)}; ${fmtSpread(vsGraphile, '×', 2)} graphile-worker, ` +
+          `${fmtSpread(vsPgBoss, '×', 2)} pg-boss; sink ceiling ${perSecond(ceiling)} (median of ${rounds} round${rounds === 1 ? '' : 's'})`,
+        // a quick run's figures mean nothing
+        met: args.quick ? null : ours.median >= 1000 && vsGraphile.median >= 1.0,
       },
     ],
   });
