@@ -10,8 +10,9 @@
  *     node --conditions=supadispatch-source --import tsx bench/worker-throughput.ts [--n 5000] [--rounds 3]
  *     [--quick] [--json <path>]
  *
- * `--quick`: a smoke run of seconds (200 webhooks, one round). `--json <path>`: the figures as JSON
- * (`{name, title, date, machine, rows, summary}`, one row per system and round).
+ * `--quick`: a smoke run of seconds (200 webhooks, one round). `--json <path>`: the report of
+ * bench/support/report.ts (one row per system and round; the target row: the worker's median rate
+ * with its spread, its ratios to both peers and the sink ceiling line).
  *
  * Concurrency budget, the same for both: 8 requests in flight to the sink (the worker's default
  * `concurrencyPerDestination`, the one destination here; graphile-worker `concurrency: 8`).
