@@ -25,7 +25,8 @@
  * `--worker-pool 10`: the worker's database pool gets 10 connections (its default is 4; the
  * graphile-worker peer has concurrency + 2 = 10).
  * `--profile`: Postgres tracks function times (track_functions = all, a little overhead) and the
- * functions the worker's round spent most time in are printed, per delivery.
+ * functions the worker's round spent most time in are printed, per delivery; and its statements
+ * too when the cluster preloads pg_stat_statements (a dev cluster: add it to shared_preload_libraries).
  * The worker's clock: from its first poke to the N-th `sent` receipt seen by a 20 ms poll (of the
  * sink's count first, then of the receipts); the peers': from starting their workers (jobs queued)
  * to their N-th outcome committed.
