@@ -20,24 +20,27 @@
  *     node --conditions=supadispatch-source --import tsx bench/worker-sql-cost.ts [--n 5000] [--rounds 5]
  *     [--group 10] [--quick] [--json <path>]
  */
-import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createBootstrappedDatabase, dropDatabase } from '../local/src/db/fresh-database.ts';
 import { buildCore } from '../sql/build.ts';
 import { cpuSnapshot, parentPid } from './support/cpu.ts';
-import { commandLine } from './support/report.ts';
-import { machineFacts, median } from './support/worker-stack.ts';
+import {
+  benchArgs,
+  fmtSpread,
+  type MeasureReport,
+  machineFacts,
+  median,
+  postgresVersion,
+  spread,
+  writeReport,
+} from './support/report.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    n: { type: 'string' },
-    rounds: { type: 'string' },
-    group: { type: 'string', default: '10' },
-    quick: { type: 'boolean', default: false },
-    json: { type: 'string' },
-  },
+const args = benchArgs({
+  n: { type: 'string' },
+  rounds: { type: 'string' },
+  group: { type: 'string', default: '10' },
 });
 const n = Math.min(Math.max(Number(args.n ?? (args.quick ? 300 : 5000)), 1), 100_000);
 const rounds = Math.min(Math.max(Number(args.rounds ?? (args.quick ? 1 : 5)), 1), 20);
@@ -46,7 +49,9 @@ const CLAIM = 50;
 const IN_FLIGHT = 8;
 const adminUrl = process.env.SUPABASE_ADMIN_DB_URL;
 if (!adminUrl) throw new Error('needs SUPABASE_ADMIN_DB_URL (a local stack or dev-db superuser URL)');
-const loadBefore = machineFacts().load;
+/** The 1, 5 and 15-minute load averages now. */
+const loadNow = () => loadavg().map((l) => +l.toFixed(2));
+const loadBefore = loadNow();
 
 const dbName = `sd_sqlcost_${process.pid}_${Date.now().toString(36)}`;
 const urls = await createBootstrappedDatabase(adminUrl, dbName, () => {});
@@ -163,15 +168,15 @@ console.log(
   `worker-sql-cost: ${n} deliveries per mode per round, ${rounds} round(s), claims of ${CLAIM}, ${IN_FLIGHT} in flight, outcome groups of ${group}; load average ${loadBefore.join(' ')}`,
 );
 const results: Record<'single' | 'batched', Figures[]> = { single: [], batched: [] };
-const rows: Record<string, unknown>[] = [];
+const rows: MeasureReport['rows'] = [];
 try {
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 === 1 ? (['single', 'batched'] as const) : (['batched', 'single'] as const);
     for (const mode of order) {
       const f = await runMode(mode, round);
       results[mode].push(f);
-      const load = machineFacts().load;
-      rows.push({ round, mode, ...f, load });
+      const load = loadNow();
+      rows.push({ round, mode, ...f, load1m: load[0] });
       console.log(
         `round ${round} ${mode.padEnd(8)} Postgres CPU ${f.cpuMsPerDelivery.toFixed(3)} ms/delivery, wall ${f.wallMsPerDelivery.toFixed(3)} ms/delivery, ${f.tripsPerDelivery.toFixed(2)} round trips/delivery (load ${load.join(' ')})`,
       );
@@ -190,29 +195,31 @@ try {
       `median ${key}: single ${s.median.toFixed(3)} (${s.min.toFixed(3)}-${s.max.toFixed(3)}), batched ${b.median.toFixed(3)} (${b.min.toFixed(3)}-${b.max.toFixed(3)}); single / batched ${(s.median / b.median).toFixed(2)}`,
     );
   }
-  const loadAfter = machineFacts().load;
+  const loadAfter = loadNow();
   console.log(`load average after: ${loadAfter.join(' ')}`);
-  if (args.json) {
-    writeFileSync(
-      args.json,
-      `${JSON.stringify(
-        {
-          name: 'worker-sql-cost',
-          title:
-            "The worker's queue calls per delivery: one call per receipt vs batched (Postgres CPU, wall, round trips)",
-          date: new Date().toISOString(),
-          quick: Boolean(args.quick),
-          command: commandLine(),
-          machine: { ...machineFacts(), load: loadBefore, loadAfter },
-          params: { n, rounds, group, claim: CLAIM, inFlight: IN_FLIGHT, quick: args.quick },
-          rows,
-          summary,
-        },
-        null,
-        2,
-      )}\n`,
-    );
-  }
+  writeReport(args.json, {
+    name: 'worker-sql-cost',
+    title:
+      "The worker's queue calls per delivery: one call per receipt vs batched (Postgres CPU, wall, round trips)",
+    quick: args.quick,
+    machine: machineFacts(await postgresVersion((q) => admin.query(q))),
+    rows,
+    summary: {
+      params: { n, rounds, group, claim: CLAIM, inFlight: IN_FLIGHT },
+      loadBefore,
+      loadAfter,
+      ...summary,
+    },
+    targets: [
+      {
+        measure: "the worker's queue calls, Postgres CPU per delivery (no HTTP, no Deno)",
+        comparedWith: 'one call per receipt (the worker before session 4)',
+        target: '',
+        result: `batched ${fmtSpread(spread(results.batched.map((f) => f.cpuMsPerDelivery)), 'ms', 3)}, single ${fmtSpread(spread(results.single.map((f) => f.cpuMsPerDelivery)), 'ms', 3)}; round trips ${median(results.batched.map((f) => f.tripsPerDelivery)).toFixed(2)} vs ${median(results.single.map((f) => f.tripsPerDelivery)).toFixed(2)} per delivery`,
+        met: null,
+      },
+    ],
+  });
 } finally {
   await worker.end();
   await admin.end();

@@ -8,7 +8,6 @@
  * (DISPATCH_WEBHOOK_SECRET, DISPATCH_ALLOWED_HOSTS naming the sink).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -145,12 +144,3 @@ export function median(values: number[]): number {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The machine's facts every bench report carries: cores, memory, the load average now. */
-export function machineFacts(): { cores: number; memGiB: number; load: number[] } {
-  return {
-    cores: cpus().length,
-    memGiB: +(totalmem() / 2 ** 30).toFixed(1),
-    load: loadavg().map((l) => +l.toFixed(2)),
-  };
-}

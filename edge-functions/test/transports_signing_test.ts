@@ -28,3 +28,19 @@ Deno.test('webhook signing: another body, id or timestamp signs differently; a b
   await assert.rejects(signWebhook('whsec_not base64!', id, timestamp, body), /not base64/);
   assert.throws(() => webhookSecretKey('whsec_'), /not base64/);
 });
+
+Deno.test('webhook signing: keys are imported once per secret, and each secret keeps its own', async () => {
+  const other = `whsec_${btoa('another key of the same worker')}`;
+  const first = await signWebhook(other, id, timestamp, body);
+  assert.notEqual(first, expected);
+  // interleaved, many more secrets than the cache holds: every signature is still its secret's
+  for (let i = 0; i < 40; i++) {
+    const secretI = `whsec_${btoa(`key ${i}`)}`;
+    assert.notEqual(await signWebhook(secretI, id, timestamp, body), expected);
+    assert.equal(await signWebhook(secret, id, timestamp, body), expected);
+    assert.equal(await signWebhook(other, id, timestamp, body), first);
+  }
+  // a malformed secret is refused every time (nothing of it is kept)
+  await assert.rejects(signWebhook('whsec_not base64!', id, timestamp, body), /not base64/);
+  await assert.rejects(signWebhook('whsec_not base64!', id, timestamp, body), /not base64/);
+});

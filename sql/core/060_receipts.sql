@@ -156,10 +156,14 @@ begin
   perform set_config('dispatch.transition', 'claim', true);
   return query
   with due as (
+    -- ordered by next_attempt_at alone, so receipts_due_idx (next_attempt_at) hands the first p_max
+    -- over in order (ties in the index's order, their physical order: about first made, first claimed).
+    -- With `, r.id` too the index could not give the order: every claim read and sorted every due
+    -- receipt (3.3 ms for a backlog of 5,000, most of a claim's cost; found in session 5)
     select r.id from dispatch.receipts r
     where r.status in ('pending', 'scheduled') and r.next_attempt_at <= now()
       and (p_transports is null or r.transport = any(p_transports))
-    order by r.next_attempt_at, r.id
+    order by r.next_attempt_at
     limit p_max
     for update skip locked
   ), claimed as (

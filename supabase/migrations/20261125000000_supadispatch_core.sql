@@ -1557,10 +1557,14 @@ begin
   perform set_config('dispatch.transition', 'claim', true);
   return query
   with due as (
+    -- ordered by next_attempt_at alone, so receipts_due_idx (next_attempt_at) hands the first p_max
+    -- over in order (ties in the index's order, their physical order: about first made, first claimed).
+    -- With `, r.id` too the index could not give the order: every claim read and sorted every due
+    -- receipt (3.3 ms for a backlog of 5,000, most of a claim's cost; found in session 5)
     select r.id from dispatch.receipts r
     where r.status in ('pending', 'scheduled') and r.next_attempt_at <= now()
       and (p_transports is null or r.transport = any(p_transports))
-    order by r.next_attempt_at, r.id
+    order by r.next_attempt_at
     limit p_max
     for update skip locked
   ), claimed as (
@@ -1773,9 +1777,13 @@ $$;
 
 -- The first problem of a batch argument (`p_name`: the argument's name in the message), or null:
 -- a json array of at most 1000 objects, each with a receipt id and a lease token, no id twice.
+-- plpgsql, not sql: a SQL function that is not inlined (this one, called from plpgsql) is parsed and
+-- planned on every call, which cost more than the checks themselves (0.1 ms per delivery, session 5);
+-- plpgsql keeps its plan for the connection.
 create or replace function dispatch.lease_batch_problem(p_items jsonb, p_name text) returns text
-language sql immutable set search_path = '' as $$
-  select case
+language plpgsql immutable set search_path = '' as $$
+begin
+  return case
     when p_items is null or jsonb_typeof(p_items) <> 'array' then
       format('%s must be a json array (got %s)', p_name, coalesce(jsonb_typeof(p_items), 'null'))
     when jsonb_array_length(p_items) > 1000 then
@@ -1798,7 +1806,8 @@ language sql immutable set search_path = '' as $$
         (select format('%s: receipt %s appears more than once', p_name, d.id) from (
            select o ->> 'id' as id from jsonb_array_elements(p_items) o
            group by lower(o ->> 'id'), o ->> 'id' having count(*) > 1 limit 1) d))
-    ) end
+    ) end;
+end
 $$;
 
 -- Store the rendered content of many receipts (each element `{id, leaseToken, content, secrets?}`,

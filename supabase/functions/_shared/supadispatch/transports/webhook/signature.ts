@@ -19,6 +19,28 @@ export function webhookSecretKey(secret: string): Uint8Array {
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
+/**
+ * Imported HMAC keys by secret: importing is most of a signature's cost and a worker signs every
+ * request with one or two secrets, so each is imported once per isolate (bounded: a changed secret
+ * means a new isolate on hosted Supabase, but tests and previews may use many).
+ */
+const keys = new Map<string, Promise<CryptoKey>>();
+const MAX_KEYS = 16;
+const encoder = new TextEncoder();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (key) return key;
+  const raw = webhookSecretKey(secret); // throws at once on a malformed secret, nothing cached
+  key = crypto.subtle.importKey('raw', raw as BufferSource, { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ]);
+  if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value as string);
+  keys.set(secret, key);
+  key.catch(() => keys.delete(secret));
+  return key;
+}
+
 /** `v1,<base64 signature>` of one message. */
 export async function signWebhook(
   secret: string,
@@ -26,14 +48,8 @@ export async function signWebhook(
   timestamp: number,
   body: string,
 ): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    'raw',
-    webhookSecretKey(secret) as BufferSource,
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['sign'],
-  );
-  const signed = new TextEncoder().encode(`${id}.${timestamp}.${body}`);
+  const key = await hmacKey(secret);
+  const signed = encoder.encode(`${id}.${timestamp}.${body}`);
   const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, signed));
   return `v1,${btoa(String.fromCharCode(...mac))}`;
 }
