@@ -114,7 +114,11 @@ reset role;
 -- admin
 set local role authenticated;
 select set_config('request.jwt.claims', '{"sub":"00000000-0000-0000-0000-0000000000aa","role":"authenticated"}', true);
-select is(public.dispatch_initial_state() -> 'topics', '["dispatch:user:00000000-0000-0000-0000-0000000000aa","dispatch:audience:admin"]'::jsonb,
+-- (only the audiences this file knows: a project's generated migration, e.g. the demo's `admins` read
+-- from its profiles table, may add its own for the same user)
+select is((select jsonb_agg(t) from jsonb_array_elements_text(public.dispatch_initial_state() -> 'topics') t
+           where t not like 'dispatch:audience:%' or t in ('dispatch:audience:admin', 'dispatch:audience:sales')),
+  '["dispatch:user:00000000-0000-0000-0000-0000000000aa","dispatch:audience:admin"]'::jsonb,
   'admin topics include the admin audience');
 select is(public.dispatch_initial_state() -> 'counters' -> 'sdt_admin_queue', '{"value":7,"seq":1,"invalidates":["queue"]}'::jsonb,
   'admin sees the audience counter');
