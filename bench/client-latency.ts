@@ -21,7 +21,7 @@
  * after 3 warm-up writes. Per round the p50/p99 over all arrivals; reported as the median over rounds
  * with min–max. --quick: 1 and 10 clients, 1 round of 3 writes.
  *
- * Processes (session 5): the clients run in K client processes of their own (--workers, default 4,
+ * Processes (session 5): the clients run in K client processes of their own (--workers, default one per core, at most 4,
  * bench/support/client-worker.ts; pair i in process i mod K), apart from the stack (Realtime
  * stand-in, gateway, Auth, REST, pg_net's sender) that runs here, as browsers are apart from hosted
  * Realtime. Each process records arrivals on the machine's monotonic clock (the same in every
@@ -29,6 +29,7 @@
  * stack, Postgres, Deno and everyone else. The `first` rows (the earliest raw listener of each
  * write) show how much of the last sockets' latency is the fan-out itself.
  */
+import { cpus } from 'node:os';
 import pg from 'pg';
 import { createAuthService } from '../local/src/auth/index.ts';
 import { createNetSender } from '../local/src/db/net-sender.ts';
@@ -66,7 +67,13 @@ const rounds = Math.min(Math.max(Number(args.rounds ?? (args.quick ? 1 : 5)), 1)
 const samples = Math.min(Math.max(Number(args.samples ?? (args.quick ? 3 : 20)), 1), 500);
 const WARMUP = 3;
 const USERS = Math.min(levels[levels.length - 1], 10);
-const WORKERS = Math.min(Math.max(Number(args.workers ?? 4), 1), 8, levels[levels.length - 1]);
+// one client process per core by default (at most 4): on this 2-core machine, 4 client processes
+// plus the stack's made 100 clients slower than 2 did (bench/RESULTS.md, session 5)
+const WORKERS = Math.min(
+  Math.max(Number(args.workers ?? Math.min(cpus().length, 4)), 1),
+  8,
+  levels[levels.length - 1],
+);
 const WAIT_MS = 5000;
 const SPACING_MS = 300;
 const log = (message: string) => process.stderr.write(`${message}\n`);
