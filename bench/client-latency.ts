@@ -19,23 +19,27 @@
  * so neither group is ahead in the fan-out); at each count, `rounds` rounds of `samples` sequential
  * writes 300 ms apart (more than poke_interval_ms, so every write pokes), each waiting at most 5 s,
  * after 3 warm-up writes. Per round the p50/p99 over all arrivals; reported as the median over rounds
- * with min–max. Clients, stack and worker share this machine; the clients and the Realtime stand-in
- * share this process, so the last sockets' latency includes this process handling the first ones'
- * messages, for both groups alike; the `first` rows (the earliest socket of each write) show how
- * much of it is that wait. --quick: 1 and 10 clients, 1 round of 3 writes.
+ * with min–max. --quick: 1 and 10 clients, 1 round of 3 writes.
+ *
+ * Processes (session 5): the clients run in K client processes of their own (--workers, default one per core, at most 4,
+ * bench/support/client-worker.ts; pair i in process i mod K), apart from the stack (Realtime
+ * stand-in, gateway, Auth, REST, pg_net's sender) that runs here, as browsers are apart from hosted
+ * Realtime. Each process records arrivals on the machine's monotonic clock (the same in every
+ * process), so arrival − COMMIT sent needs no clock transfer. They still share the 2 cores with the
+ * stack, Postgres, Deno and everyone else. The `first` rows (the earliest raw listener of each
+ * write) show how much of the last sockets' latency is the fan-out itself.
  */
-import { performance } from 'node:perf_hooks';
-import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import { cpus } from 'node:os';
 import pg from 'pg';
-import WebSocket from 'ws';
 import { createAuthService } from '../local/src/auth/index.ts';
 import { createNetSender } from '../local/src/db/net-sender.ts';
 import { createRealtimeService } from '../local/src/realtime/index.ts';
 import { createRestService } from '../local/src/rest/index.ts';
 import { runId, type TestUser, Users } from '../local/test/support/conformance.ts';
 import type { TestTarget } from '../local/test/support/env.ts';
-import { createDispatchClient, type DispatchClient } from '../sdk/src/client/index.ts';
 import { createTasksFixture } from '../sdk/test/support/live-fixture.ts';
+import { ClientPool } from './support/client-pool.ts';
+import { monotonicMs } from './support/client-protocol.ts';
 import {
   benchArgs,
   fmtSpread,
@@ -53,6 +57,7 @@ const args = benchArgs({
   clients: { type: 'string' },
   rounds: { type: 'string' },
   samples: { type: 'string' },
+  workers: { type: 'string' },
 });
 const levels = (args.clients ?? (args.quick ? '1,10' : '1,10,100,1000'))
   .split(',')
@@ -62,6 +67,13 @@ const rounds = Math.min(Math.max(Number(args.rounds ?? (args.quick ? 1 : 5)), 1)
 const samples = Math.min(Math.max(Number(args.samples ?? (args.quick ? 3 : 20)), 1), 500);
 const WARMUP = 3;
 const USERS = Math.min(levels[levels.length - 1], 10);
+// one client process per core by default (at most 4): on this 2-core machine, 4 client processes
+// plus the stack's made 100 clients slower than 2 did (bench/RESULTS.md, session 5)
+const WORKERS = Math.min(
+  Math.max(Number(args.workers ?? Math.min(cpus().length, 4)), 1),
+  8,
+  levels[levels.length - 1],
+);
 const WAIT_MS = 5000;
 const SPACING_MS = 300;
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -79,12 +91,6 @@ const target: TestTarget = {
   serviceRoleKey: bench.stack.serviceRoleKey,
   dbUrl: bench.dbUrl,
 };
-const newSupabase = (key: string): SupabaseClient =>
-  createClient(target.url, key, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    realtime: { transport: WebSocket as never, logger: () => {} },
-  });
-
 const run = runId();
 // worker-stack.ts installs the core as the superuser, so the fixture's objects are made as that too
 const db = new pg.Pool({ connectionString: bench.adminDbUrl, max: 3 });
@@ -110,62 +116,34 @@ try {
 }
 const topic = `dispatch:audience:${fixture.audience}`;
 
-let expected = 0;
-const storeAt = new Map<number, number>();
-const rawAt = new Map<number, number>();
-const liveClients: DispatchClient[] = [];
-const rawClients: SupabaseClient[] = [];
-
-/** Adds a live client and a raw listener (client i), and waits until the live one is live. */
-async function addPair(i: number): Promise<void> {
-  const member = members[i % USERS];
-  const supabase = made.track(newSupabase(target.anonKey));
-  const { error } = await supabase.auth.setSession(member.session);
-  if (error) throw new Error(`setSession: ${error.message}`);
-  const client = createDispatchClient({ supabase });
-  client.store.subscribe((s) => {
-    if (s.counters[fixture.teamCounter]?.value === expected && !storeAt.has(i))
-      storeAt.set(i, performance.now());
-  });
-  client.start();
-  liveClients.push(client);
-  const raw = made.track(newSupabase(target.anonKey));
-  await raw.realtime.setAuth(member.session.access_token);
-  raw
-    .channel(topic, { config: { private: true } })
-    .on('broadcast', { event: 'counter' }, ({ payload }) => {
-      if (payload.name === fixture.teamCounter && payload.value === expected && !rawAt.has(i))
-        rawAt.set(i, performance.now());
-    })
-    .subscribe();
-  rawClients.push(raw);
-  for (let w = 0; w < 400 && client.store.getState().status !== 'live'; w++) await sleep(25);
-}
-
 const writer = new pg.Client({ connectionString: bench.dbUrl });
 await writer.connect().catch(setupFailed);
+const clients = await ClientPool.start(WORKERS, {
+  url: target.url,
+  anonKey: target.anonKey,
+  topic,
+  counter: fixture.teamCounter,
+}).catch(setupFailed);
+let expected = 0;
 
-/** One write; the ms from sending COMMIT to each live store and raw listener (empty when lost). */
+/** One write; the ms from sending COMMIT to each live store and raw listener (missing when lost). */
 async function sample(n: number): Promise<{ store: number[]; raw: number[]; first: number[]; lost: number }> {
-  const started = performance.now();
-  storeAt.clear();
-  rawAt.clear();
+  const started = monotonicMs();
   expected += 1;
+  const seq = await clients.arm(expected);
   await writer.query('begin');
   await writer.query(`insert into ${fixture.table} (user_id) values ($1)`, [members[0].id]);
-  const sent = performance.now();
+  const sent = monotonicMs();
   await writer.query('commit');
-  const until = Date.now() + WAIT_MS;
-  while ((storeAt.size < n || rawAt.size < n) && Date.now() < until) await sleep(2);
+  const got = await clients.arrivals(seq, WAIT_MS);
   const result = {
-    store: [...storeAt.values()].map((t) => t - sent),
-    raw: [...rawAt.values()].map((t) => t - sent),
-    // the earliest socket: without the wait behind the other N-1 deliveries' reading, though still
-    // behind the fan-out loop that writes them, which runs in this same process
-    first: rawAt.size ? [Math.min(...rawAt.values()) - sent] : [],
-    lost: 2 * n - storeAt.size - rawAt.size,
+    store: got.store.map((t) => t - sent),
+    raw: got.raw.map((t) => t - sent),
+    // the earliest socket: without the wait behind the fan-out's other writes
+    first: got.raw.length ? [Math.min(...got.raw) - sent] : [],
+    lost: 2 * n - got.store.length - got.raw.length,
   };
-  const rest = SPACING_MS - (performance.now() - started);
+  const rest = SPACING_MS - (monotonicMs() - started);
   if (rest > 0) await sleep(rest);
   return result;
 }
@@ -183,16 +161,13 @@ type Row = {
 const rows: Row[] = [];
 try {
   for (const n of levels) {
-    log(`client-latency: ${n} live clients + ${n} raw listeners ...`);
-    while (liveClients.length < n) await addPair(liveClients.length);
-    const deadline = Date.now() + 60_000 + n * 100;
-    while (liveClients.some((c) => c.store.getState().status !== 'live') && Date.now() < deadline)
-      await sleep(50);
-    const notLive = liveClients.filter((c) => c.store.getState().status !== 'live').length;
-    if (notLive > 0) throw new Error(`${notLive} of ${n} live clients did not get live`);
+    log(`client-latency: ${n} live clients + ${n} raw listeners in ${WORKERS} client processes ...`);
+    await clients.add(clients.size, n, (i) => members[i % USERS].session);
+    const live = await clients.live(60_000 + n * 100);
+    if (live.notLive > 0) throw new Error(`${live.notLive} of ${n} live clients did not get live`);
     await sleep(500); // the raw channels join alongside; give the last ones a moment
     // the stores hold the current value once live; a write's value is one more
-    expected = liveClients[0].store.getState().counters[fixture.teamCounter]?.value ?? 0;
+    expected = live.value ?? 0;
     for (let w = 0; w < WARMUP; w++) await sample(n);
     for (let r = 1; r <= rounds; r++) {
       const got = { store: [] as number[], raw: [] as number[], first: [] as number[] };
@@ -219,7 +194,7 @@ try {
   }
 } finally {
   await writer.end();
-  for (const client of liveClients) client.stop();
+  await clients.stop();
   await fixture.drop().catch(() => {});
   await made.cleanup();
   await db.end();
@@ -230,8 +205,15 @@ try {
 const of = (n: number, path: string, key: 'p50_ms' | 'p99_ms'): Spread =>
   spread(rows.filter((r) => r.clients === n && r.path === path).map((r) => r[key]));
 const lostAt = (n: number) => rows.filter((r) => r.clients === n).reduce((a, r) => a + r.lost, 0);
-const summary: Record<string, unknown> = { rounds, samplesPerRound: samples, users: USERS };
-console.log(`client-latency: ${rounds} rounds × ${samples} writes per client count; COMMIT sent → arrival`);
+const summary: Record<string, unknown> = {
+  rounds,
+  samplesPerRound: samples,
+  users: USERS,
+  clientProcesses: WORKERS,
+};
+console.log(
+  `client-latency: ${rounds} rounds × ${samples} writes per client count, clients in ${WORKERS} processes; COMMIT sent → arrival`,
+);
 console.log('  clients  path    p50 median (min–max)        p99 median (min–max)        lost');
 for (const n of levels) {
   const entry: Record<string, unknown> = { lost: lostAt(n) };

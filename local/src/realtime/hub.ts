@@ -55,23 +55,27 @@ export function sendFrame(conn: SocketConn, frame: Frame): void {
   conn.ws.send(encodeText(conn.vsn, frame));
 }
 
-/** A user broadcast to one channel: kind 4 for vsn 2 (unless `asText`), a text frame otherwise. */
-export function sendBroadcast(channel: Channel, message: UserBroadcast, asText = false): void {
-  const { conn } = channel;
-  if (conn.ws.readyState !== conn.ws.OPEN) return;
-  if (conn.vsn === '2.0.0' && !asText) {
-    conn.ws.send(encodeUserBroadcast({ ...message, topic: channel.topic }));
-    return;
-  }
-  // vsn 1 has no binary frames; raw-byte payloads cannot be carried as text.
-  if (message.binary) return;
-  sendFrame(conn, {
+/**
+ * The frame a user broadcast is sent as on one socket: kind 4 for vsn 2 (unless `asText`), a text
+ * frame otherwise (as bytes, sent with `binary: false`), or null when it cannot be carried (raw-byte
+ * payloads on vsn 1, which has no binary frames).
+ */
+export interface BroadcastFrame {
+  data: Buffer;
+  binary: boolean;
+}
+
+export function encodeBroadcast(vsn: Vsn, message: UserBroadcast, asText = false): BroadcastFrame | null {
+  if (vsn === '2.0.0' && !asText) return { data: encodeUserBroadcast(message), binary: true };
+  if (message.binary) return null;
+  const text = encodeText(vsn, {
     joinRef: null,
     ref: null,
-    topic: channel.topic,
+    topic: message.topic,
     event: 'broadcast',
     payload: textBroadcastPayload(message),
   });
+  return { data: Buffer.from(text, 'utf8'), binary: false };
 }
 
 export interface PresenceMeta {
@@ -120,17 +124,34 @@ export class Hub {
     return n;
   }
 
-  /** Fan-out of a broadcast to a room: only channels allowed to read broadcasts. */
+  /**
+   * Fan-out of a broadcast to a room: only channels allowed to read broadcasts (decided when the
+   * channel joined or refreshed its token, as hosted Realtime's RLS check on realtime.messages).
+   * The frame is encoded once per serializer and topic and the same bytes are written to every
+   * subscriber, as hosted Realtime's fastlane does (RealtimeChannel.MessageDispatcher caches the
+   * encoded message per serializer): N subscribers cost N socket writes, not N encodings.
+   */
   broadcast(
     subTopic: string,
     isPrivate: boolean,
     message: Omit<UserBroadcast, 'topic'>,
     options: { except?: Channel; asText?: boolean } = {},
   ): void {
-    for (const channel of this.room(subTopic, isPrivate)) {
+    const room = this.rooms.get(roomKey(subTopic, isPrivate));
+    if (!room) return;
+    const frames = new Map<string, BroadcastFrame | null>();
+    for (const channel of room) {
       if (channel === options.except || channel.closed) continue;
       if (isPrivate && !channel.read.broadcast) continue;
-      sendBroadcast(channel, { ...message, topic: channel.topic }, options.asText);
+      const { ws, vsn } = channel.conn;
+      if (ws.readyState !== ws.OPEN) continue;
+      const key = `${vsn} ${channel.topic}`;
+      let frame = frames.get(key);
+      if (frame === undefined) {
+        frame = encodeBroadcast(vsn, { ...message, topic: channel.topic }, options.asText);
+        frames.set(key, frame);
+      }
+      if (frame) ws.send(frame.data, { binary: frame.binary });
     }
   }
 
