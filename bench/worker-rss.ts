@@ -15,10 +15,16 @@
  * `--quick`: 20 s at 100/s, a sample every 2 s (a smoke run: too short to say "flat").
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { benchArgs, machineFacts, median, postgresVersion, writeReport } from './support/report.ts';
+import {
+  benchArgs,
+  loadAverages,
+  machineFacts,
+  median,
+  postgresVersion,
+  writeReport,
+} from './support/report.ts';
 import { sleep, startWorkerBench } from './support/worker-stack.ts';
 
 const args = benchArgs({
@@ -29,9 +35,7 @@ const args = benchArgs({
 const minutes = Math.min(Math.max(Number(args.minutes ?? (args.quick ? 20 / 60 : 10)), 0.1), 60);
 const rate = Math.min(Math.max(Number(args.rate ?? (args.quick ? 100 : 200)), 1), 5000);
 const sampleSeconds = Math.min(Math.max(Number(args.sample ?? (args.quick ? 2 : 10)), 1), 60);
-/** The 1, 5 and 15-minute load averages now. */
-const loadNow = () => loadavg().map((l) => +l.toFixed(2));
-const loadBefore = loadNow();
+const loadBefore = loadAverages();
 
 const registry = {
   events: {
@@ -161,7 +165,7 @@ try {
       )) *
     60;
   const last = samples.at(-1) as Sample;
-  const loadAfter = loadNow();
+  const loadAfter = loadAverages();
   const summary = {
     emitted,
     delivered: last.sent,

@@ -20,7 +20,6 @@
  *     node --conditions=supadispatch-source --import tsx bench/worker-sql-cost.ts [--n 5000] [--rounds 5]
  *     [--group 10] [--quick] [--json <path>]
  */
-import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createBootstrappedDatabase, dropDatabase } from '../local/src/db/fresh-database.ts';
@@ -29,6 +28,7 @@ import { cpuSnapshot, parentPid } from './support/cpu.ts';
 import {
   benchArgs,
   fmtSpread,
+  loadAverages,
   type MeasureReport,
   machineFacts,
   median,
@@ -49,9 +49,7 @@ const CLAIM = 50;
 const IN_FLIGHT = 8;
 const adminUrl = process.env.SUPABASE_ADMIN_DB_URL;
 if (!adminUrl) throw new Error('needs SUPABASE_ADMIN_DB_URL (a local stack or dev-db superuser URL)');
-/** The 1, 5 and 15-minute load averages now. */
-const loadNow = () => loadavg().map((l) => +l.toFixed(2));
-const loadBefore = loadNow();
+const loadBefore = loadAverages();
 
 const dbName = `sd_sqlcost_${process.pid}_${Date.now().toString(36)}`;
 const urls = await createBootstrappedDatabase(adminUrl, dbName, () => {});
@@ -175,7 +173,7 @@ try {
     for (const mode of order) {
       const f = await runMode(mode, round);
       results[mode].push(f);
-      const load = loadNow();
+      const load = loadAverages();
       rows.push({ round, mode, ...f, load1m: load[0] });
       console.log(
         `round ${round} ${mode.padEnd(8)} Postgres CPU ${f.cpuMsPerDelivery.toFixed(3)} ms/delivery, wall ${f.wallMsPerDelivery.toFixed(3)} ms/delivery, ${f.tripsPerDelivery.toFixed(2)} round trips/delivery (load ${load.join(' ')})`,
@@ -195,7 +193,7 @@ try {
       `median ${key}: single ${s.median.toFixed(3)} (${s.min.toFixed(3)}-${s.max.toFixed(3)}), batched ${b.median.toFixed(3)} (${b.min.toFixed(3)}-${b.max.toFixed(3)}); single / batched ${(s.median / b.median).toFixed(2)}`,
     );
   }
-  const loadAfter = loadNow();
+  const loadAfter = loadAverages();
   console.log(`load average after: ${loadAfter.join(' ')}`);
   writeReport(args.json, {
     name: 'worker-sql-cost',

@@ -32,7 +32,6 @@
  * to their N-th outcome committed.
  */
 import { spawn } from 'node:child_process';
-import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +41,7 @@ import { cpuSnapshot, parentPid } from './support/cpu.ts';
 import {
   benchArgs,
   fmtSpread,
+  loadAverages,
   type MeasureReport,
   machineFacts,
   median,
@@ -61,9 +61,7 @@ const args = benchArgs({
 });
 const n = Math.min(Math.max(Number(args.n ?? (args.quick ? 200 : 5000)), 1), 200_000);
 const rounds = Math.min(Math.max(Number(args.rounds ?? (args.quick ? 1 : 3)), 1), 10);
-/** The 1, 5 and 15-minute load averages now. */
-const loadNow = () => loadavg().map((l) => roundTo(l, 2));
-const loadBefore = loadNow();
+const loadBefore = loadAverages();
 const CONCURRENCY = 8;
 const here = dirname(fileURLToPath(import.meta.url));
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -341,7 +339,7 @@ try {
     for (const system of order) figures[system] = await runSystem(system, round);
     await forgetSinkRequests();
     figures['sink ceiling'] = await runPeer(round, 'direct');
-    const load = loadNow();
+    const load = loadAverages();
     console.log(`round ${round}: (load average ${load.join(' ')})`);
     for (const name of [...SYSTEMS, 'sink ceiling'] as const) {
       const f = figures[name];
@@ -376,7 +374,7 @@ try {
     `ratio dispatch-worker / graphile-worker: ${ratios.graphile.map((r) => r.toFixed(2)).join(' ')}`,
   );
   console.log(`ratio dispatch-worker / pg-boss: ${ratios.pgboss.map((r) => r.toFixed(2)).join(' ')}`);
-  const loadAfter = loadNow();
+  const loadAfter = loadAverages();
   console.log(`load average after: ${loadAfter.join(' ')}`);
   const perSecond = (s: Spread) => `${s.median.toFixed(0)}/s (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
   const ours = spread(rates['dispatch-worker']);

@@ -102,6 +102,11 @@ function version(command: string, args: string[]): string | undefined {
   }
 }
 
+/** The 1, 5 and 15-minute load averages now, to 2 decimals (printed beside a bench's rounds). */
+export function loadAverages(): number[] {
+  return loadavg().map((l) => round(l, 2));
+}
+
 /** Cores, memory, versions and the load average now (and when the process started). */
 export function machineFacts(postgres?: string): MachineFacts {
   const deno = version(join(repoRoot, 'node_modules', '.bin', 'deno'), ['--version']);
