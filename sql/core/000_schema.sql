@@ -76,6 +76,13 @@ begin
 end
 $$;
 
+create or replace function dispatch.setting_bool(p_key text, p_default boolean) returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((select (value #>> '{}')::boolean from dispatch.settings where key = p_key), p_default);
+end
+$$;
+
 create or replace function dispatch.setting_interval(p_key text, p_default interval) returns interval
 language plpgsql stable security definer set search_path = '' as $$
 begin

@@ -150,7 +150,7 @@ $$;
 create or replace function dispatch.batch_messages_on() returns boolean
 language plpgsql stable security definer set search_path = '' as $$
 begin
-  return coalesce((select (value #>> '{}')::boolean from dispatch.settings where key = 'realtime_batch_messages'), true);
+  return dispatch.setting_bool('realtime_batch_messages', true);
 end
 $$;
 
