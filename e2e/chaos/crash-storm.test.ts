@@ -29,6 +29,7 @@ import {
   startCluster,
   stopCluster,
 } from '../../local/src/db/cluster.ts';
+import { midRunPort, midRunSlots } from '../../local/test/support/mid-run-ports.ts';
 import {
   type ChaosStack,
   fullScale,
@@ -45,7 +46,7 @@ const USERS = Array.from(
   { length: 16 },
   (_, i) => `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`,
 );
-const dbPort = Number(process.env.SUPADISPATCH_DB_PORT ?? 54422) + 18;
+const dbPort = midRunPort(midRunSlots.crashStormDb);
 const stateDir = `/tmp/chaos-crash-${dbPort}`;
 const cluster = {
   dataDir: `${stateDir}/db`,

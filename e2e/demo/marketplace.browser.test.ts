@@ -20,6 +20,7 @@ import type pg from 'pg';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { repoRoot } from '../../local/src/paths.ts';
 import { chromiumMissing, chromiumPath } from '../../local/test/support/browser.ts';
+import { midRunPort, midRunSlots } from '../../local/test/support/mid-run-ports.ts';
 import { type DemoServer, startDemoServer } from '../../scripts/demo-server.ts';
 import { verifyWebhook } from '../../sdk/src/webhooks/index.ts';
 import {
@@ -36,8 +37,8 @@ import {
 
 const skip = chromiumMissing() || (await demoMissing());
 
-/** The demo's port: the test stack's API port + 29 (B21 -> B50, in the range of the stack's owner). */
-const demoPort = Number(process.env.DEMO_E2E_PORT || Number(process.env.SUPADISPATCH_API_PORT || 54421) + 29);
+/** The demo's port: DEMO_E2E_PORT, or one above the ephemeral range (see mid-run-ports.ts). */
+const demoPort = Number(process.env.DEMO_E2E_PORT || midRunPort(midRunSlots.demoServer));
 const shotsDir =
   process.env.UPDATE_SCREENSHOTS === '1'
     ? join(repoRoot, 'docs', 'screenshots')

@@ -24,10 +24,11 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createBootstrappedDatabase, dropDatabase } from '../../local/src/db/fresh-database.ts';
 import { repoRoot } from '../../local/src/paths.ts';
+import { midRunSlots, midRunStackPorts } from '../../local/test/support/mid-run-ports.ts';
 import { asInstalled, npmInstall, ok, packPackages, run, symlinksUnder, userEnv } from './support.ts';
 
-/** Ports of the fresh project's own stack: 300 above the defaults (npm test's stack is 100 above). */
-const ports = { API: 54621, DB: 54622, MAIL: 54624, SMTP: 54625, WEBHOOK_SINK: 54626 };
+/** Ports of the fresh project's own stack, above the ephemeral range (see mid-run-ports.ts). */
+const ports = midRunStackPorts(midRunSlots.freshProject);
 const adminUrl = process.env.SUPABASE_ADMIN_DB_URL;
 const workerSecret = 'fresh-project-worker-secret';
 

@@ -20,6 +20,7 @@ import { createNetSender } from '../../../local/src/db/net-sender.ts';
 import { createFunctionsService, type FunctionsService } from '../../../local/src/functions/index.ts';
 import { repoRoot } from '../../../local/src/paths.ts';
 import { createWebhookSink, type WebhookSink } from '../../../local/src/webhook-sink/index.ts';
+import { midRunPort, midRunSlots } from '../../../local/test/support/mid-run-ports.ts';
 import { startTestStack, type TestStack } from '../../../local/test/support/test-stack.ts';
 import { genCommand } from '../../../sdk/src/cli/gen.ts';
 
@@ -64,9 +65,9 @@ export interface ChaosStack {
   stop(): Promise<void>;
 }
 
-/** A port of this suite's range: the stack's sink port + 30 + offset (B56..B79 of the helper's base). */
+/** A port of this suite's range, above the ephemeral range (see mid-run-ports.ts). */
 export function chaosPort(offset: number): number {
-  return Number(process.env.SUPADISPATCH_WEBHOOK_SINK_PORT ?? 54426) + 30 + offset;
+  return midRunPort(midRunSlots.chaosSinks, offset);
 }
 
 /** The chaos suite's scale: `full` under `npm run test:chaos`, `short` under `npm test`. */

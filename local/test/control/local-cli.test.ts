@@ -7,19 +7,16 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { repoRoot } from '../../src/paths.ts';
+import { midRunSlots, midRunStackPorts } from '../support/mid-run-ports.ts';
 
 /**
  * `supadispatch local start | stop | status` as a user runs it, on a stack of its own (own state
  * folder, own ports) so it never touches the stack the other suites use.
  *
- * Its ports lie above Linux's ephemeral range (net.ipv4.ip_local_port_range, 32768–60999 by
- * default): this stack starts in the middle of the run, while the test stack's services hold
- * hundreds of client connections; in a CI run every `start` here found the DB port 54522 "already in
- * use" for 8 s with nothing listening there afterwards: most likely one of those connections had
- * been given it as its local port (the ports were 54521–54526 then).
+ * Its ports lie above Linux's ephemeral range: see ../support/mid-run-ports.ts.
  */
 const stateDir = mkdtempSync(join(tmpdir(), 'supadispatch-cli-'));
-const ports = { API: 61521, DB: 61522, MAIL: 61524, SMTP: 61525, WEBHOOK_SINK: 61526 };
+const ports = midRunStackPorts(midRunSlots.localCli);
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   SUPADISPATCH_STATE_DIR: stateDir,
