@@ -506,4 +506,71 @@ describe('demo marketplace in Chromium (three users at once)', { skip }, () => {
     assert.equal(answers.trigger, 403, 'dispatch-trigger refuses a buyer');
     assert.ok(answers.receipts >= 400, `dispatch_receipts refuses a buyer (HTTP ${answers.receipts})`);
   });
+
+  test('9. admin: a webhook refused for good (410) is listed under Failed deliveries with its attempt; Retry delivers it once the endpoint is fixed', async () => {
+    const behave = (body: Record<string, unknown>) =>
+      fetch(`${env.sinkUrl}/api/behaviours`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((r) => assert.equal(r.status, 201, 'the sink took the behaviour'));
+    // The orders endpoint is gone (410 is permanent: one attempt, then `failed`).
+    await behave({ path: '/orders', mode: 'gone' });
+    let receiptId = '';
+    let failedOrderId = '';
+    try {
+      const buyerApi = await signIn(buyerUser.email, buyerUser.password);
+      const product = await db.query<{ id: string }>('select id from public.products where name = $1', [
+        productName,
+      ]);
+      const placed = await buyerApi
+        .from('orders')
+        .insert({ product_id: product.rows[0].id })
+        .select('id')
+        .single();
+      assert.equal(placed.error, null, placed.error?.message);
+      failedOrderId = (placed.data as { id: string }).id;
+      await buyerApi.auth.signOut();
+      receiptId = await waitFor('the webhook receipt failed after the 410', async () => {
+        const { rows } = await db.query<{ id: string; status: string }>(
+          `select r.id, r.status from dispatch.receipts r join dispatch.occurrences o on o.id = r.occurrence_id
+            where r.transport = 'webhook' and o.new_record ->> 'id' = $1`,
+          [failedOrderId],
+        );
+        return rows[0]?.status === 'failed' ? rows[0].id : false;
+      });
+    } finally {
+      // the endpoint is fixed: what retries now is delivered
+      await behave({ path: '/orders', mode: 'ok' });
+    }
+
+    await adminPage.goto(`${server.url}/admin/failed`);
+    const card = adminPage.locator(`[data-receipt-id="${receiptId}"]`);
+    await card.waitFor();
+    assert.match((await card.textContent()) ?? '', /order\.created/);
+    const attempt = card.getByRole('row').nth(1);
+    assert.match((await attempt.textContent()) ?? '', /410/, 'the attempt shows the HTTP status');
+    await shot(adminPage, 'admin-failed');
+
+    await card.getByRole('button', { name: 'Retry', exact: true }).click();
+    await adminPage.getByText(/1 sent again/).waitFor();
+    await waitFor('the receipt sent after the retry', async () => {
+      const { rows } = await db.query<{ status: string }>(
+        'select status from dispatch.receipts where id = $1',
+        [receiptId],
+      );
+      return rows[0]?.status === 'sent';
+    });
+    const delivered = await waitFor('the retried webhook in the sink, answered 2xx', async () => {
+      const hooks = (await sinkRequests('/orders')).filter((r) => r.json?.data?.orderId === failedOrderId);
+      return hooks.length >= 2 ? hooks : false;
+    });
+    // the same message both times: one webhook-id, so a receiver that saw the first dedupes it
+    assert.equal(new Set(delivered.map((r) => r.headers['webhook-id'])).size, 1);
+    assert.ok(
+      delivered.every((r) => r.signatureValid),
+      'both attempts are signed',
+    );
+    await card.waitFor({ state: 'detached' });
+  });
 });
