@@ -15,6 +15,7 @@ import pg from 'pg';
 import {
   type ChaosStack,
   fullScale,
+  itemsToWebhook,
   skipReason,
   sleep,
   startChaosStack,
@@ -31,17 +32,7 @@ describe('chaos: a lost poke is made up for by dispatch.tick()', { skip: skipRea
     c = await startChaosStack({
       name: 'poke',
       sinkPortOffset: 5,
-      appSql:
-        'create table public.profiles (id uuid primary key);\ncreate table public.chaos_items (id bigint generated always as identity primary key, n integer not null);\n',
-      config: (sink) => `{
-        users: { table: 'public.profiles', id: 'id' },
-        transports: { webhook: {} },
-        audiences: { hooks: { system: [{ webhook: '${sink}/hooks' }] } },
-        events: {
-          'item.created': { table: 'chaos_items', on: 'insert', channels: [{ transport: 'webhook', audience: 'hooks' }],
-                            content: { payload: { n: '{{n}}' } } },
-        },
-      }`,
+      ...itemsToWebhook,
     });
     // superuser: deleting from pg_net's queue is the fault injected
     app = new pg.Client({ connectionString: c.adminDbUrl });

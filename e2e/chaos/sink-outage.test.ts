@@ -17,6 +17,7 @@ import pg from 'pg';
 import {
   type ChaosStack,
   fullScale,
+  itemsToWebhook,
   skipReason,
   sleep,
   startChaosStack,
@@ -46,17 +47,7 @@ describe('chaos: the sink down for a while, then back', { skip: skipReason() }, 
     c = await startChaosStack({
       name: 'outage',
       sinkPortOffset: 2,
-      appSql:
-        'create table public.profiles (id uuid primary key);\ncreate table public.chaos_items (id bigint generated always as identity primary key, n integer not null);\n',
-      config: (sink) => `{
-        users: { table: 'public.profiles', id: 'id' },
-        transports: { webhook: {} },
-        audiences: { hooks: { system: [{ webhook: '${sink}/hooks' }] } },
-        events: {
-          'item.created': { table: 'chaos_items', on: 'insert', channels: [{ transport: 'webhook', audience: 'hooks' }],
-                            content: { payload: { n: '{{n}}' } } },
-        },
-      }`,
+      ...itemsToWebhook,
       webhookRetrySchedule: SCHEDULE,
       sinkRequests: WRITES * 4 + 100,
     });

@@ -15,6 +15,7 @@ import pg from 'pg';
 import {
   type ChaosStack,
   fullScale,
+  itemsToWebhook,
   skipReason,
   sleep,
   startChaosStack,
@@ -37,17 +38,7 @@ describe('chaos: a stale worker cannot overwrite the new owner’s outcome', { s
     c = await startChaosStack({
       name: 'stale',
       sinkPortOffset: 7,
-      appSql:
-        'create table public.profiles (id uuid primary key);\ncreate table public.chaos_items (id bigint generated always as identity primary key, n integer not null);\n',
-      config: (sink) => `{
-        users: { table: 'public.profiles', id: 'id' },
-        transports: { webhook: {} },
-        audiences: { hooks: { system: [{ webhook: '${sink}/hooks' }] } },
-        events: {
-          'item.created': { table: 'chaos_items', on: 'insert', channels: [{ transport: 'webhook', audience: 'hooks' }],
-                            content: { payload: { n: '{{n}}' } } },
-        },
-      }`,
+      ...itemsToWebhook,
     });
     // the two "workers" of this test are this pool: the real one must not take the receipts
     await c.admin.query(`select dispatch.set_setting('poke_worker', 'false')`);

@@ -45,6 +45,24 @@ export interface ChaosStackOptions {
   sinkRequests?: number;
 }
 
+/**
+ * The app most chaos tests need: `public.chaos_items`, whose inserts fire `item.created`, one webhook
+ * to the sink's `/hooks` with `{ n }`. Spread into {@link startChaosStack}'s options.
+ */
+export const itemsToWebhook: Pick<ChaosStackOptions, 'appSql' | 'config'> = {
+  appSql:
+    'create table public.profiles (id uuid primary key);\ncreate table public.chaos_items (id bigint generated always as identity primary key, n integer not null);\n',
+  config: (sink) => `{
+        users: { table: 'public.profiles', id: 'id' },
+        transports: { webhook: {} },
+        audiences: { hooks: { system: [{ webhook: '${sink}/hooks' }] } },
+        events: {
+          'item.created': { table: 'chaos_items', on: 'insert', channels: [{ transport: 'webhook', audience: 'hooks' }],
+                            content: { payload: { n: '{{n}}' } } },
+        },
+      }`,
+};
+
 export interface ChaosStack {
   stack: TestStack;
   functions: FunctionsService;
