@@ -573,4 +573,40 @@ describe('demo marketplace in Chromium (three users at once)', { skip }, () => {
     );
     await card.waitFor({ state: 'detached' });
   });
+
+  test('10. sign-up through the form fills the profile; a wrong password shows Auth’s error on the form', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await ctx.newPage();
+      const email = `signup-${Date.now()}@demo-market.test`;
+      await page.goto(`${server.url}/signup`);
+      await page.getByLabel('Display name').fill('Form Newcomer');
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill('signup-pass-1');
+      await page.getByLabel('Region').selectOption('south');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.waitForURL(/\/shop/);
+      const { rows } = await db.query<{ display_name: string; region: string; role: string }>(
+        'select p.display_name, p.region, p.role from public.profiles p join auth.users u on u.id = p.id where u.email = $1',
+        [email],
+      );
+      assert.deepEqual(rows, [{ display_name: 'Form Newcomer', region: 'south', role: 'buyer' }]);
+
+      await ctx.clearCookies();
+      await page.evaluate(() => localStorage.clear());
+      await page.goto(`${server.url}/signin`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill('not-the-password');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByText(/invalid login credentials/i).waitFor();
+      assert.equal(new URL(page.url()).pathname, '/signin');
+      assert.equal(
+        await page.getByRole('button', { name: 'Sign in' }).isEnabled(),
+        true,
+        'the form is usable again',
+      );
+    } finally {
+      await ctx.close();
+    }
+  });
 });
