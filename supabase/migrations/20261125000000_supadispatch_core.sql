@@ -1054,7 +1054,7 @@ $$;
 -- A counter that counts every row of its table into one audience scope needs nothing from a write but
 -- its row count. Its table's generated triggers run dispatch.count_changes (065_changes.sql), which adds
 -- the statement's row count (+ INSERT, - DELETE) to this backend's slot row here (slot = backend pid %
--- 64: an UPDATE of a row that other backends rarely write, HOT thanks to the fillfactor, no new index
+-- 64: an UPDATE of a row that other backends rarely write, HOT, on a page of few rows (fillfactor), no new index
 -- entry) instead of inserting a dispatch.changes row that a drain must claim, process and delete.
 -- The totals only grow or shrink with committed writes; nobody resets them. counter_state.pending_seen
 -- holds the sum of the totals its value already includes: dispatch.publish_counter_pending (every
@@ -1074,7 +1074,7 @@ create table if not exists dispatch.counter_pending (
   -- the clock with it instead of querying worker_wake again (changes_committing, 065_changes.sql)
   wake_until timestamptz,
   primary key (name, scope, slot)
-) with (fillfactor = 50);
+) with (fillfactor = 10);
 alter table dispatch.counter_state add column if not exists pending_seen bigint not null default 0;
 
 -- Publish what writers of counts-only counters committed since the last publish: the difference per
