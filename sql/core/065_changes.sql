@@ -218,9 +218,15 @@ begin
 end
 $$;
 
+-- Queued only when no poked worker lingers at the statement (new.wake_until, read by the statement,
+-- has passed) or on the slot's first write: a lingering worker keeps lingering while a writer of a slot
+-- row is in flight or a committed total is not published yet (dispatch.worker_linger_ms), so it
+-- publishes this write after its commit without a poke, and the commit does no trigger work at all.
 drop trigger if exists counter_pending_committing on dispatch.counter_pending;
 create constraint trigger counter_pending_committing after insert or update on dispatch.counter_pending
-  deferrable initially deferred for each row execute function dispatch.changes_committing();
+  deferrable initially deferred for each row
+  when (new.wake_until is null or new.wake_until <= clock_timestamp())
+  execute function dispatch.changes_committing();
 
 -- Process a batch of one table's changes with the table's processor and delete them. Raises what
 -- the processor raises.

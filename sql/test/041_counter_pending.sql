@@ -2,11 +2,12 @@
 -- publish_counter_pending; 065_changes.sql count_changes): the writer adds its statement's row count
 -- to its slot's running total, no change row; dispatch.drain() publishes the difference (seq, one
 -- broadcast); rollbacks never reach the totals; reconcile corrections keep later publishes exact; the
--- commit-time poke check skips on the next_poke_at the statement read (wake_until), on change rows too.
+-- commit-time poke check is queued only when the statement saw no lingering worker (wake_until), and
+-- a lingering worker keeps polling while a total is unpublished (worker_linger_ms).
 -- "Commit" is simulated as in 035_changes: `set constraints ... immediate`.
 begin;
 create extension if not exists pgtap;
-select plan(27);
+select plan(30);
 
 -- our drain must not return 0 because a tick or worker holds the drain slots
 select pg_advisory_xact_lock(hashtext('dispatch.drain'));
@@ -84,7 +85,7 @@ select throws_ok($$create trigger sdp_u_bad after insert on public.sdp_u referen
   for each statement execute function dispatch.count_changes('sdp_all'); insert into public.sdp_u values (2)$$,
   'P0001', null, 'count_changes without pairs of counter and scope raises');
 
--- the commit-time poke check: the next_poke_at the statement read (wake_until)
+-- the commit-time poke check: queued only when the statement saw no lingering worker (wake_until)
 set constraints dispatch.counter_pending_committing immediate;
 set constraints dispatch.counter_pending_committing deferred;
 update dispatch.worker_wake set next_poke_at = clock_timestamp() + interval '1 hour';
@@ -92,14 +93,18 @@ select set_config('dispatch.poked', '', true);
 insert into public.sdp_t (v) values (8);
 select ok((select bool_and(wake_until > clock_timestamp() + interval '59 minutes') from dispatch.counter_pending
            where name = 'sdp_all' and slot = pg_backend_pid() % 64), 'the slot row keeps the next_poke_at its statement read');
+update dispatch.worker_wake set next_poke_at = 'epoch'; -- the worker's linger would end before this commit
 set constraints dispatch.counter_pending_committing immediate;
 set constraints dispatch.counter_pending_committing deferred;
-select is(current_setting('dispatch.poked', true), '', 'at commit, before that time: no poke (the worker lingers)');
+select is(current_setting('dispatch.poked', true), '', 'the statement saw a lingering worker: no commit-time check queued, no poke');
+select is(dispatch.worker_linger_ms(), 100, '... and the worker keeps polling while a committed total is not published');
 update dispatch.worker_wake set next_poke_at = 'epoch';
 insert into public.sdp_t (v) values (9);
 set constraints dispatch.counter_pending_committing immediate;
 set constraints dispatch.counter_pending_committing deferred;
-select is(current_setting('dispatch.poked', true), 'on', 'after it: the full check runs and pokes (poke_worker)');
+select is(current_setting('dispatch.poked', true), 'on', 'no lingering worker at the statement: the commit-time check pokes');
+select ok(dispatch.xact_in_progress((pg_current_xact_id()::text::bigint % 4294967296)::text::xid), 'xact_in_progress: this transaction');
+select ok(not dispatch.xact_in_progress('0'::xid), 'xact_in_progress: no xmax');
 
 select * from finish();
 rollback;

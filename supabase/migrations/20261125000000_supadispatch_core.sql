@@ -1464,13 +1464,49 @@ begin
 end
 $$;
 
+-- Whether the transaction with this 32-bit xid (a row version's xmax) is still in progress: widened to
+-- xid8 around the current snapshot's xmax (the signed 32-bit distance to it; an xid at or past it was
+-- assigned after this snapshot, so it counts as in progress) for pg_xact_status, which also answers
+-- for subtransactions. Zero (no xmax) is not.
+create or replace function dispatch.xact_in_progress(p_xid xid) returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_top bigint := pg_snapshot_xmax(pg_current_snapshot())::text::bigint;
+  v_d bigint;
+begin
+  if p_xid is null or p_xid = '0'::xid then
+    return false;
+  end if;
+  v_d := ((p_xid::text::bigint - (v_top & 4294967295)) % 4294967296 + 4294967296 + 2147483648) % 4294967296 - 2147483648;
+  if v_d >= 0 then
+    return true;
+  end if;
+  return coalesce(pg_xact_status((v_top + v_d)::text::xid8) = 'in progress', false);
+end
+$$;
+
 -- How long a worker poked now should keep draining: until poke_interval_ms after the last poke (a
--- writer that saw that poke did not poke again), plus a second for its commit to land.
+-- writer that saw that poke did not poke again), plus a second for its commit to land; and, past
+-- that, one more poll (100 ms) while a counts-only counter has a committed total not published yet or
+-- a writer in flight (dispatch.counter_pending, 040_counters.sql: the slot row version this snapshot
+-- sees has an xmax still in progress): such a writer queued no commit-time check because it saw this
+-- worker lingering (065_changes.sql, counter_pending_committing).
 create or replace function dispatch.worker_linger_ms() returns integer
 language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_ms integer := greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
+                               from dispatch.worker_wake w where w.id = 1))::integer;
 begin
-  return greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
-                      from dispatch.worker_wake w where w.id = 1))::integer;
+  if v_ms > 0 then
+    return v_ms;
+  end if;
+  if exists (select from dispatch.counter_pending p
+             left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
+             group by p.name, p.scope having sum(p.total) <> coalesce(min(st.pending_seen), 0))
+     or exists (select from dispatch.counter_pending p where p.xmax <> '0'::xid and dispatch.xact_in_progress(p.xmax)) then
+    return 100;
+  end if;
+  return 0;
 end
 $$;
 
@@ -2463,9 +2499,15 @@ begin
 end
 $$;
 
+-- Queued only when no poked worker lingers at the statement (new.wake_until, read by the statement,
+-- has passed) or on the slot's first write: a lingering worker keeps lingering while a writer of a slot
+-- row is in flight or a committed total is not published yet (dispatch.worker_linger_ms), so it
+-- publishes this write after its commit without a poke, and the commit does no trigger work at all.
 drop trigger if exists counter_pending_committing on dispatch.counter_pending;
 create constraint trigger counter_pending_committing after insert or update on dispatch.counter_pending
-  deferrable initially deferred for each row execute function dispatch.changes_committing();
+  deferrable initially deferred for each row
+  when (new.wake_until is null or new.wake_until <= clock_timestamp())
+  execute function dispatch.changes_committing();
 
 -- Process a batch of one table's changes with the table's processor and delete them. Raises what
 -- the processor raises.
