@@ -1469,7 +1469,7 @@ $$;
 -- assigned after this snapshot, so it counts as in progress) for pg_xact_status, which also answers
 -- for subtransactions. Zero (no xmax) is not.
 create or replace function dispatch.xact_in_progress(p_xid xid) returns boolean
-language plpgsql stable security definer set search_path = '' as $$
+language plpgsql volatile security definer set search_path = '' as $$
 declare
   v_top bigint := pg_snapshot_xmax(pg_current_snapshot())::text::bigint;
   v_d bigint;
@@ -1487,12 +1487,16 @@ $$;
 
 -- How long a worker poked now should keep draining: until poke_interval_ms after the last poke (a
 -- writer that saw that poke did not poke again), plus a second for its commit to land; and, past
--- that, one more poll (100 ms) while a counts-only counter has a committed total not published yet or
--- a writer in flight (dispatch.counter_pending, 040_counters.sql: the slot row version this snapshot
--- sees has an xmax still in progress): such a writer queued no commit-time check because it saw this
--- worker lingering (065_changes.sql, counter_pending_committing).
+-- that, one more poll (100 ms) while a counts-only counter has a writer in flight or a committed total
+-- not published yet (dispatch.counter_pending, 040_counters.sql): such a writer queued no commit-time
+-- check because it saw this worker lingering (065_changes.sql, counter_pending_committing).
+-- In flight: the slot row version this statement sees has an xmax still in progress. Checked first,
+-- each test its own statement with its own snapshot (volatile): a writer in flight at the first either
+-- is still in progress when its xmax is checked, or committed before the second one's snapshot, which
+-- then sees its total; a writer whose statement starts after the first saw next_poke_at already past
+-- (we only get here a second after it) and queued its commit-time check.
 create or replace function dispatch.worker_linger_ms() returns integer
-language plpgsql stable security definer set search_path = '' as $$
+language plpgsql security definer set search_path = '' as $$
 declare
   v_ms integer := greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
                                from dispatch.worker_wake w where w.id = 1))::integer;
@@ -1500,10 +1504,12 @@ begin
   if v_ms > 0 then
     return v_ms;
   end if;
+  if exists (select from dispatch.counter_pending p where p.xmax <> '0'::xid and dispatch.xact_in_progress(p.xmax)) then
+    return 100;
+  end if;
   if exists (select from dispatch.counter_pending p
              left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
-             group by p.name, p.scope having sum(p.total) <> coalesce(min(st.pending_seen), 0))
-     or exists (select from dispatch.counter_pending p where p.xmax <> '0'::xid and dispatch.xact_in_progress(p.xmax)) then
+             group by p.name, p.scope having sum(p.total) <> coalesce(min(st.pending_seen), 0)) then
     return 100;
   end if;
   return 0;
