@@ -285,7 +285,11 @@ describe('integration: generated triggers on a real database', {
     const products = async () => Number((await q(`select count(*)::int as n from ${S}.products`))[0].n);
     const total = async () =>
       Number(
-        (await q(`select coalesce(sum(total), 0)::int as n from dispatch.counter_pending where name = $1`, [`${S}_products`]))[0].n,
+        (
+          await q(`select coalesce(sum(total), 0)::int as n from dispatch.counter_pending where name = $1`, [
+            `${S}_products`,
+          ])
+        )[0].n,
       );
     const before = await total();
     await q('begin');

@@ -50,14 +50,20 @@ before(async () => {
 after(async () => {
   if (!db) return;
   if (!setupError) {
-    await db.query(`drop table if exists ${table} cascade;
-                    delete from dispatch.counters_def where name = any($1);`.replace('$1', `array['${counters.join("','")}']`));
+    await db.query(
+      `drop table if exists ${table} cascade;
+                    delete from dispatch.counters_def where name = any($1);`.replace(
+        '$1',
+        `array['${counters.join("','")}']`,
+      ),
+    );
     if (adminUrl) {
       const admin = new pg.Client({ connectionString: adminUrl });
       await admin.connect();
-      await admin.query(`delete from realtime.messages where event = 'counter' and payload ->> 'name' = any($1)`, [
-        counters,
-      ]);
+      await admin.query(
+        `delete from realtime.messages where event = 'counter' and payload ->> 'name' = any($1)`,
+        [counters],
+      );
       await admin.end();
     }
   }
@@ -124,9 +130,10 @@ test('counts-only counters: 16 writers with rollbacks, 2 drains publishing: exac
   stop.done = true;
   await Promise.all(drainers);
   t.diagnostic(`transactions rolled back: ${rolledBack.reduce((a, b) => a + b, 0)}`);
-  const { rows: changes } = await c.query(`select count(*)::int as n from dispatch.changes where source_table = $1`, [
-    table,
-  ]);
+  const { rows: changes } = await c.query(
+    `select count(*)::int as n from dispatch.changes where source_table = $1`,
+    [table],
+  );
   assert.equal(changes[0].n, 0, 'no change row: the writers counted');
   const { rows: count } = await c.query(`select count(*)::int as n from ${table}`);
   assert.ok(count[0].n > 0, 'rows are left to count');
@@ -137,9 +144,10 @@ test('counts-only counters: 16 writers with rollbacks, 2 drains publishing: exac
        order by (payload ->> 'seq')::bigint desc limit 1`,
       [name],
     );
-    const { rows: rec } = await c.query(`select scope, expected, actual from dispatch.reconcile_counters($1, false)`, [
-      name,
-    ]);
+    const { rows: rec } = await c.query(
+      `select scope, expected, actual from dispatch.reconcile_counters($1, false)`,
+      [name],
+    );
     assert.equal(rec.length, 1, `${name}: one scope`);
     assert.equal(Number(rec[0].expected), count[0].n, `${name}: reconcile counts the table`);
     assert.equal(Number(rec[0].actual), count[0].n, `${name}: stored value = recount`);
