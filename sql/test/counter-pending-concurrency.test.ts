@@ -5,7 +5,9 @@
  * dispatch.drain() loops publish. Afterwards: the last value broadcast per counter equals
  * dispatch.reconcile_counters() and the stored value, no broadcast value was ever negative (deletes
  * of rows other writers just inserted are published with or after those inserts), seq never repeats
- * and grows with every broadcast, and no dispatch.changes row was written.
+ * and grows with every broadcast, and no dispatch.changes row was written. Then one writer held in
+ * flight: a drain neither waits for it nor publishes it, the worker's linger (worker_linger_ms) keeps it
+ * polling while the write is in flight or unpublished, and the next drain after the commit publishes it.
  *
  * Needs SUPABASE_DB_URL (the postgres role) with the core migration applied; uses
  * SUPABASE_ADMIN_DB_URL, when set, to remove the test's realtime messages afterwards.
@@ -165,5 +167,52 @@ test('counts-only counters: 16 writers with rollbacks, 2 drains publishing: exac
     );
     assert.equal(seqs[0].n, seqs[0].d, `${name}: seq never repeats`);
     assert.ok(seqs[0].n > 1, `${name}: published more than once while the writers ran`);
+  }
+});
+
+test('a writer in flight: drains do not wait for it, a lingering worker keeps polling until its total is published', {
+  timeout: 60_000,
+}, async (t) => {
+  if (!dbUrl || !db) return t.skip('SUPABASE_DB_URL is not set (the postgres role of the stack under test)');
+  if (setupError) return t.skip(setupError);
+  const c: pg.Client = db;
+  const writer = new pg.Client({ connectionString: dbUrl });
+  const drainer = new pg.Client({ connectionString: dbUrl });
+  await Promise.all([writer.connect(), drainer.connect()]);
+  try {
+    await writer.query(`insert into ${table} (v) values (1)`); // the writer's slot row exists now
+    await drainer.query('select dispatch.drain(50)');
+    await writer.query('begin');
+    await writer.query(`insert into ${table} (v) values (2), (3)`);
+    // the writer holds its slot row until it commits: a drain must neither wait for it nor publish it
+    await drainer.query(`set lock_timeout = '2s'`);
+    const before = Number(
+      (await c.query(`select dispatch.counter_value($1, 'admin') as v`, [counters[0]])).rows[0].v,
+    );
+    await drainer.query('select dispatch.drain(50)');
+    assert.equal(
+      Number((await c.query(`select dispatch.counter_value($1, 'admin') as v`, [counters[0]])).rows[0].v),
+      before,
+      'nothing of the uncommitted write is published',
+    );
+    // past the poked worker's linger: only the writer in flight keeps it polling
+    await c.query(`update dispatch.worker_wake set next_poke_at = 'epoch'`);
+    assert.equal(
+      Number((await drainer.query('select dispatch.worker_linger_ms() as ms')).rows[0].ms),
+      100,
+      'a slot writer in flight: the worker keeps polling',
+    );
+    await writer.query('commit');
+    const value = async () =>
+      Number((await c.query(`select dispatch.counter_value($1, 'admin') as v`, [counters[0]])).rows[0].v);
+    const { rows: n } = await c.query(`select count(*)::int as n from ${table}`);
+    // (a tick or another drain on this database may publish it first: then there is nothing to wait for)
+    const ms = Number((await drainer.query('select dispatch.worker_linger_ms() as ms')).rows[0].ms);
+    assert.ok(ms === 100 || (await value()) === n[0].n, 'committed, not published yet: still polling');
+    await drainer.query('select dispatch.drain(50)');
+    assert.equal(await value(), n[0].n, 'the next drain publishes it: the value equals the table');
+  } finally {
+    await writer.query('rollback').catch(() => {});
+    await Promise.all([writer.end(), drainer.end()]);
   }
 });
