@@ -3,8 +3,10 @@
  * sharded audience counter every write touches (scope `all`), against the same table with counters
  * off (no trigger), side by side in interleaved rounds; drains run during the counted phase and the
  * counter must equal dispatch.reconcile_counters afterwards. Issue 20's target: >= 0.7x counters off.
- * The counted table is set up the way the generator emits it since session 5: a counter of every row
- * into one scope is captured as row counts only (dispatch.capture_changes('count')).
+ * The counted table is set up the way the generator emits it since session 6: a table whose counters all
+ * count every row into one scope is counted by its writers (dispatch.count_changes: the statement's row
+ * count added to the backend's running total in dispatch.counter_pending, no dispatch.changes row), and
+ * every drain publishes the sum. Its backlog is what the drains have not published yet.
  * For reference a third table applies the same counter inside the write (a hand-written statement
  * trigger calling dispatch.apply_counter_deltas: what a strict event does).
  *
@@ -55,7 +57,8 @@ select dispatch.register_counter('bench_gc_total', 'audience', 'all', array['tot
 select dispatch.register_counter('bench_gc_inline', 'audience', 'all', array['total'], 16, 'bench_gc.inline',
   'select ''all'', count(*) from bench_gc.inline');
 -- the generator's shape for a table whose one counter counts every row into one scope (sdk
--- sql/counter.ts countsEveryRow): the capture keeps row counts only, insert and delete captured
+-- sql/counter.ts countsEveryRow, sql/source.ts): the writers count (insert and delete), the processor
+-- stays registered for changes an older trigger captured
 create function bench_gc.process(p_changes dispatch.changes[]) returns void
 language plpgsql security definer set search_path = '' as $$
 begin
@@ -71,9 +74,9 @@ begin
 end $$;
 select dispatch.register_source('bench_gc.counted', 'bench_gc.process');
 create trigger dispatch_capture_insert after insert on bench_gc.counted referencing new table as new_rows
-  for each statement execute function dispatch.capture_changes('count');
+  for each statement execute function dispatch.count_changes('bench_gc_total', 'all');
 create trigger dispatch_capture_delete after delete on bench_gc.counted referencing old table as old_rows
-  for each statement execute function dispatch.capture_changes('count');
+  for each statement execute function dispatch.count_changes('bench_gc_total', 'all');
 create function bench_gc.inline_after_insert() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
@@ -96,11 +99,14 @@ const postgres = await postgresVersion(admin);
 await admin.query(FIXTURE);
 await admin.query(`select dispatch.set_setting('drain_parallel', to_jsonb(greatest($1::int, 4)))`, [drains]);
 
+/** Changes waiting (an older capture) plus the writes the drains have not published yet. */
 async function backlog(c: pg.Client): Promise<number> {
   const { rows } = await c.query(
-    `select count(*)::int as n from dispatch.changes where source_table = 'bench_gc.counted' and error is null`,
+    `select (select count(*) from dispatch.changes where source_table = 'bench_gc.counted' and error is null)
+          + abs((select coalesce(sum(total), 0) from dispatch.counter_pending where name = 'bench_gc_total')
+                - (select coalesce(max(pending_seen), 0) from dispatch.counter_state where name = 'bench_gc_total'))::int as n`,
   );
-  return rows[0].n;
+  return Number(rows[0].n);
 }
 
 /** The counted table's phase: writers with drains running; then the drains catch up (bounded). */

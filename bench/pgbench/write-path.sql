@@ -7,6 +7,7 @@
 --   wp.t_json     + json_agg of the rows      wp.t_ins_agg  + actor and table name (capture's statement)
 --   wp.cap        dispatch.capture_changes() (dispatch.changes and its deferred changes_committing)
 --   wp.cnt        dispatch.capture_changes('count')
+--   wp.cntw       dispatch.count_changes('wp_cntw', 'all'): the writer's running total (session 6)
 -- wp.loop(table, n): n single-row INSERTs, each committed (server side: no parse, no network).
 drop schema if exists wp cascade;
 create schema wp;
@@ -43,6 +44,9 @@ create table wp.t_json (like bench.bare including all);
 create table wp.t_ins_agg (like bench.bare including all);
 create table wp.cap (like bench.bare including all);
 create table wp.cnt (like bench.bare including all);
+create table wp.cntw (like bench.bare including all);
+delete from dispatch.counters_def where name = 'wp_cntw';
+select dispatch.register_counter('wp_cntw', 'audience', 'all', '{}', 16, 'wp.cntw', 'select ''all'', count(*) from wp.cntw');
 create trigger t after insert on wp.t_empty referencing new table as new_rows for each statement execute function wp.f_empty();
 create trigger t after insert on wp.t_empty_sd referencing new table as new_rows for each statement execute function wp.f_empty_sd();
 create trigger t after insert on wp.t_ins referencing new table as new_rows for each statement execute function wp.f_ins();
@@ -53,6 +57,8 @@ create trigger t after insert on wp.cap referencing new table as new_rows for ea
   execute function dispatch.capture_changes();
 create trigger t after insert on wp.cnt referencing new table as new_rows for each statement
   execute function dispatch.capture_changes('count');
+create trigger t after insert on wp.cntw referencing new table as new_rows for each statement
+  execute function dispatch.count_changes('wp_cntw', 'all');
 create procedure wp.loop(p_table text, p_n integer) language plpgsql as $$
 begin
   for i in 1 .. p_n loop

@@ -18,7 +18,8 @@ import { benchDir, dbUrl } from '../support/sql-bench.ts';
 const n = Number(process.argv[2] ?? 5000);
 const rounds = Number(process.argv[3] ?? 5);
 const tables = (
-  process.argv[4] ?? 'wp.bare,wp.t_empty,wp.t_empty_sd,wp.t_ins,wp.t_tt,wp.t_json,wp.t_ins_agg,wp.cap,wp.cnt'
+  process.argv[4] ??
+  'wp.bare,wp.t_empty,wp.t_empty_sd,wp.t_ins,wp.t_tt,wp.t_json,wp.t_ins_agg,wp.cap,wp.cnt,wp.cntw'
 ).split(',');
 
 /** ms of CPU the backend has run (schedstat, ns resolution). */

@@ -238,6 +238,75 @@ begin
 end
 $$;
 
+-- Counts-only counters: the writers keep running totals, a drain publishes their sum.
+--
+-- A counter that counts every row of its table into one audience scope needs nothing from a write but
+-- its row count. Its table's generated triggers run dispatch.count_changes (065_changes.sql), which adds
+-- the statement's row count (+ INSERT, - DELETE) to this backend's slot row here (slot = backend pid %
+-- 64: an UPDATE of a row that other backends rarely write, HOT, on a page of few rows (fillfactor), no new index
+-- entry) instead of inserting a dispatch.changes row that a drain must claim, process and delete.
+-- The totals only grow or shrink with committed writes; nobody resets them. counter_state.pending_seen
+-- holds the sum of the totals its value already includes: dispatch.publish_counter_pending (every
+-- dispatch.drain()) locks the state row, sums the totals in a snapshot taken after that lock, and hands
+-- the difference to flush_counters (one seq and one broadcast per scope, in the drain's lock order).
+-- Exact, without either side waiting for the other: a snapshot holds every delta committed before it
+-- and none after, so the sum is the count at that moment (a DELETE commits after the INSERT of its row:
+-- a snapshot with the DELETE has the INSERT, so the value never goes below zero); publishers follow
+-- each other on the state row, so each sum includes the previous one. A rolled-back write never
+-- reaches the totals. A writer's commit pokes the worker as a captured change does (changes_committing).
+create table if not exists dispatch.counter_pending (
+  name text not null references dispatch.counters_def (name) on delete cascade,
+  scope text not null,
+  slot integer not null,
+  total bigint not null default 0,
+  -- worker_wake.next_poke_at as the writer's statement read it: the commit-time poke check compares
+  -- the clock with it instead of querying worker_wake again (changes_committing, 065_changes.sql)
+  wake_until timestamptz,
+  primary key (name, scope, slot)
+) with (fillfactor = 10);
+alter table dispatch.counter_state add column if not exists pending_seen bigint not null default 0;
+
+-- Publish what writers of counts-only counters committed since the last publish: the difference per
+-- scope goes to dispatch.counter_dirty, which the caller's flush_counters applies (or the commit, as
+-- for counter_apply's deferred deltas). Called by dispatch.drain() before its flush, also when it found
+-- no change. Never waits for a writer; waits only for another publisher of the same scope (the state
+-- row lock, held to its commit). Returns the scopes whose value moved.
+create or replace function dispatch.publish_counter_pending() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  r record;
+  v_seen bigint;
+  v_sum bigint;
+  v_moved integer := 0;
+begin
+  for r in select p.name, p.scope from dispatch.counter_pending p
+           left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
+           group by p.name, p.scope
+           having sum(p.total) <> coalesce(min(st.pending_seen), 0)
+           order by p.name, p.scope loop
+    -- the state row, locked (waits for a publisher of the scope that has not committed yet)
+    insert into dispatch.counter_state as c (name, scope, value, seq) values (r.name, r.scope, 0, 0)
+    on conflict (name, scope) do update set pending_seen = c.pending_seen
+    returning c.pending_seen into v_seen;
+    -- a new statement, so a snapshot taken after that lock: it holds every sum published before
+    select coalesce(sum(p.total), 0)::bigint into v_sum
+    from dispatch.counter_pending p where p.name = r.name and p.scope = r.scope;
+    if v_sum <> v_seen then
+      update dispatch.counter_state c set pending_seen = v_sum where c.name = r.name and c.scope = r.scope;
+      insert into dispatch.counter_dirty as c (xid, name, scope, delta)
+      values (pg_current_xact_id(), r.name, r.scope, v_sum - v_seen)
+      on conflict (xid, name, scope) do update set delta = c.delta + excluded.delta;
+      v_moved := v_moved + 1;
+    end if;
+  end loop;
+  if v_moved > 0 then
+    -- flushed at commit if the caller does not flush first (as counter_apply's deferred deltas)
+    insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+  end if;
+  return v_moved;
+end
+$$;
+
 -- The one entry point of counter maintenance (generated processors call it once per counter per batch
 -- of captured changes, a hand-written trigger once per statement): unsharded counters broadcast at
 -- once, sharded ones at commit.

@@ -76,12 +76,54 @@ begin
 end
 $$;
 
--- How long a worker poked now should keep draining: until poke_interval_ms after the last poke (a
--- writer that saw that poke did not poke again), plus a second for its commit to land.
-create or replace function dispatch.worker_linger_ms() returns integer
-language plpgsql stable security definer set search_path = '' as $$
+-- Whether the transaction with this 32-bit xid (a row version's xmax) is still in progress: widened to
+-- xid8 around the current snapshot's xmax (the signed 32-bit distance to it; an xid at or past it was
+-- assigned after this snapshot, so it counts as in progress) for pg_xact_status, which also answers
+-- for subtransactions. Zero (no xmax) is not.
+create or replace function dispatch.xact_in_progress(p_xid xid) returns boolean
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_top bigint := pg_snapshot_xmax(pg_current_snapshot())::text::bigint;
+  v_d bigint;
 begin
-  return greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
-                      from dispatch.worker_wake w where w.id = 1))::integer;
+  if p_xid is null or p_xid = '0'::xid then
+    return false;
+  end if;
+  v_d := ((p_xid::text::bigint - (v_top & 4294967295)) % 4294967296 + 4294967296 + 2147483648) % 4294967296 - 2147483648;
+  if v_d >= 0 then
+    return true;
+  end if;
+  return coalesce(pg_xact_status((v_top + v_d)::text::xid8) = 'in progress', false);
+end
+$$;
+
+-- How long a worker poked now should keep draining: until poke_interval_ms after the last poke (a
+-- writer that saw that poke did not poke again), plus a second for its commit to land; and, past
+-- that, one more poll (100 ms) while a counts-only counter has a writer in flight or a committed total
+-- not published yet (dispatch.counter_pending, 040_counters.sql): such a writer queued no commit-time
+-- check because it saw this worker lingering (065_changes.sql, counter_pending_committing).
+-- In flight: the slot row version this statement sees has an xmax still in progress. Checked first,
+-- each test its own statement with its own snapshot (volatile): a writer in flight at the first either
+-- is still in progress when its xmax is checked, or committed before the second one's snapshot, which
+-- then sees its total; a writer whose statement starts after the first saw next_poke_at already past
+-- (we only get here a second after it) and queued its commit-time check.
+create or replace function dispatch.worker_linger_ms() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_ms integer := greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
+                               from dispatch.worker_wake w where w.id = 1))::integer;
+begin
+  if v_ms > 0 then
+    return v_ms;
+  end if;
+  if exists (select from dispatch.counter_pending p where p.xmax <> '0'::xid and dispatch.xact_in_progress(p.xmax)) then
+    return 100;
+  end if;
+  if exists (select from dispatch.counter_pending p
+             left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
+             group by p.name, p.scope having sum(p.total) <> coalesce(min(st.pending_seen), 0)) then
+    return 100;
+  end if;
+  return 0;
 end
 $$;

@@ -36,6 +36,9 @@ create table if not exists dispatch.changes (
 );
 -- rows in the statement: drain batches changes up to drain_batch_rows rows
 alter table dispatch.changes add column if not exists row_count integer not null default 0;
+-- worker_wake.next_poke_at as the capturing statement read it (one init-plan read inside its INSERT):
+-- the commit-time poke check compares the clock with it instead of running a query of its own
+alter table dispatch.changes add column if not exists wake_until timestamptz;
 comment on table dispatch.changes is
   'supadispatch outbox: one row per captured statement, processed after commit by dispatch.drain()';
 
@@ -103,12 +106,12 @@ begin
   end if;
   if tg_nargs > 0 and tg_argv[0] = 'count' then
     if tg_op = 'DELETE' then
-      insert into dispatch.changes (source_table, operation, actor, row_count)
-      select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), count(*)
+      insert into dispatch.changes (source_table, operation, actor, row_count, wake_until)
+      select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), count(*), (select w.next_poke_at from dispatch.worker_wake w where w.id = 1)
       from old_rows o having count(*) > 0;
     else
-      insert into dispatch.changes (source_table, operation, actor, row_count)
-      select tg_table_schema || '.' || tg_table_name, tg_op, dispatch.current_user_id(), count(*)
+      insert into dispatch.changes (source_table, operation, actor, row_count, wake_until)
+      select tg_table_schema || '.' || tg_table_name, tg_op, dispatch.current_user_id(), count(*), (select w.next_poke_at from dispatch.worker_wake w where w.id = 1)
       from new_rows n having count(*) > 0;
     end if;
     return null;
@@ -118,18 +121,21 @@ begin
       tg_argv[0], tg_name, tg_table_schema, tg_table_name;
   end if;
   if tg_op = 'INSERT' then
-    insert into dispatch.changes (source_table, operation, actor, new_rows, row_count)
-    select tg_table_schema || '.' || tg_table_name, 'INSERT', dispatch.current_user_id(), json_agg(n.*), count(*)
+    insert into dispatch.changes (source_table, operation, actor, new_rows, row_count, wake_until)
+    select tg_table_schema || '.' || tg_table_name, 'INSERT', dispatch.current_user_id(), json_agg(n.*), count(*),
+           (select w.next_poke_at from dispatch.worker_wake w where w.id = 1)
     from new_rows n having count(*) > 0;
   elsif tg_op = 'UPDATE' then
-    insert into dispatch.changes (source_table, operation, actor, new_rows, old_rows, row_count)
-    select tg_table_schema || '.' || tg_table_name, 'UPDATE', dispatch.current_user_id(), x.n, x.o, x.c
+    insert into dispatch.changes (source_table, operation, actor, new_rows, old_rows, row_count, wake_until)
+    select tg_table_schema || '.' || tg_table_name, 'UPDATE', dispatch.current_user_id(), x.n, x.o, x.c,
+           (select w.next_poke_at from dispatch.worker_wake w where w.id = 1)
     from (select (select json_agg(n.*) from new_rows n) as n, (select json_agg(o.*) from old_rows o) as o,
                  (select count(*) from new_rows) as c) x
     where x.c > 0;
   elsif tg_op = 'DELETE' then
-    insert into dispatch.changes (source_table, operation, actor, old_rows, row_count)
-    select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), json_agg(o.*), count(*)
+    insert into dispatch.changes (source_table, operation, actor, old_rows, row_count, wake_until)
+    select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), json_agg(o.*), count(*),
+           (select w.next_poke_at from dispatch.worker_wake w where w.id = 1)
     from old_rows o having count(*) > 0;
   end if;
   return null;
@@ -137,11 +143,19 @@ end
 $$;
 
 -- At commit (deferred): ask for the worker once per transaction that captured something. Deferred so
--- the debounce reads the time just before this transaction's commit. The debounce test is repeated
--- here (poke_worker has it too) because nearly every transaction stops at it: one read, no call.
+-- the debounce reads the time just before this transaction's commit. Nearly every transaction stops at
+-- the first test: the clock against the next_poke_at its capturing statement read (new.wake_until, a
+-- column of the change row or of the counts-only slot row), no query. That value is at most
+-- poke_interval_ms old at the statement, so a transaction that commits later than it falls through to
+-- the full check; one that commits before it commits while the poked worker still lingers (it drains
+-- until a second after next_poke_at, dispatch.worker_linger_ms), as the query's answer would say.
+-- The full check repeats poke_worker's debounce because most of the rest stop there: one read, no call.
 create or replace function dispatch.changes_committing() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
+  if new.wake_until > clock_timestamp() then
+    return null;
+  end if;
   if current_setting('dispatch.poked', true) is distinct from 'on'
      and not exists (select from dispatch.worker_wake w where w.next_poke_at > clock_timestamp()) then
     perform dispatch.poke_worker('changes');
@@ -153,6 +167,66 @@ $$;
 drop trigger if exists changes_committing on dispatch.changes;
 create constraint trigger changes_committing after insert on dispatch.changes
   deferrable initially deferred for each row execute function dispatch.changes_committing();
+
+-- The capture of a counts-only table (every counter of it counts every row into one audience scope, and
+-- no event reads it): AFTER INSERT / DELETE ... FOR EACH STATEMENT, arguments pairs of counter name and
+-- scope. Adds the statement's row count (+ INSERT, - DELETE; an UPDATE moves no such counter) to this
+-- backend's slot row of each counter in dispatch.counter_pending (040_counters.sql); the next drain
+-- publishes the sum. No dispatch.changes row: nothing for a drain to claim, process and delete. The
+-- slot row's deferred changes_committing trigger pokes the worker at commit, as a change row's does.
+-- Nothing for an empty statement.
+create or replace function dispatch.count_changes() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_slot integer := pg_backend_pid() % 64;
+begin
+  if tg_level <> 'STATEMENT' or tg_when <> 'AFTER' or tg_nargs = 0 or tg_nargs % 2 <> 0 then
+    raise exception 'dispatch: count_changes(counter, scope, ...) must run AFTER ... FOR EACH STATEMENT with pairs of counter and scope (trigger % on %.%)',
+      tg_name, tg_table_schema, tg_table_name;
+  end if;
+  if tg_op = 'UPDATE' or tg_op = 'TRUNCATE' then
+    return null;
+  end if;
+  for i in 0 .. tg_nargs / 2 - 1 loop
+    if tg_op = 'INSERT' then
+      update dispatch.counter_pending p set total = p.total + x.n, wake_until = x.w
+      from (select count(*) as n, (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) as w
+            from new_rows) x
+      where p.name = tg_argv[2 * i] and p.scope = tg_argv[2 * i + 1] and p.slot = v_slot and x.n > 0;
+    else
+      update dispatch.counter_pending p set total = p.total - x.n, wake_until = x.w
+      from (select count(*) as n, (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) as w
+            from old_rows) x
+      where p.name = tg_argv[2 * i] and p.scope = tg_argv[2 * i + 1] and p.slot = v_slot and x.n > 0;
+    end if;
+    if not found then
+      -- the slot's first write (or an empty statement, or a counter that is not registered: no row)
+      if tg_op = 'INSERT' then
+        insert into dispatch.counter_pending as p (name, scope, slot, total)
+        select tg_argv[2 * i], tg_argv[2 * i + 1], v_slot, count(*) from new_rows
+        having count(*) > 0 and exists (select from dispatch.counters_def d where d.name = tg_argv[2 * i])
+        on conflict (name, scope, slot) do update set total = p.total + excluded.total, wake_until = null;
+      else
+        insert into dispatch.counter_pending as p (name, scope, slot, total)
+        select tg_argv[2 * i], tg_argv[2 * i + 1], v_slot, -count(*) from old_rows
+        having count(*) > 0 and exists (select from dispatch.counters_def d where d.name = tg_argv[2 * i])
+        on conflict (name, scope, slot) do update set total = p.total + excluded.total, wake_until = null;
+      end if;
+    end if;
+  end loop;
+  return null;
+end
+$$;
+
+-- Queued only when no poked worker lingers at the statement (new.wake_until, read by the statement,
+-- has passed) or on the slot's first write: a lingering worker keeps lingering while a writer of a slot
+-- row is in flight or a committed total is not published yet (dispatch.worker_linger_ms), so it
+-- publishes this write after its commit without a poke, and the commit does no trigger work at all.
+drop trigger if exists counter_pending_committing on dispatch.counter_pending;
+create constraint trigger counter_pending_committing after insert or update on dispatch.counter_pending
+  deferrable initially deferred for each row
+  when (new.wake_until is null or new.wake_until <= clock_timestamp())
+  execute function dispatch.changes_committing();
 
 -- Process a batch of one table's changes with the table's processor and delete them. Raises what
 -- the processor raises.
@@ -318,6 +392,10 @@ begin
     end if;
   end loop;
   if cardinality(v_tables) = 0 then
+    -- counts-only counters' pending deltas (040_counters.sql) are published by every drain
+    if dispatch.publish_counter_pending() > 0 then
+      perform dispatch.flush_counters();
+    end if;
     return 0;
   end if;
   perform set_config('dispatch.counter_defer', 'on', true);
@@ -354,6 +432,7 @@ begin
   end;
   -- the counter deltas of every batch that went through, applied in one ordered statement
   perform set_config('dispatch.counter_defer', '', true);
+  perform dispatch.publish_counter_pending();
   perform dispatch.flush_counters();
   if v_flush then
     perform dispatch.flush_broadcasts();

@@ -1049,6 +1049,75 @@ begin
 end
 $$;
 
+-- Counts-only counters: the writers keep running totals, a drain publishes their sum.
+--
+-- A counter that counts every row of its table into one audience scope needs nothing from a write but
+-- its row count. Its table's generated triggers run dispatch.count_changes (065_changes.sql), which adds
+-- the statement's row count (+ INSERT, - DELETE) to this backend's slot row here (slot = backend pid %
+-- 64: an UPDATE of a row that other backends rarely write, HOT, on a page of few rows (fillfactor), no new index
+-- entry) instead of inserting a dispatch.changes row that a drain must claim, process and delete.
+-- The totals only grow or shrink with committed writes; nobody resets them. counter_state.pending_seen
+-- holds the sum of the totals its value already includes: dispatch.publish_counter_pending (every
+-- dispatch.drain()) locks the state row, sums the totals in a snapshot taken after that lock, and hands
+-- the difference to flush_counters (one seq and one broadcast per scope, in the drain's lock order).
+-- Exact, without either side waiting for the other: a snapshot holds every delta committed before it
+-- and none after, so the sum is the count at that moment (a DELETE commits after the INSERT of its row:
+-- a snapshot with the DELETE has the INSERT, so the value never goes below zero); publishers follow
+-- each other on the state row, so each sum includes the previous one. A rolled-back write never
+-- reaches the totals. A writer's commit pokes the worker as a captured change does (changes_committing).
+create table if not exists dispatch.counter_pending (
+  name text not null references dispatch.counters_def (name) on delete cascade,
+  scope text not null,
+  slot integer not null,
+  total bigint not null default 0,
+  -- worker_wake.next_poke_at as the writer's statement read it: the commit-time poke check compares
+  -- the clock with it instead of querying worker_wake again (changes_committing, 065_changes.sql)
+  wake_until timestamptz,
+  primary key (name, scope, slot)
+) with (fillfactor = 10);
+alter table dispatch.counter_state add column if not exists pending_seen bigint not null default 0;
+
+-- Publish what writers of counts-only counters committed since the last publish: the difference per
+-- scope goes to dispatch.counter_dirty, which the caller's flush_counters applies (or the commit, as
+-- for counter_apply's deferred deltas). Called by dispatch.drain() before its flush, also when it found
+-- no change. Never waits for a writer; waits only for another publisher of the same scope (the state
+-- row lock, held to its commit). Returns the scopes whose value moved.
+create or replace function dispatch.publish_counter_pending() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  r record;
+  v_seen bigint;
+  v_sum bigint;
+  v_moved integer := 0;
+begin
+  for r in select p.name, p.scope from dispatch.counter_pending p
+           left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
+           group by p.name, p.scope
+           having sum(p.total) <> coalesce(min(st.pending_seen), 0)
+           order by p.name, p.scope loop
+    -- the state row, locked (waits for a publisher of the scope that has not committed yet)
+    insert into dispatch.counter_state as c (name, scope, value, seq) values (r.name, r.scope, 0, 0)
+    on conflict (name, scope) do update set pending_seen = c.pending_seen
+    returning c.pending_seen into v_seen;
+    -- a new statement, so a snapshot taken after that lock: it holds every sum published before
+    select coalesce(sum(p.total), 0)::bigint into v_sum
+    from dispatch.counter_pending p where p.name = r.name and p.scope = r.scope;
+    if v_sum <> v_seen then
+      update dispatch.counter_state c set pending_seen = v_sum where c.name = r.name and c.scope = r.scope;
+      insert into dispatch.counter_dirty as c (xid, name, scope, delta)
+      values (pg_current_xact_id(), r.name, r.scope, v_sum - v_seen)
+      on conflict (xid, name, scope) do update set delta = c.delta + excluded.delta;
+      v_moved := v_moved + 1;
+    end if;
+  end loop;
+  if v_moved > 0 then
+    -- flushed at commit if the caller does not flush first (as counter_apply's deferred deltas)
+    insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+  end if;
+  return v_moved;
+end
+$$;
+
 -- The one entry point of counter maintenance (generated processors call it once per counter per batch
 -- of captured changes, a hand-written trigger once per statement): unsharded counters broadcast at
 -- once, sharded ones at commit.
@@ -1395,13 +1464,55 @@ begin
 end
 $$;
 
--- How long a worker poked now should keep draining: until poke_interval_ms after the last poke (a
--- writer that saw that poke did not poke again), plus a second for its commit to land.
-create or replace function dispatch.worker_linger_ms() returns integer
-language plpgsql stable security definer set search_path = '' as $$
+-- Whether the transaction with this 32-bit xid (a row version's xmax) is still in progress: widened to
+-- xid8 around the current snapshot's xmax (the signed 32-bit distance to it; an xid at or past it was
+-- assigned after this snapshot, so it counts as in progress) for pg_xact_status, which also answers
+-- for subtransactions. Zero (no xmax) is not.
+create or replace function dispatch.xact_in_progress(p_xid xid) returns boolean
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_top bigint := pg_snapshot_xmax(pg_current_snapshot())::text::bigint;
+  v_d bigint;
 begin
-  return greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
-                      from dispatch.worker_wake w where w.id = 1))::integer;
+  if p_xid is null or p_xid = '0'::xid then
+    return false;
+  end if;
+  v_d := ((p_xid::text::bigint - (v_top & 4294967295)) % 4294967296 + 4294967296 + 2147483648) % 4294967296 - 2147483648;
+  if v_d >= 0 then
+    return true;
+  end if;
+  return coalesce(pg_xact_status((v_top + v_d)::text::xid8) = 'in progress', false);
+end
+$$;
+
+-- How long a worker poked now should keep draining: until poke_interval_ms after the last poke (a
+-- writer that saw that poke did not poke again), plus a second for its commit to land; and, past
+-- that, one more poll (100 ms) while a counts-only counter has a writer in flight or a committed total
+-- not published yet (dispatch.counter_pending, 040_counters.sql): such a writer queued no commit-time
+-- check because it saw this worker lingering (065_changes.sql, counter_pending_committing).
+-- In flight: the slot row version this statement sees has an xmax still in progress. Checked first,
+-- each test its own statement with its own snapshot (volatile): a writer in flight at the first either
+-- is still in progress when its xmax is checked, or committed before the second one's snapshot, which
+-- then sees its total; a writer whose statement starts after the first saw next_poke_at already past
+-- (we only get here a second after it) and queued its commit-time check.
+create or replace function dispatch.worker_linger_ms() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_ms integer := greatest(0, (select extract(epoch from (w.next_poke_at - clock_timestamp())) * 1000 + 1000
+                               from dispatch.worker_wake w where w.id = 1))::integer;
+begin
+  if v_ms > 0 then
+    return v_ms;
+  end if;
+  if exists (select from dispatch.counter_pending p where p.xmax <> '0'::xid and dispatch.xact_in_progress(p.xmax)) then
+    return 100;
+  end if;
+  if exists (select from dispatch.counter_pending p
+             left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
+             group by p.name, p.scope having sum(p.total) <> coalesce(min(st.pending_seen), 0)) then
+    return 100;
+  end if;
+  return 0;
 end
 $$;
 
@@ -2212,6 +2323,9 @@ create table if not exists dispatch.changes (
 );
 -- rows in the statement: drain batches changes up to drain_batch_rows rows
 alter table dispatch.changes add column if not exists row_count integer not null default 0;
+-- worker_wake.next_poke_at as the capturing statement read it (one init-plan read inside its INSERT):
+-- the commit-time poke check compares the clock with it instead of running a query of its own
+alter table dispatch.changes add column if not exists wake_until timestamptz;
 comment on table dispatch.changes is
   'supadispatch outbox: one row per captured statement, processed after commit by dispatch.drain()';
 
@@ -2279,12 +2393,12 @@ begin
   end if;
   if tg_nargs > 0 and tg_argv[0] = 'count' then
     if tg_op = 'DELETE' then
-      insert into dispatch.changes (source_table, operation, actor, row_count)
-      select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), count(*)
+      insert into dispatch.changes (source_table, operation, actor, row_count, wake_until)
+      select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), count(*), (select w.next_poke_at from dispatch.worker_wake w where w.id = 1)
       from old_rows o having count(*) > 0;
     else
-      insert into dispatch.changes (source_table, operation, actor, row_count)
-      select tg_table_schema || '.' || tg_table_name, tg_op, dispatch.current_user_id(), count(*)
+      insert into dispatch.changes (source_table, operation, actor, row_count, wake_until)
+      select tg_table_schema || '.' || tg_table_name, tg_op, dispatch.current_user_id(), count(*), (select w.next_poke_at from dispatch.worker_wake w where w.id = 1)
       from new_rows n having count(*) > 0;
     end if;
     return null;
@@ -2294,18 +2408,21 @@ begin
       tg_argv[0], tg_name, tg_table_schema, tg_table_name;
   end if;
   if tg_op = 'INSERT' then
-    insert into dispatch.changes (source_table, operation, actor, new_rows, row_count)
-    select tg_table_schema || '.' || tg_table_name, 'INSERT', dispatch.current_user_id(), json_agg(n.*), count(*)
+    insert into dispatch.changes (source_table, operation, actor, new_rows, row_count, wake_until)
+    select tg_table_schema || '.' || tg_table_name, 'INSERT', dispatch.current_user_id(), json_agg(n.*), count(*),
+           (select w.next_poke_at from dispatch.worker_wake w where w.id = 1)
     from new_rows n having count(*) > 0;
   elsif tg_op = 'UPDATE' then
-    insert into dispatch.changes (source_table, operation, actor, new_rows, old_rows, row_count)
-    select tg_table_schema || '.' || tg_table_name, 'UPDATE', dispatch.current_user_id(), x.n, x.o, x.c
+    insert into dispatch.changes (source_table, operation, actor, new_rows, old_rows, row_count, wake_until)
+    select tg_table_schema || '.' || tg_table_name, 'UPDATE', dispatch.current_user_id(), x.n, x.o, x.c,
+           (select w.next_poke_at from dispatch.worker_wake w where w.id = 1)
     from (select (select json_agg(n.*) from new_rows n) as n, (select json_agg(o.*) from old_rows o) as o,
                  (select count(*) from new_rows) as c) x
     where x.c > 0;
   elsif tg_op = 'DELETE' then
-    insert into dispatch.changes (source_table, operation, actor, old_rows, row_count)
-    select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), json_agg(o.*), count(*)
+    insert into dispatch.changes (source_table, operation, actor, old_rows, row_count, wake_until)
+    select tg_table_schema || '.' || tg_table_name, 'DELETE', dispatch.current_user_id(), json_agg(o.*), count(*),
+           (select w.next_poke_at from dispatch.worker_wake w where w.id = 1)
     from old_rows o having count(*) > 0;
   end if;
   return null;
@@ -2313,11 +2430,19 @@ end
 $$;
 
 -- At commit (deferred): ask for the worker once per transaction that captured something. Deferred so
--- the debounce reads the time just before this transaction's commit. The debounce test is repeated
--- here (poke_worker has it too) because nearly every transaction stops at it: one read, no call.
+-- the debounce reads the time just before this transaction's commit. Nearly every transaction stops at
+-- the first test: the clock against the next_poke_at its capturing statement read (new.wake_until, a
+-- column of the change row or of the counts-only slot row), no query. That value is at most
+-- poke_interval_ms old at the statement, so a transaction that commits later than it falls through to
+-- the full check; one that commits before it commits while the poked worker still lingers (it drains
+-- until a second after next_poke_at, dispatch.worker_linger_ms), as the query's answer would say.
+-- The full check repeats poke_worker's debounce because most of the rest stop there: one read, no call.
 create or replace function dispatch.changes_committing() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
+  if new.wake_until > clock_timestamp() then
+    return null;
+  end if;
   if current_setting('dispatch.poked', true) is distinct from 'on'
      and not exists (select from dispatch.worker_wake w where w.next_poke_at > clock_timestamp()) then
     perform dispatch.poke_worker('changes');
@@ -2329,6 +2454,66 @@ $$;
 drop trigger if exists changes_committing on dispatch.changes;
 create constraint trigger changes_committing after insert on dispatch.changes
   deferrable initially deferred for each row execute function dispatch.changes_committing();
+
+-- The capture of a counts-only table (every counter of it counts every row into one audience scope, and
+-- no event reads it): AFTER INSERT / DELETE ... FOR EACH STATEMENT, arguments pairs of counter name and
+-- scope. Adds the statement's row count (+ INSERT, - DELETE; an UPDATE moves no such counter) to this
+-- backend's slot row of each counter in dispatch.counter_pending (040_counters.sql); the next drain
+-- publishes the sum. No dispatch.changes row: nothing for a drain to claim, process and delete. The
+-- slot row's deferred changes_committing trigger pokes the worker at commit, as a change row's does.
+-- Nothing for an empty statement.
+create or replace function dispatch.count_changes() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_slot integer := pg_backend_pid() % 64;
+begin
+  if tg_level <> 'STATEMENT' or tg_when <> 'AFTER' or tg_nargs = 0 or tg_nargs % 2 <> 0 then
+    raise exception 'dispatch: count_changes(counter, scope, ...) must run AFTER ... FOR EACH STATEMENT with pairs of counter and scope (trigger % on %.%)',
+      tg_name, tg_table_schema, tg_table_name;
+  end if;
+  if tg_op = 'UPDATE' or tg_op = 'TRUNCATE' then
+    return null;
+  end if;
+  for i in 0 .. tg_nargs / 2 - 1 loop
+    if tg_op = 'INSERT' then
+      update dispatch.counter_pending p set total = p.total + x.n, wake_until = x.w
+      from (select count(*) as n, (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) as w
+            from new_rows) x
+      where p.name = tg_argv[2 * i] and p.scope = tg_argv[2 * i + 1] and p.slot = v_slot and x.n > 0;
+    else
+      update dispatch.counter_pending p set total = p.total - x.n, wake_until = x.w
+      from (select count(*) as n, (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) as w
+            from old_rows) x
+      where p.name = tg_argv[2 * i] and p.scope = tg_argv[2 * i + 1] and p.slot = v_slot and x.n > 0;
+    end if;
+    if not found then
+      -- the slot's first write (or an empty statement, or a counter that is not registered: no row)
+      if tg_op = 'INSERT' then
+        insert into dispatch.counter_pending as p (name, scope, slot, total)
+        select tg_argv[2 * i], tg_argv[2 * i + 1], v_slot, count(*) from new_rows
+        having count(*) > 0 and exists (select from dispatch.counters_def d where d.name = tg_argv[2 * i])
+        on conflict (name, scope, slot) do update set total = p.total + excluded.total, wake_until = null;
+      else
+        insert into dispatch.counter_pending as p (name, scope, slot, total)
+        select tg_argv[2 * i], tg_argv[2 * i + 1], v_slot, -count(*) from old_rows
+        having count(*) > 0 and exists (select from dispatch.counters_def d where d.name = tg_argv[2 * i])
+        on conflict (name, scope, slot) do update set total = p.total + excluded.total, wake_until = null;
+      end if;
+    end if;
+  end loop;
+  return null;
+end
+$$;
+
+-- Queued only when no poked worker lingers at the statement (new.wake_until, read by the statement,
+-- has passed) or on the slot's first write: a lingering worker keeps lingering while a writer of a slot
+-- row is in flight or a committed total is not published yet (dispatch.worker_linger_ms), so it
+-- publishes this write after its commit without a poke, and the commit does no trigger work at all.
+drop trigger if exists counter_pending_committing on dispatch.counter_pending;
+create constraint trigger counter_pending_committing after insert or update on dispatch.counter_pending
+  deferrable initially deferred for each row
+  when (new.wake_until is null or new.wake_until <= clock_timestamp())
+  execute function dispatch.changes_committing();
 
 -- Process a batch of one table's changes with the table's processor and delete them. Raises what
 -- the processor raises.
@@ -2494,6 +2679,10 @@ begin
     end if;
   end loop;
   if cardinality(v_tables) = 0 then
+    -- counts-only counters' pending deltas (040_counters.sql) are published by every drain
+    if dispatch.publish_counter_pending() > 0 then
+      perform dispatch.flush_counters();
+    end if;
     return 0;
   end if;
   perform set_config('dispatch.counter_defer', 'on', true);
@@ -2530,6 +2719,7 @@ begin
   end;
   -- the counter deltas of every batch that went through, applied in one ordered statement
   perform set_config('dispatch.counter_defer', '', true);
+  perform dispatch.publish_counter_pending();
   perform dispatch.flush_counters();
   if v_flush then
     perform dispatch.flush_broadcasts();

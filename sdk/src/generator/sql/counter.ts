@@ -82,7 +82,7 @@ export function counterProcessorBlock(k: NormalizedCounter): string {
  * Whether every row of the table counts, into one scope (an audience counter without a condition): its
  * deltas are the changes' row counts (+ for an INSERT, - for a DELETE; an UPDATE moves nothing), so
  * its processor block reads no row, and a table whose counters are all like it is captured as counts
- * only (`dispatch.capture_changes('count')`, sql/source.ts).
+ * only: the writer adds its row counts to running totals (`dispatch.count_changes`, sql/source.ts).
  */
 export const countsEveryRow = (k: NormalizedCounter): boolean => k.scope.kind === 'audience' && !k.where;
 

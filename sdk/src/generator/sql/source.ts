@@ -6,7 +6,9 @@
  *   rows as JSON arrays, the writer, the time). Only for the operations some event or counter needs
  *   (a counter that counts every row into one scope moves on INSERT and DELETE only); the others are
  *   dropped. A table whose processor reads no row (no event; every counter counts every row) is
- *   captured as counts only: `dispatch.capture_changes('count')`.
+ *   counted by the writer instead: `dispatch.count_changes(<counter>, <scope>, ...)` adds the statement's
+ *   row count to the writer's running total of each counter (core 040_counters.sql), no change row; the
+ *   processor stays, for changes an older trigger captured.
  * - Process: `dispatch.src_<schema>_<table>_process(p_changes dispatch.changes[])`, registered with
  *   `dispatch.register_source`, which `dispatch.drain()` (worker, `dispatch.tick()`) calls after commit
  *   with a batch: consecutive changes of the table in capture order, operations mixed (up to the core's
@@ -118,6 +120,20 @@ function processor(s: Source): string {
   ].join('\n');
 }
 
+/**
+ * The capture trigger's function: `dispatch.capture_changes()` (one change row per statement), or for a
+ * counts-only table `dispatch.count_changes(<counter>, <scope>, ...)`, which adds the statement's row
+ * count to the writer's running total of each counter (no change row; every drain publishes the sums).
+ */
+function captureCall(s: Source): string {
+  if (s.capture === 'rows') return 'dispatch.capture_changes()';
+  const pairs = s.counters.flatMap((k) => {
+    if (k.scope.kind !== 'audience') throw new Error(`counter ${k.name}: not an audience counter`);
+    return [literal(k.name), literal(k.scope.audience)];
+  });
+  return `dispatch.count_changes(${pairs.join(', ')})`;
+}
+
 function captureTriggers(s: Source): string {
   const t = table(s.table);
   const lines: string[] = [];
@@ -128,7 +144,7 @@ function captureTriggers(s: Source): string {
     lines.push(
       `create trigger ${name} after ${op} on ${t}`,
       `  ${referencing(op)}`,
-      `  for each statement execute function dispatch.capture_changes(${s.capture === 'count' ? "'count'" : ''});`,
+      `  for each statement execute function ${captureCall(s)};`,
     );
   }
   return lines.join('\n');
