@@ -158,6 +158,10 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
         ...(missing.length > 0 ? { missingEnv: missing } : {}),
       });
     }
+    // the runtime is ending this isolate: a run here would stop at once and hand over again, so the
+    // caller (a hand-over, pg_net) is told to go elsewhere (a hand-over then releases its alarm)
+    if (unloading.signal.aborted)
+      return problem(503, 'worker_unloading', 'this worker instance is shutting down');
     const wait = typeof body === 'object' && body.wait === true;
     // a hand-over names the chain it continues (worker/alarm.ts)
     const alarm =
