@@ -17,6 +17,10 @@
  * each waiting at most 5 s; 10 warm-up rounds are dropped. The samples are split into rounds
  * (default 5, at most one per sample); the report gives each round's p50/p99 and their median with
  * min–max, besides the percentiles over all samples. --quick: 5 samples. The clock starts when COMMIT is sent.
+ * Percentiles are by nearest rank, the suite's one rule (bench/support/report.ts `percentile`: the
+ * smallest sample with at least p% of the samples at or below it): p50 of 60 samples is the 30th, p99
+ * of 60 the largest, p99 of 300 the 297th. (Before session 6 this script used floor(p·n) as the index,
+ * one rank higher: the 31st, the largest, the 298th.)
  * The broadcast is sent by the transaction that inserts the notification row, so a received
  * message means the row is committed.
  */
@@ -32,12 +36,13 @@ import {
   benchArgs,
   fmtSpread,
   machineFacts,
+  percentile,
   postgresVersion,
   round,
   spread,
   writeReport,
 } from './support/report.ts';
-import { percentile, sleep, startWorkerBench } from './support/worker-stack.ts';
+import { sleep, startWorkerBench } from './support/worker-stack.ts';
 
 const args = benchArgs({ samples: { type: 'string' }, rounds: { type: 'string' } });
 const samples = Math.min(Math.max(Number(args.samples ?? (args.quick ? 5 : 300)), 1), 5000);

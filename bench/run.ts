@@ -16,12 +16,12 @@
  */
 import { spawn } from 'node:child_process';
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -76,7 +76,11 @@ mkdirSync(resultsDir, { recursive: true });
 /** Runs one measure; resolves to whether it wrote its report. */
 function runMeasure(measure: Measure, dbEnv: Record<string, string>): Promise<boolean> {
   const jsonPath = join(resultsDir, `${measure.name}.json`);
-  const partial = `${jsonPath}.partial`;
+  // The script writes into a folder of its own, and only its JSON report is kept: a script may write
+  // more beside its --json path (bench/support/sql-bench.ts writes a CSV there, which report() below
+  // writes for every measure anyway), and a run that fails must not leave anything in the results.
+  const scratch = mkdtempSync(join(tmpdir(), `supadispatch-bench-${measure.name}-`));
+  const partial = join(scratch, `${measure.name}.json`);
   const argv = [
     '--conditions=supadispatch-source',
     '--import',
@@ -105,12 +109,14 @@ function runMeasure(measure: Measure, dbEnv: Record<string, string>): Promise<bo
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       const seconds = ((Date.now() - started) / 1000).toFixed(0);
-      if (code === 0 && existsSync(partial)) {
-        renameSync(partial, jsonPath);
+      const wrote = code === 0 && existsSync(partial);
+      // copied, not renamed: the scratch folder may be on another file system
+      if (wrote) copyFileSync(partial, jsonPath);
+      rmSync(scratch, { recursive: true, force: true });
+      if (wrote) {
         log(`${measure.name}: done in ${seconds} s`);
         resolve(true);
       } else {
-        rmSync(partial, { force: true });
         log(
           `${measure.name}: FAILED (${signal ?? `exit ${code}`}) after ${seconds} s; its previous results stay`,
         );

@@ -164,7 +164,11 @@ export function round(value: number, digits = 1): number {
   return Math.round(value * f) / f;
 }
 
-/** The value below which `p` percent of `values` fall (nearest rank); NaN when empty. */
+/**
+ * The p-th percentile by nearest rank, the one rule of every bench: the smallest value with at least
+ * p percent of `values` at or below it, i.e. the ceil(p/100 · n)-th smallest (p50 of 60 is the 30th,
+ * p99 of 300 the 297th, p100 the largest); NaN when empty.
+ */
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -71,6 +71,19 @@ test('the quick suite runs every measure and writes reports, CSV and plots', { t
           for (const [x, y] of s.points) assert.ok(typeof x === 'number' && typeof y === 'number');
       }
     }
+    // nothing else: no scratch file a measure wrote beside its --json path (a `.partial.csv` was left before)
+    const expected = (f: string) =>
+      measures.some(
+        (m) =>
+          f === `${m.name}.json` ||
+          f === `${m.name}.csv` ||
+          (/^-[\w-]+\.png$/.test(f.slice(m.name.length)) && f.startsWith(m.name)),
+      );
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => !expected(f)),
+      [],
+      'only reports, CSVs and plots in the results folder',
+    );
     const client = JSON.parse(readFileSync(join(dir, 'client-latency.json'), 'utf8')) as MeasureReport;
     assert.deepEqual(new Set(client.rows.map((r) => r.path)), new Set(['store', 'raw', 'first']));
   } finally {

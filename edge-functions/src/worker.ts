@@ -8,6 +8,10 @@
  * waits (EdgeRuntime.waitUntil keeps the isolate alive for the run). A poke while a run of this
  * isolate still claims joins it (the run polls at once) instead of starting a second one.
  * `{"wait":true}` answers when the run ends, with its summary (for people and tests).
+ *
+ * A run that ends while a receipt comes due soon waits for it or hands over to a new run by POSTing
+ * `{"reason":"handover","alarm":<chain>}` to this function's own URL with the secret (worker/alarm.ts);
+ * the run that takes it continues the chain, so that at most one chain exists at a time.
  */
 import { connectWorkerDb, type WorkerDb } from './delivery/db.ts';
 import { FUNCTION_ENV, type GuardedFetch, type PrepareContent, type Transport } from './delivery/types.ts';
@@ -27,7 +31,7 @@ import {
 export type { ExpandModuleOccurrences, WorkerRunSummary } from './worker/loop.ts';
 
 export interface WorkerOptions
-  extends Partial<Omit<WorkerRunOptions, 'workerName' | 'signal' | 'now' | 'random'>> {
+  extends Partial<Omit<WorkerRunOptions, 'workerName' | 'signal' | 'now' | 'random' | 'alarm'>> {
   /** The shared secret; default: the `DISPATCH_WORKER_SECRET` environment variable. */
   secret?: string;
   /** Default: `../transports/index.ts` of the library. */
@@ -43,6 +47,11 @@ export interface WorkerOptions
   /** Function secrets by name (default: the environment). */
   env?(name: string): string | undefined;
   log?(message: string, detail?: unknown): void;
+  /**
+   * This function's URL, for hand-overs (default: Vault `dispatch_worker_url`, the address pg_net
+   * pokes, read by the database when a run hands over).
+   */
+  selfUrl?: string;
 }
 
 interface EdgeRuntimeGlobal {
@@ -58,6 +67,28 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
   let db: WorkerDb | null = options.db ?? null;
   let active: WorkerRun | null = null;
   let runs = 0;
+  // The Edge runtime says 'beforeunload' before it ends the isolate (wall-clock, CPU or memory limit):
+  // the run then stops claiming and hands what is due over to a new run.
+  const unloading = new AbortController();
+  globalThis.addEventListener?.('beforeunload', () => unloading.abort());
+  const workerSecret = () => options.secret ?? env(FUNCTION_ENV.workerSecret) ?? '';
+
+  /** A new run for the chain `alarm`, as pg_net would start one: a POST with the secret, answered 202. */
+  async function handOver(url: string | null, alarm: string): Promise<boolean> {
+    const target = options.selfUrl ?? url;
+    if (!target) {
+      console.error('[dispatch-worker] cannot hand over: Vault dispatch_worker_url is not set');
+      return false;
+    }
+    const res = await fetch(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-dispatch-secret': workerSecret() },
+      body: JSON.stringify({ reason: 'handover', alarm }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.body?.cancel();
+    return res.status === 202;
+  }
 
   function database(): WorkerDb {
     if (db) return db;
@@ -68,7 +99,7 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
     return db;
   }
 
-  async function begin(): Promise<WorkerRun> {
+  async function begin(alarm?: string): Promise<WorkerRun> {
     deps ??= loadWorkerDefaults(options);
     deps.catch(() => {
       deps = null; // tried again on the next poke
@@ -84,8 +115,14 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
         fetch: loaded.fetch,
         secret: env,
         log: options.log,
+        handOver,
       },
-      { ...options, workerName: `dispatch-worker:${isolateId}:${++runs}` },
+      {
+        ...options,
+        workerName: `dispatch-worker:${isolateId}:${++runs}`,
+        signal: unloading.signal,
+        alarm,
+      },
     );
     active = run;
     run.done
@@ -97,7 +134,7 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
   }
 
   return async (req) => {
-    const secret = options.secret ?? env(FUNCTION_ENV.workerSecret) ?? '';
+    const secret = workerSecret();
     if (secret === '') {
       return problem(
         500,
@@ -111,7 +148,7 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
     if (req.method !== 'POST') return problem(405, 'method_not_allowed', `method ${req.method}: use POST`);
     const read = await readJsonBody(req);
     if ('response' in read) return read.response;
-    const body = (read.body ?? {}) as { probe?: unknown; wait?: unknown };
+    const body = (read.body ?? {}) as { probe?: unknown; wait?: unknown; alarm?: unknown };
     if (typeof body === 'object' && body.probe === true) {
       // names only: doctor says which `supabase secrets set` is missing
       const missing = missingEnv(registry, env);
@@ -121,11 +158,20 @@ export function serve(registry: Registry, options: WorkerOptions = {}): (req: Re
         ...(missing.length > 0 ? { missingEnv: missing } : {}),
       });
     }
+    // the runtime is ending this isolate: a run here would stop at once and hand over again, so the
+    // caller (a hand-over, pg_net) is told to go elsewhere (a hand-over then releases its alarm)
+    if (unloading.signal.aborted)
+      return problem(503, 'worker_unloading', 'this worker instance is shutting down');
     const wait = typeof body === 'object' && body.wait === true;
-    if (!wait && active?.wake()) return json(202, { worker: active.workerName, joined: true });
+    // a hand-over names the chain it continues (worker/alarm.ts)
+    const alarm =
+      typeof body === 'object' && typeof body.alarm === 'string' && body.alarm.length <= 200
+        ? body.alarm
+        : undefined;
+    if (!wait && active?.wake(alarm)) return json(202, { worker: active.workerName, joined: true });
     let run: WorkerRun;
     try {
-      run = await begin();
+      run = await begin(alarm);
     } catch (error) {
       return problem(500, 'worker_unavailable', (error as Error).message);
     }

@@ -40,6 +40,28 @@ const registry = {
       strict: false,
       module: null,
     },
+    // the default schedule's 5 s retry (a transport of its own: scheduleWebhook)
+    'sdw.retry5': {
+      id: 'sdw.retry5',
+      table: null,
+      operations: [],
+      channels: [{ name: 'webhook5:hooks', transport: 'webhook5', audience: 'hooks', delaySeconds: 0 }],
+      content: { payload: { n: '{{n}}' } },
+      metadata: {},
+      strict: false,
+      module: null,
+    },
+    // a delayed channel: the record's `delay` in seconds (see the expander below)
+    'sdw.later': {
+      id: 'sdw.later',
+      table: null,
+      operations: [],
+      channels: [{ name: 'webhook:later', transport: 'webhook', audience: 'hooks', delaySeconds: 0 }],
+      content: { payload: { n: '{{n}}' } },
+      metadata: {},
+      strict: false,
+      module: null,
+    },
   },
 };
 
@@ -47,10 +69,10 @@ function entrypoint(): string {
   const lib = (path: string) => JSON.stringify(pathToFileURL(join(here, path)).href);
   return [
     `import { serve } from ${lib('../src/worker.ts')};`,
-    `import { plainFetch, prepareContent, testWebhook } from ${lib('worker-fixtures/deps.ts')};`,
+    `import { plainFetch, prepareContent, scheduleWebhook, testWebhook } from ${lib('worker-fixtures/deps.ts')};`,
     `const registry = ${JSON.stringify(registry)};`,
     'Deno.serve(serve(registry, {',
-    '  transports: { webhook: testWebhook },',
+    '  transports: { webhook: testWebhook, webhook5: scheduleWebhook },',
     '  prepareContent,',
     '  fetch: plainFetch,',
     // short leases so the killed worker's receipt comes back within the test
@@ -71,6 +93,27 @@ begin
 end
 $$;
 select dispatch.register_event('sdw.ping', 'public.sdw_expand_ping', p_transports => array['webhook']);
+create or replace function public.sdw_expand_retry5(p_occurrences dispatch.occurrences[]) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform dispatch.create_receipts('sdw.retry5', 'webhook5:hooks', 'webhook5', 'hooks', interval '0',
+    array(select row(o.id, null, o.new_record ->> 'url', null)::dispatch.recipient from unnest(p_occurrences) o));
+end
+$$;
+select dispatch.register_event('sdw.retry5', 'public.sdw_expand_retry5', p_transports => array['webhook5']);
+create or replace function public.sdw_expand_later(p_occurrences dispatch.occurrences[]) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  o dispatch.occurrences;
+begin
+  foreach o in array p_occurrences loop
+    perform dispatch.create_receipts('sdw.later', 'webhook:later', 'webhook', 'hooks',
+      make_interval(secs => (o.new_record ->> 'delay')::double precision),
+      array[row(o.id, null, o.new_record ->> 'url', null)::dispatch.recipient]);
+  end loop;
+end
+$$;
+select dispatch.register_event('sdw.later', 'public.sdw_expand_later', p_transports => array['webhook']);
 
 -- an app table whose inserts fire sdw.ping after commit, the way generated migrations do it:
 -- a capture trigger (the change commits with the write) and a processor the drain calls
@@ -376,6 +419,119 @@ describe('dispatch-worker through the local stack', {
       // the lingering run sees its linger end on its next poll
       await db.query('update dispatch.worker_wake set next_poke_at = now()');
     }
+  });
+
+  /** An occurrence of `event` for `record` (its expander makes one receipt), as dispatch.emit does. */
+  async function emitEvent(event: string, record: Record<string, unknown>): Promise<string> {
+    const emitted = await db.query('select dispatch.emit($1::text, $2::jsonb) as id', [
+      event,
+      JSON.stringify(record),
+    ]);
+    const { rows } = await db.query('select id from dispatch.receipts where occurrence_id = $1', [
+      emitted.rows[0].id,
+    ]);
+    assert.equal(rows.length, 1);
+    return rows[0].id as string;
+  }
+
+  /** The worker called as pg_net calls it (with `{"wait":true}`: answered with the run's summary). */
+  async function callWorker(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const res = await fetch(`${stack.ctx.urls.functions}/dispatch-worker`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-dispatch-secret': stack.keys.workerSecret ?? '' },
+      body: JSON.stringify(body),
+    });
+    const answer = (await res.json()) as Record<string, unknown>;
+    assert.ok(res.status === 200 || res.status === 202, JSON.stringify(answer));
+    return answer;
+  }
+
+  async function alarm(): Promise<{ owner: string | null; handovers: number }> {
+    const { rows } = await db.query('select owner, handovers::int as handovers from dispatch.worker_alarm');
+    return rows[0];
+  }
+
+  /** Until no run holds the alarm (the runs of earlier tests ended), bounded. */
+  async function alarmFree(): Promise<void> {
+    for (let round = 0; round < 600 && (await alarm()).owner !== null; round++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await alarm()).owner, null, 'no run holds the alarm');
+  }
+
+  test('a 5xx retried on the schedule 5 s later: the run waits for it (no tick, no second poke)', async () => {
+    await alarmFree();
+    await behave('/retry5', 'fail', { count: 1, status: 503 });
+    const before = await alarm();
+    const id = await emitEvent('sdw.retry5', { url: `${sink.url}/retry5`, n: 11 });
+    // the first attempt, by the run the write's commit poked through pg_net
+    for (let round = 0; round < 300 && (await attempts(id)).length === 0; round++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    const { rows: pokedBefore } = await db.query('select poked_at from dispatch.worker_wake');
+    // no dispatch.tick() here: nothing but the worker itself may bring the second attempt
+    const row = await settle(id, ['sent', 'failed']);
+    assert.equal(row.status, 'sent', String(row.last_error));
+    const tried = await attempts(id);
+    assert.deepEqual(
+      tried.map((a) => [a.outcome, a.http_status]),
+      [
+        ['retry', 503],
+        ['sent', 200],
+      ],
+    );
+    const waited = tried[1].started_at.getTime() - (tried[0].finished_at as Date).getTime();
+    assert.ok(waited >= 4900, `the schedule's 5 s were kept: second attempt ${waited} ms after the first`);
+    assert.equal(tried[1].worker, tried[0].worker, 'the run that sent the first attempt sent the second');
+    const { rows: pokedAfter } = await db.query('select poked_at from dispatch.worker_wake');
+    assert.deepEqual(pokedAfter[0].poked_at, pokedBefore[0].poked_at, 'no second poke');
+    assert.equal((await alarm()).handovers, before.handovers, 'no hand-over: it fit in the run');
+  });
+
+  test('a receipt delayed 3 s is sent when due by the run that made it, with no tick', async () => {
+    await alarmFree();
+    const id = await emitEvent('sdw.later', { url: `${sink.url}/later3`, n: 12, delay: 3 });
+    const { rows: due } = await db.query('select next_attempt_at from dispatch.receipts where id = $1', [id]);
+    // not due yet, so nothing poked: start a run as the write's pg_net poke would
+    await callWorker({ reason: 'changes' });
+    const row = await settle(id, ['sent', 'failed']);
+    assert.equal(row.status, 'sent', String(row.last_error));
+    const [attempt] = await attempts(id);
+    assert.ok(attempt.started_at >= due[0].next_attempt_at, 'not before it was due');
+    assert.equal((await received('/later3')).length, 1);
+  });
+
+  test('nothing due soon: the run ends without waiting or handing over', async () => {
+    await alarmFree();
+    const before = await alarm();
+    const id = await emitEvent('sdw.later', { url: `${sink.url}/later600`, n: 13, delay: 600 });
+    const summary = await callWorker({ wait: true });
+    assert.equal(summary.waits, 0);
+    assert.equal(summary.handedOver, false);
+    assert.equal(summary.pokedAgain, false);
+    assert.deepEqual(await alarm(), { owner: null, handovers: before.handovers });
+    assert.equal((await receipt(id)).status, 'pending');
+    await db.query(`select dispatch.cancel_receipt($1::uuid)`, [id]).catch(() => {});
+  });
+
+  test('two runs ending together with a receipt due after their budget: one waits and hands over once', async () => {
+    await alarmFree();
+    const before = await alarm();
+    // due after a run's claim window (30 s budget - 4 s), within worker_wake_within_ms (60 s)
+    const id = await emitEvent('sdw.later', { url: `${sink.url}/later35`, n: 14, delay: 35 });
+    const runs = await Promise.all([callWorker({ wait: true }), callWorker({ wait: true })]);
+    assert.deepEqual(
+      runs.map((r) => [r.waits, r.handedOver]).sort(),
+      [
+        [0, false],
+        [1, true],
+      ],
+      'exactly one run waited (to the end of its budget) and handed over; the other ended',
+    );
+    assert.equal((await alarm()).handovers, before.handovers + 1, 'one hand-over');
+    const row = await settle(id, ['sent', 'failed']);
+    assert.equal(row.status, 'sent', String(row.last_error));
+    const [attempt] = await attempts(id);
+    assert.ok(!runs.some((r) => r.workerName === attempt.worker), 'the run it handed over to sent it');
+    assert.equal((await received('/later35')).length, 1);
   });
 
   test('a worker killed mid-batch: the lease expires, another run finishes, no second distinct message', async () => {

@@ -25,8 +25,10 @@ begin
     v_drained := v_drained + v_batch;
   end loop;
   v_reclaimed := dispatch.reclaim_expired_leases();
+  -- due now, or within worker_wake_within_ms (056_worker_alarm.sql): the poked run waits for it or
+  -- hands over, so a receipt due between two ticks is not a minute late
   select count(*) into v_due from dispatch.receipts
-  where status in ('pending', 'scheduled') and next_attempt_at <= now();
+  where status in ('pending', 'scheduled') and next_attempt_at <= now() + dispatch.worker_wake_within();
   if v_due > 0 then
     v_poked := dispatch.poke_worker('tick');
   end if;

@@ -5,14 +5,26 @@
  * in groups, recorder.ts) while claiming more as slots free up, and keep polling drain + claim every
  * `pollMs` while the database says writers rely on this run (`lingerMs`) or sends are in flight.
  * The run stops claiming before its time budget ends so that what it claimed is recorded in time.
+ * When it is about to end while a receipt comes due soon (a retry in 5 s, a delayed channel), it
+ * waits for it (a timer) or hands over to a new run (alarm.ts, sql/core/056_worker_alarm.sql), so
+ * near-due work does not wait for the next tick.
  */
 import type { WorkerDb } from '../delivery/db.ts';
 import type { GuardedFetch, PrepareContent, Transport } from '../delivery/types.ts';
 import type { Registry } from '../registry.ts';
+import { type HandOver, waitFor } from './alarm.ts';
 import { type DeliveryResult, deliverReceipt } from './deliver.ts';
 import { KeyedLimiter } from './limiter.ts';
 import { prepareClaim } from './prepare.ts';
-import { claimReceipts, drainChanges, loadOccurrences, pokeAgain } from './queue.ts';
+import {
+  type AlarmDecision,
+  armAlarm,
+  claimReceipts,
+  disarmAlarm,
+  drainChanges,
+  loadOccurrences,
+  pokeAgain,
+} from './queue.ts';
 import { OutcomeRecorder } from './recorder.ts';
 
 /** The content helper's hook: receipts for the occurrences of events that have only a module. */
@@ -30,6 +42,11 @@ export interface WorkerDeps {
   /** A function secret by name (default: the environment). */
   secret?(name: string): string | undefined;
   log?(message: string, detail?: unknown): void;
+  /**
+   * Starts a new run (serve() calls the worker's own URL with the secret). Without it the run never
+   * waits for near-due receipts or hands over: it ends as before and pokes again when work is left.
+   */
+  handOver?: HandOver;
 }
 
 export interface WorkerRunOptions {
@@ -62,6 +79,8 @@ export interface WorkerRunOptions {
   expandEveryMs?: number;
   /** Ends the run early (the isolate is shutting down). */
   signal?: AbortSignal;
+  /** The chain of hand-overs this run continues (its alarm identity; default: its name). */
+  alarm?: string;
   now?: () => number;
   random?: () => number;
 }
@@ -80,6 +99,12 @@ export interface WorkerRunSummary {
   stoppedBy: 'idle' | 'budget' | 'signal';
   /** The run ended with work left and asked for another run. */
   pokedAgain: boolean;
+  /** Times the run waited for a receipt that came due soon (a timer, no polling). */
+  waits: number;
+  /** The run ended with a receipt due soon and started a new run for it (its own URL). */
+  handedOver: boolean;
+  /** The alarm identity the run ended with: its name, or the chain of hand-overs it continued. */
+  alarm: string;
   durationMs: number;
 }
 
@@ -87,8 +112,11 @@ export interface WorkerRunSummary {
 export interface WorkerRun {
   readonly workerName: string;
   readonly done: Promise<WorkerRunSummary>;
-  /** Poll now instead of at the next interval; false when the run stops claiming soon. */
-  wake(): boolean;
+  /**
+   * Poll now instead of at the next interval; false when the run stops claiming soon. `alarm`: the
+   * poke is a hand-over, and this run continues its chain.
+   */
+  wake(alarm?: string): boolean;
 }
 
 export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): WorkerRun {
@@ -131,7 +159,29 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
     polls: 0,
     stoppedBy: 'idle',
     pokedAgain: false,
+    waits: 0,
+    handedOver: false,
+    alarm: options.alarm ?? options.workerName,
     durationMs: 0,
+  };
+  /** A wait of the alarm whose timer ran out (no poke): what it found decides whether to wait again. */
+  let timerWoke = false;
+  /** Timer wake-ups in a row that found nothing to claim (a receipt due but not claimable: stop). */
+  let fruitlessWakes = 0;
+  /**
+   * About to end: ask the alarm (056_worker_alarm.sql) whether a receipt is due soon and whether this
+   * run waits for it, hands over, or leaves it to another run. `mayWait`: false once the run stops.
+   */
+  const arm = async (mayWait: boolean): Promise<AlarmDecision> => {
+    if (!deps.handOver) return { action: 'none' };
+    try {
+      // a wait must end in time to claim; a successor (same options) claims for as long as this did
+      const waitMs = mayWait ? claimUntil - now() - 250 : 0;
+      return await armAlarm(deps.db, summary.alarm, waitMs, claimUntil - startedAt);
+    } catch (error) {
+      log(`the alarm failed (near-due receipts wait for the tick): ${(error as Error).message}`);
+      return { action: 'none' };
+    }
   };
   const recorder = new OutcomeRecorder(deps.db, {
     maxBatch: options.recordBatch,
@@ -167,6 +217,8 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
     let lastClaimFull = false;
     let lastDrainAt = Number.NEGATIVE_INFINITY;
     let lastDrainFound = false;
+    /** What the alarm said when the run decided to end idle (null: it ended on its budget or signal). */
+    let ending: AlarmDecision | null = null;
     try {
       while (true) {
         if (options.signal?.aborted) {
@@ -239,8 +291,35 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
             }
           }
         }
+        if (claimedNow > 0) fruitlessWakes = 0;
+        else if (timerWoke) fruitlessWakes++;
+        timerWoke = false;
         if (claimedNow > 0 || drainedNow > 0 || woken) continue;
-        if (inFlight.size === 0 && now() >= lingerUntil) break;
+        if (inFlight.size === 0 && now() >= lingerUntil) {
+          // about to end: a receipt due soon is waited for here or handed over below
+          if (fruitlessWakes >= 3) {
+            log('a due receipt could not be claimed after 3 wake-ups: leaving it to the tick');
+            ending = { action: 'none' };
+            await disarmAlarm(deps.db, summary.alarm).catch(() => {});
+            break;
+          }
+          const decision = await arm(true);
+          if (woken) continue; // a poke arrived meanwhile: this run goes on
+          if (decision.action !== 'wait') {
+            ending = decision;
+            break;
+          }
+          // a timer, no polling: a poke (wake) or the signal ends the wait early
+          summary.waits++;
+          const waitMs = decision.waitMs ?? (decision.dueInMs ?? 0) + 25;
+          const ranOut = await waitFor(waitMs, options.signal, (stop) => {
+            wakeUp = stop;
+          });
+          // a wait for a due receipt that then claims nothing counts (a wait to look again does not)
+          timerWoke = ranOut && decision.waitMs === undefined;
+          wakeUp = null;
+          continue;
+        }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, pollMs);
           wakeUp = () => {
@@ -252,7 +331,18 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
       }
       exiting = true;
       await Promise.all(inFlight);
-      if (summary.stoppedBy !== 'idle' || lastClaimFull) {
+      // stopping on the budget or the signal: what is due now or soon goes to a successor
+      ending ??= await arm(false);
+      let seenTo = ending.action === 'none' && ending.heldBy !== undefined;
+      if (ending.action === 'handover' && deps.handOver) {
+        summary.handedOver = await deps.handOver(ending.url ?? null, summary.alarm).catch((error) => {
+          log(`handing over failed: ${(error as Error).message}`);
+          return false;
+        });
+        seenTo = summary.handedOver;
+        if (!summary.handedOver) await disarmAlarm(deps.db, summary.alarm).catch(() => {});
+      }
+      if (!seenTo && (summary.stoppedBy !== 'idle' || lastClaimFull)) {
         // work may be left: a new run picks it up (debounced like every poke; tick is the safety net)
         summary.pokedAgain = await pokeAgain(deps.db).catch(() => false);
       }
@@ -269,8 +359,9 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
   return {
     workerName: options.workerName,
     done: run(),
-    wake() {
-      if (exiting || now() >= claimUntil - 5000) return false;
+    wake(alarm?: string) {
+      if (exiting || options.signal?.aborted || now() >= claimUntil - 5000) return false;
+      if (alarm) summary.alarm = alarm;
       woken = true;
       nudge();
       return true;

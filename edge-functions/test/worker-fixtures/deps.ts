@@ -74,3 +74,6 @@ export const testWebhook: Transport = {
     return { status: 'failed', error, httpStatus, durationMs: durationMs() };
   },
 };
+
+/** The same webhook with the default schedule's first steps (again at once, then 5 s): the self-waking tests. */
+export const scheduleWebhook: Transport = { ...testWebhook, name: 'webhook5', retrySchedule: [0, 5, 300] };

@@ -183,3 +183,45 @@ export async function pokeAgain(db: WorkerDb): Promise<boolean> {
   const [row] = await db.query<{ poked: boolean }>("select dispatch.poke_worker('continue') as poked");
   return row?.poked === true;
 }
+
+/** What `dispatch.worker_arm` decided for a run that is about to end (sql/core/056_worker_alarm.sql). */
+export interface AlarmDecision {
+  /** none: nothing due soon, or another live run sees to it; wait: poll again in dueInMs; handover: start a new run. */
+  action: 'none' | 'wait' | 'handover';
+  dueInMs?: number;
+  /** Wait this long instead, then ask again (action wait: the receipt is due after this run's end). */
+  waitMs?: number;
+  /** Another run that holds the alarm (action none). */
+  heldBy?: string;
+  /** Where to start the new run (Vault `dispatch_worker_url`; handover only, null if unset). */
+  url?: string | null;
+}
+
+/**
+ * A run about to end: is a receipt due soon, and does this run (`owner`: its name, or the chain of
+ * hand-overs it continues) see to it? One row lock decides among runs that end together.
+ */
+export async function armAlarm(
+  db: WorkerDb,
+  owner: string,
+  waitMs: number,
+  successorMs: number,
+): Promise<AlarmDecision> {
+  const [row] = await db.query<{ decision: AlarmDecision }>(
+    'select dispatch.worker_arm($1::text, $2::integer, $3::integer) as decision',
+    [owner, Math.max(0, Math.floor(waitMs)), Math.max(0, Math.floor(successorMs))],
+  );
+  const decision = row?.decision ?? { action: 'none' };
+  return {
+    action: decision.action === 'wait' || decision.action === 'handover' ? decision.action : 'none',
+    dueInMs: decision.dueInMs === undefined ? undefined : Number(decision.dueInMs) || 0,
+    waitMs: decision.waitMs === undefined ? undefined : Number(decision.waitMs) || 0,
+    heldBy: decision.heldBy ?? undefined,
+    url: decision.url ?? null,
+  };
+}
+
+/** The hand-over started no run: release the alarm (another run, or the tick, takes it). */
+export async function disarmAlarm(db: WorkerDb, owner: string): Promise<void> {
+  await db.query('select dispatch.worker_disarm($1::text)', [owner]);
+}
