@@ -49,8 +49,9 @@ create table if not exists dispatch.counter_state (
 
 -- Room on each page for the next version of its rows: every counter update is then a HOT update (no
 -- new index entry, dead versions pruned in place). At fillfactor 100 an event to 10,000 users updated
--- 10,000 rows of full pages, nearly none HOT: each added a primary-key entry and the table grew ~4x
--- per round (bench/RESULTS.md, fan-out). New pages only; existing ones fill up as they are rewritten.
+-- 10,000 rows of full pages, nearly none HOT: each added a primary-key entry, and the table grew with
+-- every round (docs/decisions.md, "One event to many recipients"). New pages only; existing ones
+-- fill up as they are rewritten.
 do $$
 begin
   if not coalesce((select 'fillfactor=70' = any(c.reloptions) from pg_catalog.pg_class c
