@@ -10,7 +10,10 @@
  *
  * The plugin side is one transaction: dispatch.emit('bench.fanout', {"n": N}) and COMMIT (the
  * event's expander selects the first N users of bench.fanout_users and calls
- * dispatch.create_receipts once). What each round created is deleted before the next (untimed).
+ * dispatch.create_receipts once). After each plugin round (untimed) it checks what was produced: N
+ * sent receipts, N notifications, each recipient's unread counter at 1, and counts the round's
+ * realtime.messages rows on the recipients' topics (one `batch` each). What each round created is
+ * deleted before the next (untimed; the counters go back to 0 with the notifications).
  */
 import type pg from 'pg';
 import {
@@ -112,13 +115,26 @@ for (let r = 1; r <= rounds; r++) {
     const order = (r + n) % 2 === 0 ? ['plugin', 'bare'] : ['bare', 'plugin'];
     for (const which of order) {
       if (which === 'plugin') {
+        const { rows: t0 } = await c.query(`select clock_timestamp()::timestamp as at`);
         const ms = await timed(c, () => c.query(`select dispatch.emit('bench.fanout', $1)`, [{ n, v: r }]));
-        const { rows: k } = await c.query(`select
+        // what it produced (untimed): a receipt and a notification per recipient, ONE broadcast per
+        // recipient's topic (its notification and its unread counter), each unread counter at 1
+        const { rows: k } = await c.query(
+          `select
             (select count(*) from dispatch.receipts where event_id = 'bench.fanout' and status = 'sent')::int as receipts,
-            (select count(*) from dispatch.notifications where event_id = 'bench.fanout')::int as notifications`);
+            (select count(*) from dispatch.notifications where event_id = 'bench.fanout')::int as notifications,
+            (select count(*) from realtime.messages where inserted_at >= $1
+               and topic like 'dispatch:user:00000000-0000-4000-8000-%')::int as broadcasts,
+            (select count(*) from dispatch.counter_state where name = 'unread_notifications'
+               and scope like '00000000-0000-4000-8000-%' and value <> 0)::int as counted,
+            (select count(*) from dispatch.counter_state where name = 'unread_notifications'
+               and scope like '00000000-0000-4000-8000-%' and value not in (0, 1))::int as wrong`,
+          [t0[0].at],
+        );
         entry.created = Math.min(k[0].receipts, k[0].notifications);
-        if (k[0].receipts !== n || k[0].notifications !== n)
-          throw new Error(`fanout ${n}: ${k[0].receipts} receipts, ${k[0].notifications} notifications`);
+        if (k[0].receipts !== n || k[0].notifications !== n || k[0].counted !== n || k[0].wrong !== 0)
+          throw new Error(`fanout ${n}: ${JSON.stringify(k[0])}`);
+        // (the broadcasts are counted, not asserted: an idle stack may have no realtime partition today)
         entry.plugin.push(ms);
         rows.push({
           round: r,
@@ -126,6 +142,7 @@ for (let r = 1; r <= rounds; r++) {
           kind: 'plugin',
           ms: round(ms, 1),
           us_per_recipient: round((ms * 1000) / n, 2),
+          broadcasts: k[0].broadcasts,
         });
       } else {
         const ms = await timed(c, () => c.query(BARE, [n]));
@@ -136,6 +153,7 @@ for (let r = 1; r <= rounds; r++) {
           kind: 'bare',
           ms: round(ms, 1),
           us_per_recipient: round((ms * 1000) / n, 2),
+          broadcasts: 0,
         });
       }
       await cleanup(c);

@@ -92,6 +92,23 @@ begin
 end
 $$;
 
+-- Is this insert error "no partition of realtime.messages for now()"? Then (see insert_messages) the
+-- messages are dropped, with one WARNING per transaction.
+create or replace function dispatch.no_partition(p_sqlstate text, p_message text) returns boolean
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_sqlstate <> '23514' or p_message not like 'no partition of relation%' then
+    return false;
+  end if;
+  if coalesce(current_setting('dispatch.no_partition_warned', true), '') = '' then
+    perform set_config('dispatch.no_partition_warned', 'on', true);
+    raise warning 'supadispatch: realtime.messages has no partition for %; broadcasts dropped (no Realtime client has connected to this project recently: Realtime creates the partitions when one connects)',
+      (now() at time zone 'utc')::date;
+  end if;
+  return true;
+end
+$$;
+
 -- Broadcasts, one or many at once: one INSERT into realtime.messages -- the same rows realtime.send
 -- writes (extension broadcast, private, an `id` added to payloads without one) -- inside one
 -- exception block, so a statement costs one subtransaction however many messages it sends, and no
@@ -116,12 +133,7 @@ begin
            case when t.payload ? 'id' then t.payload else t.payload || jsonb_build_object('id', gen_random_uuid()) end, true
     from unnest(p_topics, p_events, p_payloads) as t(topic, event, payload);
   exception when others then
-    if sqlstate = '23514' and sqlerrm like 'no partition of relation%' then
-      if coalesce(current_setting('dispatch.no_partition_warned', true), '') = '' then
-        perform set_config('dispatch.no_partition_warned', 'on', true);
-        raise warning 'supadispatch: realtime.messages has no partition for %; broadcasts dropped (no Realtime client has connected to this project recently: Realtime creates the partitions when one connects)',
-          (now() at time zone 'utc')::date;
-      end if;
+    if dispatch.no_partition(sqlstate, sqlerrm) then
       return;
     end if;
     for i in 1 .. cardinality(p_topics) loop
@@ -131,18 +143,67 @@ begin
 end
 $$;
 
--- Messages (payloads as JSON text) merged per topic, then inserted.
+-- Messages (payloads as JSON text) merged per topic and inserted. In one statement: the rows grouped
+-- per topic go straight into realtime.messages (no arrays of batches built, unnested and copied again
+-- in between: at 10,000 topics that round trip cost as much as the insert), unless a topic's batch is
+-- over realtime_batch_max_bytes; then nothing is inserted by it and merge_broadcasts cuts the batches
+-- (rare: a large fan-in to one user in one statement or drain). The grouping is merge_broadcasts'
+-- first pass: one sort by (topic, order produced), bytewise; topics inserted in that order. One
+-- exception block, as insert_messages: a failed insert never aborts the caller.
 create or replace function dispatch.send_merged(p_topics text[], p_events text[], p_payloads text[]) returns void
-language plpgsql security definer set search_path = '' as $$
+language plpgsql security definer set search_path = '' set work_mem = '64MB' set enable_hashagg = off as $$
 declare
-  m record;
+  v_max integer := dispatch.setting_int('realtime_batch_max_bytes', 200000)::integer;
+  v_half bigint := greatest(coalesce(v_max, 200000) - 70, 2) / 2;
+  v_over boolean;
+  v_cut record;
+  i integer;
 begin
   if p_topics is null or cardinality(p_topics) = 0 then
     return;
   end if;
-  m := dispatch.merge_broadcasts(p_topics, p_events, p_payloads,
-                                 dispatch.setting_int('realtime_batch_max_bytes', 200000)::integer);
-  perform dispatch.insert_messages(m.topics, m.events, m.payloads);
+  begin
+    with g as materialized (
+      select m.topic, count(*) as n, sum(m.size) as size, min(m.event) as event,
+             string_agg('{"event":' || m.ev || ',"payload":' || m.payload || '}', ',') as inner_text
+      from (select t.topic collate "C" as topic, t.o, t.event collate "C" as event, t.payload,
+                   case when t.event in ('notification', 'counter', 'notifications_read') then '"' || t.event || '"'
+                        else to_json(t.event)::text end as ev,
+                   octet_length(t.payload) + octet_length(t.event) + 30 as size
+            from unnest(p_topics, p_events, p_payloads) with ordinality as t(topic, event, payload, o)
+            where t.topic is not null and t.payload is not null
+            order by 1, t.o) m
+      group by m.topic
+    ), over as (
+      select coalesce(bool_or(g.size > 2 * v_half), false) as v from g
+    ), ins as (
+      insert into realtime.messages (id, topic, extension, event, payload, private)
+      select gen_random_uuid(), g.topic, 'broadcast', case when g.n = 1 then g.event else 'batch' end,
+             case when g.n > 1 then ('{"id":"' || gen_random_uuid()::text || '","messages":[' || g.inner_text || ']}')::jsonb
+                  when p.one ? 'id' then p.one
+                  else p.one || jsonb_build_object('id', gen_random_uuid()) end,
+             true
+      from g
+      -- a topic's only message: its payload, plain (parsed from its wrapping; batches are parsed whole)
+      cross join lateral (select case when g.n = 1 then g.inner_text::jsonb -> 'payload' end as one) p
+      where not (select over.v from over)
+    )
+    select over.v into v_over from over;
+  exception when others then
+    if dispatch.no_partition(sqlstate, sqlerrm) then
+      return;
+    end if;
+    -- as insert_messages: each broadcast through realtime.send, which turns errors into warnings
+    v_cut := dispatch.merge_broadcasts(p_topics, p_events, p_payloads, v_max);
+    for i in 1 .. coalesce(cardinality(v_cut.topics), 0) loop
+      perform realtime.send(v_cut.payloads[i], v_cut.events[i], v_cut.topics[i], true);
+    end loop;
+    return;
+  end;
+  if v_over then
+    v_cut := dispatch.merge_broadcasts(p_topics, p_events, p_payloads, v_max);
+    perform dispatch.insert_messages(v_cut.topics, v_cut.events, v_cut.payloads);
+  end if;
 end
 $$;
 
@@ -160,8 +221,26 @@ $$;
 -- transaction's buffer, sent merged by dispatch.flush_broadcasts() at the drain's end. The buffer is
 -- a GUC (set_config local: a failed batch's subtransaction takes its messages back with its rows),
 -- text: topic US event US payload-JSON, messages separated by RS (ASCII 0x1f / 0x1e, which JSON text
--- never holds unescaped; stripped from topics and events).
+-- never holds unescaped; stripped from topics and events). One append per call (a statement), not
+-- per message.
 create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_topics is null or cardinality(p_topics) = 0 then
+    return;
+  end if;
+  if current_setting('dispatch.broadcast_defer', true) = 'on'
+     or (cardinality(p_topics) > 1 and dispatch.batch_messages_on()) then
+    perform dispatch.send_batch_text(p_topics, p_events, array(select p::text from unnest(p_payloads) as p));
+  else
+    perform dispatch.insert_messages(p_topics, p_events, p_payloads);
+  end if;
+end
+$$;
+
+-- send_batch with payloads already as JSON text (notifications_after_insert builds them so: merging
+-- works on text, and a payload built as jsonb would be turned into text once more for it).
+create or replace function dispatch.send_batch_text(p_topics text[], p_events text[], p_payloads text[]) returns void
 language plpgsql security definer set search_path = '' as $$
 begin
   if p_topics is null or cardinality(p_topics) = 0 then
@@ -171,14 +250,14 @@ begin
     perform set_config('dispatch.broadcast_buffer',
       concat_ws(E'\x1e', nullif(current_setting('dispatch.broadcast_buffer', true), ''),
                 (select string_agg(translate(t.topic, E'\x1e\x1f', '') || E'\x1f' || translate(t.event, E'\x1e\x1f', '')
-                                   || E'\x1f' || t.payload::text, E'\x1e' order by t.o)
+                                   || E'\x1f' || t.payload, E'\x1e' order by t.o)
                  from unnest(p_topics, p_events, p_payloads) with ordinality as t(topic, event, payload, o)
                  where t.topic is not null and t.payload is not null)),
       true);
   elsif cardinality(p_topics) > 1 and dispatch.batch_messages_on() then
-    perform dispatch.send_merged(p_topics, p_events, array(select p::text from unnest(p_payloads) as p));
+    perform dispatch.send_merged(p_topics, p_events, p_payloads);
   else
-    perform dispatch.insert_messages(p_topics, p_events, p_payloads);
+    perform dispatch.insert_messages(p_topics, p_events, array(select p::jsonb from unnest(p_payloads) as p));
   end if;
 end
 $$;

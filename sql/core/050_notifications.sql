@@ -48,26 +48,33 @@ select dispatch.register_counter(
   'select user_id::text, count(*) from dispatch.notifications where read_at is null group by user_id',
   'unread in-app notifications of the user (built in)');
 
--- New notifications: one `notification` broadcast each and the unread counter, sent with one INSERT.
+-- New notifications: one `notification` message each and the unread counter's new values, sent with
+-- one call (per user topic, one `batch` broadcast: its notifications, then its counter). The payloads
+-- are notification_payload's, built as JSON text (json_build_object): merging per topic works on text
+-- (030_realtime.sql, send_merged), and a jsonb payload would be built, printed and parsed again. One
+-- sort of the new rows for their order (the aggregates read them in it), not one per array.
 create or replace function dispatch.notifications_after_insert() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   v_topics text[];
   v_events text[];
-  v_payloads jsonb[];
+  v_payloads text[];
   c record;
 begin
-  select array_agg('dispatch:user:' || n.user_id::text order by n.created_at, n.id),
-         array_agg('notification'::text order by n.created_at, n.id),
-         array_agg(dispatch.notification_payload(n) order by n.created_at, n.id)
+  select array_agg('dispatch:user:' || n.user_id::text), array_agg('notification'::text),
+         array_agg(json_build_object(
+           'id', n.id, 'eventId', n.event_id, 'type', n.type, 'title', n.title, 'message', n.message,
+           'actionUrl', n.action_url, 'actionLabel', n.action_label, 'metadata', n.metadata,
+           'read', n.read_at is not null, 'createdAt', n.created_at)::text)
     into v_topics, v_events, v_payloads
-  from new_rows n;
+  from (select * from new_rows r order by r.created_at, r.id) n;
   if v_topics is null then
     return null;
   end if;
   c := dispatch.counter_apply('unread_notifications', array(
     select row(user_id::text, count(*))::dispatch.counter_delta from new_rows where read_at is null group by user_id));
-  perform dispatch.send_batch(v_topics || c.topics, v_events || c.events, v_payloads || c.payloads);
+  perform dispatch.send_batch_text(v_topics || c.topics, v_events || c.events,
+                                   v_payloads || array(select p::text from unnest(c.payloads) as p));
   return null;
 end
 $$;

@@ -20,6 +20,7 @@ create or replace function dispatch.create_receipts(
 language plpgsql security definer set search_path = '' as $$
 declare
   v_type text;
+  v_category text;
   v_created integer;
   v_due integer;
   v_inline boolean := p_transport = 'in_app' and coalesce(p_delay, interval '0') <= interval '0';
@@ -31,10 +32,11 @@ begin
   if p_channel is null or p_transport is null then
     raise exception 'dispatch: create_receipts needs a channel and a transport';
   end if;
-  -- the event and whether any recipient has preferences (looked up per recipient only then)
-  select e.type, e.user_configurable and exists (
+  -- the event and whether any recipient has preferences (looked up per recipient only then, inside the
+  -- insert: dispatch.preference_verdict is inlined there, an index probe per recipient)
+  select e.type, e.category, e.user_configurable and exists (
            select from dispatch.preferences p where p.user_id = any(array(select (r).user_id from unnest(p_recipients) r)))
-    into v_type, v_prefs
+    into v_type, v_category, v_prefs
   from dispatch.events e where e.id = p_event_id;
   if not found then
     raise exception 'dispatch: unknown event %', p_event_id;
@@ -54,11 +56,12 @@ begin
              case when x.status = 'skipped' then 'preference' end,
              case when x.status = 'sent' then now() end
       from rc
-      cross join lateral (select case
-          when v_prefs and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
-          else 'sent' end as status) x
+      left join lateral (select v.enabled from dispatch.preference_verdict(rc.user_id, p_event_id, v_category, p_transport) v
+                         where v_prefs) pref on true
+      cross join lateral (select case when not coalesce(pref.enabled, true) then 'skipped' else 'sent' end as status) x
       on conflict on constraint receipts_unique_recipient do nothing
-      returning *
+      -- only what the notifications need (returning * kept every column of 10,000 rows in memory)
+      returning id, occurrence_id, user_id, status, content
     ), notif as (
       insert into dispatch.notifications (user_id, event_id, occurrence_id, receipt_id, type, title, message,
                                           action_url, action_label, metadata)
@@ -83,10 +86,9 @@ begin
            x.status, now() + coalesce(p_delay, interval '0'), rc.content,
            case when x.status = 'skipped' then 'preference' end
     from rc
-    cross join lateral (select case
-        when v_prefs and rc.user_id is not null
-             and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
-        else 'pending' end as status) x
+    left join lateral (select v.enabled from dispatch.preference_verdict(rc.user_id, p_event_id, v_category, p_transport) v
+                       where v_prefs and rc.user_id is not null) pref on true
+    cross join lateral (select case when not coalesce(pref.enabled, true) then 'skipped' else 'pending' end as status) x
     on conflict on constraint receipts_unique_recipient do nothing
     returning status, next_attempt_at
   )

@@ -4,7 +4,7 @@
 -- plugin's pg_cron run history; unschedule_jobs tolerates missing jobs.
 begin;
 create extension if not exists pgtap;
-select plan(14);
+select plan(16);
 
 select ok(dispatch.install_realtime_policies(), 'policies installed (or already there)');
 select ok(dispatch.realtime_policies_match(), 'the policies match their definitions');
@@ -34,6 +34,10 @@ select lives_ok(format('drop table realtime.%I', 'messages_' || to_char(now() at
   'drop today''s partition (rolled back with this file)');
 select lives_ok($$select dispatch.send_batch(array['dispatch:audience:x', 'dispatch:audience:y'], array['e', 'e'],
   array['{}'::jsonb, '{}'::jsonb])$$, 'send_batch without a partition does not fail');
+select lives_ok($$select dispatch.notify('00000000-0000-0000-0000-0000000031aa', null, 'No partition', 'x')$$,
+  'a notification (its batch merged and inserted in one statement, send_merged) without a partition does not fail');
+select is((select count(*) from dispatch.notifications where user_id = '00000000-0000-0000-0000-0000000031aa'), 1::bigint,
+  '... the notification is kept, its broadcast dropped');
 
 -- Retention of pg_cron's run history and the uninstall side.
 select ok(dispatch.prune() ? 'cron_runs', 'prune reports the pg_cron runs it trimmed');

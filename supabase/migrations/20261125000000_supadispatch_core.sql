@@ -391,22 +391,33 @@ begin
 end
 $$;
 
+-- The most specific of a user's preference rows for (event, its category, transport): one row with its
+-- `enabled`, or none (then: enabled). A set-returning SQL function with no SET clause, so the planner
+-- inlines it where it is joined: create_receipts joins every recipient to it, one index probe each (a
+-- plpgsql call per recipient, with its own two queries, cost more than the receipt's insert).
+drop function if exists dispatch.preference_allows(uuid, text, text, text);
+create or replace function dispatch.preference_verdict(p_user_id uuid, p_event_id text, p_category text,
+                                                       p_transport text)
+returns table (enabled boolean)
+language sql stable as $$
+  select p.enabled
+  from dispatch.preferences p
+  where p.user_id = p_user_id
+    and (p.event_id = p_event_id or (p.event_id = '*' and (p.category = '*' or p.category = p_category)))
+    and p.transport in (p_transport, '*')
+  order by (p.event_id <> '*') desc, (p.category <> '*') desc, (p.transport <> '*') desc
+  limit 1
+$$;
+
 -- Is channel (event, transport) enabled for a user? Ignores preferences for events that are not
 -- user-configurable.
 create or replace function dispatch.preference_enabled(p_user_id uuid, p_event_id text, p_transport text)
 returns boolean
 language plpgsql stable security definer set search_path = '' as $$
 begin
-  return coalesce((
-    select p.enabled
-    from dispatch.preferences p
-    left join dispatch.events e on e.id = p_event_id
-    where p.user_id = p_user_id
-      and (p.event_id = p_event_id or (p.event_id = '*' and (p.category = '*' or p.category = e.category)))
-      and p.transport in (p_transport, '*')
-    order by (p.event_id <> '*') desc, (p.category <> '*') desc, (p.transport <> '*') desc
-    limit 1
-  ), true)
+  return coalesce((select v.enabled from dispatch.preference_verdict(
+                     p_user_id, p_event_id, (select e.category from dispatch.events e where e.id = p_event_id),
+                     p_transport) v), true)
   or coalesce((select not e.user_configurable from dispatch.events e where e.id = p_event_id), false);
 end
 $$;
@@ -506,6 +517,23 @@ begin
 end
 $$;
 
+-- Is this insert error "no partition of realtime.messages for now()"? Then (see insert_messages) the
+-- messages are dropped, with one WARNING per transaction.
+create or replace function dispatch.no_partition(p_sqlstate text, p_message text) returns boolean
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_sqlstate <> '23514' or p_message not like 'no partition of relation%' then
+    return false;
+  end if;
+  if coalesce(current_setting('dispatch.no_partition_warned', true), '') = '' then
+    perform set_config('dispatch.no_partition_warned', 'on', true);
+    raise warning 'supadispatch: realtime.messages has no partition for %; broadcasts dropped (no Realtime client has connected to this project recently: Realtime creates the partitions when one connects)',
+      (now() at time zone 'utc')::date;
+  end if;
+  return true;
+end
+$$;
+
 -- Broadcasts, one or many at once: one INSERT into realtime.messages -- the same rows realtime.send
 -- writes (extension broadcast, private, an `id` added to payloads without one) -- inside one
 -- exception block, so a statement costs one subtransaction however many messages it sends, and no
@@ -530,12 +558,7 @@ begin
            case when t.payload ? 'id' then t.payload else t.payload || jsonb_build_object('id', gen_random_uuid()) end, true
     from unnest(p_topics, p_events, p_payloads) as t(topic, event, payload);
   exception when others then
-    if sqlstate = '23514' and sqlerrm like 'no partition of relation%' then
-      if coalesce(current_setting('dispatch.no_partition_warned', true), '') = '' then
-        perform set_config('dispatch.no_partition_warned', 'on', true);
-        raise warning 'supadispatch: realtime.messages has no partition for %; broadcasts dropped (no Realtime client has connected to this project recently: Realtime creates the partitions when one connects)',
-          (now() at time zone 'utc')::date;
-      end if;
+    if dispatch.no_partition(sqlstate, sqlerrm) then
       return;
     end if;
     for i in 1 .. cardinality(p_topics) loop
@@ -545,18 +568,67 @@ begin
 end
 $$;
 
--- Messages (payloads as JSON text) merged per topic, then inserted.
+-- Messages (payloads as JSON text) merged per topic and inserted. In one statement: the rows grouped
+-- per topic go straight into realtime.messages (no arrays of batches built, unnested and copied again
+-- in between: at 10,000 topics that round trip cost as much as the insert), unless a topic's batch is
+-- over realtime_batch_max_bytes; then nothing is inserted by it and merge_broadcasts cuts the batches
+-- (rare: a large fan-in to one user in one statement or drain). The grouping is merge_broadcasts'
+-- first pass: one sort by (topic, order produced), bytewise; topics inserted in that order. One
+-- exception block, as insert_messages: a failed insert never aborts the caller.
 create or replace function dispatch.send_merged(p_topics text[], p_events text[], p_payloads text[]) returns void
-language plpgsql security definer set search_path = '' as $$
+language plpgsql security definer set search_path = '' set work_mem = '64MB' set enable_hashagg = off as $$
 declare
-  m record;
+  v_max integer := dispatch.setting_int('realtime_batch_max_bytes', 200000)::integer;
+  v_half bigint := greatest(coalesce(v_max, 200000) - 70, 2) / 2;
+  v_over boolean;
+  v_cut record;
+  i integer;
 begin
   if p_topics is null or cardinality(p_topics) = 0 then
     return;
   end if;
-  m := dispatch.merge_broadcasts(p_topics, p_events, p_payloads,
-                                 dispatch.setting_int('realtime_batch_max_bytes', 200000)::integer);
-  perform dispatch.insert_messages(m.topics, m.events, m.payloads);
+  begin
+    with g as materialized (
+      select m.topic, count(*) as n, sum(m.size) as size, min(m.event) as event,
+             string_agg('{"event":' || m.ev || ',"payload":' || m.payload || '}', ',') as inner_text
+      from (select t.topic collate "C" as topic, t.o, t.event collate "C" as event, t.payload,
+                   case when t.event in ('notification', 'counter', 'notifications_read') then '"' || t.event || '"'
+                        else to_json(t.event)::text end as ev,
+                   octet_length(t.payload) + octet_length(t.event) + 30 as size
+            from unnest(p_topics, p_events, p_payloads) with ordinality as t(topic, event, payload, o)
+            where t.topic is not null and t.payload is not null
+            order by 1, t.o) m
+      group by m.topic
+    ), over as (
+      select coalesce(bool_or(g.size > 2 * v_half), false) as v from g
+    ), ins as (
+      insert into realtime.messages (id, topic, extension, event, payload, private)
+      select gen_random_uuid(), g.topic, 'broadcast', case when g.n = 1 then g.event else 'batch' end,
+             case when g.n > 1 then ('{"id":"' || gen_random_uuid()::text || '","messages":[' || g.inner_text || ']}')::jsonb
+                  when p.one ? 'id' then p.one
+                  else p.one || jsonb_build_object('id', gen_random_uuid()) end,
+             true
+      from g
+      -- a topic's only message: its payload, plain (parsed from its wrapping; batches are parsed whole)
+      cross join lateral (select case when g.n = 1 then g.inner_text::jsonb -> 'payload' end as one) p
+      where not (select over.v from over)
+    )
+    select over.v into v_over from over;
+  exception when others then
+    if dispatch.no_partition(sqlstate, sqlerrm) then
+      return;
+    end if;
+    -- as insert_messages: each broadcast through realtime.send, which turns errors into warnings
+    v_cut := dispatch.merge_broadcasts(p_topics, p_events, p_payloads, v_max);
+    for i in 1 .. coalesce(cardinality(v_cut.topics), 0) loop
+      perform realtime.send(v_cut.payloads[i], v_cut.events[i], v_cut.topics[i], true);
+    end loop;
+    return;
+  end;
+  if v_over then
+    v_cut := dispatch.merge_broadcasts(p_topics, p_events, p_payloads, v_max);
+    perform dispatch.insert_messages(v_cut.topics, v_cut.events, v_cut.payloads);
+  end if;
 end
 $$;
 
@@ -574,8 +646,26 @@ $$;
 -- transaction's buffer, sent merged by dispatch.flush_broadcasts() at the drain's end. The buffer is
 -- a GUC (set_config local: a failed batch's subtransaction takes its messages back with its rows),
 -- text: topic US event US payload-JSON, messages separated by RS (ASCII 0x1f / 0x1e, which JSON text
--- never holds unescaped; stripped from topics and events).
+-- never holds unescaped; stripped from topics and events). One append per call (a statement), not
+-- per message.
 create or replace function dispatch.send_batch(p_topics text[], p_events text[], p_payloads jsonb[]) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_topics is null or cardinality(p_topics) = 0 then
+    return;
+  end if;
+  if current_setting('dispatch.broadcast_defer', true) = 'on'
+     or (cardinality(p_topics) > 1 and dispatch.batch_messages_on()) then
+    perform dispatch.send_batch_text(p_topics, p_events, array(select p::text from unnest(p_payloads) as p));
+  else
+    perform dispatch.insert_messages(p_topics, p_events, p_payloads);
+  end if;
+end
+$$;
+
+-- send_batch with payloads already as JSON text (notifications_after_insert builds them so: merging
+-- works on text, and a payload built as jsonb would be turned into text once more for it).
+create or replace function dispatch.send_batch_text(p_topics text[], p_events text[], p_payloads text[]) returns void
 language plpgsql security definer set search_path = '' as $$
 begin
   if p_topics is null or cardinality(p_topics) = 0 then
@@ -585,14 +675,14 @@ begin
     perform set_config('dispatch.broadcast_buffer',
       concat_ws(E'\x1e', nullif(current_setting('dispatch.broadcast_buffer', true), ''),
                 (select string_agg(translate(t.topic, E'\x1e\x1f', '') || E'\x1f' || translate(t.event, E'\x1e\x1f', '')
-                                   || E'\x1f' || t.payload::text, E'\x1e' order by t.o)
+                                   || E'\x1f' || t.payload, E'\x1e' order by t.o)
                  from unnest(p_topics, p_events, p_payloads) with ordinality as t(topic, event, payload, o)
                  where t.topic is not null and t.payload is not null)),
       true);
   elsif cardinality(p_topics) > 1 and dispatch.batch_messages_on() then
-    perform dispatch.send_merged(p_topics, p_events, array(select p::text from unnest(p_payloads) as p));
+    perform dispatch.send_merged(p_topics, p_events, p_payloads);
   else
-    perform dispatch.insert_messages(p_topics, p_events, p_payloads);
+    perform dispatch.insert_messages(p_topics, p_events, array(select p::jsonb from unnest(p_payloads) as p));
   end if;
 end
 $$;
@@ -857,6 +947,20 @@ create table if not exists dispatch.counter_state (
   updated_at timestamptz not null default now(),
   primary key (name, scope)
 );
+
+-- Room on each page for the next version of its rows: every counter update is then a HOT update (no
+-- new index entry, dead versions pruned in place). At fillfactor 100 an event to 10,000 users updated
+-- 10,000 rows of full pages, nearly none HOT: each added a primary-key entry, and the table grew with
+-- every round (docs/decisions.md, "One event to many recipients"). New pages only; existing ones
+-- fill up as they are rewritten.
+do $$
+begin
+  if not coalesce((select 'fillfactor=70' = any(c.reloptions) from pg_catalog.pg_class c
+                   where c.oid = 'dispatch.counter_state'::regclass), false) then
+    alter table dispatch.counter_state set (fillfactor = 70);
+  end if;
+end
+$$;
 
 create table if not exists dispatch.counter_shards (
   name text not null references dispatch.counters_def (name) on delete cascade,
@@ -1264,26 +1368,33 @@ select dispatch.register_counter(
   'select user_id::text, count(*) from dispatch.notifications where read_at is null group by user_id',
   'unread in-app notifications of the user (built in)');
 
--- New notifications: one `notification` broadcast each and the unread counter, sent with one INSERT.
+-- New notifications: one `notification` message each and the unread counter's new values, sent with
+-- one call (per user topic, one `batch` broadcast: its notifications, then its counter). The payloads
+-- are notification_payload's, built as JSON text (json_build_object): merging per topic works on text
+-- (030_realtime.sql, send_merged), and a jsonb payload would be built, printed and parsed again. One
+-- sort of the new rows for their order (the aggregates read them in it), not one per array.
 create or replace function dispatch.notifications_after_insert() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   v_topics text[];
   v_events text[];
-  v_payloads jsonb[];
+  v_payloads text[];
   c record;
 begin
-  select array_agg('dispatch:user:' || n.user_id::text order by n.created_at, n.id),
-         array_agg('notification'::text order by n.created_at, n.id),
-         array_agg(dispatch.notification_payload(n) order by n.created_at, n.id)
+  select array_agg('dispatch:user:' || n.user_id::text), array_agg('notification'::text),
+         array_agg(json_build_object(
+           'id', n.id, 'eventId', n.event_id, 'type', n.type, 'title', n.title, 'message', n.message,
+           'actionUrl', n.action_url, 'actionLabel', n.action_label, 'metadata', n.metadata,
+           'read', n.read_at is not null, 'createdAt', n.created_at)::text)
     into v_topics, v_events, v_payloads
-  from new_rows n;
+  from (select * from new_rows r order by r.created_at, r.id) n;
   if v_topics is null then
     return null;
   end if;
   c := dispatch.counter_apply('unread_notifications', array(
     select row(user_id::text, count(*))::dispatch.counter_delta from new_rows where read_at is null group by user_id));
-  perform dispatch.send_batch(v_topics || c.topics, v_events || c.events, v_payloads || c.payloads);
+  perform dispatch.send_batch_text(v_topics || c.topics, v_events || c.events,
+                                   v_payloads || array(select p::text from unnest(c.payloads) as p));
   return null;
 end
 $$;
@@ -2195,6 +2306,7 @@ create or replace function dispatch.create_receipts(
 language plpgsql security definer set search_path = '' as $$
 declare
   v_type text;
+  v_category text;
   v_created integer;
   v_due integer;
   v_inline boolean := p_transport = 'in_app' and coalesce(p_delay, interval '0') <= interval '0';
@@ -2206,10 +2318,11 @@ begin
   if p_channel is null or p_transport is null then
     raise exception 'dispatch: create_receipts needs a channel and a transport';
   end if;
-  -- the event and whether any recipient has preferences (looked up per recipient only then)
-  select e.type, e.user_configurable and exists (
+  -- the event and whether any recipient has preferences (looked up per recipient only then, inside the
+  -- insert: dispatch.preference_verdict is inlined there, an index probe per recipient)
+  select e.type, e.category, e.user_configurable and exists (
            select from dispatch.preferences p where p.user_id = any(array(select (r).user_id from unnest(p_recipients) r)))
-    into v_type, v_prefs
+    into v_type, v_category, v_prefs
   from dispatch.events e where e.id = p_event_id;
   if not found then
     raise exception 'dispatch: unknown event %', p_event_id;
@@ -2229,11 +2342,12 @@ begin
              case when x.status = 'skipped' then 'preference' end,
              case when x.status = 'sent' then now() end
       from rc
-      cross join lateral (select case
-          when v_prefs and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
-          else 'sent' end as status) x
+      left join lateral (select v.enabled from dispatch.preference_verdict(rc.user_id, p_event_id, v_category, p_transport) v
+                         where v_prefs) pref on true
+      cross join lateral (select case when not coalesce(pref.enabled, true) then 'skipped' else 'sent' end as status) x
       on conflict on constraint receipts_unique_recipient do nothing
-      returning *
+      -- only what the notifications need (returning * kept every column of 10,000 rows in memory)
+      returning id, occurrence_id, user_id, status, content
     ), notif as (
       insert into dispatch.notifications (user_id, event_id, occurrence_id, receipt_id, type, title, message,
                                           action_url, action_label, metadata)
@@ -2258,10 +2372,9 @@ begin
            x.status, now() + coalesce(p_delay, interval '0'), rc.content,
            case when x.status = 'skipped' then 'preference' end
     from rc
-    cross join lateral (select case
-        when v_prefs and rc.user_id is not null
-             and not dispatch.preference_enabled(rc.user_id, p_event_id, p_transport) then 'skipped'
-        else 'pending' end as status) x
+    left join lateral (select v.enabled from dispatch.preference_verdict(rc.user_id, p_event_id, v_category, p_transport) v
+                       where v_prefs and rc.user_id is not null) pref on true
+    cross join lateral (select case when not coalesce(pref.enabled, true) then 'skipped' else 'pending' end as status) x
     on conflict on constraint receipts_unique_recipient do nothing
     returning status, next_attempt_at
   )
