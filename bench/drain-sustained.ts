@@ -6,7 +6,7 @@
  *
  *   BENCH_DB_URL=postgresql://postgres:postgres@127.0.0.1:55440/postgres \
  *     npx tsx bench/drain-sustained.ts [--seconds 60] [--probe-seconds 15] [--rounds 3] [--tries 2]
- *       [--drains 4] [--clients 8] [--quick] [--json out.json]
+ *       [--drains <cores>] [--clients 8] [--quick] [--json out.json]
  *
  * Each round:
  *   (1) bare: pgbench single-row INSERTs at full speed for `--probe-seconds`;
@@ -28,6 +28,7 @@
  * A run stops starting new tries after `--budget-minutes` (default 15: bench/measures.ts gives the
  * measure 20).
  */
+import { availableParallelism } from 'node:os';
 import type pg from 'pg';
 import {
   backendCpuMs,
@@ -51,7 +52,9 @@ const args = benchArgs({
   'probe-seconds': { type: 'string', default: '15' },
   rounds: { type: 'string', default: '3' },
   tries: { type: 'string', default: '2' },
-  drains: { type: 'string', default: '4' },
+  // one drain per core: more drains than cores only add contention (measured: 4 drains on 2 cores
+  // took 0.29 ms of CPU per change, 2 drains 0.21)
+  drains: { type: 'string', default: String(Math.max(2, availableParallelism())) },
   clients: { type: 'string', default: '8' },
   'budget-minutes': { type: 'string', default: '15' },
 });
