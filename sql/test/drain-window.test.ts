@@ -62,8 +62,8 @@ after(async () => {
 
 const waiting = async (c: pg.Client) =>
   Number(
-    (await c.query(`select count(*)::int as n from dispatch.changes where source_table = $1`, [table])).rows[0]
-      .n,
+    (await c.query(`select count(*)::int as n from dispatch.changes where source_table = $1`, [table]))
+      .rows[0].n,
   );
 
 test('a second drain takes the next INSERTs of a table while the first holds its claim', async (t) => {

@@ -22,7 +22,7 @@ import { literal } from './util.ts';
 const PLACEHOLDER = /\{\{[ \t\n\v\f\r]*([A-Za-z0-9_.]+)[ \t\n\v\f\r]*\}\}/g;
 // a `{{...}}` holding a non-ASCII character: whether it is a placeholder depends on the server's
 // iswspace, so such a template is rendered by dispatch.render
-const NON_ASCII_IN_BRACES = /\{\{[^{}]*[^\x00-\x7F][^{}]*\}\}/;
+const NON_ASCII_IN_BRACES = /\{\{[^{}]*[\u0080-\u{10FFFF}][^{}]*\}\}/u;
 
 /**
  * The SQL text of `template` rendered against the jsonb expression `data`, capped at the integer
