@@ -1,23 +1,34 @@
 /**
- * Sustained rate: the writes per second 8 clients keep up while drains run, with the backlog of
- * captured changes bounded and every receipt, notification and counter produced (bench.plugin: 1
+ * Sustained rate: the writes per second 8 clients keep up for 60 s while drains run, with the backlog
+ * of captured changes bounded and every receipt, notification and counter produced (bench.plugin: 1
  * event with 2 channels -- inline in_app and email -- and 2 counters, one per user and one sharded
  * audience counter), against bare INSERT tps in the same run. Issue 20's target: >= 0.35x bare.
  *
  *   BENCH_DB_URL=postgresql://postgres:postgres@127.0.0.1:55440/postgres \
- *     npx tsx bench/drain-sustained.ts [--seconds 60] [--rounds 3] [--drains 4] [--clients 8] [--quick] [--json out.json]
+ *     npx tsx bench/drain-sustained.ts [--seconds 60] [--probe-seconds 15] [--rounds 3] [--tries 2]
+ *       [--drains <cores>] [--clients 8] [--quick] [--json out.json]
  *
- * Each round, interleaved (the order alternates): (1) bare: pgbench single-row INSERTs, full speed;
- * (2) plugin, full speed, with `--drains` loops calling dispatch.drain(500): what the drains process
- * per second under that load estimates the sustainable rate (half their catch-up rate when no drain
- * call finished inside the phase); (3) plugin throttled to that estimate
- * (pgbench -R) with the drains: the backlog is sampled each second and called bounded when the last
- * sample is under 2 s of writes. Then the drains catch up and the round checks what was produced:
- * one occurrence, one in_app receipt with its notification and one email receipt per write, and both
- * counters equal to dispatch.reconcile_counters (no failed change). The sustained rate of a round is
- * the throttled phase's tps when bounded, else what the drains processed per second in it.
+ * Each round:
+ *   (1) bare: pgbench single-row INSERTs at full speed for `--probe-seconds`;
+ *   (2) capacity probe: the plugin's writers at full speed for `--probe-seconds` with NO drain (their
+ *       rate W), then `--drains` drains alone process that backlog (their rate D). Writers and drains
+ *       share the machine's CPU, so the rate both keep up together is about 1 / (1/W + 1/D); the
+ *       first try is 0.9 of that. (Before session 6 the estimate was what the drains processed while
+ *       the writers ran at full speed: that measures the drains' share of a CPU the writers saturate,
+ *       not what they can keep up with, and it put every try far below the capacity.)
+ *   (3) up to `--tries` phases of `--seconds` with the writers throttled (pgbench -R) and the drains
+ *       running; the backlog is sampled each second. Bounded: every sample of the phase's second half
+ *       and the last one are under 2 s of writes (at least 200 changes). After a bounded try the next
+ *       one asks 15 % more, after a growing one 20 % less (once the drains caught up).
+ * The round's sustained rate is the highest bounded try's tps (if no try was bounded: what the drains
+ * processed per second in the last one, reported as not bounded). Then the round checks what was
+ * produced: one occurrence, one in_app receipt with its notification and one email receipt per
+ * write, both counters equal to dispatch.reconcile_counters, no failed change.
  * Drain CPU per change under load: the drain backends' /proc CPU over the changes they took.
+ * A run stops starting new tries after `--budget-minutes` (default 15: bench/measures.ts gives the
+ * measure 20).
  */
+import { availableParallelism } from 'node:os';
 import type pg from 'pg';
 import {
   backendCpuMs,
@@ -38,14 +49,22 @@ import {
 
 const args = benchArgs({
   seconds: { type: 'string', default: '60' },
+  'probe-seconds': { type: 'string', default: '15' },
   rounds: { type: 'string', default: '3' },
-  drains: { type: 'string', default: '4' },
+  tries: { type: 'string', default: '2' },
+  // one drain per core: more drains than cores only add contention (measured: 4 drains on 2 cores
+  // took 0.29 ms of CPU per change, 2 drains 0.21)
+  drains: { type: 'string', default: String(Math.max(2, availableParallelism())) },
   clients: { type: 'string', default: '8' },
+  'budget-minutes': { type: 'string', default: '15' },
 });
 const seconds = args.quick ? 3 : Math.max(1, Number(args.seconds));
+const probeSeconds = args.quick ? 2 : Math.max(1, Number(args['probe-seconds']));
 const rounds = args.quick ? 1 : Math.max(1, Number(args.rounds));
+const tries = args.quick ? 1 : Math.max(1, Number(args.tries));
 const drains = Math.min(Math.max(1, Number(args.drains)), 16);
 const clients = Math.max(1, Number(args.clients));
+const deadline = Date.now() + Math.max(1, Number(args['budget-minutes'])) * 60_000;
 
 const { c: admin } = await connect();
 const postgres = await postgresVersion(admin);
@@ -56,13 +75,14 @@ await admin.query(`delete from dispatch.changes where source_table = 'bench.plug
 /** Drain loops: each calls dispatch.drain(500) until stopped (a short sleep when it found nothing). */
 async function startDrains(n: number) {
   const conns = await Promise.all(Array.from({ length: n }, () => connect()));
-  const state = { stop: false, taken: 0, errors: [] as string[] };
+  const state = { stop: false, taken: 0, calls: 0, errors: [] as string[] };
   const cpu0 = conns.map(({ pid }) => backendCpuMs(pid));
   const loops = conns.map(async ({ c }) => {
     while (!state.stop) {
       try {
         const n = Number((await c.query('select dispatch.drain(500) as n')).rows[0].n);
         state.taken += n;
+        state.calls++;
         if (n === 0) await sleep(20);
       } catch (e) {
         state.errors.push((e as Error).message);
@@ -77,6 +97,7 @@ async function startDrains(n: number) {
       state.stop = true;
       await Promise.all(loops);
       await Promise.all(conns.map(({ c }) => c.end()));
+      if (state.errors.length) log(`  drain errors: ${state.errors.slice(0, 3).join('; ')}`);
     },
   };
 }
@@ -86,6 +107,13 @@ async function backlog(c: pg.Client): Promise<number> {
     `select count(*)::int as n from dispatch.changes where source_table = 'bench.plugin' and error is null`,
   );
   return rows[0].n;
+}
+
+/** Waits until the backlog is empty (at most 10 min); returns the ms it took. */
+async function catchUp(): Promise<number> {
+  const start = Date.now();
+  while ((await backlog(admin)) > 0 && Date.now() - start < 600_000) await sleep(100);
+  return Date.now() - start;
 }
 
 async function counts(c: pg.Client) {
@@ -102,8 +130,25 @@ async function counts(c: pg.Client) {
   >;
 }
 
-/** One plugin phase with drains running: writers (full speed or throttled), backlog sampled each second. */
-async function pluginPhase(rate?: number) {
+/**
+ * The capacity probe: the writers alone at full speed (W, changes pile up), then the drains alone
+ * on that backlog (D).
+ */
+async function probe() {
+  const b0 = await backlog(admin);
+  const w = await pgbench('insert_plugin.sql', clients, probeSeconds);
+  const piled = (await backlog(admin)) - b0;
+  const d = await startDrains(drains);
+  const ms = await catchUp();
+  const cpu = d.cpuMs();
+  const taken = d.state.taken;
+  await d.stop();
+  const drainPerS = (piled * 1000) / Math.max(ms, 1);
+  return { writeTps: w.tps, piled, drainPerS, catchUpMs: ms, drainCpuPerChange: cpu / Math.max(taken, 1) };
+}
+
+/** One phase of throttled writers with drains running, the backlog sampled each second. */
+async function sustainedPhase(rate: number) {
   const d = await startDrains(drains);
   const b0 = await backlog(admin);
   const samples: number[] = [];
@@ -117,52 +162,64 @@ async function pluginPhase(rate?: number) {
   }
   const res: PgbenchResult = await run;
   const b1 = await backlog(admin);
+  samples.push(b1);
   const processed = res.transactions - (b1 - b0);
-  // catch up (bounded: at most 10 min), then stop the drains
-  const catchStart = Date.now();
-  while ((await backlog(admin)) > 0 && Date.now() - catchStart < 600_000) await sleep(200);
-  const catchUpMs = Date.now() - catchStart;
-  // the drains' rate once the writers stopped (all the CPU theirs): an upper bound of the sustainable rate
-  const catchUpPerS = b1 > 0 ? (b1 * 1000) / Math.max(catchUpMs, 1) : Number.NaN;
+  // bounded: under 2 s of writes through the whole second half, and at the end
+  const limit = Math.max(2 * rate, 200);
+  const secondHalf = samples.slice(Math.floor(samples.length / 2));
+  const bounded = secondHalf.every((n) => n <= limit);
+  const catchUpMs = await catchUp();
   const cpu = d.cpuMs();
   const taken = d.state.taken;
+  const calls = d.state.calls;
   await d.stop();
-  if (d.state.errors.length) log(`  drain errors: ${d.state.errors.slice(0, 3).join('; ')}`);
   return {
+    rate,
     tps: res.tps,
     writes: res.transactions,
     processedPerS: processed / seconds,
+    backlogMax: Math.max(...samples),
     backlogEnd: b1,
-    backlogMax: Math.max(b1, ...samples),
+    bounded,
     catchUpMs,
-    catchUpPerS,
     drainCpuPerChange: cpu / Math.max(taken, 1),
-    drainErrors: d.state.errors.length,
+    changesPerDrainCall: taken / Math.max(calls, 1),
   };
 }
 
 const rows: Row[] = [];
 const ratios: number[] = [];
-const fullRatios: number[] = [];
 const cpuPerChange: number[] = [];
 let allProduced = true;
-for (let r = 1; r <= rounds; r++) {
+let allBounded = true;
+for (let r = 1; r <= rounds && Date.now() < deadline; r++) {
   const before = await counts(admin);
-  const order = r % 2 === 1 ? ['bare', 'plugin'] : ['plugin', 'bare'];
+  const order = r % 2 === 1 ? ['bare', 'probe'] : ['probe', 'bare'];
   let bare = 0;
-  let full: Awaited<ReturnType<typeof pluginPhase>> | undefined;
+  let cap: Awaited<ReturnType<typeof probe>> | undefined;
   for (const which of order) {
-    if (which === 'bare') bare = (await pgbench('insert_bare.sql', clients, seconds)).tps;
-    else full = await pluginPhase();
+    if (which === 'bare') bare = (await pgbench('insert_bare.sql', clients, probeSeconds)).tps;
+    else cap = await probe();
   }
-  if (!full) throw new Error('no plugin phase');
-  // what the drains kept up with while the writers ran; when a first long claim hid that (nothing
-  // finished in the window), half the catch-up rate
-  const kept = full.processedPerS > 0 ? full.processedPerS : full.catchUpPerS / 2;
-  const estimate = Math.max(1, Math.floor(Math.min(full.tps, Number.isFinite(kept) ? kept : full.tps)));
-  const throttled = await pluginPhase(estimate);
-  const bounded = throttled.backlogEnd <= Math.max(2 * throttled.tps, 100);
-  const sustained = bounded ? throttled.tps : throttled.processedPerS;
+  if (!cap) throw new Error('no probe');
+  const both = 1 / (1 / cap.writeTps + 1 / Math.max(cap.drainPerS, 1));
+  let rate = Math.max(1, Math.floor(0.9 * both));
+  let best: Awaited<ReturnType<typeof sustainedPhase>> | undefined;
+  let last: Awaited<ReturnType<typeof sustainedPhase>> | undefined;
+  for (let t = 1; t <= tries && (t === 1 || Date.now() < deadline); t++) {
+    last = await sustainedPhase(rate);
+    log(
+      `  round ${r} try ${t}: asked ${rate}/s, wrote ${last.tps.toFixed(0)} tps, drained ${last.processedPerS.toFixed(0)}/s, ` +
+        `backlog max ${last.backlogMax} end ${last.backlogEnd} (${last.bounded ? 'bounded' : 'growing'}), ` +
+        `${last.changesPerDrainCall.toFixed(1)} changes per drain call, drain CPU ${last.drainCpuPerChange.toFixed(3)} ms/change`,
+    );
+    cpuPerChange.push(last.drainCpuPerChange);
+    if (last.bounded && (!best || last.tps > best.tps)) best = last;
+    rate = Math.max(1, Math.floor(last.bounded ? rate * 1.15 : rate * 0.8));
+  }
+  if (!last) throw new Error('no sustained phase');
+  const sustained = best ? best.tps : last.processedPerS;
+  allBounded &&= !!best;
   const after = await counts(admin);
   const { rows: rc } =
     await admin.query(`select count(*)::int as n from dispatch.reconcile_counters(null, false)
@@ -177,44 +234,43 @@ for (let r = 1; r <= rounds; r++) {
     rc[0].n === 0;
   allProduced &&= produced;
   ratios.push(sustained / bare);
-  fullRatios.push(full.processedPerS / bare);
-  cpuPerChange.push(full.drainCpuPerChange, throttled.drainCpuPerChange);
   const row: Row = {
     round: r,
     bare_tps: round(bare, 0),
-    full_write_tps: round(full.tps, 0),
-    full_processed_per_s: round(full.processedPerS, 0),
-    full_backlog_end: full.backlogEnd,
-    full_catch_up_ms: full.catchUpMs,
-    full_catch_up_per_s: Number.isFinite(full.catchUpPerS) ? round(full.catchUpPerS, 0) : null,
-    throttled_rate: estimate,
-    throttled_tps: round(throttled.tps, 0),
-    throttled_processed_per_s: round(throttled.processedPerS, 0),
-    throttled_backlog_max: throttled.backlogMax,
-    throttled_backlog_end: throttled.backlogEnd,
-    bounded,
+    probe_write_tps: round(cap.writeTps, 0),
+    probe_drain_per_s: round(cap.drainPerS, 0),
+    probe_drain_cpu_ms_per_change: round(cap.drainCpuPerChange, 3),
+    estimate_per_s: round(both, 0),
+    best_asked: best ? best.rate : null,
+    best_tps: best ? round(best.tps, 0) : null,
+    best_backlog_max: best ? best.backlogMax : null,
+    last_asked: last.rate,
+    last_tps: round(last.tps, 0),
+    last_processed_per_s: round(last.processedPerS, 0),
+    last_backlog_max: last.backlogMax,
+    last_bounded: last.bounded,
+    bounded: !!best,
     sustained_tps: round(sustained, 0),
     ratio_to_bare: round(sustained / bare, 3),
-    drain_cpu_ms_per_change: round(full.drainCpuPerChange, 3),
+    drain_cpu_ms_per_change: round((best ?? last).drainCpuPerChange, 3),
+    changes_per_drain_call: round((best ?? last).changesPerDrainCall, 1),
     counter_mismatches: rc[0].n,
     all_produced: produced,
   };
   rows.push(row);
   log(
-    `round ${r}: bare ${row.bare_tps} tps; plugin full speed ${row.full_write_tps} tps written, ` +
-      `${row.full_processed_per_s}/s drained (backlog ${full.backlogEnd} at the end, caught up in ${full.catchUpMs} ms); ` +
-      `throttled to ${estimate}/s: ${row.throttled_tps} tps, backlog max ${throttled.backlogMax} end ${throttled.backlogEnd} ` +
-      `(${bounded ? 'bounded' : 'growing'}); sustained ${row.sustained_tps}/s = ${row.ratio_to_bare}x bare; ` +
-      `drain CPU ${row.drain_cpu_ms_per_change} ms/change; all produced: ${produced}`,
+    `round ${r}: bare ${row.bare_tps} tps; probe: writers alone ${row.probe_write_tps} tps, drains alone ` +
+      `${row.probe_drain_per_s}/s (${row.probe_drain_cpu_ms_per_change} ms CPU/change), together ~${row.estimate_per_s}/s; ` +
+      `sustained ${row.sustained_tps}/s${best ? '' : ' (NOT bounded)'} = ${row.ratio_to_bare}x bare; all produced: ${produced}`,
   );
 }
+if (rows.length < rounds) log(`(stopped after ${rows.length} of ${rounds} rounds: --budget-minutes reached)`);
 
 const ratio = spread(ratios);
 const cpu = spread(cpuPerChange);
 log(
-  `\nclients=${clients} drains=${drains} seconds=${seconds} rounds=${rounds}  ${postgres}\n` +
-    `sustained rate / bare INSERT: ${fmtSpread(ratio, '×')}   (target >= 0.35x)\n` +
-    `drained per second at full write speed / bare: ${fmtSpread(spread(fullRatios), '×')}\n` +
+  `\nclients=${clients} drains=${drains} seconds=${seconds} rounds=${rows.length}  ${postgres}\n` +
+    `sustained rate / bare INSERT: ${fmtSpread(ratio, '×')}   (target >= 0.35x; every round bounded: ${allBounded})\n` +
     `drain CPU per change under load: ${fmtSpread(cpu, 'ms', 3)}\n` +
     `every receipt, notification and counter produced: ${allProduced}`,
 );
@@ -224,14 +280,25 @@ writeReport(args.json, {
   quick: args.quick,
   postgres,
   rows,
-  summary: { clients, drains, seconds, rounds, ratio, cpuPerChange: cpu, allProduced },
+  summary: {
+    clients,
+    drains,
+    seconds,
+    probeSeconds,
+    rounds: rows.length,
+    tries,
+    ratio,
+    cpuPerChange: cpu,
+    allProduced,
+    allBounded,
+  },
   targets: [
     {
-      measure: `sustained rate, ${clients} clients, ${drains} drains`,
+      measure: `sustained rate, ${clients} clients, ${drains} drains, ${seconds} s, backlog bounded`,
       comparedWith: 'bare INSERT tps, same run',
       target: '≥ 0.35×',
-      result: fmtSpread(ratio, '×'),
-      met: allProduced ? ratio.median >= 0.35 : false,
+      result: fmtSpread(ratio, '×') + (allBounded ? '' : ' (a round not bounded)'),
+      met: allProduced && allBounded ? ratio.median >= 0.35 : false,
     },
   ],
 });

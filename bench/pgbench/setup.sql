@@ -14,14 +14,18 @@ create table bench.bare (id bigint generated always as identity primary key, use
 create table bench.plugin (like bench.bare including all);
 create table bench.webhook (like bench.bare including all);
 
+-- (its templates compiled as the generator compiles them: sdk/src/generator/sql/template.ts)
 create function bench.expand_order_created(occurrences dispatch.occurrences[]) returns void
 language plpgsql security definer set search_path = '' as $$
+declare
+  v_cap constant integer := dispatch.render_cap();
 begin
   perform dispatch.create_receipts('bench.order_created', 'in_app:user', 'in_app', 'user', interval '0',
     array(select row(o.id, (o.new_record ->> 'user_id')::uuid, null,
                      jsonb_build_object('title', 'Order received',
-                                        'message', dispatch.render('Order #{{id}} for {{amount}}', o.new_record),
-                                        'actionUrl', dispatch.render('/orders/{{id}}', o.new_record)))::dispatch.recipient
+                                        'message', dispatch.render_fit(concat('Order #', o.new_record #>> array['id']::text[],
+                                                                              ' for ', o.new_record #>> array['amount']::text[]), v_cap),
+                                        'actionUrl', dispatch.render_fit(concat('/orders/', o.new_record #>> array['id']::text[]), v_cap)))::dispatch.recipient
           from unnest(occurrences) o));
   perform dispatch.create_receipts('bench.order_created', 'email:user', 'email', 'user', interval '0',
     array(select row(o.id, (o.new_record ->> 'user_id')::uuid, null, null)::dispatch.recipient

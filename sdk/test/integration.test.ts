@@ -353,6 +353,38 @@ describe('integration: generated triggers on a real database', {
     assert.equal(r[0].n, 2); // the insert and the emit
   });
 
+  it('in-app texts rendered by the generated expander (compiled templates) equal dispatch.render, cap included', async () => {
+    // a long number: the message is longer than the cap below, the title is not
+    const [row] = await q(
+      `select to_jsonb(o) || '{"number": 123456789}' as r from ${S}.orders o where user_id = $1 limit 1`,
+      [U(2)],
+    );
+    const message = async () => {
+      // emit in one transaction with the setting: render_max_length as the expander reads it
+      const [occ] = await q(`select dispatch.emit($1, $2::jsonb) as id`, [`${S}.order.created`, row.r]);
+      const [n] = await q(
+        `select n.title, n.message, dispatch.render('Order #{{number}} ({{total}})', o.new_record) as rendered
+         from dispatch.notifications n join dispatch.occurrences o on o.id = n.occurrence_id
+         where n.occurrence_id = $1 and n.user_id = $2`,
+        [occ.id, U(2)],
+      );
+      return n;
+    };
+    const full = await message();
+    assert.equal(full.message, full.rendered);
+    assert.equal(full.title, 'Order created');
+    await q('begin');
+    try {
+      await q(`select dispatch.set_setting('render_max_length', '14')`);
+      const cut = await message();
+      assert.equal(cut.message, cut.rendered, 'cut as dispatch.render cuts');
+      assert.equal(cut.message, `${String(full.message).slice(0, 2)} [truncated]`);
+      assert.equal(cut.title, 'Order created', 'a text within the cap is kept');
+    } finally {
+      await q('rollback');
+    }
+  });
+
   it('an event without a table fires only through dispatch.emit', async () => {
     await q(`select dispatch.emit($1, '{"name": "Ann"}'::jsonb)`, [`${S}.welcome`]);
     const r = await receipts('welcome');

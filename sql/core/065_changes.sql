@@ -367,12 +367,15 @@ begin
   if v_slot is null then
     return 0;
   end if;
-  -- the tables of the oldest waiting changes, and how this drain may take each (see above)
+  -- the tables of the oldest waiting changes, and how this drain may take each (see above). The window
+  -- holds what every slot's drain may claim at once (p_max_changes each): with only p_max_changes,
+  -- the changes a running drain has claimed fill it, a second drain's INSERT bound (the window's end)
+  -- falls inside them, and it finds nothing, so drains on one table ran one at a time (session 6)
   for t in
     select s.source_table, min(s.id) as first_id,
            min(s.id) filter (where s.operation <> 'INSERT') as first_other, max(max(s.id)) over () as last_id
     from (select ch.id, ch.source_table, ch.operation from dispatch.changes ch where ch.error is null
-          order by ch.id limit p_max_changes) s
+          order by ch.id limit p_max_changes::bigint * v_slots) s
     group by s.source_table order by 2
   loop
     if t.first_other is null or t.first_other > t.first_id then

@@ -4,7 +4,7 @@
 -- preferences, emit, notify.
 begin;
 create extension if not exists pgtap;
-select plan(49);
+select plan(54);
 
 \ir fixtures/tasks_example.sql
 \ir fixtures/broadcasts.sql
@@ -201,6 +201,16 @@ select throws_ok($$select public.dispatch_initial_state()$$, '42501', 'dispatch:
   'non-uuid sub: dispatch_initial_state says not signed in');
 reset role;
 select set_config('request.jwt.claims', '', true);
+
+-- the cap of compiled templates (generated expanders): dispatch.render_cap / render_fit cut as render does
+select is(dispatch.render_cap(), 100000, 'render_cap: render_max_length (default 100000)');
+select is(dispatch.render_fit('hello world', 100000), 'hello world', 'render_fit: within the cap, kept');
+update dispatch.settings set value = '1' where key = 'render_max_length'; -- rolled back at the end
+select is(dispatch.render_cap(), 12, 'render_cap: never below the marker''s length');
+update dispatch.settings set value = '14' where key = 'render_max_length';
+select is(dispatch.render_fit('hello world, and more', dispatch.render_cap()),
+          dispatch.render('hello {{w}}', '{"w": "world, and more"}'::jsonb), 'render_fit: cut as render cuts');
+select is(dispatch.render_fit(null, 14), null, 'render_fit: null stays null');
 
 select * from finish();
 rollback;

@@ -2389,6 +2389,33 @@ end
 $$;
 
 ---------------------------------------------------------------------------------------------------
+-- Rendering in generated expanders
+
+-- Generated expanders render their in-app texts with templates compiled to SQL when `gen` runs
+-- (sdk/src/generator/sql/template.ts: a concat of the literal parts and `#>>` lookups) instead of
+-- calling dispatch.render per occurrence, which parses the template and reads the setting every
+-- call. These two give the compiled form dispatch.render's cap: read once per expander call,
+-- applied to each text (cut, ending with ' [truncated]', exactly as dispatch.render does).
+create or replace function dispatch.render_cap() returns integer
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return greatest(coalesce(dispatch.setting_int('render_max_length', 100000), 100000), length(' [truncated]'));
+end
+$$;
+
+-- plpgsql, not SQL: a SQL function handed an expression it reads three times is either not inlined
+-- (a call with its own executor start per row) or evaluates the expression again for each use.
+create or replace function dispatch.render_fit(p_text text, p_cap integer) returns text
+language plpgsql immutable set search_path = '' as $$
+begin
+  if p_text is null or length(p_text) <= p_cap then
+    return p_text;
+  end if;
+  return left(p_text, p_cap - length(' [truncated]')) || ' [truncated]';
+end
+$$;
+
+---------------------------------------------------------------------------------------------------
 -- Occurrences
 
 -- Expand occurrences with the event's expander, a function (occurrences dispatch.occurrences[])
@@ -2878,12 +2905,15 @@ begin
   if v_slot is null then
     return 0;
   end if;
-  -- the tables of the oldest waiting changes, and how this drain may take each (see above)
+  -- the tables of the oldest waiting changes, and how this drain may take each (see above). The window
+  -- holds what every slot's drain may claim at once (p_max_changes each): with only p_max_changes,
+  -- the changes a running drain has claimed fill it, a second drain's INSERT bound (the window's end)
+  -- falls inside them, and it finds nothing, so drains on one table ran one at a time (session 6)
   for t in
     select s.source_table, min(s.id) as first_id,
            min(s.id) filter (where s.operation <> 'INSERT') as first_other, max(max(s.id)) over () as last_id
     from (select ch.id, ch.source_table, ch.operation from dispatch.changes ch where ch.error is null
-          order by ch.id limit p_max_changes) s
+          order by ch.id limit p_max_changes::bigint * v_slots) s
     group by s.source_table order by 2
   loop
     if t.first_other is null or t.first_other > t.first_id then

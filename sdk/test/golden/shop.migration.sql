@@ -149,6 +149,8 @@ select dispatch.register_event(
 
 create or replace function dispatch.ev_order_cancelled_expand(p_occurrences dispatch.occurrences[]) returns void
 language plpgsql security definer set search_path = '' as $fn$
+declare
+  v_cap constant integer := dispatch.render_cap();
 begin
   -- channel in_app:admin
   perform dispatch.create_receipts('order.cancelled', 'in_app:admin', 'in_app', 'admin', interval '0 seconds', array(
@@ -160,8 +162,8 @@ begin
     )
     select row(x.occurrence_id, x.user_id, x.address,
       jsonb_strip_nulls(jsonb_build_object(
-        'title', dispatch.render('Order cancelled', s.data),
-        'message', dispatch.render('Order #{{number}} was cancelled', s.data),
+        'title', dispatch.render_fit('Order cancelled', v_cap),
+        'message', dispatch.render_fit(concat('Order #', s.data #>> array['number']::text[], ' was cancelled'), v_cap),
         'actionUrl', null,
         'actionLabel', null,
         'type', 'info',
@@ -256,6 +258,8 @@ create trigger dispatch_ev_order_cancelled_delete after delete on public.orders
 
 create or replace function dispatch.ev_order_created_expand(p_occurrences dispatch.occurrences[]) returns void
 language plpgsql security definer set search_path = '' as $fn$
+declare
+  v_cap constant integer := dispatch.render_cap();
 begin
   -- channel in_app:buyer
   perform dispatch.create_receipts('order.created', 'in_app:buyer', 'in_app', 'buyer', interval '0 seconds', array(
@@ -267,10 +271,10 @@ begin
     )
     select row(x.occurrence_id, x.user_id, x.address,
       jsonb_strip_nulls(jsonb_build_object(
-        'title', dispatch.render('Order created', s.data),
-        'message', dispatch.render('Order #{{number}} ({{total}}) is being processed', s.data),
-        'actionUrl', dispatch.render('/orders/{{id}}', s.data),
-        'actionLabel', dispatch.render('View order', s.data),
+        'title', dispatch.render_fit('Order created', v_cap),
+        'message', dispatch.render_fit(concat('Order #', s.data #>> array['number']::text[], ' (', s.data #>> array['total']::text[], ') is being processed'), v_cap),
+        'actionUrl', dispatch.render_fit(concat('/orders/', s.data #>> array['id']::text[]), v_cap),
+        'actionLabel', dispatch.render_fit('View order', v_cap),
         'type', 'success',
         'metadata', '{"category":"orders","userConfigurable":true}'::jsonb
       ))
@@ -293,10 +297,10 @@ begin
     )
     select row(x.occurrence_id, x.user_id, x.address,
       jsonb_strip_nulls(jsonb_build_object(
-        'title', dispatch.render('Order created', s.data),
-        'message', dispatch.render('Order #{{number}} ({{total}}) is being processed', s.data),
-        'actionUrl', dispatch.render('/orders/{{id}}', s.data),
-        'actionLabel', dispatch.render('View order', s.data),
+        'title', dispatch.render_fit('Order created', v_cap),
+        'message', dispatch.render_fit(concat('Order #', s.data #>> array['number']::text[], ' (', s.data #>> array['total']::text[], ') is being processed'), v_cap),
+        'actionUrl', dispatch.render_fit(concat('/orders/', s.data #>> array['id']::text[]), v_cap),
+        'actionLabel', dispatch.render_fit('View order', v_cap),
         'type', 'success',
         'metadata', '{"category":"orders","userConfigurable":true}'::jsonb
       ))
@@ -380,6 +384,8 @@ drop function if exists dispatch.ev_order_created_trg();
 
 create or replace function dispatch.ev_order_shipped_expand(p_occurrences dispatch.occurrences[]) returns void
 language plpgsql security definer set search_path = '' as $fn$
+declare
+  v_cap constant integer := dispatch.render_cap();
 begin
   -- channel in_app:buyer
   perform dispatch.create_receipts('order.shipped', 'in_app:buyer', 'in_app', 'buyer', interval '0 seconds', array(
@@ -391,8 +397,8 @@ begin
     )
     select row(x.occurrence_id, x.user_id, x.address,
       jsonb_strip_nulls(jsonb_build_object(
-        'title', dispatch.render('Shipped', s.data),
-        'message', dispatch.render('Order #{{number}} is on its way', s.data),
+        'title', dispatch.render_fit('Shipped', v_cap),
+        'message', dispatch.render_fit(concat('Order #', s.data #>> array['number']::text[], ' is on its way'), v_cap),
         'actionUrl', null,
         'actionLabel', null,
         'type', 'info',
@@ -437,8 +443,8 @@ begin
     )
     select row(x.occurrence_id, x.user_id, x.address,
       jsonb_strip_nulls(jsonb_build_object(
-        'title', dispatch.render('Shipped', s.data),
-        'message', dispatch.render('Order #{{number}} is on its way', s.data),
+        'title', dispatch.render_fit('Shipped', v_cap),
+        'message', dispatch.render_fit(concat('Order #', s.data #>> array['number']::text[], ' is on its way'), v_cap),
         'actionUrl', null,
         'actionLabel', null,
         'type', 'info',

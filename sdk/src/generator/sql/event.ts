@@ -16,6 +16,7 @@ import { OPERATIONS, type Operation } from '../../config/types.ts';
 import { audienceSelect } from './audience.ts';
 import { eventCondSql } from './cond.ts';
 import { eventExpanderName, eventTriggerFunctionName, eventTriggerName } from './names.ts';
+import { compiledTemplate } from './template.ts';
 import {
   dollar,
   functionPrivileges,
@@ -175,7 +176,8 @@ function triggers(e: NormalizedEvent): string {
 function receiptContent(e: NormalizedEvent, channel: NormalizedChannel): string {
   if (channel.transport !== 'in_app') return 'null::jsonb';
   const c = e.content as Record<string, string | undefined>;
-  const render = (k: string) => (c[k] === undefined ? 'null' : `dispatch.render(${literal(c[k]!)}, s.data)`);
+  // compiled when generated (sql/template.ts), capped at the expander's v_cap
+  const render = (k: string) => (c[k] === undefined ? 'null' : compiledTemplate(c[k]!, 's.data', 'v_cap'));
   const meta = { ...e.metadata };
   delete meta.type;
   return [
@@ -229,7 +231,11 @@ function expander(e: NormalizedEvent, config: NormalizedConfig, audiences: Map<s
       '));',
     ].join('\n');
   });
-  const body = ['begin', indent(parts.join('\n'), 2), 'end'].join('\n');
+  // the render cap, read once per call (not once per rendered text)
+  const declare = e.channels.some((ch) => ch.transport === 'in_app')
+    ? ['declare', '  v_cap constant integer := dispatch.render_cap();']
+    : [];
+  const body = [...declare, 'begin', indent(parts.join('\n'), 2), 'end'].join('\n');
   const sig = `dispatch.${ident(names.expander)}(dispatch.occurrences[])`;
   return `create or replace function dispatch.${ident(names.expander)}(p_occurrences dispatch.occurrences[]) returns void\nlanguage plpgsql security definer set search_path = '' as ${dollar(body)};\n${functionPrivileges(sig)}`;
 }
