@@ -11,7 +11,7 @@
 -- a new "transaction" for the once-per-transaction poke.
 begin;
 create extension if not exists pgtap;
-select plan(156);
+select plan(157);
 
 -- This transaction holds the drain lock: a concurrent dispatch.tick() (pg_cron) or worker cannot make
 -- our drain() return 0; drain's own pg_try_advisory_xact_lock succeeds again in this transaction.
@@ -765,6 +765,12 @@ reset role;
 select set_config('request.jwt.claims', '', true);
 select is((select count(*) from dispatch.occurrences where event_id = 'sdc.order_created' and new_record ->> 'title' in ('P1', 'P2', 'P3', 'Q1', 'Q2', 'Q3')),
   6::bigint, 'the worker drain processed the changes');
+
+-- `remaining` is counted up to 1000, not over the whole backlog (a scan per call under load)
+do $$ begin for i in 1..1002 loop insert into public.sdc_notes values (100000 + i, 'backlog'); end loop; end $$;
+select set_config('dispatch.poked', '', true);
+select is(public.dispatch_worker_drain(1) - 'lingerMs', '{"processed":1,"remaining":1000}'::jsonb,
+  'dispatch_worker_drain: remaining is counted up to 1000 (1001 wait)');
 
 select * from finish();
 rollback;

@@ -69,6 +69,8 @@ select count(*) from dispatch.reconcile_counters('open_orders', true);
 
 create or replace function dispatch.ev_order_created_expand(p_occurrences dispatch.occurrences[]) returns void
 language plpgsql security definer set search_path = '' as $fn$
+declare
+  v_cap constant integer := dispatch.render_cap();
 begin
   -- channel in_app:buyer
   perform dispatch.create_receipts('order.created', 'in_app:buyer', 'in_app', 'buyer', interval '0 seconds', array(
@@ -80,7 +82,7 @@ begin
     )
     select row(x.occurrence_id, x.user_id, x.address,
       jsonb_strip_nulls(jsonb_build_object(
-        'title', dispatch.render('it''s {{Status}}', s.data),
+        'title', dispatch.render_fit(concat('it''s ', s.data #>> array['Status']::text[]), v_cap),
         'message', null,
         'actionUrl', null,
         'actionLabel', null,
@@ -106,7 +108,7 @@ begin
     )
     select row(x.occurrence_id, x.user_id, x.address,
       jsonb_strip_nulls(jsonb_build_object(
-        'title', dispatch.render('it''s {{Status}}', s.data),
+        'title', dispatch.render_fit(concat('it''s ', s.data #>> array['Status']::text[]), v_cap),
         'message', null,
         'actionUrl', null,
         'actionLabel', null,
