@@ -5,25 +5,12 @@
  * SUPABASE_DB_URL with the core installed.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import pg from 'pg';
 import { compiledTemplate } from '../../sdk/src/generator/sql/template.ts';
+import { sqlVectors } from './fixtures/render-vectors.ts';
 
-interface Vector {
-  name: string;
-  template: string;
-  record: unknown;
-  expected?: string;
-  maxLength?: number;
-  mode?: 'html' | 'text';
-  missing?: 'error' | 'empty';
-}
-
-const { vectors } = JSON.parse(
-  readFileSync(new URL('./fixtures/render-vectors.json', import.meta.url), 'utf8'),
-) as { vectors: Vector[] };
-const shared = vectors.filter((v) => v.mode !== 'html' && v.missing !== 'error');
+const shared = sqlVectors;
 
 test('compiled templates: the render vectors give what dispatch.render gives', async (t) => {
   const dbUrl = process.env.SUPABASE_DB_URL;

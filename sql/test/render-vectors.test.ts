@@ -4,24 +4,11 @@
  * mode, missing-as-error) are skipped here. Needs SUPABASE_DB_URL with the core installed.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import pg from 'pg';
+import { sqlVectors } from './fixtures/render-vectors.ts';
 
-interface Vector {
-  name: string;
-  template: string;
-  record: unknown;
-  expected?: string;
-  maxLength?: number;
-  mode?: 'html' | 'text';
-  missing?: 'error' | 'empty';
-}
-
-const { vectors } = JSON.parse(
-  readFileSync(new URL('./fixtures/render-vectors.json', import.meta.url), 'utf8'),
-) as { vectors: Vector[] };
-const shared = vectors.filter((v) => v.mode !== 'html' && v.missing !== 'error');
+const shared = sqlVectors;
 
 test('render vectors: SQL dispatch.render', async (t) => {
   const dbUrl = process.env.SUPABASE_DB_URL;
