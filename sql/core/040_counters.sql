@@ -256,9 +256,13 @@ $$;
 --
 -- A counter that counts every row of its table into one audience scope needs nothing from a write but
 -- its row count. Its table's generated triggers run dispatch.count_changes (065_changes.sql), which adds
--- the statement's row count (+ INSERT, - DELETE) to this backend's slot row here (slot = backend pid %
--- 64: an UPDATE of a row that other backends rarely write, HOT, on a page of few rows (fillfactor), no new index
--- entry) instead of inserting a dispatch.changes row that a drain must claim, process and delete.
+-- the statement's row count (+ INSERT, - DELETE) to this backend's slot row here (slot = the backend's
+-- pid: an UPDATE of a row no other live backend writes, HOT, on a page of few rows (fillfactor), no new
+-- index entry) instead of inserting a dispatch.changes row that a drain must claim, process and delete.
+-- A slot shared by several backends (pid % 64 at first) made two unrelated app transactions wait for
+-- each other, and deadlock when they wrote two counted tables in opposite orders. Rows of backends
+-- that have ended are folded into slot 0 by the publisher, so the table holds about one row per live
+-- writer and counter scope.
 -- The totals only grow or shrink with committed writes; nobody resets them. counter_state.pending_seen
 -- holds the sum of the totals its value already includes: dispatch.publish_counter_pending (every
 -- dispatch.drain()) locks the state row, sums the totals in a snapshot taken after that lock, and hands
@@ -302,6 +306,19 @@ begin
     insert into dispatch.counter_state as c (name, scope, value, seq) values (r.name, r.scope, 0, 0)
     on conflict (name, scope) do update set pending_seen = c.pending_seen
     returning c.pending_seen into v_seen;
+    -- rows of backends that have ended move into slot 0 (the sum is unchanged; a row whose pid a new
+    -- backend has taken and is writing is locked, skipped, and folded another time)
+    with gone as (
+      delete from dispatch.counter_pending p
+      where p.ctid in (select q.ctid from dispatch.counter_pending q
+                       where q.name = r.name and q.scope = r.scope and q.slot <> 0
+                         and not exists (select from pg_catalog.pg_stat_activity a where a.pid = q.slot)
+                       for update skip locked)
+      returning p.total
+    )
+    insert into dispatch.counter_pending as c (name, scope, slot, total)
+    select r.name, r.scope, 0, sum(g.total) from gone g having count(*) > 0
+    on conflict (name, scope, slot) do update set total = c.total + excluded.total;
     -- a new statement, so a snapshot taken after that lock: it holds every sum published before
     select coalesce(sum(p.total), 0)::bigint into v_sum
     from dispatch.counter_pending p where p.name = r.name and p.scope = r.scope;

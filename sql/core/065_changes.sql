@@ -178,7 +178,9 @@ create constraint trigger changes_committing after insert on dispatch.changes
 create or replace function dispatch.count_changes() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_slot integer := pg_backend_pid() % 64;
+  -- this backend's own row: no two transactions in flight ever share one, so writers of a counted
+  -- table never wait for each other nor deadlock over it (040_counters.sql)
+  v_slot integer := pg_backend_pid();
 begin
   if tg_level <> 'STATEMENT' or tg_when <> 'AFTER' or tg_nargs = 0 or tg_nargs % 2 <> 0 then
     raise exception 'dispatch: count_changes(counter, scope, ...) must run AFTER ... FOR EACH STATEMENT with pairs of counter and scope (trigger % on %.%)',

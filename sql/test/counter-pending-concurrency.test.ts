@@ -170,6 +170,32 @@ test('counts-only counters: 16 writers with rollbacks, 2 drains publishing: exac
   }
 });
 
+test('65 writers in flight at once never wait for each other (more than 64: a slot per pid % 64 would be shared)', {
+  timeout: 120_000,
+}, async (t) => {
+  if (!dbUrl || !db) return t.skip('SUPABASE_DB_URL is not set (the postgres role of the stack under test)');
+  if (setupError) return t.skip(setupError);
+  const c: pg.Client = db;
+  const clients = Array.from({ length: 65 }, () => new pg.Client({ connectionString: dbUrl }));
+  try {
+    await Promise.all(clients.map((w) => w.connect()));
+    // every writer keeps its transaction open while the next one writes: a shared slot row would make
+    // the later writer wait for the earlier one's commit (lock_timeout turns that wait into an error)
+    for (const w of clients) {
+      await w.query('begin');
+      await w.query(`set local lock_timeout = '3s'`);
+      await w.query(`insert into ${table} (v) values (1)`);
+    }
+    for (const w of clients) await w.query('commit');
+    await c.query('select dispatch.drain(50)');
+    const { rows: n } = await c.query(`select count(*)::int as n from ${table}`);
+    const { rows: v } = await c.query(`select dispatch.counter_value($1, 'admin') as v`, [counters[0]]);
+    assert.equal(Number(v[0].v), n[0].n, 'the published value equals the table');
+  } finally {
+    await Promise.all(clients.map((w) => w.end().catch(() => {})));
+  }
+});
+
 test('a writer in flight: drains do not wait for it, a lingering worker keeps polling until its total is published', {
   timeout: 60_000,
 }, async (t) => {
