@@ -113,6 +113,29 @@ begin
 end
 $$;
 
+-- The length cap of rendered text (setting render_max_length) and the cut at it, shared by
+-- dispatch.render and by generated expanders, whose in-app templates are compiled to SQL when `gen`
+-- runs (sdk/src/generator/sql/template.ts: a concat of the literal parts and `#>>` lookups): they read
+-- the cap once per expander call and apply it to each text, exactly as dispatch.render does.
+create or replace function dispatch.render_cap() returns integer
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return greatest(coalesce(dispatch.setting_int('render_max_length', 100000), 100000), length(' [truncated]'));
+end
+$$;
+
+-- plpgsql, not SQL: a SQL function handed an expression it reads three times is either not inlined
+-- (a call with its own executor start per row) or evaluates the expression again for each use.
+create or replace function dispatch.render_fit(p_text text, p_cap integer) returns text
+language plpgsql immutable set search_path = '' as $$
+begin
+  if p_text is null or length(p_text) <= p_cap then
+    return p_text;
+  end if;
+  return left(p_text, p_cap - length(' [truncated]')) || ' [truncated]';
+end
+$$;
+
 -- {{column}} / {{a.b}} interpolation against a record (jsonb). Missing values render as ''.
 -- One left-to-right pass: the template is split on the placeholders and each one is replaced by its
 -- value from the record, so an inserted value is never scanned again (a value containing `{{x}}`
@@ -123,7 +146,6 @@ create or replace function dispatch.render(p_template text, p_record jsonb) retu
 language plpgsql stable set search_path = '' as $$
 declare
   pattern constant text := '\{\{\s*([A-Za-z0-9_.]+)\s*\}\}';
-  marker constant text := ' [truncated]';
   cap integer;
   parts text[];
   keys text[];
@@ -142,7 +164,7 @@ begin
     parts := regexp_split_to_array(p_template, pattern);
     keys := array(select m[1] from regexp_matches(p_template, pattern, 'g') m);
   end if;
-  cap := greatest(coalesce(dispatch.setting_int('render_max_length', 100000), 100000), length(marker));
+  cap := dispatch.render_cap();
   pieces := array[parts[1]];
   total := length(parts[1]);
   i := 1;
@@ -152,9 +174,6 @@ begin
     total := total + length(piece) + length(parts[i + 1]);
     i := i + 1;
   end loop;
-  if total <= cap then
-    return array_to_string(pieces, '');
-  end if;
-  return left(array_to_string(pieces, ''), cap - length(marker)) || marker;
+  return dispatch.render_fit(array_to_string(pieces, ''), cap);
 end
 $$;

@@ -284,6 +284,17 @@ create table if not exists dispatch.counter_pending (
 ) with (fillfactor = 10);
 alter table dispatch.counter_state add column if not exists pending_seen bigint not null default 0;
 
+-- The scopes whose summed totals differ from what their value already includes (pending_seen): what
+-- the next publish moves (publish_counter_pending), and what keeps a poked worker polling
+-- (worker_linger_ms, 055_poke.sql).
+create or replace function dispatch.counter_pending_unpublished() returns table (name text, scope text)
+language sql stable as $$
+  select p.name, p.scope from dispatch.counter_pending p
+  left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
+  group by p.name, p.scope
+  having sum(p.total) <> coalesce(min(st.pending_seen), 0)
+$$;
+
 -- Publish what writers of counts-only counters committed since the last publish: the difference per
 -- scope goes to dispatch.counter_dirty, which the caller's flush_counters applies (or the commit, as
 -- for counter_apply's deferred deltas). Called by dispatch.drain() before its flush, also when it found
@@ -297,11 +308,7 @@ declare
   v_sum bigint;
   v_moved integer := 0;
 begin
-  for r in select p.name, p.scope from dispatch.counter_pending p
-           left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
-           group by p.name, p.scope
-           having sum(p.total) <> coalesce(min(st.pending_seen), 0)
-           order by p.name, p.scope loop
+  for r in select u.name, u.scope from dispatch.counter_pending_unpublished() u order by u.name, u.scope loop
     -- the state row, locked (waits for a publisher of the scope that has not committed yet)
     insert into dispatch.counter_state as c (name, scope, value, seq) values (r.name, r.scope, 0, 0)
     on conflict (name, scope) do update set pending_seen = c.pending_seen

@@ -33,13 +33,20 @@ alter table dispatch.notifications drop constraint if exists notifications_recei
 drop index if exists dispatch.notifications_receipt_idx;
 drop index if exists dispatch.notifications_occurrence_idx;
 
--- The `notification` broadcast payload (DESIGN.md).
-create or replace function dispatch.notification_payload(n dispatch.notifications) returns jsonb
+-- The `notification` broadcast payload (DESIGN.md), defined once: as json (notifications_after_insert
+-- merges payloads as text, and json prints without a jsonb round trip; a SQL function, inlined where
+-- it is called) and as jsonb.
+create or replace function dispatch.notification_payload_json(n dispatch.notifications) returns json
 language sql stable as $$
-  select jsonb_build_object(
+  select json_build_object(
     'id', n.id, 'eventId', n.event_id, 'type', n.type, 'title', n.title, 'message', n.message,
     'actionUrl', n.action_url, 'actionLabel', n.action_label, 'metadata', n.metadata,
     'read', n.read_at is not null, 'createdAt', n.created_at)
+$$;
+
+create or replace function dispatch.notification_payload(n dispatch.notifications) returns jsonb
+language sql stable as $$
+  select dispatch.notification_payload_json(n)::jsonb
 $$;
 
 -- invalidates the client core's notifications key, ['dispatch', 'notifications'] (JSON-encoded)
@@ -50,7 +57,7 @@ select dispatch.register_counter(
 
 -- New notifications: one `notification` message each and the unread counter's new values, sent with
 -- one call (per user topic, one `batch` broadcast: its notifications, then its counter). The payloads
--- are notification_payload's, built as JSON text (json_build_object): merging per topic works on text
+-- are notification_payload_json's, as text: merging per topic works on text
 -- (030_realtime.sql, send_merged), and a jsonb payload would be built, printed and parsed again. One
 -- sort of the new rows for their order (the aggregates read them in it), not one per array.
 create or replace function dispatch.notifications_after_insert() returns trigger
@@ -61,13 +68,10 @@ declare
   v_payloads text[];
   c record;
 begin
-  select array_agg('dispatch:user:' || n.user_id::text), array_agg('notification'::text),
-         array_agg(json_build_object(
-           'id', n.id, 'eventId', n.event_id, 'type', n.type, 'title', n.title, 'message', n.message,
-           'actionUrl', n.action_url, 'actionLabel', n.action_label, 'metadata', n.metadata,
-           'read', n.read_at is not null, 'createdAt', n.created_at)::text)
+  select array_agg(s.topic), array_agg('notification'::text), array_agg(s.payload)
     into v_topics, v_events, v_payloads
-  from (select * from new_rows r order by r.created_at, r.id) n;
+  from (select 'dispatch:user:' || n.user_id::text as topic, dispatch.notification_payload_json(n)::text as payload
+        from new_rows n order by n.created_at, n.id) s;
   if v_topics is null then
     return null;
   end if;

@@ -119,9 +119,7 @@ begin
   if exists (select from dispatch.counter_pending p where p.xmax <> '0'::xid and dispatch.xact_in_progress(p.xmax)) then
     return 100;
   end if;
-  if exists (select from dispatch.counter_pending p
-             left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
-             group by p.name, p.scope having sum(p.total) <> coalesce(min(st.pending_seen), 0)) then
+  if exists (select from dispatch.counter_pending_unpublished()) then
     return 100;
   end if;
   return 0;

@@ -61,9 +61,7 @@ begin
   end if;
   select * into a from dispatch.worker_alarm w where w.id = 1 for update;
   if v_due is null then
-    if a.owner = p_owner then
-      update dispatch.worker_alarm set owner = null, wake_at = null, alive_until = null where id = 1;
-    end if;
+    perform dispatch.worker_disarm(p_owner);
     return jsonb_build_object('action', 'none');
   end if;
   v_due_ms := greatest(0, ceil(extract(epoch from (v_due - v_now)) * 1000))::integer;

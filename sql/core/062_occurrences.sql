@@ -103,33 +103,6 @@ end
 $$;
 
 ---------------------------------------------------------------------------------------------------
--- Rendering in generated expanders
-
--- Generated expanders render their in-app texts with templates compiled to SQL when `gen` runs
--- (sdk/src/generator/sql/template.ts: a concat of the literal parts and `#>>` lookups) instead of
--- calling dispatch.render per occurrence, which parses the template and reads the setting every
--- call. These two give the compiled form dispatch.render's cap: read once per expander call,
--- applied to each text (cut, ending with ' [truncated]', exactly as dispatch.render does).
-create or replace function dispatch.render_cap() returns integer
-language plpgsql stable security definer set search_path = '' as $$
-begin
-  return greatest(coalesce(dispatch.setting_int('render_max_length', 100000), 100000), length(' [truncated]'));
-end
-$$;
-
--- plpgsql, not SQL: a SQL function handed an expression it reads three times is either not inlined
--- (a call with its own executor start per row) or evaluates the expression again for each use.
-create or replace function dispatch.render_fit(p_text text, p_cap integer) returns text
-language plpgsql immutable set search_path = '' as $$
-begin
-  if p_text is null or length(p_text) <= p_cap then
-    return p_text;
-  end if;
-  return left(p_text, p_cap - length(' [truncated]')) || ' [truncated]';
-end
-$$;
-
----------------------------------------------------------------------------------------------------
 -- Occurrences
 
 -- Expand occurrences with the event's expander, a function (occurrences dispatch.occurrences[])

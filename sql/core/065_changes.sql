@@ -181,6 +181,8 @@ declare
   -- this backend's own row: no two transactions in flight ever share one, so writers of a counted
   -- table never wait for each other nor deadlock over it (040_counters.sql)
   v_slot integer := pg_backend_pid();
+  v_delta bigint;
+  v_wake timestamptz;
 begin
   if tg_level <> 'STATEMENT' or tg_when <> 'AFTER' or tg_nargs = 0 or tg_nargs % 2 <> 0 then
     raise exception 'dispatch: count_changes(counter, scope, ...) must run AFTER ... FOR EACH STATEMENT with pairs of counter and scope (trigger % on %.%)',
@@ -189,31 +191,26 @@ begin
   if tg_op = 'UPDATE' or tg_op = 'TRUNCATE' then
     return null;
   end if;
+  -- the statement's row count (+ INSERT, - DELETE) and the next_poke_at it read, once for every counter
+  if tg_op = 'INSERT' then
+    select count(*), (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) into v_delta, v_wake
+    from new_rows;
+  else
+    select -count(*), (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) into v_delta, v_wake
+    from old_rows;
+  end if;
+  if v_delta = 0 then
+    return null;
+  end if;
   for i in 0 .. tg_nargs / 2 - 1 loop
-    if tg_op = 'INSERT' then
-      update dispatch.counter_pending p set total = p.total + x.n, wake_until = x.w
-      from (select count(*) as n, (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) as w
-            from new_rows) x
-      where p.name = tg_argv[2 * i] and p.scope = tg_argv[2 * i + 1] and p.slot = v_slot and x.n > 0;
-    else
-      update dispatch.counter_pending p set total = p.total - x.n, wake_until = x.w
-      from (select count(*) as n, (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) as w
-            from old_rows) x
-      where p.name = tg_argv[2 * i] and p.scope = tg_argv[2 * i + 1] and p.slot = v_slot and x.n > 0;
-    end if;
+    update dispatch.counter_pending p set total = p.total + v_delta, wake_until = v_wake
+    where p.name = tg_argv[2 * i] and p.scope = tg_argv[2 * i + 1] and p.slot = v_slot;
     if not found then
-      -- the slot's first write (or an empty statement, or a counter that is not registered: no row)
-      if tg_op = 'INSERT' then
-        insert into dispatch.counter_pending as p (name, scope, slot, total)
-        select tg_argv[2 * i], tg_argv[2 * i + 1], v_slot, count(*) from new_rows
-        having count(*) > 0 and exists (select from dispatch.counters_def d where d.name = tg_argv[2 * i])
-        on conflict (name, scope, slot) do update set total = p.total + excluded.total, wake_until = null;
-      else
-        insert into dispatch.counter_pending as p (name, scope, slot, total)
-        select tg_argv[2 * i], tg_argv[2 * i + 1], v_slot, -count(*) from old_rows
-        having count(*) > 0 and exists (select from dispatch.counters_def d where d.name = tg_argv[2 * i])
-        on conflict (name, scope, slot) do update set total = p.total + excluded.total, wake_until = null;
-      end if;
+      -- the slot's first write (or a counter that is not registered: no row)
+      insert into dispatch.counter_pending as p (name, scope, slot, total)
+      select tg_argv[2 * i], tg_argv[2 * i + 1], v_slot, v_delta
+      where exists (select from dispatch.counters_def d where d.name = tg_argv[2 * i])
+      on conflict (name, scope, slot) do update set total = p.total + excluded.total, wake_until = null;
     end if;
   end loop;
   return null;

@@ -235,6 +235,29 @@ begin
 end
 $$;
 
+-- The length cap of rendered text (setting render_max_length) and the cut at it, shared by
+-- dispatch.render and by generated expanders, whose in-app templates are compiled to SQL when `gen`
+-- runs (sdk/src/generator/sql/template.ts: a concat of the literal parts and `#>>` lookups): they read
+-- the cap once per expander call and apply it to each text, exactly as dispatch.render does.
+create or replace function dispatch.render_cap() returns integer
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return greatest(coalesce(dispatch.setting_int('render_max_length', 100000), 100000), length(' [truncated]'));
+end
+$$;
+
+-- plpgsql, not SQL: a SQL function handed an expression it reads three times is either not inlined
+-- (a call with its own executor start per row) or evaluates the expression again for each use.
+create or replace function dispatch.render_fit(p_text text, p_cap integer) returns text
+language plpgsql immutable set search_path = '' as $$
+begin
+  if p_text is null or length(p_text) <= p_cap then
+    return p_text;
+  end if;
+  return left(p_text, p_cap - length(' [truncated]')) || ' [truncated]';
+end
+$$;
+
 -- {{column}} / {{a.b}} interpolation against a record (jsonb). Missing values render as ''.
 -- One left-to-right pass: the template is split on the placeholders and each one is replaced by its
 -- value from the record, so an inserted value is never scanned again (a value containing `{{x}}`
@@ -245,7 +268,6 @@ create or replace function dispatch.render(p_template text, p_record jsonb) retu
 language plpgsql stable set search_path = '' as $$
 declare
   pattern constant text := '\{\{\s*([A-Za-z0-9_.]+)\s*\}\}';
-  marker constant text := ' [truncated]';
   cap integer;
   parts text[];
   keys text[];
@@ -264,7 +286,7 @@ begin
     parts := regexp_split_to_array(p_template, pattern);
     keys := array(select m[1] from regexp_matches(p_template, pattern, 'g') m);
   end if;
-  cap := greatest(coalesce(dispatch.setting_int('render_max_length', 100000), 100000), length(marker));
+  cap := dispatch.render_cap();
   pieces := array[parts[1]];
   total := length(parts[1]);
   i := 1;
@@ -274,10 +296,7 @@ begin
     total := total + length(piece) + length(parts[i + 1]);
     i := i + 1;
   end loop;
-  if total <= cap then
-    return array_to_string(pieces, '');
-  end if;
-  return left(array_to_string(pieces, ''), cap - length(marker)) || marker;
+  return dispatch.render_fit(array_to_string(pieces, ''), cap);
 end
 $$;
 
@@ -1185,6 +1204,17 @@ create table if not exists dispatch.counter_pending (
 ) with (fillfactor = 10);
 alter table dispatch.counter_state add column if not exists pending_seen bigint not null default 0;
 
+-- The scopes whose summed totals differ from what their value already includes (pending_seen): what
+-- the next publish moves (publish_counter_pending), and what keeps a poked worker polling
+-- (worker_linger_ms, 055_poke.sql).
+create or replace function dispatch.counter_pending_unpublished() returns table (name text, scope text)
+language sql stable as $$
+  select p.name, p.scope from dispatch.counter_pending p
+  left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
+  group by p.name, p.scope
+  having sum(p.total) <> coalesce(min(st.pending_seen), 0)
+$$;
+
 -- Publish what writers of counts-only counters committed since the last publish: the difference per
 -- scope goes to dispatch.counter_dirty, which the caller's flush_counters applies (or the commit, as
 -- for counter_apply's deferred deltas). Called by dispatch.drain() before its flush, also when it found
@@ -1198,11 +1228,7 @@ declare
   v_sum bigint;
   v_moved integer := 0;
 begin
-  for r in select p.name, p.scope from dispatch.counter_pending p
-           left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
-           group by p.name, p.scope
-           having sum(p.total) <> coalesce(min(st.pending_seen), 0)
-           order by p.name, p.scope loop
+  for r in select u.name, u.scope from dispatch.counter_pending_unpublished() u order by u.name, u.scope loop
     -- the state row, locked (waits for a publisher of the scope that has not committed yet)
     insert into dispatch.counter_state as c (name, scope, value, seq) values (r.name, r.scope, 0, 0)
     on conflict (name, scope) do update set pending_seen = c.pending_seen
@@ -1370,13 +1396,20 @@ alter table dispatch.notifications drop constraint if exists notifications_recei
 drop index if exists dispatch.notifications_receipt_idx;
 drop index if exists dispatch.notifications_occurrence_idx;
 
--- The `notification` broadcast payload (DESIGN.md).
-create or replace function dispatch.notification_payload(n dispatch.notifications) returns jsonb
+-- The `notification` broadcast payload (DESIGN.md), defined once: as json (notifications_after_insert
+-- merges payloads as text, and json prints without a jsonb round trip; a SQL function, inlined where
+-- it is called) and as jsonb.
+create or replace function dispatch.notification_payload_json(n dispatch.notifications) returns json
 language sql stable as $$
-  select jsonb_build_object(
+  select json_build_object(
     'id', n.id, 'eventId', n.event_id, 'type', n.type, 'title', n.title, 'message', n.message,
     'actionUrl', n.action_url, 'actionLabel', n.action_label, 'metadata', n.metadata,
     'read', n.read_at is not null, 'createdAt', n.created_at)
+$$;
+
+create or replace function dispatch.notification_payload(n dispatch.notifications) returns jsonb
+language sql stable as $$
+  select dispatch.notification_payload_json(n)::jsonb
 $$;
 
 -- invalidates the client core's notifications key, ['dispatch', 'notifications'] (JSON-encoded)
@@ -1387,7 +1420,7 @@ select dispatch.register_counter(
 
 -- New notifications: one `notification` message each and the unread counter's new values, sent with
 -- one call (per user topic, one `batch` broadcast: its notifications, then its counter). The payloads
--- are notification_payload's, built as JSON text (json_build_object): merging per topic works on text
+-- are notification_payload_json's, as text: merging per topic works on text
 -- (030_realtime.sql, send_merged), and a jsonb payload would be built, printed and parsed again. One
 -- sort of the new rows for their order (the aggregates read them in it), not one per array.
 create or replace function dispatch.notifications_after_insert() returns trigger
@@ -1398,13 +1431,10 @@ declare
   v_payloads text[];
   c record;
 begin
-  select array_agg('dispatch:user:' || n.user_id::text), array_agg('notification'::text),
-         array_agg(json_build_object(
-           'id', n.id, 'eventId', n.event_id, 'type', n.type, 'title', n.title, 'message', n.message,
-           'actionUrl', n.action_url, 'actionLabel', n.action_label, 'metadata', n.metadata,
-           'read', n.read_at is not null, 'createdAt', n.created_at)::text)
+  select array_agg(s.topic), array_agg('notification'::text), array_agg(s.payload)
     into v_topics, v_events, v_payloads
-  from (select * from new_rows r order by r.created_at, r.id) n;
+  from (select 'dispatch:user:' || n.user_id::text as topic, dispatch.notification_payload_json(n)::text as payload
+        from new_rows n order by n.created_at, n.id) s;
   if v_topics is null then
     return null;
   end if;
@@ -1635,9 +1665,7 @@ begin
   if exists (select from dispatch.counter_pending p where p.xmax <> '0'::xid and dispatch.xact_in_progress(p.xmax)) then
     return 100;
   end if;
-  if exists (select from dispatch.counter_pending p
-             left join dispatch.counter_state st on st.name = p.name and st.scope = p.scope
-             group by p.name, p.scope having sum(p.total) <> coalesce(min(st.pending_seen), 0)) then
+  if exists (select from dispatch.counter_pending_unpublished()) then
     return 100;
   end if;
   return 0;
@@ -1708,9 +1736,7 @@ begin
   end if;
   select * into a from dispatch.worker_alarm w where w.id = 1 for update;
   if v_due is null then
-    if a.owner = p_owner then
-      update dispatch.worker_alarm set owner = null, wake_at = null, alive_until = null where id = 1;
-    end if;
+    perform dispatch.worker_disarm(p_owner);
     return jsonb_build_object('action', 'none');
   end if;
   v_due_ms := greatest(0, ceil(extract(epoch from (v_due - v_now)) * 1000))::integer;
@@ -2406,33 +2432,6 @@ end
 $$;
 
 ---------------------------------------------------------------------------------------------------
--- Rendering in generated expanders
-
--- Generated expanders render their in-app texts with templates compiled to SQL when `gen` runs
--- (sdk/src/generator/sql/template.ts: a concat of the literal parts and `#>>` lookups) instead of
--- calling dispatch.render per occurrence, which parses the template and reads the setting every
--- call. These two give the compiled form dispatch.render's cap: read once per expander call,
--- applied to each text (cut, ending with ' [truncated]', exactly as dispatch.render does).
-create or replace function dispatch.render_cap() returns integer
-language plpgsql stable security definer set search_path = '' as $$
-begin
-  return greatest(coalesce(dispatch.setting_int('render_max_length', 100000), 100000), length(' [truncated]'));
-end
-$$;
-
--- plpgsql, not SQL: a SQL function handed an expression it reads three times is either not inlined
--- (a call with its own executor start per row) or evaluates the expression again for each use.
-create or replace function dispatch.render_fit(p_text text, p_cap integer) returns text
-language plpgsql immutable set search_path = '' as $$
-begin
-  if p_text is null or length(p_text) <= p_cap then
-    return p_text;
-  end if;
-  return left(p_text, p_cap - length(' [truncated]')) || ' [truncated]';
-end
-$$;
-
----------------------------------------------------------------------------------------------------
 -- Occurrences
 
 -- Expand occurrences with the event's expander, a function (occurrences dispatch.occurrences[])
@@ -2736,6 +2735,8 @@ declare
   -- this backend's own row: no two transactions in flight ever share one, so writers of a counted
   -- table never wait for each other nor deadlock over it (040_counters.sql)
   v_slot integer := pg_backend_pid();
+  v_delta bigint;
+  v_wake timestamptz;
 begin
   if tg_level <> 'STATEMENT' or tg_when <> 'AFTER' or tg_nargs = 0 or tg_nargs % 2 <> 0 then
     raise exception 'dispatch: count_changes(counter, scope, ...) must run AFTER ... FOR EACH STATEMENT with pairs of counter and scope (trigger % on %.%)',
@@ -2744,31 +2745,26 @@ begin
   if tg_op = 'UPDATE' or tg_op = 'TRUNCATE' then
     return null;
   end if;
+  -- the statement's row count (+ INSERT, - DELETE) and the next_poke_at it read, once for every counter
+  if tg_op = 'INSERT' then
+    select count(*), (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) into v_delta, v_wake
+    from new_rows;
+  else
+    select -count(*), (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) into v_delta, v_wake
+    from old_rows;
+  end if;
+  if v_delta = 0 then
+    return null;
+  end if;
   for i in 0 .. tg_nargs / 2 - 1 loop
-    if tg_op = 'INSERT' then
-      update dispatch.counter_pending p set total = p.total + x.n, wake_until = x.w
-      from (select count(*) as n, (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) as w
-            from new_rows) x
-      where p.name = tg_argv[2 * i] and p.scope = tg_argv[2 * i + 1] and p.slot = v_slot and x.n > 0;
-    else
-      update dispatch.counter_pending p set total = p.total - x.n, wake_until = x.w
-      from (select count(*) as n, (select w.next_poke_at from dispatch.worker_wake w where w.id = 1) as w
-            from old_rows) x
-      where p.name = tg_argv[2 * i] and p.scope = tg_argv[2 * i + 1] and p.slot = v_slot and x.n > 0;
-    end if;
+    update dispatch.counter_pending p set total = p.total + v_delta, wake_until = v_wake
+    where p.name = tg_argv[2 * i] and p.scope = tg_argv[2 * i + 1] and p.slot = v_slot;
     if not found then
-      -- the slot's first write (or an empty statement, or a counter that is not registered: no row)
-      if tg_op = 'INSERT' then
-        insert into dispatch.counter_pending as p (name, scope, slot, total)
-        select tg_argv[2 * i], tg_argv[2 * i + 1], v_slot, count(*) from new_rows
-        having count(*) > 0 and exists (select from dispatch.counters_def d where d.name = tg_argv[2 * i])
-        on conflict (name, scope, slot) do update set total = p.total + excluded.total, wake_until = null;
-      else
-        insert into dispatch.counter_pending as p (name, scope, slot, total)
-        select tg_argv[2 * i], tg_argv[2 * i + 1], v_slot, -count(*) from old_rows
-        having count(*) > 0 and exists (select from dispatch.counters_def d where d.name = tg_argv[2 * i])
-        on conflict (name, scope, slot) do update set total = p.total + excluded.total, wake_until = null;
-      end if;
+      -- the slot's first write (or a counter that is not registered: no row)
+      insert into dispatch.counter_pending as p (name, scope, slot, total)
+      select tg_argv[2 * i], tg_argv[2 * i + 1], v_slot, v_delta
+      where exists (select from dispatch.counters_def d where d.name = tg_argv[2 * i])
+      on conflict (name, scope, slot) do update set total = p.total + excluded.total, wake_until = null;
     end if;
   end loop;
   return null;
