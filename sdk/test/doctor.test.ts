@@ -55,6 +55,8 @@ function fakeDb(state: {
   failed?: number;
   failedOcc?: number;
   drift?: Record<string, unknown>[];
+  /** Counts from the WAL: tables live / waiting, the slot's status and retained bytes. */
+  walCounts?: Record<string, unknown>;
   /** What has_column_privilege / RLS say about the audience filter columns, per `schema.table.column`. */
   columns?: Record<string, { can_update: boolean; can_insert: boolean; rls: boolean; policies: string[] }>;
 }) {
@@ -91,6 +93,8 @@ function fakeDb(state: {
       const [patterns] = params as [string[]];
       return s.triggers.filter((t) => patterns.some((p) => likeRegExp(p).test(t.name)));
     }
+    if (sql.includes("to_regclass('dispatch.wal_count_sources')")) return [{ ok: true }];
+    if (sql.includes('from dispatch.wal_count_sources')) return s.walCounts ? [s.walCounts] : [];
     if (sql.includes("to_regclass('dispatch.changes')")) return [{ hasChanges: true }];
     if (sql.includes('from dispatch.sources')) return s.sources;
     if (sql.includes('from dispatch.changes where error is null')) return [{ n: s.changesPending }];
@@ -309,6 +313,63 @@ describe('supadispatch doctor', () => {
     assert.match(
       text,
       /! realtime\.messages partition for today \(UTC\) — no realtime\.messages_2026_12_02: broadcasts are dropped .* until a Realtime client connects\n {4}fix: open the app/,
+    );
+  });
+
+  it('reports counts from the WAL: a missing slot fails, a table waiting for tick and retained WAL warn', async () => {
+    const healthy = formatChecks(await runChecks(fakeDb({}), config, '0.1.0'));
+    assert.doesNotMatch(healthy.text, /WAL/, 'nothing is said when no table counts from the WAL');
+    const live = { live: 2, waiting: 0, available: true, wal_level: 'logical', published_ago: 1 };
+    const ok = formatChecks(
+      await runChecks(
+        fakeDb({ walCounts: { ...live, wal_status: 'reserved', retained: 5 * 1024 ** 2 } }),
+        config,
+        '0.1.0',
+      ),
+    );
+    assert.match(
+      ok.text,
+      /✓ WAL-count slot — 2 tables counted from the WAL; the slot holds 5 MiB of WAL; last publish 1 s ago\n/,
+    );
+    const lost = formatChecks(
+      await runChecks(fakeDb({ walCounts: { ...live, wal_status: 'lost', retained: 0 } }), config, '0.1.0'),
+    );
+    assert.equal(lost.failed, 1, lost.text);
+    assert.match(
+      lost.text,
+      /✗ counts from the WAL — 2 tables counted from the WAL, but the slot supadispatch_counts is lost/,
+    );
+    assert.match(lost.text, /fix: select dispatch\.tick\(\);/);
+    const waiting = formatChecks(
+      await runChecks(
+        fakeDb({
+          walCounts: {
+            live: 0,
+            waiting: 1,
+            available: true,
+            wal_level: 'logical',
+            last_error: 'all replication slots are in use',
+          },
+        }),
+        config,
+        '0.1.0',
+      ),
+    );
+    assert.equal(waiting.failed, 0, waiting.text);
+    assert.match(
+      waiting.text,
+      /! counts from the WAL — 1 table counted by the writers until dispatch\.tick\(\) creates the slot \(last try: all replication slots are in use\)/,
+    );
+    const full = formatChecks(
+      await runChecks(
+        fakeDb({ walCounts: { ...live, wal_status: 'extended', retained: 3 * 1024 ** 3 } }),
+        config,
+        '0.1.0',
+      ),
+    );
+    assert.match(
+      full.text,
+      /! WAL-count slot — 2 tables counted from the WAL; the slot holds 3072 MiB of WAL/,
     );
   });
 

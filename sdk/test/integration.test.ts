@@ -267,7 +267,7 @@ describe('integration: generated triggers on a real database', {
     assert.deepEqual(failed, []);
   });
 
-  it('a counter of every row into one audience: its writers count (insert and delete only, no change row)', async () => {
+  it('a counter of every row into one audience: counted without change rows (by its writers, or from the WAL once a slot exists)', async () => {
     const triggers = await q(
       `select tgname, pg_get_triggerdef(oid) as def from pg_trigger
        where tgrelid = $1::regclass and not tgisinternal order by tgname`,
@@ -278,9 +278,19 @@ describe('integration: generated triggers on a real database', {
       ['dispatch_capture_delete', 'dispatch_capture_insert'],
       'no UPDATE capture: an update cannot move the counter',
     );
+    // the generated migration asked for counting from the WAL (core 066): at once when a slot exists,
+    // else its writers count until pg_cron's tick creates one
+    const [{ live }] = await q(
+      `select coalesce((select live from dispatch.wal_count_sources where source_table = $1), false) as live`,
+      [`${S}.products`],
+    );
     assert.ok(
-      triggers.every((t) => t.def.includes(`count_changes('${S}_products', 'staff')`)),
-      'counted by the writer',
+      triggers.every((t) =>
+        live
+          ? t.def.includes('dispatch.wake_on_count()')
+          : t.def.includes(`count_changes('${S}_products', 'staff')`),
+      ),
+      live ? 'counted from the WAL: the triggers only wake the worker' : 'counted by the writer',
     );
     const products = async () => Number((await q(`select count(*)::int as n from ${S}.products`))[0].n);
     const total = async () =>
@@ -299,7 +309,8 @@ describe('integration: generated triggers on a real database', {
         `${S}.products`,
       ]);
       assert.equal(c.n, 0, 'no change row');
-      assert.equal(await total(), before + 3, "the statement's row count, in this backend's total");
+      if (!live)
+        assert.equal(await total(), before + 3, "the statement's row count, in this backend's total");
       await q('commit');
     } catch (e) {
       await q('rollback');
@@ -308,7 +319,7 @@ describe('integration: generated triggers on a real database', {
     await q('begin');
     await q(`insert into ${S}.products (name) values ('rolled back')`);
     await q('rollback');
-    assert.equal(await total(), before + 3, 'a rolled-back write never reaches the total');
+    if (!live) assert.equal(await total(), before + 3, 'a rolled-back write never reaches the total');
     await q(`update ${S}.products set name = 'renamed' where seller_id is null`);
     await q(
       `delete from ${S}.products where name = 'renamed' and id in (select id from ${S}.products where seller_id is null limit 2)`,

@@ -407,6 +407,10 @@ begin
     perform dispatch.lock_drains();
     while dispatch.drain(500) > 0 loop
     end loop;
+    -- and everything the WAL holds of the locked tables (066_counts_from_wal.sql)
+    if dispatch.publish_wal_counts(true) > 0 then
+      perform dispatch.flush_counters();
+    end if;
     if exists (select from dispatch.changes ch where ch.error is not null) then
       raise warning 'dispatch: % failed change(s) are not applied to counters; replay them with dispatch.replay_change(id)',
         (select count(*) from dispatch.changes ch where ch.error is not null);

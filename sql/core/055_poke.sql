@@ -13,6 +13,14 @@ create table if not exists dispatch.worker_wake (
 );
 insert into dispatch.worker_wake (id) values (1) on conflict (id) do nothing;
 
+-- next_poke_at again, in epoch milliseconds, for triggers that may not query: a WAL-counted table's wake
+-- trigger (066_counts_from_wal.sql) fires only when this has passed, read in its WHEN clause with
+-- pg_sequence_last_value (a C function reading one page; a WHEN clause allows no subquery). A sequence,
+-- so it is not transactional: a poking transaction that rolls back leaves it ahead, and writes in the
+-- next poke_interval_ms do not poke (the next write after it does, or tick). Readable by everyone (the
+-- writer evaluates the WHEN clause; 900_grants.sql): it holds a time, nothing else.
+create sequence if not exists dispatch.worker_wake_until_ms minvalue 0;
+
 insert into dispatch.settings (key, value, description) values
   ('poke_interval_ms', '200', 'at most one worker poke per this many ms; a poked worker drains for that long (0: every transaction)')
 on conflict (key) do nothing;
@@ -29,6 +37,7 @@ declare
   v_timeout integer;
   v_url text;
   v_secret text;
+  v_until_ms bigint;
 begin
   if current_setting('dispatch.poked', true) = 'on' then
     return false;
@@ -48,7 +57,9 @@ begin
   end if;
   update dispatch.worker_wake w set poked_at = clock_timestamp(),
     next_poke_at = clock_timestamp() + make_interval(secs => dispatch.setting_int('poke_interval_ms', 200) / 1000.0)
-  where w.id = 1;
+  where w.id = 1
+  returning (extract(epoch from w.next_poke_at) * 1000)::bigint into v_until_ms;
+  perform setval('dispatch.worker_wake_until_ms', v_until_ms);
   select coalesce(bool_and((s.value #>> '{}')::boolean) filter (where s.key = 'poke_worker'), true),
          coalesce(max((s.value #>> '{}')::integer) filter (where s.key = 'worker_timeout_ms'), 5000)
     into v_enabled, v_timeout

@@ -77,6 +77,8 @@ begin
   end if;
   insert into dispatch.sources as s (source_table, processor) values (p_source_table, p_processor)
   on conflict (source_table) do update set processor = excluded.processor, updated_at = now();
+  -- counted from the WAL only while its migration asks for it again (066_counts_from_wal.sql)
+  perform dispatch.wal_count_release(p_source_table);
 end
 $$;
 
@@ -86,6 +88,7 @@ create or replace function dispatch.unregister_source(p_source_table text) retur
 language plpgsql security definer set search_path = '' as $$
 begin
   delete from dispatch.sources where source_table = p_source_table;
+  perform dispatch.wal_count_release(p_source_table);
 end
 $$;
 
@@ -394,8 +397,9 @@ begin
     end if;
   end loop;
   if cardinality(v_tables) = 0 then
-    -- counts-only counters' pending deltas (040_counters.sql) are published by every drain
-    if dispatch.publish_counter_pending() > 0 then
+    -- counts-only counters' pending deltas (040_counters.sql) and WAL counts (066_counts_from_wal.sql)
+    -- are published by every drain
+    if dispatch.publish_counter_pending() + dispatch.publish_wal_counts() > 0 then
       perform dispatch.flush_counters();
     end if;
     return 0;
@@ -435,6 +439,7 @@ begin
   -- the counter deltas of every batch that went through, applied in one ordered statement
   perform set_config('dispatch.counter_defer', '', true);
   perform dispatch.publish_counter_pending();
+  perform dispatch.publish_wal_counts();
   perform dispatch.flush_counters();
   if v_flush then
     perform dispatch.flush_broadcasts();

@@ -11,6 +11,8 @@ declare
   v_drained integer := 0;
   v_batch integer;
   v_max integer := greatest(dispatch.setting_int('tick_drain_max', 5000)::integer, 0);
+  v_wal text;
+  v_switched integer;
 begin
   -- Realtime policies the install could not create (the auth locks were busy): a run that creates
   -- them holds those locks until it commits, so it returns at once and leaves the drain to the next.
@@ -19,11 +21,23 @@ begin
       return jsonb_build_object('realtime_policies', 'installed');
     end if;
   end if;
+  -- Counts from the WAL (066_counts_from_wal.sql): the slot can only be created before this
+  -- transaction writes, so first; a switch holds the tables' locks until commit, so then alone.
+  if dispatch.wal_counts_setup_due() then
+    select s.done, s.switched into v_wal, v_switched from dispatch.wal_counts_setup() s;
+    if v_switched > 0 then
+      return jsonb_build_object('counts_from_wal', v_wal);
+    end if;
+  end if;
   while v_drained < v_max loop
     v_batch := dispatch.drain(least(500, v_max - v_drained));
     exit when v_batch = 0;
     v_drained := v_drained + v_batch;
   end loop;
+  -- counts from the WAL a drain's spaced publish left (066_counts_from_wal.sql)
+  if dispatch.publish_wal_counts(true) > 0 then
+    perform dispatch.flush_counters();
+  end if;
   v_reclaimed := dispatch.reclaim_expired_leases();
   -- due now, or within worker_wake_within_ms (056_worker_alarm.sql): the poked run waits for it or
   -- hands over, so a receipt due between two ticks is not a minute late
@@ -32,7 +46,8 @@ begin
   if v_due > 0 then
     v_poked := dispatch.poke_worker('tick');
   end if;
-  return jsonb_build_object('drained', v_drained, 'reclaimed', v_reclaimed, 'due', v_due, 'poked', v_poked);
+  return jsonb_build_object('drained', v_drained, 'reclaimed', v_reclaimed, 'due', v_due, 'poked', v_poked)
+    || case when v_wal is null then '{}'::jsonb else jsonb_build_object('counts_from_wal', v_wal) end;
 end
 $$;
 

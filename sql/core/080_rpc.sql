@@ -377,17 +377,23 @@ create or replace function public.dispatch_worker_drain(max_changes integer defa
 language plpgsql security definer set search_path = '' as $$
 declare
   v_processed integer;
+  v_linger integer;
 begin
   -- the caller is the worker: receipts this drain makes due are claimed by it next, so they must not
   -- poke it again (as if this transaction had poked already)
   perform set_config('dispatch.poked', 'on', true);
   v_processed := dispatch.drain(max_changes);
+  v_linger := dispatch.worker_linger_ms();
+  -- the run stops polling: counts from the WAL that a drain's spaced publish left (066) go out now
+  if v_linger = 0 and v_processed = 0 and dispatch.publish_wal_counts(true) > 0 then
+    perform dispatch.flush_counters();
+  end if;
   -- `remaining` is counted up to 1000 (a hint for the caller's log): counting the whole backlog
   -- after every drain read all of it each time, under load a scan per 500 changes drained
   return jsonb_build_object('processed', v_processed,
                             'remaining', (select count(*) from (select from dispatch.changes c
                                                                 where c.error is null limit 1000) w),
-                            'lingerMs', dispatch.worker_linger_ms());
+                            'lingerMs', v_linger);
 end
 $$;
 

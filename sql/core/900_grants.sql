@@ -60,6 +60,9 @@ begin
   -- registry functions that store SQL or function names are for the migration role (postgres) only.
   revoke all on all tables in schema dispatch from service_role;
   revoke all on all sequences in schema dispatch from service_role;
+  -- a time the wake triggers of WAL-counted tables read in their WHEN clause as the writing role
+  -- (055_poke.sql); pg_sequence_last_value needs SELECT on it, nothing else
+  grant select on sequence dispatch.worker_wake_until_ms to public;
   grant select on all tables in schema dispatch to service_role;
   grant select on all sequences in schema dispatch to service_role;
   grant execute on all functions in schema dispatch to service_role;
@@ -68,6 +71,13 @@ begin
     from service_role;
   revoke execute on function dispatch.register_source(text, text) from service_role;
   revoke execute on function dispatch.unregister_source(text) from service_role;
+  -- DDL on app tables and replication slots (066_counts_from_wal.sql): the migration role and tick only
+  revoke execute on function dispatch.count_from_wal(text, text[]) from service_role;
+  revoke execute on function dispatch.wal_count_switch(text) from service_role;
+  revoke execute on function dispatch.wal_count_unpublish(text) from service_role;
+  revoke execute on function dispatch.wal_count_release(text) from service_role;
+  revoke execute on function dispatch.wal_counts_setup() from service_role;
+  revoke execute on function dispatch.publish_wal_counts(boolean) from service_role;
   grant execute on function dispatch.can_read_topic(text) to authenticated;
 
   -- Client RPCs: authenticated only; worker RPCs: service_role only.

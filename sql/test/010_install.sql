@@ -8,7 +8,8 @@ select has_schema('dispatch');
 select is(dispatch.version(), '0.3.0', 'version');
 select tables_are('dispatch', array['settings', 'events', 'admins', 'audience_members', 'occurrences', 'receipts',
   'attempts', 'preferences', 'counters_def', 'counter_state', 'counter_shards', 'counter_dirty', 'counter_dirty_tx', 'counter_pending', 'notifications',
-  'changes', 'sources', 'worker_wake', 'worker_alarm', 'module_queue', 'manual_triggers', 'deferred_installs'],
+  'changes', 'sources', 'worker_wake', 'worker_alarm', 'module_queue', 'manual_triggers', 'deferred_installs',
+  'wal_count_sources', 'wal_count_state'],
   'dispatch tables');
 select is((select pg_get_userbyid(nspowner) from pg_namespace where nspname = 'dispatch'), 'postgres',
   'schema installed by postgres (non-superuser)');

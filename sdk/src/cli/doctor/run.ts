@@ -13,6 +13,7 @@ import { realtimePoliciesCheck } from './realtime-policies.ts';
 import { receiptsCheck } from './receipts.ts';
 import { triggersCheck } from './triggers.ts';
 import { vaultCheck } from './vault.ts';
+import { walCountsCheck } from './wal-counts.ts';
 
 const checksOverTheCore: DoctorCheck[] = [
   coreVersionCheck,
@@ -26,6 +27,7 @@ const checksOverTheCore: DoctorCheck[] = [
   receiptsCheck,
   occurrencesCheck,
   capturedChangesCheck,
+  walCountsCheck,
   countersCheck,
 ];
 

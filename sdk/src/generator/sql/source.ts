@@ -6,9 +6,12 @@
  *   rows as JSON arrays, the writer, the time). Only for the operations some event or counter needs
  *   (a counter that counts every row into one scope moves on INSERT and DELETE only); the others are
  *   dropped. A table whose processor reads no row (no event; every counter counts every row) is
- *   counted by the writer instead: `dispatch.count_changes(<counter>, <scope>, ...)` adds the statement's
- *   row count to the writer's running total of each counter (core 040_counters.sql), no change row; the
- *   processor stays, for changes an older trigger captured.
+ *   counted without a change row: its triggers run `dispatch.count_changes(<counter>, <scope>, ...)`,
+ *   which adds the statement's row count to the writer's running total of each counter (core
+ *   040_counters.sql), and `dispatch.count_from_wal(<table>, <pairs>)` then moves the counting out of
+ *   the write where the database can: once a logical replication slot exists, the triggers only wake
+ *   the worker and every drain counts the table's committed inserts and deletes from the WAL (core
+ *   066_counts_from_wal.sql). The processor stays, for changes an older trigger captured.
  * - Process: `dispatch.src_<schema>_<table>_process(p_changes dispatch.changes[])`, registered with
  *   `dispatch.register_source`, which `dispatch.drain()` (worker, `dispatch.tick()`) calls after commit
  *   with a batch: consecutive changes of the table in capture order, operations mixed (up to the core's
@@ -120,6 +123,14 @@ function processor(s: Source): string {
   ].join('\n');
 }
 
+/** Counter name and audience scope of each counter of a counts-only table, as SQL literals. */
+function counterScopePairs(s: Source): string[] {
+  return s.counters.flatMap((k) => {
+    if (k.scope.kind !== 'audience') throw new Error(`counter ${k.name}: not an audience counter`);
+    return [literal(k.name), literal(k.scope.audience)];
+  });
+}
+
 /**
  * The capture trigger's function: `dispatch.capture_changes()` (one change row per statement), or for a
  * counts-only table `dispatch.count_changes(<counter>, <scope>, ...)`, which adds the statement's row
@@ -127,11 +138,15 @@ function processor(s: Source): string {
  */
 function captureCall(s: Source): string {
   if (s.capture === 'rows') return 'dispatch.capture_changes()';
-  const pairs = s.counters.flatMap((k) => {
-    if (k.scope.kind !== 'audience') throw new Error(`counter ${k.name}: not an audience counter`);
-    return [literal(k.name), literal(k.scope.audience)];
-  });
-  return `dispatch.count_changes(${pairs.join(', ')})`;
+  return `dispatch.count_changes(${counterScopePairs(s).join(', ')})`;
+}
+
+/**
+ * A counts-only table: `dispatch.count_from_wal` switches it to counting from the WAL now (a healthy
+ * slot) or when `dispatch.tick()` has created the slot; the writers' triggers above count until then.
+ */
+function countFromWal(s: Source): string {
+  return `select dispatch.count_from_wal(${literal(tableText(s.table))}, array[${counterScopePairs(s).join(', ')}]);`;
 }
 
 function captureTriggers(s: Source): string {
@@ -164,6 +179,7 @@ export function sourceObject(s: Source): SqlObject {
     processor(s),
     `select dispatch.register_source(${literal(tableText(s.table))}, ${literal(processorText(s))});`,
     captureTriggers(s),
+    ...(s.capture === 'count' ? [countFromWal(s)] : []),
   ].join('\n\n');
   const drop = [
     `-- source ${tableText(s.table)} removed`,

@@ -1,0 +1,459 @@
+-- Counts from the WAL: a counts-only table's writes counted by logical decoding, not in the write.
+--
+-- Why: a counts-only counter (every row of its table counted into one audience scope, no event reading
+-- the table) was counted by its writers: a statement trigger with a transition table and an UPDATE of
+-- the writer's row in dispatch.counter_pending, per transaction (dispatch.count_changes). Measured
+-- against the bare table that caps 16 writers on one global counter at 0.55-0.7x (bench/RESULTS.md);
+-- the row UPDATE alone costs as much as the rest. Postgres already writes every committed INSERT and
+-- DELETE to the WAL, and hosted Supabase runs with wal_level = logical (its Realtime decodes the same
+-- WAL). So once a logical replication slot exists, such a table joins the publication
+-- supadispatch_counts and its trigger only wakes the worker (dispatch.wake_on_count: no transition
+-- table, no write); every drain decodes the committed inserts and deletes since the last publish
+-- (pgoutput, counting message types per relation, no column is read) and applies them as counter
+-- deltas (dispatch.publish_wal_counts).
+--
+-- Exactly once: the slot is read with peek (nothing consumed) up to an LSN L; the deltas and L are
+-- stored in the drain's transaction (wal_count_state.published_lsn); the next publish first advances
+-- the slot to the stored L. A rolled-back drain stores nothing and the slot still holds its changes;
+-- a rolled-back write never reaches the WAL as committed. One publisher at a time (an advisory lock):
+-- a slot serves one backend at a time anyway.
+--
+-- Switching a table, exactly: the generated migration installs the counting triggers
+-- (count_changes) and calls dispatch.count_from_wal. With a healthy slot it switches the table at once:
+-- the triggers are replaced by wake triggers and the table joins the publication in the migration's
+-- transaction, whose DDL locks order every write of the table before (counted by the trigger) or after
+-- (decoded) it. Without a slot the table stays counted by its writers, and dispatch.tick() (pg_cron)
+-- creates the slot (only possible in a transaction that has written nothing: tick's first action,
+-- returning at once after it) and switches the table then. A slot that was lost (dropped, or
+-- invalidated by max_slot_wal_keep_size) loses what it held: the next tick locks the tables it
+-- counted, creates a new slot and recounts their counters (dispatch.reconcile_counters) before the
+-- writers go on. Where the slot cannot exist (wal_level below logical, no REPLICATION attribute, every
+-- slot in use, the setting count_from_wal = false) the writers keep counting, as before.
+--
+-- Latency: the wake trigger pokes the worker when no poked worker lingers at the statement, as a
+-- captured change does; a transaction that commits more than a second after such a statement, while
+-- the worker's linger ends, is published by the next poke or tick (never lost). A WAL-counted write
+-- becomes visible to decoding once its commit is flushed (wal_writer_delay with synchronous_commit off).
+
+insert into dispatch.settings (key, value, description) values
+  ('count_from_wal', 'true', 'count counts-only tables from the WAL (a logical replication slot) instead of in the write'),
+  ('wal_publish_interval_ms', '1000', 'at most this long between two publishes of WAL counts while drains run'),
+  ('wal_publish_factor', '4', 'a drain publishes WAL counts once this many times the last publish''s duration has passed'),
+  ('wal_publish_max_bytes', '268435456', 'WAL one publish of WAL counts decodes at most (the rest is the next one''s)')
+on conflict (key) do nothing;
+
+-- Every write to a WAL-counted table is published here (inserts and deletes; an UPDATE moves no
+-- counts-only counter, a TRUNCATE is left to reconcile_counters as with the writers' triggers).
+-- A partition's rows are published as its root's, which is the table the generator names.
+do $$
+begin
+  if not exists (select from pg_catalog.pg_publication p where p.pubname = 'supadispatch_counts') then
+    create publication supadispatch_counts with (publish = 'insert, delete', publish_via_partition_root = true);
+  end if;
+end
+$$;
+
+-- One row per counts-only source table (dispatch.count_from_wal). pairs: counter, scope, counter,
+-- scope... as the writers' trigger takes them. wanted: the last migration asked for WAL counting;
+-- live: the table is in the publication and its trigger only wakes; relid: the table's oid as the
+-- decoder reports it (kept after a switch back, so changes decoded later still map to the counters);
+-- needs_reconcile: counts were lost with a slot, recount when switching.
+create table if not exists dispatch.wal_count_sources (
+  source_table text primary key,
+  pairs text[] not null,
+  relid oid,
+  wanted boolean not null default true,
+  live boolean not null default false,
+  needs_reconcile boolean not null default false,
+  updated_at timestamptz not null default now()
+);
+
+-- The slot's bookkeeping (one row): what the counters include, and why the slot is missing if it is.
+create table if not exists dispatch.wal_count_state (
+  id integer primary key default 1 check (id = 1),
+  -- the counters include every transaction that committed before this LSN
+  published_lsn pg_lsn,
+  published_at timestamptz,
+  slot_created_at timestamptz,
+  -- the last reason the slot could not be created (doctor shows it); null when healthy. tick() tries
+  -- again 10 minutes after a failure, not every minute
+  last_error text
+);
+alter table dispatch.wal_count_state add column if not exists last_error_at timestamptz;
+-- how long the last publish took (its decoding): spaces the next (publish_wal_counts)
+alter table dispatch.wal_count_state add column if not exists last_decode_ms double precision;
+insert into dispatch.wal_count_state (id) values (1) on conflict (id) do nothing;
+
+create or replace function dispatch.wal_count_slot() returns text
+language sql immutable as $$ select 'supadispatch_counts'::text $$;
+
+-- Whether this database can count from the WAL: the setting, wal_level, and the definer's right to
+-- decode (the REPLICATION attribute of postgres on hosted Supabase and on the local stack).
+create or replace function dispatch.wal_counts_available() returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((dispatch.setting('count_from_wal') #>> '{}')::boolean, true)
+    and current_setting('wal_level') = 'logical'
+    and exists (select from pg_catalog.pg_roles r where r.rolname = current_user and (r.rolreplication or r.rolsuper))
+    and exists (select from pg_catalog.pg_publication p where p.pubname = 'supadispatch_counts');
+end
+$$;
+
+-- Why a table cannot be counted from the WAL, or null when it can:
+--   * it must have a replica identity (a primary key, REPLICA IDENTITY USING INDEX or FULL): in a
+--     publication of deletes, Postgres refuses every DELETE on a table without one;
+--   * its owner must be postgres (or a role postgres belongs to): the switch replaces its triggers and
+--     adds it to the publication, which only the owner may do (tables a migration creates are).
+-- Such a table stays counted by its writers.
+create or replace function dispatch.wal_count_ineligible(p_source_table text) returns text
+language sql stable security definer set search_path = '' as $$
+  select case
+    when c.oid is null then 'the table does not exist'
+    when not pg_catalog.pg_has_role(c.relowner, 'USAGE') then
+      format('owned by %s, not by %s: the switch needs its owner', pg_catalog.pg_get_userbyid(c.relowner), current_user)
+    when not (c.relreplident = 'f'
+              or (c.relreplident = 'i' and exists (select from pg_catalog.pg_index i where i.indrelid = c.oid and i.indisreplident))
+              or (c.relreplident = 'd' and exists (select from pg_catalog.pg_index i where i.indrelid = c.oid and i.indisprimary)))
+      then 'no replica identity: add a primary key to count it from the WAL'
+  end
+  from (select dispatch.source_regclass(p_source_table)::oid as oid) t
+  left join pg_catalog.pg_class c on c.oid = t.oid
+$$;
+
+create or replace function dispatch.wal_count_eligible(p_source_table text) returns boolean
+language sql stable security definer set search_path = '' as $$
+  select dispatch.wal_count_ineligible(p_source_table) is null
+$$;
+
+-- The slot, if it exists and can be read ('reserved', 'extended', 'unreserved'; not 'lost').
+create or replace function dispatch.wal_count_slot_healthy() returns boolean
+language sql stable security definer set search_path = '' as $$
+  select exists (select from pg_catalog.pg_replication_slots s
+                 where s.slot_name = dispatch.wal_count_slot() and s.database = current_database()
+                   and s.plugin = 'pgoutput' and coalesce(s.wal_status, 'reserved') <> 'lost')
+$$;
+
+-- Replace a table's counting triggers with wake triggers and add it to the publication (the caller
+-- holds or takes the table's locks through this DDL). Trigger names stay the generator's.
+create or replace function dispatch.wal_count_switch(p_source_table text) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_rel regclass := dispatch.source_regclass(p_source_table);
+  v_op text;
+begin
+  execute format('drop trigger if exists dispatch_capture_insert on %s', v_rel);
+  execute format('drop trigger if exists dispatch_capture_delete on %s', v_rel);
+  -- fired only when no poked worker lingers (a C function in the WHEN clause: no call, no plpgsql,
+  -- for nearly every statement; 055_poke.sql)
+  foreach v_op in array array['insert', 'delete'] loop
+    execute format('create trigger dispatch_capture_%s after %s on %s for each statement
+      when (coalesce(pg_catalog.pg_sequence_last_value(%L::regclass), 0) < (extract(epoch from pg_catalog.clock_timestamp()) * 1000)::bigint)
+      execute function dispatch.wake_on_count()', v_op, v_op, v_rel, 'dispatch.worker_wake_until_ms');
+  end loop;
+  if not exists (select from pg_catalog.pg_publication_rel pr join pg_catalog.pg_publication p on p.oid = pr.prpubid
+                 where p.pubname = 'supadispatch_counts' and pr.prrelid = v_rel) then
+    execute format('alter publication supadispatch_counts add table %s', v_rel);
+  end if;
+  update dispatch.wal_count_sources s set live = true, relid = v_rel::oid, updated_at = now()
+  where s.source_table = p_source_table;
+end
+$$;
+
+-- Out of the publication (its writers' triggers count again, or no counter reads it any more).
+create or replace function dispatch.wal_count_unpublish(p_source_table text) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_rel regclass := dispatch.source_regclass(p_source_table);
+begin
+  if v_rel is not null and exists (
+       select from pg_catalog.pg_publication_rel pr join pg_catalog.pg_publication p on p.oid = pr.prpubid
+       where p.pubname = 'supadispatch_counts' and pr.prrelid = v_rel) then
+    execute format('alter publication supadispatch_counts drop table %s', v_rel);
+  end if;
+end
+$$;
+
+-- Called by the generated migration of a counts-only table, after it installed the writers' counting
+-- triggers (count_changes with the same pairs). Switches the table now when a healthy slot exists;
+-- otherwise leaves the writers counting until dispatch.tick() switches it. Returns what it did.
+create or replace function dispatch.count_from_wal(p_source_table text, p_pairs text[]) returns text
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_was dispatch.wal_count_sources;
+  v_why text;
+begin
+  if dispatch.source_regclass(p_source_table) is null then
+    raise exception 'dispatch: count_from_wal: table % does not exist', coalesce(p_source_table, '(null)');
+  end if;
+  if p_pairs is null or cardinality(p_pairs) = 0 or cardinality(p_pairs) % 2 <> 0 then
+    raise exception 'dispatch: count_from_wal(%): pairs of counter and scope expected, got %', p_source_table, p_pairs;
+  end if;
+  select * into v_was from dispatch.wal_count_sources s where s.source_table = p_source_table;
+  insert into dispatch.wal_count_sources as s (source_table, pairs, wanted, live)
+  values (p_source_table, p_pairs, true, false)
+  on conflict (source_table) do update set pairs = excluded.pairs, wanted = true, live = false, updated_at = now();
+  v_why := dispatch.wal_count_ineligible(p_source_table);
+  if v_why is not null then
+    perform dispatch.wal_count_release(p_source_table);
+    return format('counted by the writers (%s)', v_why);
+  end if;
+  if dispatch.wal_counts_available() and dispatch.wal_count_slot_healthy() then
+    perform dispatch.wal_count_switch(p_source_table);
+    return 'counted from the WAL';
+  end if;
+  -- the writers count from this transaction's commit on; WAL counts of a table that was live are lost
+  -- with the slot unless the slot still has them (then the publisher maps them by relid)
+  perform dispatch.wal_count_unpublish(p_source_table);
+  if v_was.live and not dispatch.wal_count_slot_healthy() then
+    update dispatch.wal_count_sources s set needs_reconcile = true where s.source_table = p_source_table;
+  end if;
+  return 'counted by the writers';
+end
+$$;
+
+-- A table no longer counts-only, or no longer a source: out of the publication, not switched again.
+-- (register_source and unregister_source call it: every generated source install runs register_source
+-- first, and a counts-only install then calls count_from_wal again.)
+create or replace function dispatch.wal_count_release(p_source_table text) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if exists (select from dispatch.wal_count_sources s where s.source_table = p_source_table and (s.wanted or s.live)) then
+    perform dispatch.wal_count_unpublish(p_source_table);
+    update dispatch.wal_count_sources s set wanted = false, live = false, updated_at = now()
+    where s.source_table = p_source_table;
+  end if;
+end
+$$;
+
+-- The statement trigger of a WAL-counted table: no transition table, no write. Pokes the worker when
+-- no poked worker lingers (it publishes after the commit, like a captured change's commit check).
+create or replace function dispatch.wake_on_count() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if exists (select from dispatch.worker_wake w where w.next_poke_at > clock_timestamp()) then
+    return null;
+  end if;
+  perform dispatch.poke_worker('counts');
+  return null;
+end
+$$;
+
+-- Whether dispatch.tick() has slot work to do: a table to switch, a lost slot, or a slot nobody needs.
+create or replace function dispatch.wal_counts_setup_due() returns boolean
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_healthy boolean := dispatch.wal_count_slot_healthy();
+begin
+  -- a table dropped since: its row goes (and with the last one, the slot)
+  if exists (select from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null) then
+    return true;
+  end if;
+  if exists (select from dispatch.wal_count_state st where st.last_error_at > now() - interval '10 minutes') then
+    return false;
+  end if;
+  if exists (select from dispatch.wal_count_sources s
+             where s.wanted and not s.live and dispatch.wal_count_eligible(s.source_table)) then
+    return dispatch.wal_counts_available();
+  end if;
+  if exists (select from dispatch.wal_count_sources s where s.live) then
+    return not v_healthy;
+  end if;
+  -- nobody counts from the slot: drop it once everything it decoded was published
+  return exists (select from pg_catalog.pg_replication_slots s where s.slot_name = dispatch.wal_count_slot());
+end
+$$;
+
+-- Create the slot if needed and switch the tables that wait for it. Must be the first thing its
+-- transaction does (Postgres creates a logical slot only in a transaction that has written nothing):
+-- dispatch.tick() calls it first and, when it switched tables (switched > 0: their locks are held to
+-- commit), returns right after. Waits at most 3 s for transactions in flight (the slot's start).
+-- done says what it did; null when nothing was due or the slot could not be created (a warning).
+create or replace function dispatch.wal_counts_setup(out done text, out switched integer)
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_slot text := dispatch.wal_count_slot();
+  v_lsn pg_lsn;
+  v_reconcile text[];
+  r record;
+begin
+  switched := 0;
+  if not dispatch.wal_counts_setup_due() then
+    return;
+  end if;
+  -- Rows of tables dropped since are forgotten: now, unless a slot is to be created below (nothing may
+  -- be written before it), then after it.
+  if dispatch.wal_count_slot_healthy() or not exists (
+       select from dispatch.wal_count_sources s
+       where (s.wanted or s.live) and dispatch.source_regclass(s.source_table) is not null) then
+    delete from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null;
+  end if;
+  if not exists (select from dispatch.wal_count_sources s where s.wanted or s.live) then
+    -- nothing counts from the WAL any more: drop the slot (it would hold WAL forever), once its
+    -- decoded counts are published (a table switched back keeps its relid for that)
+    if not exists (select from pg_catalog.pg_replication_slots s where s.slot_name = v_slot) then
+      done := 'nothing counted from the WAL';
+      return;
+    end if;
+    perform dispatch.publish_wal_counts(true);
+    if exists (select from pg_catalog.pg_replication_slots s where s.slot_name = v_slot and not s.active) then
+      perform pg_drop_replication_slot(v_slot);
+    end if;
+    update dispatch.wal_count_state set published_lsn = null, slot_created_at = null, last_error = null where id = 1;
+    done := 'slot dropped';
+    return;
+  end if;
+  if not dispatch.wal_counts_available() then
+    return;
+  end if;
+  set local lock_timeout = '3s';
+  if not dispatch.wal_count_slot_healthy() then
+    -- No write before the slot is created (Postgres refuses it in a transaction that has written).
+    -- A lost slot: what it held is gone. The tables it counted are locked before the new slot starts,
+    -- so no write of theirs commits between its start and their recount (LOCK assigns no transaction
+    -- id), and recounted below.
+    if exists (select from pg_catalog.pg_replication_slots s where s.slot_name = v_slot) then
+      perform pg_drop_replication_slot(v_slot);
+    end if;
+    for r in select s.source_table from dispatch.wal_count_sources s
+             where (s.live or s.needs_reconcile) and dispatch.source_regclass(s.source_table) is not null
+             order by s.source_table loop
+      execute format('lock table %s in share row exclusive mode', dispatch.source_regclass(r.source_table));
+    end loop;
+    begin
+      select p.lsn into v_lsn from pg_create_logical_replication_slot(v_slot, 'pgoutput') p;
+    exception when others then
+      -- another transaction in flight for 3 s, every slot in use, or a write earlier in this
+      -- transaction: tables not live stay counted by their writers; retried next tick
+      update dispatch.wal_count_state set last_error = sqlerrm, last_error_at = now() where id = 1;
+      raise warning 'dispatch: counts from the WAL: slot not created (%); the writers keep counting, next try in 10 minutes', sqlerrm;
+      return;
+    end;
+    delete from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null;
+    update dispatch.wal_count_sources s set needs_reconcile = true where s.live;
+    update dispatch.wal_count_state
+    set published_lsn = v_lsn, published_at = now(), slot_created_at = now(), last_error = null, last_error_at = null where id = 1;
+  end if;
+  for r in select s.source_table, s.needs_reconcile from dispatch.wal_count_sources s
+           where s.wanted and (not s.live or s.needs_reconcile) and dispatch.wal_count_eligible(s.source_table)
+           order by s.source_table loop
+    perform dispatch.wal_count_switch(r.source_table);
+    switched := switched + 1;
+    if r.needs_reconcile then
+      v_reconcile := v_reconcile || array(select d.name from dispatch.counters_def d
+                                          where d.source_table = r.source_table);
+    end if;
+  end loop;
+  -- recount what the lost slot held (the tables are locked; reconcile drains and publishes first)
+  if cardinality(v_reconcile) > 0 then
+    for r in select distinct x.name from unnest(v_reconcile) x(name) order by 1 loop
+      perform dispatch.reconcile_counters(r.name, true);
+    end loop;
+    update dispatch.wal_count_sources s set needs_reconcile = false where s.needs_reconcile and s.live;
+  end if;
+  done := format('%s table(s) counted from the WAL', switched);
+end
+$$;
+
+-- Publish the inserts and deletes of WAL-counted tables committed since the last publish: their net
+-- count per counter scope goes to dispatch.counter_dirty (as publish_counter_pending's differences),
+-- which the caller's flush_counters applies, or the commit. Returns the scopes that moved. Never waits
+-- for a writer: another publisher holds the slot, or the slot is missing (dispatch.tick() repairs it),
+-- and it returns 0.
+-- What a call costs: Postgres decodes from the slot's restart point, which moves only at the
+-- running-transactions records it logs every 15 s, so every call reads up to 15 s of the database's
+-- WAL whatever it publishes (under 16 writers on one table, 25-100 MB and 0.3-1.7 s per call,
+-- bench/RESULTS.md). So calls are spaced: a drain's call publishes only when wal_publish_factor times
+-- the last call's duration has passed (at most wal_publish_interval_ms, by default 1 s, between two),
+-- which keeps the decoding to a bounded share of a core; light WAL makes calls cheap and close.
+-- p_force publishes now, after a publisher in flight, and waits (at most a second) until the WAL
+-- written so far is flushed, since decoding reads flushed WAL only (synchronous_commit = off lets a
+-- commit return before): the worker when its linger ends, tick() and reconcile_counters.
+create or replace function dispatch.publish_wal_counts(p_force boolean default false) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_slot text := dispatch.wal_count_slot();
+  v_state dispatch.wal_count_state;
+  v_confirmed pg_lsn;
+  v_from pg_lsn;
+  v_upto pg_lsn;
+  v_insert pg_lsn;
+  v_started timestamptz;
+  v_moved integer;
+begin
+  if not exists (select from dispatch.wal_count_sources s where s.relid is not null) then
+    return 0;
+  end if;
+  if not p_force then
+    select * into v_state from dispatch.wal_count_state st where st.id = 1;
+    if clock_timestamp() < v_state.published_at + make_interval(secs => least(
+         coalesce(v_state.last_decode_ms, 0) * dispatch.setting_int('wal_publish_factor', 4),
+         dispatch.setting_int('wal_publish_interval_ms', 1000)) / 1000.0) then
+      return 0;
+    end if;
+  end if;
+  if p_force then
+    -- waits for a publisher in flight: what it publishes commits first, this one follows it
+    perform pg_advisory_xact_lock(hashtext('dispatch.publish_wal_counts'));
+  elsif not pg_try_advisory_xact_lock(hashtext('dispatch.publish_wal_counts')) then
+    return 0;
+  end if;
+  if p_force then
+    v_insert := pg_current_wal_insert_lsn();
+    v_started := clock_timestamp();
+    while pg_current_wal_flush_lsn() < v_insert and clock_timestamp() < v_started + interval '1 second' loop
+      perform pg_sleep(0.01);
+    end loop;
+  end if;
+  v_started := clock_timestamp();
+  select * into v_state from dispatch.wal_count_state st where st.id = 1 for update;
+  select s.confirmed_flush_lsn into v_confirmed from pg_catalog.pg_replication_slots s
+  where s.slot_name = v_slot and not s.active and coalesce(s.wal_status, 'reserved') <> 'lost';
+  if v_confirmed is null or v_state.published_lsn is null then
+    return 0;
+  end if;
+  -- what the last committed publish included is consumed only now (its transaction committed)
+  if v_confirmed < v_state.published_lsn then
+    perform pg_replication_slot_advance(v_slot, v_state.published_lsn);
+  end if;
+  v_from := greatest(v_state.published_lsn, v_confirmed);
+  -- decoding reads flushed WAL only: a transaction whose commit record ends after v_upto is the next one's
+  v_upto := least(pg_current_wal_flush_lsn(), v_from + dispatch.setting_int('wal_publish_max_bytes', 268435456));
+  if v_upto <= v_from then
+    return 0;
+  end if;
+  with msg as (
+    -- pgoutput protocol 1: 'I' (73) and 'D' (68) messages start with the relation's oid (Int32)
+    select ((get_byte(c.data, 1)::bigint << 24) | (get_byte(c.data, 2) << 16)
+            | (get_byte(c.data, 3) << 8) | get_byte(c.data, 4)) as relid,
+           case get_byte(c.data, 0) when 73 then 1 else -1 end as d
+    from pg_logical_slot_peek_binary_changes(v_slot, v_upto, null,
+           'proto_version', '1', 'publication_names', 'supadispatch_counts') c
+    where get_byte(c.data, 0) in (73, 68)
+  ), per_table as (
+    select m.relid, sum(m.d)::bigint as delta from msg m group by m.relid
+  ), deltas as (
+    select p.pairs[2 * i - 1] as name, p.pairs[2 * i] as scope, sum(t.delta)::bigint as delta
+    from per_table t
+    join dispatch.wal_count_sources p on p.relid::bigint = t.relid
+    cross join lateral generate_series(1, cardinality(p.pairs) / 2) as i
+    group by 1, 2
+  ), kept as (
+    insert into dispatch.counter_dirty as c (xid, name, scope, delta)
+    select pg_current_xact_id(), d.name, d.scope, d.delta from deltas d
+    where d.delta <> 0 and exists (select from dispatch.counters_def cd where cd.name = d.name)
+    order by d.name, d.scope
+    on conflict (xid, name, scope) do update set delta = c.delta + excluded.delta
+    returning 1
+  )
+  select count(*) into v_moved from kept;
+  update dispatch.wal_count_state
+  set published_lsn = v_upto, published_at = clock_timestamp(),
+      last_decode_ms = extract(epoch from clock_timestamp() - v_started) * 1000
+  where id = 1;
+  if v_moved > 0 then
+    -- flushed at commit if the caller does not flush first (as counter_apply's deferred deltas)
+    insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+  end if;
+  return v_moved;
+end
+$$;
