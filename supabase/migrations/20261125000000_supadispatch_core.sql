@@ -3314,6 +3314,7 @@ declare
   v_slot text := dispatch.wal_count_slot();
   v_lsn pg_lsn;
   v_reconcile text[];
+  v_lock_timeout text;
   r record;
 begin
   switched := 0;
@@ -3345,7 +3346,10 @@ begin
   if not dispatch.wal_counts_available() then
     return;
   end if;
-  set local lock_timeout = '3s';
+  -- the slot waits for the transactions in flight, the switch for the tables' writers: 3 s at most
+  -- each (the caller's own lock_timeout is put back at the end)
+  v_lock_timeout := current_setting('lock_timeout');
+  perform set_config('lock_timeout', '3s', true);
   if not dispatch.wal_count_slot_healthy() then
     -- No write before the slot is created (Postgres refuses it in a transaction that has written).
     -- A lost slot: what it held is gone. The tables it counted are locked before the new slot starts,
@@ -3366,6 +3370,7 @@ begin
       -- transaction: tables not live stay counted by their writers; retried next tick
       update dispatch.wal_count_state set last_error = sqlerrm, last_error_at = now() where id = 1;
       raise warning 'dispatch: counts from the WAL: slot not created (%); the writers keep counting, next try in 10 minutes', sqlerrm;
+      perform set_config('lock_timeout', v_lock_timeout, true);
       return;
     end;
     delete from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null;
@@ -3390,6 +3395,7 @@ begin
     end loop;
     update dispatch.wal_count_sources s set needs_reconcile = false where s.needs_reconcile and s.live;
   end if;
+  perform set_config('lock_timeout', v_lock_timeout, true);
   done := format('%s table(s) counted from the WAL', switched);
 end
 $$;
