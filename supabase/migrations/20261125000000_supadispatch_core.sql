@@ -3077,7 +3077,7 @@ $$;
 
 insert into dispatch.settings (key, value, description) values
   ('count_from_wal', 'true', 'count counts-only tables from the WAL (a logical replication slot) instead of in the write'),
-  ('wal_publish_interval_ms', '1000', 'at most this long between two publishes of WAL counts while drains run'),
+  ('wal_publish_interval_ms', '30000', 'at most this long between two publishes of WAL counts while drains run'),
   ('wal_publish_factor', '4', 'a drain publishes WAL counts once this many times the last publish''s duration has passed'),
   ('wal_publish_max_bytes', '268435456', 'WAL one publish of WAL counts decodes at most (the rest is the next one''s)')
 on conflict (key) do nothing;
@@ -3407,10 +3407,12 @@ $$;
 -- and it returns 0.
 -- What a call costs: Postgres decodes from the slot's restart point, which moves only at the
 -- running-transactions records it logs every 15 s, so every call reads up to 15 s of the database's
--- WAL whatever it publishes (under 16 writers on one table, 25-100 MB and 0.3-1.7 s per call,
--- bench/RESULTS.md). So calls are spaced: a drain's call publishes only when wal_publish_factor times
--- the last call's duration has passed (at most wal_publish_interval_ms, by default 1 s, between two),
--- which keeps the decoding to a bounded share of a core; light WAL makes calls cheap and close.
+-- WAL whatever it publishes, and then the WAL since the last publish (under 16 writers at 25-30k tps,
+-- 0.3-1.7 s per call once a second; 9-14 s when spaced, bench/RESULTS.md). So calls are spaced: a
+-- drain's call publishes only when wal_publish_factor (4) times the last call's duration has passed,
+-- which keeps the decoding to about a fifth of one core whatever the write rate; at most
+-- wal_publish_interval_ms (30 s) apart. Light WAL makes calls cheap and close (1k writes/s: ~0.1 s
+-- apart); only a saturated database sees its counter move every few seconds or more.
 -- p_force publishes now, after a publisher in flight, and waits (at most a second) until the WAL
 -- written so far is flushed, since decoding reads flushed WAL only (synchronous_commit = off lets a
 -- commit return before): the worker when its linger ends, tick() and reconcile_counters.
