@@ -407,7 +407,7 @@ begin
     perform dispatch.lock_drains();
     while dispatch.drain(500) > 0 loop
     end loop;
-    -- and everything the WAL holds of the locked tables (066_counts_from_wal.sql)
+    -- and everything the WAL holds of the locked tables (067_wal_publish.sql)
     if dispatch.publish_wal_counts(true) > 0 then
       perform dispatch.flush_counters();
     end if;

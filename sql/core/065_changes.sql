@@ -397,7 +397,7 @@ begin
     end if;
   end loop;
   if cardinality(v_tables) = 0 then
-    -- counts-only counters' pending deltas (040_counters.sql) and WAL counts (066_counts_from_wal.sql)
+    -- counts-only counters' pending deltas (040_counters.sql) and WAL counts (067_wal_publish.sql)
     -- are published by every drain
     if dispatch.publish_counter_pending() + dispatch.publish_wal_counts() > 0 then
       perform dispatch.flush_counters();

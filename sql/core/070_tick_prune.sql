@@ -34,7 +34,7 @@ begin
     exit when v_batch = 0;
     v_drained := v_drained + v_batch;
   end loop;
-  -- counts from the WAL a drain's spaced publish left (066_counts_from_wal.sql)
+  -- counts from the WAL a drain's spaced publish left (067_wal_publish.sql)
   if dispatch.publish_wal_counts(true) > 0 then
     perform dispatch.flush_counters();
   end if;

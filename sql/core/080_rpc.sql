@@ -384,7 +384,7 @@ begin
   perform set_config('dispatch.poked', 'on', true);
   v_processed := dispatch.drain(max_changes);
   v_linger := dispatch.worker_linger_ms();
-  -- the run stops polling: counts from the WAL that a drain's spaced publish left (066) go out now
+  -- the run stops polling: counts from the WAL that a drain's spaced publish left (067) go out now
   if v_linger = 0 and v_processed = 0 and dispatch.publish_wal_counts(true) > 0 then
     perform dispatch.flush_counters();
   end if;

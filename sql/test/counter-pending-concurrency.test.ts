@@ -15,6 +15,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { drainer, writer } from './fixtures/count-writers.ts';
 
 const dbUrl = process.env.SUPABASE_DB_URL;
 const adminUrl = process.env.SUPABASE_ADMIN_DB_URL;
@@ -72,54 +73,6 @@ after(async () => {
   await db.end();
 });
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-async function writer(n: number): Promise<number> {
-  const client = new pg.Client({ connectionString: dbUrl });
-  await client.connect();
-  const rand = rng(n + 7);
-  let rolledBack = 0;
-  try {
-    for (let i = 0; i < OPS_PER_WRITER; i++) {
-      const r = rand();
-      // deletes take the newest rows: often ones another writer has just inserted
-      const sql =
-        r < 0.55
-          ? `insert into ${table} (v) select g from generate_series(1, 1 + (random() * 2)::int) g`
-          : `delete from ${table} where id in (select id from ${table} order by id desc limit 2 for update skip locked)`;
-      await client.query('begin');
-      await client.query(sql);
-      if (rand() < 0.33) {
-        await client.query('rollback');
-        rolledBack++;
-      } else await client.query('commit');
-    }
-  } finally {
-    await client.end();
-  }
-  return rolledBack;
-}
-
-async function drainer(stop: { done: boolean }): Promise<void> {
-  const client = new pg.Client({ connectionString: dbUrl });
-  await client.connect();
-  try {
-    while (!stop.done) {
-      await client.query('select dispatch.drain(50)');
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    await client.query('select dispatch.drain(50)');
-  } finally {
-    await client.end();
-  }
-}
-
 test('counts-only counters: 16 writers with rollbacks, 2 drains publishing: exact, never negative', {
   timeout: 180_000,
 }, async (t) => {
@@ -127,8 +80,12 @@ test('counts-only counters: 16 writers with rollbacks, 2 drains publishing: exac
   if (setupError) return t.skip(setupError);
   const c: pg.Client = db;
   const stop = { done: false };
-  const drainers = [drainer(stop), drainer(stop)];
-  const rolledBack = await Promise.all(Array.from({ length: WRITERS }, (_, n) => writer(n)));
+  const drainers = [drainer(dbUrl, stop, 50, 2), drainer(dbUrl, stop, 50, 2)];
+  const rolledBack = await Promise.all(
+    Array.from({ length: WRITERS }, (_, n) =>
+      writer(dbUrl, table, n + 7, { ops: OPS_PER_WRITER, insertShare: 0.55 }),
+    ),
+  );
   stop.done = true;
   await Promise.all(drainers);
   t.diagnostic(`transactions rolled back: ${rolledBack.reduce((a, b) => a + b, 0)}`);

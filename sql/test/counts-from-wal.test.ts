@@ -16,6 +16,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { drainer, writer } from './fixtures/count-writers.ts';
 
 const dbUrl = process.env.SUPABASE_DB_URL;
 const adminUrl = process.env.SUPABASE_ADMIN_DB_URL;
@@ -101,53 +102,6 @@ async function cleanUp(db: pg.Client): Promise<void> {
   }
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** Inserts and deletes until stopped (at most 20,000 transactions); returns how many rolled back. */
-async function writer(n: number, stop: { done: boolean }): Promise<number> {
-  const client = new pg.Client({ connectionString: dbUrl });
-  await client.connect();
-  const rand = rng(n + 11);
-  let rolledBack = 0;
-  try {
-    for (let i = 0; i < 20_000 && !stop.done; i++) {
-      const sql =
-        rand() < 0.6
-          ? `insert into ${table} (v) select g from generate_series(1, 1 + (random() * 2)::int) g`
-          : `delete from ${table} where id in (select id from ${table} order by id desc limit 2 for update skip locked)`;
-      await client.query('begin');
-      await client.query(sql);
-      if (rand() < 0.33) {
-        await client.query('rollback');
-        rolledBack++;
-      } else await client.query('commit');
-      await sleep(5);
-    }
-  } finally {
-    await client.end();
-  }
-  return rolledBack;
-}
-
-async function drainer(stop: { done: boolean }): Promise<void> {
-  const client = new pg.Client({ connectionString: dbUrl });
-  await client.connect();
-  try {
-    while (!stop.done) {
-      await client.query('select dispatch.drain(200)');
-      await sleep(50);
-    }
-  } finally {
-    await client.end();
-  }
-}
-
 /** The worker's last polls: its drain RPC until the database says nothing relies on it (lingerMs 0). */
 async function workerFinishes(c: pg.Client): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -187,8 +141,10 @@ test('pg_cron switches a counts-only table to the WAL under 8 writers and 2 drai
   assert.equal(first[0].r, 'counted by the writers', 'no slot yet: the writers count');
 
   const stop = { done: false };
-  const drains = [drainer(stop), drainer(stop)];
-  const writers = Array.from({ length: WRITERS }, (_, n) => writer(n, stop));
+  const drains = [drainer(dbUrl, stop, 200, 50), drainer(dbUrl, stop, 200, 50)];
+  const writers = Array.from({ length: WRITERS }, (_, n) =>
+    writer(dbUrl, table, n + 11, { ops: 20_000, stop, insertShare: 0.6, pauseMs: 5 }),
+  );
   // pg_cron's tick (every minute) creates the slot and switches the table while the writers run
   let live = false;
   const t0 = Date.now();

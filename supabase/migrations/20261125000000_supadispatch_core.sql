@@ -1327,7 +1327,7 @@ begin
     perform dispatch.lock_drains();
     while dispatch.drain(500) > 0 loop
     end loop;
-    -- and everything the WAL holds of the locked tables (066_counts_from_wal.sql)
+    -- and everything the WAL holds of the locked tables (067_wal_publish.sql)
     if dispatch.publish_wal_counts(true) > 0 then
       perform dispatch.flush_counters();
     end if;
@@ -2966,7 +2966,7 @@ begin
     end if;
   end loop;
   if cardinality(v_tables) = 0 then
-    -- counts-only counters' pending deltas (040_counters.sql) and WAL counts (066_counts_from_wal.sql)
+    -- counts-only counters' pending deltas (040_counters.sql) and WAL counts (067_wal_publish.sql)
     -- are published by every drain
     if dispatch.publish_counter_pending() + dispatch.publish_wal_counts() > 0 then
       perform dispatch.flush_counters();
@@ -3400,6 +3400,10 @@ begin
 end
 $$;
 
+-- ==== sql/core/067_wal_publish.sql ====
+-- Counts from the WAL, the reading side: every drain publishes what the slot holds of the WAL-counted
+-- tables (066_counts_from_wal.sql has the why, the slot, the switch and the setup).
+
 -- Publish the inserts and deletes of WAL-counted tables committed since the last publish: their net
 -- count per counter scope goes to dispatch.counter_dirty (as publish_counter_pending's differences),
 -- which the caller's flush_counters applies, or the commit. Returns the scopes that moved. Never waits
@@ -3543,7 +3547,7 @@ begin
     exit when v_batch = 0;
     v_drained := v_drained + v_batch;
   end loop;
-  -- counts from the WAL a drain's spaced publish left (066_counts_from_wal.sql)
+  -- counts from the WAL a drain's spaced publish left (067_wal_publish.sql)
   if dispatch.publish_wal_counts(true) > 0 then
     perform dispatch.flush_counters();
   end if;
@@ -4046,7 +4050,7 @@ begin
   perform set_config('dispatch.poked', 'on', true);
   v_processed := dispatch.drain(max_changes);
   v_linger := dispatch.worker_linger_ms();
-  -- the run stops polling: counts from the WAL that a drain's spaced publish left (066) go out now
+  -- the run stops polling: counts from the WAL that a drain's spaced publish left (067) go out now
   if v_linger = 0 and v_processed = 0 and dispatch.publish_wal_counts(true) > 0 then
     perform dispatch.flush_counters();
   end if;
