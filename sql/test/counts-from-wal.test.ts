@@ -6,8 +6,10 @@
  * transactions rolled back) and 2 drains publish; after the switch the writers keep going; the worker's
  * drain RPC (dispatch_worker_drain) publishes what is left when its linger ends. The counter then
  * equals the table across the switch, no broadcast value was negative and seq never repeated. Then a
- * lost slot: writes made while it is gone are recounted when tick creates a new one. Last: with no
- * WAL-counted table left, tick drops the slot (it would hold WAL forever).
+ * lost slot: writes made while it is gone are recounted when tick creates a new one. Then the path
+ * users take, no drain called by the test: a write's wake trigger pokes the stack's worker (pg_net,
+ * the dispatch-worker Edge Function), which publishes it. Last: with no WAL-counted table left, tick
+ * drops the slot (it would hold WAL forever).
  *
  * Needs SUPABASE_DB_URL (the postgres role) with the core migration applied, wal_level = logical and
  * pg_cron running dispatch-tick (the local stack, or a Supabase project); uses SUPABASE_ADMIN_DB_URL,
@@ -215,6 +217,37 @@ test('a lost slot: tick creates a new one and recounts what was written while it
   await c.query(`insert into ${table} (v) values (1)`);
   await workerFinishes(c);
   await assertExact(c, 'after the new slot');
+});
+
+test('the path users take: a write pokes the worker, which publishes it (no drain called here)', {
+  timeout: 60_000,
+}, async (t) => {
+  if (!dbUrl || !db) return t.skip('SUPABASE_DB_URL is not set (the postgres role of the stack under test)');
+  if (setupError) return t.skip(setupError);
+  const c: pg.Client = db;
+  const { rows: live } = await c.query(
+    `select live from dispatch.wal_count_sources where source_table = $1`,
+    [table],
+  );
+  assert.equal(live[0]?.live, true, 'counted from the WAL');
+  const { rows: url } = await c.query(
+    `select count(*)::int as n from vault.decrypted_secrets where name = 'dispatch_worker_url' and decrypted_secret <> ''`,
+  );
+  if (url[0].n === 0) return t.skip('no worker URL in Vault (dispatch_worker_url): nothing to poke');
+  // no poked worker lingers: the write's wake trigger pokes (pg_net, at commit)
+  await c.query(`update dispatch.worker_wake set next_poke_at = now() - interval '1 second'`);
+  await c.query(`select setval('dispatch.worker_wake_until_ms', 1)`);
+  await c.query(`insert into ${table} (v) select g from generate_series(1, 4) g`);
+  const { rows: n } = await c.query(`select count(*)::int as n from ${table}`);
+  const t0 = Date.now();
+  let value = -1;
+  while (Date.now() - t0 < 30_000) {
+    value = Number((await c.query(`select dispatch.counter_value($1, 'admin') as v`, [counter])).rows[0].v);
+    if (value === n[0].n) break;
+    await sleep(100);
+  }
+  t.diagnostic(`published by the worker after ${Date.now() - t0} ms`);
+  assert.equal(value, n[0].n, 'the worker published the write');
 });
 
 test('with no WAL-counted table left, tick drops the slot', { timeout: 60_000 }, async (t) => {
