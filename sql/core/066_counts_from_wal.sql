@@ -159,6 +159,30 @@ begin
 end
 $$;
 
+-- Back to the writers' counting triggers (count_changes with the table's pairs) and out of the
+-- publication: for a live table that lost what made it eligible (its primary key dropped after the
+-- switch: in a publication of deletes Postgres then refuses its DELETEs). Exact as the switch: writes
+-- before it were decoded (the row keeps its relid, so they are still published), writes after it
+-- are counted by the writers. It stays wanted: switched again once eligible.
+create or replace function dispatch.wal_count_switch_back(p_source_table text) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_rel regclass := dispatch.source_regclass(p_source_table);
+  v_args text := (select string_agg(quote_literal(x.a), ', ' order by x.o)
+                  from dispatch.wal_count_sources s, unnest(s.pairs) with ordinality as x(a, o)
+                  where s.source_table = p_source_table);
+begin
+  execute format('drop trigger if exists dispatch_capture_insert on %s', v_rel);
+  execute format('drop trigger if exists dispatch_capture_delete on %s', v_rel);
+  execute format('create trigger dispatch_capture_insert after insert on %s referencing new table as new_rows
+    for each statement execute function dispatch.count_changes(%s)', v_rel, v_args);
+  execute format('create trigger dispatch_capture_delete after delete on %s referencing old table as old_rows
+    for each statement execute function dispatch.count_changes(%s)', v_rel, v_args);
+  perform dispatch.wal_count_unpublish(p_source_table);
+  update dispatch.wal_count_sources s set live = false, updated_at = now() where s.source_table = p_source_table;
+end
+$$;
+
 -- Out of the publication (its writers' triggers count again, or no counter reads it any more).
 create or replace function dispatch.wal_count_unpublish(p_source_table text) returns void
 language plpgsql security definer set search_path = '' as $$
@@ -248,6 +272,12 @@ begin
   if exists (select from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null) then
     return true;
   end if;
+  -- a live table that lost its replica identity: its DELETEs fail until it is switched back
+  if exists (select from dispatch.wal_count_sources s
+             where s.live and dispatch.source_regclass(s.source_table) is not null
+               and not dispatch.wal_count_eligible(s.source_table)) then
+    return true;
+  end if;
   if exists (select from dispatch.wal_count_state st where st.last_error_at > now() - interval '10 minutes') then
     return false;
   end if;
@@ -256,7 +286,8 @@ begin
     return dispatch.wal_counts_available();
   end if;
   if exists (select from dispatch.wal_count_sources s where s.live) then
-    return not v_healthy;
+    -- a lost slot, or a recount a busy table put off
+    return not v_healthy or exists (select from dispatch.wal_count_sources s where s.live and s.needs_reconcile);
   end if;
   -- nobody counts from the slot: drop it once everything it decoded was published
   return exists (select from pg_catalog.pg_replication_slots s where s.slot_name = dispatch.wal_count_slot());
@@ -275,10 +306,37 @@ declare
   v_lsn pg_lsn;
   v_reconcile text[];
   v_lock_timeout text;
+  v_tried integer := 0;
   r record;
 begin
   switched := 0;
   if not dispatch.wal_counts_setup_due() then
+    return;
+  end if;
+  -- the slot waits for the transactions in flight, a switch for the table's writers: 3 s at most
+  -- each. The caller's own lock_timeout is put back where it goes on (tick drains after a call that
+  -- switched nothing).
+  v_lock_timeout := current_setting('lock_timeout');
+  perform set_config('lock_timeout', '3s', true);
+  -- Live tables that lost their replica identity go back to their writers first, and alone (their
+  -- locks are held to commit; a slot to create waits for the next tick)
+  for r in select s.source_table from dispatch.wal_count_sources s
+           where s.live and dispatch.source_regclass(s.source_table) is not null
+             and not dispatch.wal_count_eligible(s.source_table)
+           order by s.source_table loop
+    v_tried := v_tried + 1;
+    begin
+      perform dispatch.wal_count_switch_back(r.source_table);
+      raise warning 'dispatch: % is counted by its writers again: %', r.source_table,
+        dispatch.wal_count_ineligible(r.source_table);
+      switched := switched + 1;
+    exception when lock_not_available then
+      raise warning 'dispatch: % not switched back to its writers (its writers held it 3 s); next tick', r.source_table;
+    end;
+  end loop;
+  if v_tried > 0 then
+    perform set_config('lock_timeout', v_lock_timeout, true);
+    done := format('%s of %s table(s) back to counting in the write', switched, v_tried);
     return;
   end if;
   -- Rows of tables dropped since are forgotten: now, unless a slot is to be created below (nothing may
@@ -291,6 +349,7 @@ begin
   if not exists (select from dispatch.wal_count_sources s where s.wanted or s.live) then
     -- nothing counts from the WAL any more: drop the slot (it would hold WAL forever), once its
     -- decoded counts are published (a table switched back keeps its relid for that)
+    perform set_config('lock_timeout', v_lock_timeout, true);
     if not exists (select from pg_catalog.pg_replication_slots s where s.slot_name = v_slot) then
       done := 'nothing counted from the WAL';
       return;
@@ -304,12 +363,9 @@ begin
     return;
   end if;
   if not dispatch.wal_counts_available() then
+    perform set_config('lock_timeout', v_lock_timeout, true);
     return;
   end if;
-  -- the slot waits for the transactions in flight, the switch for the tables' writers: 3 s at most
-  -- each (the caller's own lock_timeout is put back at the end)
-  v_lock_timeout := current_setting('lock_timeout');
-  perform set_config('lock_timeout', '3s', true);
   if not dispatch.wal_count_slot_healthy() then
     -- No write before the slot is created (Postgres refuses it in a transaction that has written).
     -- A lost slot: what it held is gone. The tables it counted are locked before the new slot starts,
@@ -341,7 +397,13 @@ begin
   for r in select s.source_table, s.needs_reconcile from dispatch.wal_count_sources s
            where s.wanted and (not s.live or s.needs_reconcile) and dispatch.wal_count_eligible(s.source_table)
            order by s.source_table loop
-    perform dispatch.wal_count_switch(r.source_table);
+    begin
+      perform dispatch.wal_count_switch(r.source_table);
+    exception when lock_not_available then
+      -- writers held the table 3 s: it stays with them (needs_reconcile stays set), next tick
+      raise warning 'dispatch: % not switched to counting from the WAL (its writers held it 3 s); next tick', r.source_table;
+      continue;
+    end;
     switched := switched + 1;
     if r.needs_reconcile then
       v_reconcile := v_reconcile || array(select d.name from dispatch.counters_def d

@@ -74,6 +74,7 @@ begin
   -- DDL on app tables and replication slots (066_counts_from_wal.sql): the migration role and tick only
   revoke execute on function dispatch.count_from_wal(text, text[]) from service_role;
   revoke execute on function dispatch.wal_count_switch(text) from service_role;
+  revoke execute on function dispatch.wal_count_switch_back(text) from service_role;
   revoke execute on function dispatch.wal_count_unpublish(text) from service_role;
   revoke execute on function dispatch.wal_count_release(text) from service_role;
   revoke execute on function dispatch.wal_counts_setup() from service_role;

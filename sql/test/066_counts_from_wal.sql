@@ -6,7 +6,7 @@
 -- and the switch under concurrent writers need commits: sql/test/counts-from-wal.test.ts.
 begin;
 create extension if not exists pgtap;
-select plan(24);
+select plan(29);
 
 create table public.sdw_t (id bigint generated always as identity primary key, v int);
 create table public.sdw_nokey (v int);
@@ -84,6 +84,19 @@ select ok((select next_poke_at > clock_timestamp() from dispatch.worker_wake),
 select is(pg_sequence_last_value('dispatch.worker_wake_until_ms'),
   (select (extract(epoch from next_poke_at) * 1000)::bigint from dispatch.worker_wake),
   'the poke set worker_wake_until_ms to next_poke_at');
+
+-- its primary key dropped after the switch: Postgres would refuse its DELETEs; tick switches it back
+alter table public.sdw_t drop constraint sdw_t_pkey;
+select ok(dispatch.wal_counts_setup_due(), 'a live table without a replica identity is due for tick');
+select alike((select done from dispatch.wal_counts_setup()), '% back to counting in the write',
+  'tick switches it back to its writers');
+select is(array(select fn from pg_temp.trigger_fns), array['dispatch.count_changes', 'dispatch.count_changes'],
+  'its triggers count again (with its pairs)');
+select ok(not exists (select from pg_temp.in_pub where relname = 'sdw_t')
+          and (select wanted and not live from dispatch.wal_count_sources where source_table = 'public.sdw_t'),
+  'out of the publication, still wanted (switched again once it has a key)');
+select lives_ok($$delete from public.sdw_t where v = 2$$, 'its deletes work');
+alter table public.sdw_t add primary key (id);
 
 -- the table's next migration registers it again: out of the publication until count_from_wal
 select dispatch.register_source('public.sdw_t', 'public.sdw_process');
