@@ -197,6 +197,28 @@ begin
 end
 $$;
 
+-- Recount a table's counters when counts were lost with a slot (needs_reconcile), and clear the mark.
+-- The caller holds the table's locks through its DDL (a switch, a migration), so nothing commits
+-- between the recount's drain and the recount (reconcile_counters drains and publishes first).
+create or replace function dispatch.wal_count_recount(p_source_table text) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_name text;
+begin
+  if not exists (select from dispatch.wal_count_sources s where s.source_table = p_source_table and s.needs_reconcile) then
+    return;
+  end if;
+  for v_name in select distinct s.pairs[2 * i - 1] from dispatch.wal_count_sources s,
+                  generate_series(1, cardinality(s.pairs) / 2) as i
+                where s.source_table = p_source_table order by 1 loop
+    if exists (select from dispatch.counters_def d where d.name = v_name) then
+      perform dispatch.reconcile_counters(v_name, true);
+    end if;
+  end loop;
+  update dispatch.wal_count_sources s set needs_reconcile = false where s.source_table = p_source_table;
+end
+$$;
+
 -- Called by the generated migration of a counts-only table, after it installed the writers' counting
 -- triggers (count_changes with the same pairs). Switches the table now when a healthy slot exists;
 -- otherwise leaves the writers counting until dispatch.tick() switches it. Returns what it did.
@@ -216,21 +238,26 @@ begin
   insert into dispatch.wal_count_sources as s (source_table, pairs, wanted, live)
   values (p_source_table, p_pairs, true, false)
   on conflict (source_table) do update set pairs = excluded.pairs, wanted = true, live = false, updated_at = now();
+  -- a live table whose slot is gone lost what the slot held (register_source, which the generated
+  -- install runs first, marks it so when it releases the table; a direct call is marked here)
+  if v_was.live and not dispatch.wal_count_slot_healthy() then
+    update dispatch.wal_count_sources s set needs_reconcile = true where s.source_table = p_source_table;
+  end if;
   v_why := dispatch.wal_count_ineligible(p_source_table);
   if v_why is not null then
     perform dispatch.wal_count_release(p_source_table);
+    perform dispatch.wal_count_recount(p_source_table);
     return format('counted by the writers (%s)', v_why);
   end if;
   if dispatch.wal_counts_available() and dispatch.wal_count_slot_healthy() then
     perform dispatch.wal_count_switch(p_source_table);
+    perform dispatch.wal_count_recount(p_source_table);
     return 'counted from the WAL';
   end if;
-  -- the writers count from this transaction's commit on; WAL counts of a table that was live are lost
-  -- with the slot unless the slot still has them (then the publisher maps them by relid)
+  -- the writers count from this transaction's commit on; WAL counts still in a healthy slot are
+  -- published by relid, lost ones recounted
   perform dispatch.wal_count_unpublish(p_source_table);
-  if v_was.live and not dispatch.wal_count_slot_healthy() then
-    update dispatch.wal_count_sources s set needs_reconcile = true where s.source_table = p_source_table;
-  end if;
+  perform dispatch.wal_count_recount(p_source_table);
   return 'counted by the writers';
 end
 $$;
@@ -243,7 +270,10 @@ language plpgsql security definer set search_path = '' as $$
 begin
   if exists (select from dispatch.wal_count_sources s where s.source_table = p_source_table and (s.wanted or s.live)) then
     perform dispatch.wal_count_unpublish(p_source_table);
-    update dispatch.wal_count_sources s set wanted = false, live = false, updated_at = now()
+    -- live without a healthy slot: what the slot held is lost, recounted by whoever counts next
+    update dispatch.wal_count_sources s
+    set needs_reconcile = s.needs_reconcile or (s.live and not dispatch.wal_count_slot_healthy()),
+        wanted = false, live = false, updated_at = now()
     where s.source_table = p_source_table;
   end if;
 end
@@ -259,165 +289,5 @@ begin
   end if;
   perform dispatch.poke_worker('counts');
   return null;
-end
-$$;
-
--- Whether dispatch.tick() has slot work to do: a table to switch, a lost slot, or a slot nobody needs.
-create or replace function dispatch.wal_counts_setup_due() returns boolean
-language plpgsql stable security definer set search_path = '' as $$
-declare
-  v_healthy boolean := dispatch.wal_count_slot_healthy();
-begin
-  -- a table dropped since: its row goes (and with the last one, the slot)
-  if exists (select from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null) then
-    return true;
-  end if;
-  -- a live table that lost its replica identity: its DELETEs fail until it is switched back
-  if exists (select from dispatch.wal_count_sources s
-             where s.live and dispatch.source_regclass(s.source_table) is not null
-               and not dispatch.wal_count_eligible(s.source_table)) then
-    return true;
-  end if;
-  if exists (select from dispatch.wal_count_state st where st.last_error_at > now() - interval '10 minutes') then
-    return false;
-  end if;
-  if exists (select from dispatch.wal_count_sources s
-             where s.wanted and not s.live and dispatch.wal_count_eligible(s.source_table)) then
-    return dispatch.wal_counts_available();
-  end if;
-  if exists (select from dispatch.wal_count_sources s where s.live) then
-    -- a lost slot, or a recount a busy table put off
-    return not v_healthy or exists (select from dispatch.wal_count_sources s where s.live and s.needs_reconcile);
-  end if;
-  -- nobody counts from the slot: drop it once everything it decoded was published
-  return exists (select from pg_catalog.pg_replication_slots s where s.slot_name = dispatch.wal_count_slot());
-end
-$$;
-
--- Create the slot if needed and switch the tables that wait for it. Must be the first thing its
--- transaction does (Postgres creates a logical slot only in a transaction that has written nothing):
--- dispatch.tick() calls it first and, when it switched tables (switched > 0: their locks are held to
--- commit), returns right after. Waits at most 3 s for transactions in flight (the slot's start).
--- done says what it did; null when nothing was due or the slot could not be created (a warning).
-create or replace function dispatch.wal_counts_setup(out done text, out switched integer)
-language plpgsql security definer set search_path = '' as $$
-declare
-  v_slot text := dispatch.wal_count_slot();
-  v_lsn pg_lsn;
-  v_reconcile text[];
-  v_lock_timeout text;
-  v_tried integer := 0;
-  r record;
-begin
-  switched := 0;
-  if not dispatch.wal_counts_setup_due() then
-    return;
-  end if;
-  -- the slot waits for the transactions in flight, a switch for the table's writers: 3 s at most
-  -- each. The caller's own lock_timeout is put back where it goes on (tick drains after a call that
-  -- switched nothing).
-  v_lock_timeout := current_setting('lock_timeout');
-  perform set_config('lock_timeout', '3s', true);
-  -- Live tables that lost their replica identity go back to their writers first, and alone (their
-  -- locks are held to commit; a slot to create waits for the next tick)
-  for r in select s.source_table from dispatch.wal_count_sources s
-           where s.live and dispatch.source_regclass(s.source_table) is not null
-             and not dispatch.wal_count_eligible(s.source_table)
-           order by s.source_table loop
-    v_tried := v_tried + 1;
-    begin
-      perform dispatch.wal_count_switch_back(r.source_table);
-      raise warning 'dispatch: % is counted by its writers again: %', r.source_table,
-        dispatch.wal_count_ineligible(r.source_table);
-      switched := switched + 1;
-    exception when lock_not_available then
-      raise warning 'dispatch: % not switched back to its writers (its writers held it 3 s); next tick', r.source_table;
-    end;
-  end loop;
-  if v_tried > 0 then
-    perform set_config('lock_timeout', v_lock_timeout, true);
-    done := format('%s of %s table(s) back to counting in the write', switched, v_tried);
-    return;
-  end if;
-  -- Rows of tables dropped since are forgotten: now, unless a slot is to be created below (nothing may
-  -- be written before it), then after it.
-  if dispatch.wal_count_slot_healthy() or not exists (
-       select from dispatch.wal_count_sources s
-       where (s.wanted or s.live) and dispatch.source_regclass(s.source_table) is not null) then
-    delete from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null;
-  end if;
-  if not exists (select from dispatch.wal_count_sources s where s.wanted or s.live) then
-    -- nothing counts from the WAL any more: drop the slot (it would hold WAL forever), once its
-    -- decoded counts are published (a table switched back keeps its relid for that)
-    perform set_config('lock_timeout', v_lock_timeout, true);
-    if not exists (select from pg_catalog.pg_replication_slots s where s.slot_name = v_slot) then
-      done := 'nothing counted from the WAL';
-      return;
-    end if;
-    perform dispatch.publish_wal_counts(true);
-    if exists (select from pg_catalog.pg_replication_slots s where s.slot_name = v_slot and not s.active) then
-      perform pg_drop_replication_slot(v_slot);
-    end if;
-    update dispatch.wal_count_state set published_lsn = null, slot_created_at = null, last_error = null where id = 1;
-    done := 'slot dropped';
-    return;
-  end if;
-  if not dispatch.wal_counts_available() then
-    perform set_config('lock_timeout', v_lock_timeout, true);
-    return;
-  end if;
-  if not dispatch.wal_count_slot_healthy() then
-    -- No write before the slot is created (Postgres refuses it in a transaction that has written).
-    -- A lost slot: what it held is gone. The tables it counted are locked before the new slot starts,
-    -- so no write of theirs commits between its start and their recount (LOCK assigns no transaction
-    -- id), and recounted below.
-    if exists (select from pg_catalog.pg_replication_slots s where s.slot_name = v_slot) then
-      perform pg_drop_replication_slot(v_slot);
-    end if;
-    for r in select s.source_table from dispatch.wal_count_sources s
-             where (s.live or s.needs_reconcile) and dispatch.source_regclass(s.source_table) is not null
-             order by s.source_table loop
-      execute format('lock table %s in share row exclusive mode', dispatch.source_regclass(r.source_table));
-    end loop;
-    begin
-      select p.lsn into v_lsn from pg_create_logical_replication_slot(v_slot, 'pgoutput') p;
-    exception when others then
-      -- another transaction in flight for 3 s, every slot in use, or a write earlier in this
-      -- transaction: tables not live stay counted by their writers; retried next tick
-      update dispatch.wal_count_state set last_error = sqlerrm, last_error_at = now() where id = 1;
-      raise warning 'dispatch: counts from the WAL: slot not created (%); the writers keep counting, next try in 10 minutes', sqlerrm;
-      perform set_config('lock_timeout', v_lock_timeout, true);
-      return;
-    end;
-    delete from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null;
-    update dispatch.wal_count_sources s set needs_reconcile = true where s.live;
-    update dispatch.wal_count_state
-    set published_lsn = v_lsn, published_at = now(), slot_created_at = now(), last_error = null, last_error_at = null where id = 1;
-  end if;
-  for r in select s.source_table, s.needs_reconcile from dispatch.wal_count_sources s
-           where s.wanted and (not s.live or s.needs_reconcile) and dispatch.wal_count_eligible(s.source_table)
-           order by s.source_table loop
-    begin
-      perform dispatch.wal_count_switch(r.source_table);
-    exception when lock_not_available then
-      -- writers held the table 3 s: it stays with them (needs_reconcile stays set), next tick
-      raise warning 'dispatch: % not switched to counting from the WAL (its writers held it 3 s); next tick', r.source_table;
-      continue;
-    end;
-    switched := switched + 1;
-    if r.needs_reconcile then
-      v_reconcile := v_reconcile || array(select d.name from dispatch.counters_def d
-                                          where d.source_table = r.source_table);
-    end if;
-  end loop;
-  -- recount what the lost slot held (the tables are locked; reconcile drains and publishes first)
-  if cardinality(v_reconcile) > 0 then
-    for r in select distinct x.name from unnest(v_reconcile) x(name) order by 1 loop
-      perform dispatch.reconcile_counters(r.name, true);
-    end loop;
-    update dispatch.wal_count_sources s set needs_reconcile = false where s.needs_reconcile and s.live;
-  end if;
-  perform set_config('lock_timeout', v_lock_timeout, true);
-  done := format('%s table(s) counted from the WAL', switched);
 end
 $$;

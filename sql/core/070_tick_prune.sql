@@ -21,7 +21,7 @@ begin
       return jsonb_build_object('realtime_policies', 'installed');
     end if;
   end if;
-  -- Counts from the WAL (066_counts_from_wal.sql): the slot can only be created before this
+  -- Counts from the WAL (068_wal_slot.sql): the slot can only be created before this
   -- transaction writes, so first; a switch holds the tables' locks until commit, so then alone.
   if dispatch.wal_counts_setup_due() then
     select s.done, s.switched into v_wal, v_switched from dispatch.wal_counts_setup() s;

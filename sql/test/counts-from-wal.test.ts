@@ -219,6 +219,39 @@ test('a lost slot: tick creates a new one and recounts what was written while it
   await assertExact(c, 'after the new slot');
 });
 
+test('a migration while the slot is lost: the table goes back to its writers, its counter recounted at once', {
+  timeout: 60_000,
+}, async (t) => {
+  if (!dbUrl || !db) return t.skip('SUPABASE_DB_URL is not set (the postgres role of the stack under test)');
+  if (setupError) return t.skip(setupError);
+  const c: pg.Client = db;
+  await dropSlot(c);
+  await c.query(`insert into ${table} (v) select g from generate_series(1, 5) g`); // lost with the slot
+  // what the generated migration of the table runs (sdk sql/source.ts), in one transaction
+  await c.query('begin');
+  await c.query(`select dispatch.register_source($1, $2)`, [table, `public.sdw_process_${suffix}`]);
+  await c.query(`drop trigger if exists dispatch_capture_insert on ${table}`);
+  await c.query(`drop trigger if exists dispatch_capture_delete on ${table}`);
+  await c.query(`create trigger dispatch_capture_insert after insert on ${table} referencing new table as new_rows
+    for each statement execute function dispatch.count_changes('${counter}', 'admin')`);
+  await c.query(`create trigger dispatch_capture_delete after delete on ${table} referencing old table as old_rows
+    for each statement execute function dispatch.count_changes('${counter}', 'admin')`);
+  const { rows } = await c.query(`select dispatch.count_from_wal($1, $2) as r`, [table, [counter, 'admin']]);
+  await c.query('commit');
+  // pg_cron may have created a new slot in between: then the table was switched at once
+  t.diagnostic(`count_from_wal: ${rows[0].r}`);
+  await assertExact(c, 'right after the migration');
+  await c.query(`insert into ${table} (v) values (1), (2)`);
+  await c.query('select dispatch.tick()'); // as pg_cron: the slot again, the table switched back
+  const { rows: src } = await c.query(`select live from dispatch.wal_count_sources where source_table = $1`, [
+    table,
+  ]);
+  assert.equal(src[0].live, true, 'counted from the WAL again after tick');
+  await c.query(`delete from ${table} where id in (select id from ${table} order by id limit 1)`);
+  await workerFinishes(c);
+  await assertExact(c, 'after tick switched it back');
+});
+
 test('the path users take: a write pokes the worker, which publishes it (no drain called here)', {
   timeout: 60_000,
 }, async (t) => {
