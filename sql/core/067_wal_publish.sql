@@ -36,7 +36,7 @@ begin
     select * into v_state from dispatch.wal_count_state st where st.id = 1;
     if clock_timestamp() < v_state.published_at + make_interval(secs => least(
          coalesce(v_state.last_decode_ms, 0) * dispatch.setting_int('wal_publish_factor', 4),
-         dispatch.setting_int('wal_publish_interval_ms', 1000)) / 1000.0) then
+         dispatch.setting_int('wal_publish_interval_ms', 30000)) / 1000.0) then
       return 0;
     end if;
   end if;

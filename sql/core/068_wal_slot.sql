@@ -8,11 +8,8 @@ language plpgsql stable security definer set search_path = '' as $$
 declare
   v_healthy boolean := dispatch.wal_count_slot_healthy();
 begin
-  -- a table dropped since: its row goes (and with the last one, the slot)
-  if exists (select from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null) then
-    return true;
-  end if;
-  -- a live table that lost its replica identity: its DELETEs fail until it is switched back
+  -- a live table that lost its replica identity: its DELETEs fail until it is switched back (needs
+  -- no slot, so not held back by a failed slot creation)
   if exists (select from dispatch.wal_count_sources s
              where s.live and dispatch.source_regclass(s.source_table) is not null
                and not dispatch.wal_count_eligible(s.source_table)) then
@@ -20,6 +17,10 @@ begin
   end if;
   if exists (select from dispatch.wal_count_state st where st.last_error_at > now() - interval '10 minutes') then
     return false;
+  end if;
+  -- a table dropped since: its row goes (and with the last one, the slot)
+  if exists (select from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null) then
+    return true;
   end if;
   if exists (select from dispatch.wal_count_sources s
              where s.wanted and not s.live and dispatch.wal_count_eligible(s.source_table)) then
@@ -30,7 +31,8 @@ begin
     return not v_healthy or exists (select from dispatch.wal_count_sources s where s.live and s.needs_reconcile);
   end if;
   -- nobody counts from the slot: drop it once everything it decoded was published
-  return exists (select from pg_catalog.pg_replication_slots s where s.slot_name = dispatch.wal_count_slot());
+  return not exists (select from dispatch.wal_count_sources s where s.wanted or s.live)
+     and exists (select from pg_catalog.pg_replication_slots s where s.slot_name = dispatch.wal_count_slot());
 end
 $$;
 
