@@ -69,13 +69,24 @@ before(async () => {
     create table ${table} (id bigint generated always as identity primary key, v int not null);
     select dispatch.register_counter('${counter}', 'audience', 'admin', array['items'], 8, '${table}',
       'select ''admin'', count(*) from ${table}');
-    create function public.sdw_process_${suffix}(p_changes dispatch.changes[]) returns void language sql as '';
+    create function public.sdw_process_${suffix}(p_changes dispatch.changes[]) returns void language sql as '';`);
+  await db.query(sourceInstall());
+});
+
+/**
+ * What the generated migration of a counts-only table runs before `count_from_wal` (sdk
+ * sql/source.ts): the processor registered, the writers' counting triggers in place of any.
+ */
+function sourceInstall(): string {
+  return `
     select dispatch.register_source('${table}', 'public.sdw_process_${suffix}');
+    drop trigger if exists dispatch_capture_insert on ${table};
+    drop trigger if exists dispatch_capture_delete on ${table};
     create trigger dispatch_capture_insert after insert on ${table} referencing new table as new_rows
       for each statement execute function dispatch.count_changes('${counter}', 'admin');
     create trigger dispatch_capture_delete after delete on ${table} referencing old table as old_rows
-      for each statement execute function dispatch.count_changes('${counter}', 'admin');`);
-});
+      for each statement execute function dispatch.count_changes('${counter}', 'admin');`;
+}
 
 after(async () => {
   if (!db) return;
@@ -227,15 +238,9 @@ test('a migration while the slot is lost: the table goes back to its writers, it
   const c: pg.Client = db;
   await dropSlot(c);
   await c.query(`insert into ${table} (v) select g from generate_series(1, 5) g`); // lost with the slot
-  // what the generated migration of the table runs (sdk sql/source.ts), in one transaction
+  // the table's generated migration again, in one transaction
   await c.query('begin');
-  await c.query(`select dispatch.register_source($1, $2)`, [table, `public.sdw_process_${suffix}`]);
-  await c.query(`drop trigger if exists dispatch_capture_insert on ${table}`);
-  await c.query(`drop trigger if exists dispatch_capture_delete on ${table}`);
-  await c.query(`create trigger dispatch_capture_insert after insert on ${table} referencing new table as new_rows
-    for each statement execute function dispatch.count_changes('${counter}', 'admin')`);
-  await c.query(`create trigger dispatch_capture_delete after delete on ${table} referencing old table as old_rows
-    for each statement execute function dispatch.count_changes('${counter}', 'admin')`);
+  await c.query(sourceInstall());
   const { rows } = await c.query(`select dispatch.count_from_wal($1, $2) as r`, [table, [counter, 'admin']]);
   await c.query('commit');
   // pg_cron may have created a new slot in between: then the table was switched at once
