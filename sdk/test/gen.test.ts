@@ -146,9 +146,10 @@ describe('supadispatch gen', () => {
     }
     assert.match(sql, /-- ==== source:public\.orders ====/);
     // the object that drops an old trigger comes before the one that captures (one transaction)
+    // (the table named: the embedded core's own DDL text, before the objects, names no table)
     assert.ok(
       sql.indexOf('drop trigger if exists dispatch_ev_order_created_insert') <
-        sql.indexOf('create trigger dispatch_capture_insert'),
+        sql.indexOf('create trigger dispatch_capture_insert after insert on public.orders'),
     );
   });
 

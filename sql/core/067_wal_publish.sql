@@ -96,7 +96,8 @@ begin
   )
   select count(*) into v_moved from kept;
   update dispatch.wal_count_state
-  set published_lsn = v_upto, published_at = clock_timestamp(),
+  -- published_at: a time before v_upto was read, so every commit before it is in what this published
+  set published_lsn = v_upto, published_at = v_started,
       last_decode_ms = extract(epoch from clock_timestamp() - v_started) * 1000
   where id = 1;
   if v_moved > 0 then

@@ -3431,7 +3431,8 @@ begin
   )
   select count(*) into v_moved from kept;
   update dispatch.wal_count_state
-  set published_lsn = v_upto, published_at = clock_timestamp(),
+  -- published_at: a time before v_upto was read, so every commit before it is in what this published
+  set published_lsn = v_upto, published_at = v_started,
       last_decode_ms = extract(epoch from clock_timestamp() - v_started) * 1000
   where id = 1;
   if v_moved > 0 then
@@ -4139,8 +4140,14 @@ begin
   perform set_config('dispatch.poked', 'on', true);
   v_processed := dispatch.drain(max_changes);
   v_linger := dispatch.worker_linger_ms();
-  -- the run stops polling: counts from the WAL that a drain's spaced publish left (067) go out now
-  if v_linger = 0 and v_processed = 0 and dispatch.publish_wal_counts(true) > 0 then
+  -- the run stops polling: counts from the WAL that a drain's spaced publish left (067) go out now,
+  -- unless a publish ran after the linger's end (writers that saw this run lingering committed before
+  -- it: next_poke_at + 1 s, as worker_linger_ms counts)
+  if v_linger = 0 and v_processed = 0
+     and exists (select from dispatch.wal_count_state st, dispatch.worker_wake w
+                 where st.id = 1 and w.id = 1 and st.published_lsn is not null
+                   and (st.published_at is null or st.published_at < w.next_poke_at + interval '1 second'))
+     and dispatch.publish_wal_counts(true) > 0 then
     perform dispatch.flush_counters();
   end if;
   -- `remaining` is counted up to 1000 (a hint for the caller's log): counting the whole backlog
