@@ -3368,10 +3368,11 @@ begin
     return 0;
   end if;
   if not p_force then
+    -- the last publish ended at published_at + last_decode_ms; the pause counts from its end
     select * into v_state from dispatch.wal_count_state st where st.id = 1;
-    if clock_timestamp() < v_state.published_at + make_interval(secs => least(
+    if clock_timestamp() < v_state.published_at + make_interval(secs => (coalesce(v_state.last_decode_ms, 0) + least(
          coalesce(v_state.last_decode_ms, 0) * dispatch.setting_int('wal_publish_factor', 4),
-         dispatch.setting_int('wal_publish_interval_ms', 30000)) / 1000.0) then
+         dispatch.setting_int('wal_publish_interval_ms', 30000))) / 1000.0) then
       return 0;
     end if;
   end if;
