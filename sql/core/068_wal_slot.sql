@@ -59,6 +59,17 @@ begin
   -- switched nothing).
   v_lock_timeout := current_setting('lock_timeout');
   perform set_config('lock_timeout', '3s', true);
+  -- No drain and no publisher while this runs, taken before anything is written (in the order
+  -- reconcile_counters takes them: drains, then the publisher). A recount below waits for the drains;
+  -- a drain or a publisher that had to wait for a row this transaction wrote (wal_count_state) while
+  -- holding its own lock would deadlock with it (seen in CI: a drain's publish on wal_count_state).
+  begin
+    perform dispatch.lock_drains();
+    perform pg_advisory_xact_lock(hashtext('dispatch.publish_wal_counts'));
+  exception when lock_not_available then
+    perform set_config('lock_timeout', v_lock_timeout, true);
+    return;  -- a drain ran over 3 s: next tick
+  end;
   -- Live tables that lost their replica identity go back to their writers first, and alone (their
   -- locks are held to commit; a slot to create waits for the next tick)
   for r in select s.source_table from dispatch.wal_count_sources s
