@@ -75,6 +75,7 @@ begin
   revoke execute on function dispatch.count_from_wal(text, text[]) from service_role;
   revoke execute on function dispatch.wal_count_switch(text) from service_role;
   revoke execute on function dispatch.wal_count_switch_back(text) from service_role;
+  revoke execute on function dispatch.wal_count_set_triggers(regclass, text) from service_role;
   revoke execute on function dispatch.wal_count_recount(text) from service_role;
   revoke execute on function dispatch.wal_count_unpublish(text) from service_role;
   revoke execute on function dispatch.wal_count_release(text) from service_role;

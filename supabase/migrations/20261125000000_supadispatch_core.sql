@@ -3173,25 +3173,49 @@ language sql stable security definer set search_path = '' as $$
                    and s.plugin = 'pgoutput' and coalesce(s.wal_status, 'reserved') <> 'lost')
 $$;
 
+-- Whether the table is in the publication supadispatch_counts.
+create or replace function dispatch.wal_count_published(p_rel regclass) returns boolean
+language sql stable security definer set search_path = '' as $$
+  select exists (select from pg_catalog.pg_publication_rel pr join pg_catalog.pg_publication p on p.oid = pr.prpubid
+                 where p.pubname = 'supadispatch_counts' and pr.prrelid = p_rel)
+$$;
+
+-- The table's two statement triggers, under the generator's names (dispatch_capture_insert / _delete),
+-- in place of whatever they were: with p_count_args (quoted counter, scope, ... pairs) the writers'
+-- counting triggers (count_changes with transition tables), without them the wake triggers, fired
+-- only when no poked worker lingers (a C function in the WHEN clause: no call, no plpgsql, for nearly
+-- every statement; 055_poke.sql).
+create or replace function dispatch.wal_count_set_triggers(p_rel regclass, p_count_args text) returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_op text;
+  v_side text;
+begin
+  foreach v_op in array array['insert', 'delete'] loop
+    execute format('drop trigger if exists dispatch_capture_%s on %s', v_op, p_rel);
+    if p_count_args is null then
+      execute format('create trigger dispatch_capture_%s after %s on %s for each statement
+        when (coalesce(pg_catalog.pg_sequence_last_value(%L::regclass), 0) < (extract(epoch from pg_catalog.clock_timestamp()) * 1000)::bigint)
+        execute function dispatch.wake_on_count()', v_op, v_op, p_rel, 'dispatch.worker_wake_until_ms');
+    else
+      v_side := case v_op when 'insert' then 'new' else 'old' end;
+      execute format('create trigger dispatch_capture_%s after %s on %s referencing %s table as %s_rows
+        for each statement execute function dispatch.count_changes(%s)', v_op, v_op, p_rel, v_side, v_side,
+        p_count_args);
+    end if;
+  end loop;
+end
+$$;
+
 -- Replace a table's counting triggers with wake triggers and add it to the publication (the caller
--- holds or takes the table's locks through this DDL). Trigger names stay the generator's.
+-- holds or takes the table's locks through this DDL).
 create or replace function dispatch.wal_count_switch(p_source_table text) returns void
 language plpgsql security definer set search_path = '' as $$
 declare
   v_rel regclass := dispatch.source_regclass(p_source_table);
-  v_op text;
 begin
-  execute format('drop trigger if exists dispatch_capture_insert on %s', v_rel);
-  execute format('drop trigger if exists dispatch_capture_delete on %s', v_rel);
-  -- fired only when no poked worker lingers (a C function in the WHEN clause: no call, no plpgsql,
-  -- for nearly every statement; 055_poke.sql)
-  foreach v_op in array array['insert', 'delete'] loop
-    execute format('create trigger dispatch_capture_%s after %s on %s for each statement
-      when (coalesce(pg_catalog.pg_sequence_last_value(%L::regclass), 0) < (extract(epoch from pg_catalog.clock_timestamp()) * 1000)::bigint)
-      execute function dispatch.wake_on_count()', v_op, v_op, v_rel, 'dispatch.worker_wake_until_ms');
-  end loop;
-  if not exists (select from pg_catalog.pg_publication_rel pr join pg_catalog.pg_publication p on p.oid = pr.prpubid
-                 where p.pubname = 'supadispatch_counts' and pr.prrelid = v_rel) then
+  perform dispatch.wal_count_set_triggers(v_rel, null);
+  if not dispatch.wal_count_published(v_rel) then
     execute format('alter publication supadispatch_counts add table %s', v_rel);
   end if;
   update dispatch.wal_count_sources s set live = true, relid = v_rel::oid, updated_at = now()
@@ -3206,18 +3230,11 @@ $$;
 -- are counted by the writers. It stays wanted: switched again once eligible.
 create or replace function dispatch.wal_count_switch_back(p_source_table text) returns void
 language plpgsql security definer set search_path = '' as $$
-declare
-  v_rel regclass := dispatch.source_regclass(p_source_table);
-  v_args text := (select string_agg(quote_literal(x.a), ', ' order by x.o)
-                  from dispatch.wal_count_sources s, unnest(s.pairs) with ordinality as x(a, o)
-                  where s.source_table = p_source_table);
 begin
-  execute format('drop trigger if exists dispatch_capture_insert on %s', v_rel);
-  execute format('drop trigger if exists dispatch_capture_delete on %s', v_rel);
-  execute format('create trigger dispatch_capture_insert after insert on %s referencing new table as new_rows
-    for each statement execute function dispatch.count_changes(%s)', v_rel, v_args);
-  execute format('create trigger dispatch_capture_delete after delete on %s referencing old table as old_rows
-    for each statement execute function dispatch.count_changes(%s)', v_rel, v_args);
+  perform dispatch.wal_count_set_triggers(dispatch.source_regclass(p_source_table),
+    (select string_agg(quote_literal(x.a), ', ' order by x.o)
+     from dispatch.wal_count_sources s, unnest(s.pairs) with ordinality as x(a, o)
+     where s.source_table = p_source_table));
   perform dispatch.wal_count_unpublish(p_source_table);
   update dispatch.wal_count_sources s set live = false, updated_at = now() where s.source_table = p_source_table;
 end
@@ -3229,9 +3246,7 @@ language plpgsql security definer set search_path = '' as $$
 declare
   v_rel regclass := dispatch.source_regclass(p_source_table);
 begin
-  if v_rel is not null and exists (
-       select from pg_catalog.pg_publication_rel pr join pg_catalog.pg_publication p on p.oid = pr.prpubid
-       where p.pubname = 'supadispatch_counts' and pr.prrelid = v_rel) then
+  if v_rel is not null and dispatch.wal_count_published(v_rel) then
     execute format('alter publication supadispatch_counts drop table %s', v_rel);
   end if;
 end
@@ -4542,6 +4557,7 @@ begin
   revoke execute on function dispatch.count_from_wal(text, text[]) from service_role;
   revoke execute on function dispatch.wal_count_switch(text) from service_role;
   revoke execute on function dispatch.wal_count_switch_back(text) from service_role;
+  revoke execute on function dispatch.wal_count_set_triggers(regclass, text) from service_role;
   revoke execute on function dispatch.wal_count_recount(text) from service_role;
   revoke execute on function dispatch.wal_count_unpublish(text) from service_role;
   revoke execute on function dispatch.wal_count_release(text) from service_role;
