@@ -3,7 +3,7 @@
 -- processed after commit, or inside the write for strict events.
 
 create table if not exists dispatch.occurrences (
-  id uuid primary key default gen_random_uuid(),
+  id uuid primary key default dispatch.uuid_v7(),
   event_id text not null,
   source_table text,
   operation text not null,
@@ -17,6 +17,8 @@ create table if not exists dispatch.occurrences (
   created_at timestamptz not null default now(),
   expanded_at timestamptz
 );
+-- time-ordered ids (000_schema.sql, uuid_v7); installs from before 0.4 had gen_random_uuid()
+alter table dispatch.occurrences alter column id set default dispatch.uuid_v7();
 create index if not exists occurrences_event_created_idx on dispatch.occurrences (event_id, created_at desc);
 create index if not exists occurrences_created_idx on dispatch.occurrences (created_at);
 create index if not exists occurrences_failed_idx on dispatch.occurrences (created_at) where status = 'failed';
@@ -24,7 +26,7 @@ create index if not exists occurrences_failed_idx on dispatch.occurrences (creat
 create sequence if not exists dispatch.lease_token_seq;
 
 create table if not exists dispatch.receipts (
-  id uuid primary key default gen_random_uuid(),
+  id uuid primary key default dispatch.uuid_v7(),
   -- no foreign key: only dispatch.create_receipts inserts, with ids of occurrences the same expansion
   -- holds, and prune removes only occurrences without receipts (a check per receipt on the hot path)
   occurrence_id uuid not null,
@@ -58,6 +60,7 @@ create table if not exists dispatch.receipts (
   constraint receipts_unique_recipient unique (occurrence_id, channel, recipient_key)
 );
 alter table dispatch.receipts drop constraint if exists receipts_occurrence_id_fkey;
+alter table dispatch.receipts alter column id set default dispatch.uuid_v7();
 create index if not exists receipts_due_idx on dispatch.receipts (next_attempt_at)
   where status in ('pending', 'scheduled');
 create index if not exists receipts_lease_idx on dispatch.receipts (lease_expires_at) where status = 'sending';

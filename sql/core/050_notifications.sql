@@ -1,7 +1,7 @@
 -- In-app notifications, their broadcasts and the built-in unread_notifications counter.
 
 create table if not exists dispatch.notifications (
-  id uuid primary key default gen_random_uuid(),
+  id uuid primary key default dispatch.uuid_v7(),
   user_id uuid not null,
   event_id text,
   -- the occurrence and receipt it came from. No foreign keys: the hot path (in_app inline creates a

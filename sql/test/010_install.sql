@@ -2,10 +2,10 @@
 -- Assumes the core migration was applied as `postgres` (see README.md). Runs as supabase_admin.
 begin;
 create extension if not exists pgtap;
-select plan(46);
+select plan(50);
 
 select has_schema('dispatch');
-select is(dispatch.version(), '0.3.0', 'version');
+select is(dispatch.version(), '0.4.0', 'version');
 select tables_are('dispatch', array['settings', 'events', 'admins', 'audience_members', 'occurrences', 'receipts',
   'attempts', 'preferences', 'counters_def', 'counter_state', 'counter_shards', 'counter_dirty', 'counter_dirty_tx', 'counter_pending', 'notifications',
   'changes', 'sources', 'worker_wake', 'worker_alarm', 'module_queue', 'manual_triggers', 'deferred_installs',
@@ -97,6 +97,20 @@ select throws_ok($$select dispatch.register_event('e.x', 'public.no_such_fn')$$,
 select throws_ok($$select dispatch.register_counter('c.x', 'team')$$, 'P0001',
   'dispatch: counter c.x scope_kind must be user or audience', 'register_counter checks scope_kind');
 select is((select shards from dispatch.counters_def where name = 'unread_notifications'), 1, 'built-in unread_notifications counter');
+
+-- outbox ids: UUID version 7, time first (000_schema.sql, uuid_v7)
+create temporary table v7 as
+  select clock_timestamp() as t0, dispatch.uuid_v7() as a, pg_sleep(0.002)::text as s, dispatch.uuid_v7() as b, clock_timestamp() as t1;
+select ok((select substr(a::text, 15, 1) = '7' and substr(a::text, 20, 1) in ('8', '9', 'a', 'b') from v7),
+  'uuid_v7: version 7, RFC 9562 variant');
+select ok((select ('x' || lpad(replace(substr(a::text, 1, 13), '-', ''), 16, '0'))::bit(64)::bigint
+                  between floor(extract(epoch from t0) * 1000) and ceil(extract(epoch from t1) * 1000) from v7),
+  'uuid_v7: the first 48 bits are the Unix time in ms');
+select ok((select a < b and a::text <> b::text from v7), 'uuid_v7: an id made later sorts after');
+select is(array(select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
+                where a.attname = 'id' and d.adrelid in ('dispatch.occurrences'::regclass, 'dispatch.receipts'::regclass,
+                                                         'dispatch.notifications'::regclass)),
+  array['dispatch.uuid_v7()', 'dispatch.uuid_v7()', 'dispatch.uuid_v7()'], 'occurrences, receipts and notifications take uuid_v7 ids');
 
 -- pg_cron jobs by name, idempotent
 select ok(case when to_regnamespace('cron') is null then true
