@@ -22,6 +22,7 @@ export const measures: Measure[] = [
   { name: 'realtime-soak', script: 'realtime-soak.ts', minutes: 15 },
   { name: 'drain-cpu', script: 'drain-cpu.ts', minutes: 15 },
   { name: 'drain-sustained', script: 'drain-sustained.ts', minutes: 20 },
+  { name: 'drain-history', script: 'drain-history.ts', minutes: 15 },
   { name: 'fanout', script: 'fanout.ts', minutes: 30 },
   { name: 'global-counter', script: 'global-counter.ts', minutes: 15 },
   { name: 'worker-throughput', script: 'worker-throughput.ts', args: ['--rounds', '5'], minutes: 30 },

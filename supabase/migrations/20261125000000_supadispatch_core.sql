@@ -1419,6 +1419,8 @@ create index if not exists notifications_read_idx on dispatch.notifications (rea
 -- (their indexes served only the foreign keys' on-delete actions)
 alter table dispatch.notifications drop constraint if exists notifications_occurrence_id_fkey;
 alter table dispatch.notifications drop constraint if exists notifications_receipt_id_fkey;
+-- time-ordered ids (000_schema.sql, uuid_v7); installs from before 0.4 had gen_random_uuid()
+alter table dispatch.notifications alter column id set default dispatch.uuid_v7();
 drop index if exists dispatch.notifications_receipt_idx;
 drop index if exists dispatch.notifications_occurrence_idx;
 
