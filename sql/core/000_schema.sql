@@ -121,8 +121,8 @@ $$;
 -- primary keys, receipts' (occurrence_id, channel, recipient)), so once the tables hold history a
 -- drain dirties a different index page per row, and after each checkpoint writes each of them whole
 -- to the WAL. Time-ordered keys go to the right edge of the index. Measured with a million
--- occurrences of history, full_page_writes on (bench/RESULTS.md, "Session 8"): 14.7-15.0 KiB of WAL
--- per drained change with v4 ids, 4.9 KiB with v7, and 20 % less drain CPU. The random part keeps
+-- occurrences of history, full_page_writes on (bench/drain-history.ts): 11.3 KiB of WAL per drained
+-- change with v4 ids, 5.0 KiB with v7, and 12 % less drain CPU. The random part keeps
 -- ids unguessable; the time part says when the row was made, which created_at says anyway.
 -- No SET clause and only pg_catalog names, so the planner inlines it (see current_user_id above).
 create or replace function dispatch.uuid_v7() returns uuid

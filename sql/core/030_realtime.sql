@@ -128,8 +128,10 @@ begin
     return;
   end if;
   begin
+    -- row ids time-ordered (000_schema.sql, uuid_v7): realtime.messages' primary key is (id, inserted_at)
+    -- in a partition that takes a whole day's broadcasts
     insert into realtime.messages (id, topic, extension, event, payload, private)
-    select gen_random_uuid(), t.topic, 'broadcast', t.event,
+    select dispatch.uuid_v7(), t.topic, 'broadcast', t.event,
            case when t.payload ? 'id' then t.payload else t.payload || jsonb_build_object('id', gen_random_uuid()) end, true
     from unnest(p_topics, p_events, p_payloads) as t(topic, event, payload);
   exception when others then
@@ -177,8 +179,9 @@ begin
     ), over as (
       select coalesce(bool_or(g.size > 2 * v_half), false) as v from g
     ), ins as (
+      -- row ids time-ordered, as insert_messages
       insert into realtime.messages (id, topic, extension, event, payload, private)
-      select gen_random_uuid(), g.topic, 'broadcast', case when g.n = 1 then g.event else 'batch' end,
+      select dispatch.uuid_v7(), g.topic, 'broadcast', case when g.n = 1 then g.event else 'batch' end,
              case when g.n > 1 then ('{"id":"' || gen_random_uuid()::text || '","messages":[' || g.inner_text || ']}')::jsonb
                   when p.one ? 'id' then p.one
                   else p.one || jsonb_build_object('id', gen_random_uuid()) end,

@@ -8,7 +8,7 @@
 -- the order's user, and the per-user counter sdc_open_orders).
 begin;
 create extension if not exists pgtap;
-select plan(24);
+select plan(25);
 select dispatch.install_realtime_policies();
 
 delete from dispatch.changes;
@@ -57,6 +57,8 @@ select ok((select (m.payload ? 'id') and not (m.payload -> 'messages' -> 1 -> 'p
            from realtime.messages m where m.inserted_at = now()::timestamp and m.event = 'batch'
              and m.topic = 'dispatch:user:00000000-0000-0000-0000-0000000032aa'),
   '... the batch carries the message id; inner counters get none added');
+select is((select array_agg(distinct substr(m.id::text, 15, 1)) from realtime.messages m where m.inserted_at = now()::timestamp),
+  array['7'], '... its realtime.messages rows take time-ordered ids (uuid_v7: a day''s partition stays append-only)');
 
 delete from dispatch.notifications where user_id = (select id from u where k = 'a');
 select results_eq($$select event, payload ->> 'value' from pg_temp.fresh()$$,

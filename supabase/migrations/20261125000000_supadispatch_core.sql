@@ -125,8 +125,8 @@ $$;
 -- primary keys, receipts' (occurrence_id, channel, recipient)), so once the tables hold history a
 -- drain dirties a different index page per row, and after each checkpoint writes each of them whole
 -- to the WAL. Time-ordered keys go to the right edge of the index. Measured with a million
--- occurrences of history, full_page_writes on (bench/RESULTS.md, "Session 8"): 14.7-15.0 KiB of WAL
--- per drained change with v4 ids, 4.9 KiB with v7, and 20 % less drain CPU. The random part keeps
+-- occurrences of history, full_page_writes on (bench/drain-history.ts): 11.3 KiB of WAL per drained
+-- change with v4 ids, 5.0 KiB with v7, and 12 % less drain CPU. The random part keeps
 -- ids unguessable; the time part says when the row was made, which created_at says anyway.
 -- No SET clause and only pg_catalog names, so the planner inlines it (see current_user_id above).
 create or replace function dispatch.uuid_v7() returns uuid
@@ -594,8 +594,10 @@ begin
     return;
   end if;
   begin
+    -- row ids time-ordered (000_schema.sql, uuid_v7): realtime.messages' primary key is (id, inserted_at)
+    -- in a partition that takes a whole day's broadcasts
     insert into realtime.messages (id, topic, extension, event, payload, private)
-    select gen_random_uuid(), t.topic, 'broadcast', t.event,
+    select dispatch.uuid_v7(), t.topic, 'broadcast', t.event,
            case when t.payload ? 'id' then t.payload else t.payload || jsonb_build_object('id', gen_random_uuid()) end, true
     from unnest(p_topics, p_events, p_payloads) as t(topic, event, payload);
   exception when others then
@@ -643,8 +645,9 @@ begin
     ), over as (
       select coalesce(bool_or(g.size > 2 * v_half), false) as v from g
     ), ins as (
+      -- row ids time-ordered, as insert_messages
       insert into realtime.messages (id, topic, extension, event, payload, private)
-      select gen_random_uuid(), g.topic, 'broadcast', case when g.n = 1 then g.event else 'batch' end,
+      select dispatch.uuid_v7(), g.topic, 'broadcast', case when g.n = 1 then g.event else 'batch' end,
              case when g.n > 1 then ('{"id":"' || gen_random_uuid()::text || '","messages":[' || g.inner_text || ']}')::jsonb
                   when p.one ? 'id' then p.one
                   else p.one || jsonb_build_object('id', gen_random_uuid()) end,
