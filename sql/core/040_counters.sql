@@ -408,9 +408,7 @@ begin
     while dispatch.drain(500) > 0 loop
     end loop;
     -- and everything the WAL holds of the locked tables (067_wal_publish.sql)
-    if dispatch.publish_wal_counts(true) > 0 then
-      perform dispatch.flush_counters();
-    end if;
+    perform dispatch.publish_wal_counts_now();
     if exists (select from dispatch.changes ch where ch.error is not null) then
       raise warning 'dispatch: % failed change(s) are not applied to counters; replay them with dispatch.replay_change(id)',
         (select count(*) from dispatch.changes ch where ch.error is not null);

@@ -114,11 +114,13 @@ select ok(not has_function_privilege('service_role', 'dispatch.count_from_wal(te
           and not has_function_privilege('service_role', 'dispatch.wal_counts_setup()', 'execute')
           and not has_function_privilege('service_role', 'dispatch.wal_counts_setup_alone()', 'execute')
           and not has_function_privilege('service_role', 'dispatch.wal_count_switch(text)', 'execute')
-          and not has_function_privilege('service_role', 'dispatch.publish_wal_counts(boolean)', 'execute'),
+          and not has_function_privilege('service_role', 'dispatch.publish_wal_counts(boolean)', 'execute')
+          and not has_function_privilege('service_role', 'dispatch.publish_wal_counts_now()', 'execute'),
   'service_role may not switch tables, create slots nor publish');
 select ok(not has_function_privilege('authenticated', 'dispatch.count_from_wal(text, text[])', 'execute')
           and not has_function_privilege('anon', 'dispatch.wal_counts_setup()', 'execute')
           and not has_function_privilege('authenticated', 'dispatch.wal_counts_setup_alone()', 'execute')
+          and not has_function_privilege('anon', 'dispatch.publish_wal_counts_now()', 'execute')
           and not has_table_privilege('authenticated', 'dispatch.wal_count_sources', 'select')
           and not has_table_privilege('anon', 'dispatch.wal_count_state', 'select'),
   'anon and authenticated may neither call nor read any of it');

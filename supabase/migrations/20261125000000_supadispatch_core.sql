@@ -1328,9 +1328,7 @@ begin
     while dispatch.drain(500) > 0 loop
     end loop;
     -- and everything the WAL holds of the locked tables (067_wal_publish.sql)
-    if dispatch.publish_wal_counts(true) > 0 then
-      perform dispatch.flush_counters();
-    end if;
+    perform dispatch.publish_wal_counts_now();
     if exists (select from dispatch.changes ch where ch.error is not null) then
       raise warning 'dispatch: % failed change(s) are not applied to counters; replay them with dispatch.replay_change(id)',
         (select count(*) from dispatch.changes ch where ch.error is not null);
@@ -3366,7 +3364,8 @@ $$;
 -- apart); only a saturated database sees its counter move every few seconds or more.
 -- p_force publishes now, after a publisher in flight, and waits (at most a second) until the WAL
 -- written so far is flushed, since decoding reads flushed WAL only (synchronous_commit = off lets a
--- commit return before): the worker when its linger ends, tick() and reconcile_counters.
+-- commit return before): the worker when its linger ends, tick() and reconcile_counters (all three
+-- through publish_wal_counts_now, below).
 create or replace function dispatch.publish_wal_counts(p_force boolean default false) returns integer
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -3454,6 +3453,21 @@ begin
   if v_moved > 0 then
     -- flushed at commit if the caller does not flush first (as counter_apply's deferred deltas)
     insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+  end if;
+  return v_moved;
+end
+$$;
+
+-- Publish forced and apply at once (flush_counters), for the callers that publish outside a drain:
+-- tick after its drains, reconcile_counters before it recounts (it compares the counters right after),
+-- the worker's last poll (public.dispatch_worker_drain). Returns the scopes that moved.
+create or replace function dispatch.publish_wal_counts_now() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_moved integer := dispatch.publish_wal_counts(true);
+begin
+  if v_moved > 0 then
+    perform dispatch.flush_counters();
   end if;
   return v_moved;
 end
@@ -3665,9 +3679,7 @@ begin
     v_drained := v_drained + v_batch;
   end loop;
   -- counts from the WAL a drain's spaced publish left (067_wal_publish.sql)
-  if dispatch.publish_wal_counts(true) > 0 then
-    perform dispatch.flush_counters();
-  end if;
+  perform dispatch.publish_wal_counts_now();
   v_reclaimed := dispatch.reclaim_expired_leases();
   -- due now, or within worker_wake_within_ms (056_worker_alarm.sql): the poked run waits for it or
   -- hands over, so a receipt due between two ticks is not a minute late
@@ -4173,9 +4185,8 @@ begin
   if v_linger = 0 and v_processed = 0
      and exists (select from dispatch.wal_count_state st, dispatch.worker_wake w
                  where st.id = 1 and w.id = 1 and st.published_lsn is not null
-                   and (st.published_at is null or st.published_at < w.next_poke_at + interval '1 second'))
-     and dispatch.publish_wal_counts(true) > 0 then
-    perform dispatch.flush_counters();
+                   and (st.published_at is null or st.published_at < w.next_poke_at + interval '1 second')) then
+    perform dispatch.publish_wal_counts_now();
   end if;
   -- `remaining` is counted up to 1000 (a hint for the caller's log): counting the whole backlog
   -- after every drain read all of it each time, under load a scan per 500 changes drained
@@ -4564,6 +4575,7 @@ begin
   revoke execute on function dispatch.wal_counts_setup() from service_role;
   revoke execute on function dispatch.wal_counts_setup_alone() from service_role;
   revoke execute on function dispatch.publish_wal_counts(boolean) from service_role;
+  revoke execute on function dispatch.publish_wal_counts_now() from service_role;
   grant execute on function dispatch.can_read_topic(text) to authenticated;
 
   -- Client RPCs: authenticated only; worker RPCs: service_role only.
