@@ -103,8 +103,7 @@ begin
       last_decode_ms = extract(epoch from clock_timestamp() - v_started) * 1000
   where id = 1;
   if v_moved > 0 then
-    -- flushed at commit if the caller does not flush first (as counter_apply's deferred deltas)
-    insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+    perform dispatch.flush_counters_at_commit();
   end if;
   return v_moved;
 end
