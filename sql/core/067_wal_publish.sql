@@ -16,7 +16,8 @@
 -- apart); only a saturated database sees its counter move every few seconds or more.
 -- p_force publishes now, after a publisher in flight, and waits (at most a second) until the WAL
 -- written so far is flushed, since decoding reads flushed WAL only (synchronous_commit = off lets a
--- commit return before): the worker when its linger ends, tick() and reconcile_counters.
+-- commit return before): the worker when its linger ends, tick() and reconcile_counters (all three
+-- through publish_wal_counts_now, below).
 create or replace function dispatch.publish_wal_counts(p_force boolean default false) returns integer
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -102,8 +103,22 @@ begin
       last_decode_ms = extract(epoch from clock_timestamp() - v_started) * 1000
   where id = 1;
   if v_moved > 0 then
-    -- flushed at commit if the caller does not flush first (as counter_apply's deferred deltas)
-    insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+    perform dispatch.flush_counters_at_commit();
+  end if;
+  return v_moved;
+end
+$$;
+
+-- Publish forced and apply at once (flush_counters), for the callers that publish outside a drain:
+-- tick after its drains, reconcile_counters before it recounts (it compares the counters right after),
+-- the worker's last poll (public.dispatch_worker_drain). Returns the scopes that moved.
+create or replace function dispatch.publish_wal_counts_now() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_moved integer := dispatch.publish_wal_counts(true);
+begin
+  if v_moved > 0 then
+    perform dispatch.flush_counters();
   end if;
   return v_moved;
 end

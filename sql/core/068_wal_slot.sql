@@ -39,26 +39,32 @@ $$;
 -- Create the slot if needed and switch the tables that wait for it. Must be the first thing its
 -- transaction does (Postgres creates a logical slot only in a transaction that has written nothing):
 -- dispatch.tick() calls it first and, when it switched tables (switched > 0: their locks are held to
--- commit), returns right after. Waits at most 3 s for transactions in flight (the slot's start).
+-- commit), returns right after. Waits at most 3 s for a lock (wal_counts_setup_alone).
 -- done says what it did; null when nothing was due or the slot could not be created (a warning).
 create or replace function dispatch.wal_counts_setup(out done text, out switched integer)
 language plpgsql security definer set search_path = '' as $$
-declare
-  v_slot text := dispatch.wal_count_slot();
-  v_lsn pg_lsn;
-  v_lock_timeout text;
-  v_tried integer := 0;
-  r record;
 begin
   switched := 0;
   if not dispatch.wal_counts_setup_due() then
     return;
   end if;
-  -- the slot waits for the transactions in flight, a switch for the table's writers: 3 s at most
-  -- each. The caller's own lock_timeout is put back where it goes on (tick drains after a call that
-  -- switched nothing).
-  v_lock_timeout := current_setting('lock_timeout');
-  perform set_config('lock_timeout', '3s', true);
+  select s.done, s.switched into done, switched from dispatch.wal_counts_setup_alone() s;
+end
+$$;
+
+-- wal_counts_setup's work, under the drains' and the publisher's locks. The slot waits for the
+-- transactions in flight, a switch for the table's writers: 3 s at most each (lock_timeout, the
+-- function's SET clause: the caller's own is back when it returns or raises, where tick goes on
+-- draining after a call that switched nothing).
+create or replace function dispatch.wal_counts_setup_alone(out done text, out switched integer)
+language plpgsql security definer set search_path = '' set lock_timeout = '3s' as $$
+declare
+  v_slot text := dispatch.wal_count_slot();
+  v_lsn pg_lsn;
+  v_tried integer := 0;
+  r record;
+begin
+  switched := 0;
   -- No drain and no publisher while this runs, taken before anything is written (in the order
   -- reconcile_counters takes them: drains, then the publisher). A recount below waits for the drains;
   -- a drain or a publisher that had to wait for a row this transaction wrote (wal_count_state) while
@@ -67,7 +73,6 @@ begin
     perform dispatch.lock_drains();
     perform pg_advisory_xact_lock(hashtext('dispatch.publish_wal_counts'));
   exception when lock_not_available then
-    perform set_config('lock_timeout', v_lock_timeout, true);
     return;  -- a drain ran over 3 s: next tick
   end;
   -- Live tables that lost their replica identity go back to their writers first, and alone (their
@@ -87,7 +92,6 @@ begin
     end;
   end loop;
   if v_tried > 0 then
-    perform set_config('lock_timeout', v_lock_timeout, true);
     done := format('%s of %s table(s) back to counting in the write', switched, v_tried);
     return;
   end if;
@@ -101,7 +105,6 @@ begin
   if not exists (select from dispatch.wal_count_sources s where s.wanted or s.live) then
     -- nothing counts from the WAL any more: drop the slot (it would hold WAL forever), once its
     -- decoded counts are published (a table switched back keeps its relid for that)
-    perform set_config('lock_timeout', v_lock_timeout, true);
     if not exists (select from pg_catalog.pg_replication_slots s where s.slot_name = v_slot) then
       done := 'nothing counted from the WAL';
       return;
@@ -115,7 +118,6 @@ begin
     return;
   end if;
   if not dispatch.wal_counts_available() then
-    perform set_config('lock_timeout', v_lock_timeout, true);
     return;
   end if;
   if not dispatch.wal_count_slot_healthy() then
@@ -138,7 +140,6 @@ begin
       -- transaction: tables not live stay counted by their writers; retried next tick
       update dispatch.wal_count_state set last_error = sqlerrm, last_error_at = now() where id = 1;
       raise warning 'dispatch: counts from the WAL: slot not created (%); the writers keep counting, next try in 10 minutes', sqlerrm;
-      perform set_config('lock_timeout', v_lock_timeout, true);
       return;
     end;
     delete from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null;
@@ -160,7 +161,6 @@ begin
     -- recount what a lost slot held (the table is locked by the switch)
     perform dispatch.wal_count_recount(r.source_table);
   end loop;
-  perform set_config('lock_timeout', v_lock_timeout, true);
   done := format('%s table(s) counted from the WAL', switched);
 end
 $$;

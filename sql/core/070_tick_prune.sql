@@ -35,9 +35,7 @@ begin
     v_drained := v_drained + v_batch;
   end loop;
   -- counts from the WAL a drain's spaced publish left (067_wal_publish.sql)
-  if dispatch.publish_wal_counts(true) > 0 then
-    perform dispatch.flush_counters();
-  end if;
+  perform dispatch.publish_wal_counts_now();
   v_reclaimed := dispatch.reclaim_expired_leases();
   -- due now, or within worker_wake_within_ms (056_worker_alarm.sql): the poked run waits for it or
   -- hands over, so a receipt due between two ticks is not a minute late

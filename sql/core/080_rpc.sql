@@ -390,9 +390,8 @@ begin
   if v_linger = 0 and v_processed = 0
      and exists (select from dispatch.wal_count_state st, dispatch.worker_wake w
                  where st.id = 1 and w.id = 1 and st.published_lsn is not null
-                   and (st.published_at is null or st.published_at < w.next_poke_at + interval '1 second'))
-     and dispatch.publish_wal_counts(true) > 0 then
-    perform dispatch.flush_counters();
+                   and (st.published_at is null or st.published_at < w.next_poke_at + interval '1 second')) then
+    perform dispatch.publish_wal_counts_now();
   end if;
   -- `remaining` is counted up to 1000 (a hint for the caller's log): counting the whole backlog
   -- after every drain read all of it each time, under load a scan per 500 changes drained

@@ -80,7 +80,9 @@ begin
   revoke execute on function dispatch.wal_count_unpublish(text) from service_role;
   revoke execute on function dispatch.wal_count_release(text) from service_role;
   revoke execute on function dispatch.wal_counts_setup() from service_role;
+  revoke execute on function dispatch.wal_counts_setup_alone() from service_role;
   revoke execute on function dispatch.publish_wal_counts(boolean) from service_role;
+  revoke execute on function dispatch.publish_wal_counts_now() from service_role;
   grant execute on function dispatch.can_read_topic(text) to authenticated;
 
   -- Client RPCs: authenticated only; worker RPCs: service_role only.

@@ -7,7 +7,7 @@
 -- "Commit" is simulated as in 035_changes: `set constraints ... immediate`.
 begin;
 create extension if not exists pgtap;
-select plan(33);
+select plan(36);
 
 -- our drain must not return 0 because a tick or worker holds the drain slots
 select pg_advisory_xact_lock(hashtext('dispatch.drain'));
@@ -74,6 +74,14 @@ select dispatch.drain(10);
 select is(dispatch.counter_value('sdp_all', 'admin'), 5::bigint, 'writes after a correction are published on top of it');
 select is((select count(*) from dispatch.reconcile_counters(null, false) where name like 'sdp\_%' and expected <> actual), 0::bigint,
   'both counters equal reconcile_counters');
+-- a publish whose caller does not flush: its deltas are flushed at commit (flush_counters_at_commit)
+insert into public.sdp_t (v) values (10);
+select is(dispatch.publish_counter_pending(), 2, 'a publish outside a drain moves both counters ...');
+select ok(exists (select from dispatch.counter_dirty_tx where xid = pg_current_xact_id())
+          and dispatch.counter_value('sdp_all', 'admin') = 5, '... marks the transaction for its commit, unflushed');
+set constraints dispatch.counter_dirty_publish immediate; -- what COMMIT does
+set constraints dispatch.counter_dirty_publish deferred;
+select is(dispatch.counter_value('sdp_all', 'admin'), 6::bigint, '... and the commit flushes it');
 
 -- a counter that is not registered: the write goes through, nothing is kept
 create table public.sdp_u (id int);

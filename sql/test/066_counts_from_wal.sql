@@ -6,7 +6,7 @@
 -- and the switch under concurrent writers need commits: sql/test/counts-from-wal.test.ts.
 begin;
 create extension if not exists pgtap;
-select plan(29);
+select plan(31);
 
 create table public.sdw_t (id bigint generated always as identity primary key, v int);
 create table public.sdw_nokey (v int);
@@ -88,8 +88,13 @@ select is(pg_sequence_last_value('dispatch.worker_wake_until_ms'),
 -- its primary key dropped after the switch: Postgres would refuse its DELETEs; tick switches it back
 alter table public.sdw_t drop constraint sdw_t_pkey;
 select ok(dispatch.wal_counts_setup_due(), 'a live table without a replica identity is due for tick');
+set local lock_timeout = '7s';
 select alike((select done from dispatch.wal_counts_setup()), '% back to counting in the write',
   'tick switches it back to its writers');
+select is(current_setting('lock_timeout'), '7s', 'the caller''s lock_timeout is back after the setup');
+select ok((select 'lock_timeout=3s' = any(p.proconfig) from pg_catalog.pg_proc p
+           where p.oid = 'dispatch.wal_counts_setup_alone()'::regprocedure),
+  'inside, the setup waits 3 s at most for a lock');
 select is(array(select fn from pg_temp.trigger_fns), array['dispatch.count_changes', 'dispatch.count_changes'],
   'its triggers count again (with its pairs)');
 select ok(not exists (select from pg_temp.in_pub where relname = 'sdw_t')
@@ -107,11 +112,15 @@ select ok(not exists (select from pg_temp.in_pub where relname = 'sdw_t')
 -- who may call what
 select ok(not has_function_privilege('service_role', 'dispatch.count_from_wal(text, text[])', 'execute')
           and not has_function_privilege('service_role', 'dispatch.wal_counts_setup()', 'execute')
+          and not has_function_privilege('service_role', 'dispatch.wal_counts_setup_alone()', 'execute')
           and not has_function_privilege('service_role', 'dispatch.wal_count_switch(text)', 'execute')
-          and not has_function_privilege('service_role', 'dispatch.publish_wal_counts(boolean)', 'execute'),
+          and not has_function_privilege('service_role', 'dispatch.publish_wal_counts(boolean)', 'execute')
+          and not has_function_privilege('service_role', 'dispatch.publish_wal_counts_now()', 'execute'),
   'service_role may not switch tables, create slots nor publish');
 select ok(not has_function_privilege('authenticated', 'dispatch.count_from_wal(text, text[])', 'execute')
           and not has_function_privilege('anon', 'dispatch.wal_counts_setup()', 'execute')
+          and not has_function_privilege('authenticated', 'dispatch.wal_counts_setup_alone()', 'execute')
+          and not has_function_privilege('anon', 'dispatch.publish_wal_counts_now()', 'execute')
           and not has_table_privilege('authenticated', 'dispatch.wal_count_sources', 'select')
           and not has_table_privilege('anon', 'dispatch.wal_count_state', 'select'),
   'anon and authenticated may neither call nor read any of it');

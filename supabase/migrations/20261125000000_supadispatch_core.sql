@@ -1145,6 +1145,18 @@ drop trigger if exists counter_dirty_publish on dispatch.counter_dirty_tx;
 create constraint trigger counter_dirty_publish after insert on dispatch.counter_dirty_tx
   deferrable initially deferred for each row execute function dispatch.publish_dirty_counters();
 
+-- The current transaction has deltas waiting in counter_dirty: flush them at its commit, unless its
+-- caller flushes first (flush_counters deletes the row). Called once per statement that added deltas
+-- (counter_apply's sharded or deferred deltas, publish_counter_pending, publish_wal_counts), never
+-- per row: a call costs about 3 us more than the INSERT written in place (plpgsql; a SQL function,
+-- planned again at every call, about 7 us).
+create or replace function dispatch.flush_counters_at_commit() returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+end
+$$;
+
 -- Applies deltas and returns the broadcasts of an unsharded counter instead of sending them (callers
 -- that broadcast more in the same statement send everything with one INSERT); a sharded counter
 -- publishes at commit and returns nulls. Deltas may repeat a scope and contain zeros; they are
@@ -1191,7 +1203,7 @@ begin
     order by x.scope
     on conflict (xid, name, scope) do update set delta = c.delta + excluded.delta;
     if found then
-      insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+      perform dispatch.flush_counters_at_commit();
     end if;
   end if;
 end
@@ -1283,8 +1295,7 @@ begin
     end if;
   end loop;
   if v_moved > 0 then
-    -- flushed at commit if the caller does not flush first (as counter_apply's deferred deltas)
-    insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+    perform dispatch.flush_counters_at_commit();
   end if;
   return v_moved;
 end
@@ -1353,9 +1364,7 @@ begin
     while dispatch.drain(500) > 0 loop
     end loop;
     -- and everything the WAL holds of the locked tables (067_wal_publish.sql)
-    if dispatch.publish_wal_counts(true) > 0 then
-      perform dispatch.flush_counters();
-    end if;
+    perform dispatch.publish_wal_counts_now();
     if exists (select from dispatch.changes ch where ch.error is not null) then
       raise warning 'dispatch: % failed change(s) are not applied to counters; replay them with dispatch.replay_change(id)',
         (select count(*) from dispatch.changes ch where ch.error is not null);
@@ -3393,7 +3402,8 @@ $$;
 -- apart); only a saturated database sees its counter move every few seconds or more.
 -- p_force publishes now, after a publisher in flight, and waits (at most a second) until the WAL
 -- written so far is flushed, since decoding reads flushed WAL only (synchronous_commit = off lets a
--- commit return before): the worker when its linger ends, tick() and reconcile_counters.
+-- commit return before): the worker when its linger ends, tick() and reconcile_counters (all three
+-- through publish_wal_counts_now, below).
 create or replace function dispatch.publish_wal_counts(p_force boolean default false) returns integer
 language plpgsql security definer set search_path = '' as $$
 declare
@@ -3479,8 +3489,22 @@ begin
       last_decode_ms = extract(epoch from clock_timestamp() - v_started) * 1000
   where id = 1;
   if v_moved > 0 then
-    -- flushed at commit if the caller does not flush first (as counter_apply's deferred deltas)
-    insert into dispatch.counter_dirty_tx (xid) values (pg_current_xact_id()) on conflict (xid) do nothing;
+    perform dispatch.flush_counters_at_commit();
+  end if;
+  return v_moved;
+end
+$$;
+
+-- Publish forced and apply at once (flush_counters), for the callers that publish outside a drain:
+-- tick after its drains, reconcile_counters before it recounts (it compares the counters right after),
+-- the worker's last poll (public.dispatch_worker_drain). Returns the scopes that moved.
+create or replace function dispatch.publish_wal_counts_now() returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_moved integer := dispatch.publish_wal_counts(true);
+begin
+  if v_moved > 0 then
+    perform dispatch.flush_counters();
   end if;
   return v_moved;
 end
@@ -3528,26 +3552,32 @@ $$;
 -- Create the slot if needed and switch the tables that wait for it. Must be the first thing its
 -- transaction does (Postgres creates a logical slot only in a transaction that has written nothing):
 -- dispatch.tick() calls it first and, when it switched tables (switched > 0: their locks are held to
--- commit), returns right after. Waits at most 3 s for transactions in flight (the slot's start).
+-- commit), returns right after. Waits at most 3 s for a lock (wal_counts_setup_alone).
 -- done says what it did; null when nothing was due or the slot could not be created (a warning).
 create or replace function dispatch.wal_counts_setup(out done text, out switched integer)
 language plpgsql security definer set search_path = '' as $$
-declare
-  v_slot text := dispatch.wal_count_slot();
-  v_lsn pg_lsn;
-  v_lock_timeout text;
-  v_tried integer := 0;
-  r record;
 begin
   switched := 0;
   if not dispatch.wal_counts_setup_due() then
     return;
   end if;
-  -- the slot waits for the transactions in flight, a switch for the table's writers: 3 s at most
-  -- each. The caller's own lock_timeout is put back where it goes on (tick drains after a call that
-  -- switched nothing).
-  v_lock_timeout := current_setting('lock_timeout');
-  perform set_config('lock_timeout', '3s', true);
+  select s.done, s.switched into done, switched from dispatch.wal_counts_setup_alone() s;
+end
+$$;
+
+-- wal_counts_setup's work, under the drains' and the publisher's locks. The slot waits for the
+-- transactions in flight, a switch for the table's writers: 3 s at most each (lock_timeout, the
+-- function's SET clause: the caller's own is back when it returns or raises, where tick goes on
+-- draining after a call that switched nothing).
+create or replace function dispatch.wal_counts_setup_alone(out done text, out switched integer)
+language plpgsql security definer set search_path = '' set lock_timeout = '3s' as $$
+declare
+  v_slot text := dispatch.wal_count_slot();
+  v_lsn pg_lsn;
+  v_tried integer := 0;
+  r record;
+begin
+  switched := 0;
   -- No drain and no publisher while this runs, taken before anything is written (in the order
   -- reconcile_counters takes them: drains, then the publisher). A recount below waits for the drains;
   -- a drain or a publisher that had to wait for a row this transaction wrote (wal_count_state) while
@@ -3556,7 +3586,6 @@ begin
     perform dispatch.lock_drains();
     perform pg_advisory_xact_lock(hashtext('dispatch.publish_wal_counts'));
   exception when lock_not_available then
-    perform set_config('lock_timeout', v_lock_timeout, true);
     return;  -- a drain ran over 3 s: next tick
   end;
   -- Live tables that lost their replica identity go back to their writers first, and alone (their
@@ -3576,7 +3605,6 @@ begin
     end;
   end loop;
   if v_tried > 0 then
-    perform set_config('lock_timeout', v_lock_timeout, true);
     done := format('%s of %s table(s) back to counting in the write', switched, v_tried);
     return;
   end if;
@@ -3590,7 +3618,6 @@ begin
   if not exists (select from dispatch.wal_count_sources s where s.wanted or s.live) then
     -- nothing counts from the WAL any more: drop the slot (it would hold WAL forever), once its
     -- decoded counts are published (a table switched back keeps its relid for that)
-    perform set_config('lock_timeout', v_lock_timeout, true);
     if not exists (select from pg_catalog.pg_replication_slots s where s.slot_name = v_slot) then
       done := 'nothing counted from the WAL';
       return;
@@ -3604,7 +3631,6 @@ begin
     return;
   end if;
   if not dispatch.wal_counts_available() then
-    perform set_config('lock_timeout', v_lock_timeout, true);
     return;
   end if;
   if not dispatch.wal_count_slot_healthy() then
@@ -3627,7 +3653,6 @@ begin
       -- transaction: tables not live stay counted by their writers; retried next tick
       update dispatch.wal_count_state set last_error = sqlerrm, last_error_at = now() where id = 1;
       raise warning 'dispatch: counts from the WAL: slot not created (%); the writers keep counting, next try in 10 minutes', sqlerrm;
-      perform set_config('lock_timeout', v_lock_timeout, true);
       return;
     end;
     delete from dispatch.wal_count_sources s where dispatch.source_regclass(s.source_table) is null;
@@ -3649,7 +3674,6 @@ begin
     -- recount what a lost slot held (the table is locked by the switch)
     perform dispatch.wal_count_recount(r.source_table);
   end loop;
-  perform set_config('lock_timeout', v_lock_timeout, true);
   done := format('%s table(s) counted from the WAL', switched);
 end
 $$;
@@ -3692,9 +3716,7 @@ begin
     v_drained := v_drained + v_batch;
   end loop;
   -- counts from the WAL a drain's spaced publish left (067_wal_publish.sql)
-  if dispatch.publish_wal_counts(true) > 0 then
-    perform dispatch.flush_counters();
-  end if;
+  perform dispatch.publish_wal_counts_now();
   v_reclaimed := dispatch.reclaim_expired_leases();
   -- due now, or within worker_wake_within_ms (056_worker_alarm.sql): the poked run waits for it or
   -- hands over, so a receipt due between two ticks is not a minute late
@@ -4200,9 +4222,8 @@ begin
   if v_linger = 0 and v_processed = 0
      and exists (select from dispatch.wal_count_state st, dispatch.worker_wake w
                  where st.id = 1 and w.id = 1 and st.published_lsn is not null
-                   and (st.published_at is null or st.published_at < w.next_poke_at + interval '1 second'))
-     and dispatch.publish_wal_counts(true) > 0 then
-    perform dispatch.flush_counters();
+                   and (st.published_at is null or st.published_at < w.next_poke_at + interval '1 second')) then
+    perform dispatch.publish_wal_counts_now();
   end if;
   -- `remaining` is counted up to 1000 (a hint for the caller's log): counting the whole backlog
   -- after every drain read all of it each time, under load a scan per 500 changes drained
@@ -4589,7 +4610,9 @@ begin
   revoke execute on function dispatch.wal_count_unpublish(text) from service_role;
   revoke execute on function dispatch.wal_count_release(text) from service_role;
   revoke execute on function dispatch.wal_counts_setup() from service_role;
+  revoke execute on function dispatch.wal_counts_setup_alone() from service_role;
   revoke execute on function dispatch.publish_wal_counts(boolean) from service_role;
+  revoke execute on function dispatch.publish_wal_counts_now() from service_role;
   grant execute on function dispatch.can_read_topic(text) to authenticated;
 
   -- Client RPCs: authenticated only; worker RPCs: service_role only.
