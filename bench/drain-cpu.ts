@@ -13,19 +13,15 @@
  * `--bulk`-row INSERT and dispatch.drain(1) timed. `--profile` (superuser URL in
  * SUPABASE_ADMIN_DB_URL): track_functions = all for one extra round, the functions by self time.
  */
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import {
   backendCpuMs,
   benchArgs,
+  captureInserts,
   connect,
-  dbUrl,
+  drainAll,
   fmtSpread,
   log,
-  pgBin,
   postgresVersion,
   type Row,
   round,
@@ -64,39 +60,9 @@ process.on('uncaughtException', async (e) => {
   console.error(e);
   process.exit(1);
 });
-// exactly `changes` single-row INSERTs: pgbench -t per client
-const script = join(tmpdir(), `drain-cpu-${process.pid}.sql`);
-writeFileSync(
-  script,
-  `\\set uid random(1, 1000)\ninsert into bench.plugin (user_id, amount) values (('00000000-0000-0000-0000-' || lpad(:uid::text, 12, '0'))::uuid, :uid);\n`,
-);
-
-function capture(n: number): void {
-  // an exact count (-t, 4 clients, n/4 each), not the -T duration support's pgbench() runs
-  const per = Math.max(1, Math.floor(n / 4));
-  const r = spawnSync(
-    `${pgBin}/pgbench`,
-    [dbUrl(), '-n', '-c', '4', '-j', '4', '-t', String(per), '-f', script],
-    {
-      encoding: 'utf8',
-    },
-  );
-  if (r.status !== 0) throw new Error(`pgbench failed: ${r.stderr}`);
-}
-
-async function drainAll(c: pg.Client): Promise<number> {
-  let taken = 0;
-  for (let i = 0; i < 10_000; i++) {
-    const n = Number((await c.query('select dispatch.drain(500) as n')).rows[0].n);
-    if (n === 0) break;
-    taken += n;
-  }
-  return taken;
-}
-
 const drainer = await connect();
 // warm-up: plans of the drain path compiled once for the session
-capture(40);
+captureInserts(40);
 await drainAll(drainer.c);
 
 const rows: Row[] = [];
@@ -116,7 +82,7 @@ async function realtimeRowsSince(since: string): Promise<number | null> {
 }
 const rtPerChange: number[] = [];
 for (let r = 1; r <= rounds; r++) {
-  capture(changes);
+  captureInserts(changes);
   const since = (await drainer.c.query(`select localtimestamp::text as t`)).rows[0].t as string;
   const cpu0 = backendCpuMs(drainer.pid);
   const t0 = performance.now();
@@ -161,7 +127,7 @@ const adminUrl = process.env.SUPABASE_ADMIN_DB_URL;
 if (args.profile && adminUrl) {
   const su = new pg.Client({ connectionString: adminUrl });
   await su.connect();
-  capture(changes);
+  captureInserts(changes);
   await su.query(`set track_functions = 'all'`);
   await su.query('select pg_stat_reset()');
   const taken = await drainAll(su);

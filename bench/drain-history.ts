@@ -21,19 +21,15 @@
  * (pg_current_wal_lsn) per change. With the superuser URL, full_page_writes is turned on for the
  * measure (hosted's setting; the local stack runs with it off) and put back at the end.
  */
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import {
   backendCpuMs,
   benchArgs,
+  captureInserts,
   connect,
-  dbUrl,
+  drainAll,
   fmtSpread,
   log,
-  pgBin,
   postgresVersion,
   type Row,
   round,
@@ -144,33 +140,6 @@ async function fillHistory(n: number): Promise<void> {
   log(`history: ${n} notifications, vacuumed (${Math.round(performance.now() - t0)} ms)`);
 }
 
-const script = join(tmpdir(), `drain-history-${process.pid}.sql`);
-writeFileSync(
-  script,
-  `\\set uid random(1, 1000)\ninsert into bench.plugin (user_id, amount) values (('00000000-0000-0000-0000-' || lpad(:uid::text, 12, '0'))::uuid, :uid);\n`,
-);
-function capture(n: number): void {
-  const per = Math.max(1, Math.floor(n / 4));
-  const r = spawnSync(
-    `${pgBin}/pgbench`,
-    [dbUrl(), '-n', '-c', '4', '-j', '2', '-t', String(per), '-f', script],
-    {
-      encoding: 'utf8',
-    },
-  );
-  if (r.status !== 0) throw new Error(`pgbench failed: ${r.stderr}`);
-}
-
-async function drainAll(c: pg.Client): Promise<number> {
-  let taken = 0;
-  for (let i = 0; i < 10_000; i++) {
-    const n = Number((await c.query('select dispatch.drain(500) as n')).rows[0].n);
-    if (n === 0) break;
-    taken += n;
-  }
-  return taken;
-}
-
 const rows: Row[] = [];
 const cpu: Record<Variant, number[]> = { v4: [], v7: [] };
 const wal: Record<Variant, number[]> = { v4: [], v7: [] };
@@ -179,14 +148,14 @@ const walRatio: number[] = [];
 try {
   await fillHistory(history);
   const drainer = await connect();
-  capture(40); // warm-up: the drain path's plans compiled once for the session
+  captureInserts(40); // warm-up: the drain path's plans compiled once for the session
   await drainAll(drainer.c);
   for (let r = 1; r <= rounds; r++) {
     const order: Variant[] = r % 2 === 1 ? ['v4', 'v7'] : ['v7', 'v4'];
     const perRound: Partial<Record<Variant, { cpu: number; wal: number }>> = {};
     for (const v of order) {
       await setIds(v);
-      capture(changes);
+      captureInserts(changes);
       if (su) await su.query('checkpoint');
       const lsn0 = (await admin.query('select pg_current_wal_lsn()::text as l')).rows[0].l;
       const cpu0 = backendCpuMs(drainer.pid);

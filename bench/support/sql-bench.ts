@@ -1,12 +1,13 @@
 /**
- * What the SQL-core measures (drain-cpu, drain-sustained, fanout, global-counter) share: the
+ * What the SQL-core measures (drain-cpu, drain-history, drain-horizon, drain-sustained, fanout,
+ * global-counter) share: the
  * `--quick` / `--json <path>` contract and its report (the same fields as the suite's MeasureReport:
  * name, title, date, quick, command, machine, rows, summary, targets, plots), the pgbench fixture
  * (bench/pgbench/setup.sql), pgbench runs, backend CPU from /proc, and medians with spread.
  * The database must be on this machine (pgbench, /proc). Connection: BENCH_DB_URL, else
  * SUPABASE_DB_URL (the `postgres` role, core installed).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,4 +166,32 @@ export function pgbench(
       else resolve({ tps: Number(tps[1]), transactions: Number(n[1]) });
     });
   });
+}
+
+/**
+ * Exactly `n` captured single-row INSERTs into bench.plugin (pgbench/insert_plugin.sql, 4 clients,
+ * n/4 transactions each, an exact count rather than pgbench()'s duration): `n` waiting changes.
+ */
+export function captureInserts(n: number): void {
+  const per = Math.max(1, Math.floor(n / 4));
+  const file = join(benchDir, 'pgbench', 'insert_plugin.sql');
+  const r = spawnSync(
+    join(pgBin, 'pgbench'),
+    [dbUrl(), '-n', '-c', '4', '-j', '2', '-t', String(per), '-f', file],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`pgbench insert_plugin.sql failed: ${r.stderr}`);
+}
+
+/** Calls dispatch.drain(batch) until a call takes nothing (at most 100,000 calls); returns the changes taken. */
+export async function drainAll(c: pg.Client, batch = 500): Promise<number> {
+  let taken = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const n = Number((await c.query('select dispatch.drain($1) as n', [batch])).rows[0].n);
+    if (n === 0) break;
+    taken += n;
+  }
+  return taken;
 }

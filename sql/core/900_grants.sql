@@ -78,6 +78,8 @@ begin
   revoke execute on function dispatch.wal_count_set_triggers(regclass, text) from service_role;
   revoke execute on function dispatch.wal_count_recount(text) from service_role;
   revoke execute on function dispatch.wal_count_unpublish(text) from service_role;
+  -- its arguments are the drain's own readings: called with others, it would skip waiting changes
+  revoke execute on function dispatch.advance_changes_low_id(bigint, bigint, bigint) from service_role;
   revoke execute on function dispatch.wal_count_release(text) from service_role;
   revoke execute on function dispatch.wal_counts_setup() from service_role;
   revoke execute on function dispatch.wal_counts_setup_alone() from service_role;

@@ -11,7 +11,7 @@
 -- a new "transaction" for the once-per-transaction poke.
 begin;
 create extension if not exists pgtap;
-select plan(157);
+select plan(162);
 
 -- This transaction holds the drain lock: a concurrent dispatch.tick() (pg_cron) or worker cannot make
 -- our drain() return 0; drain's own pg_try_advisory_xact_lock succeeds again in this transaction.
@@ -771,6 +771,20 @@ do $$ begin for i in 1..1002 loop insert into public.sdc_notes values (100000 + 
 select set_config('dispatch.poked', '', true);
 select is(public.dispatch_worker_drain(1) - 'lingerMs', '{"processed":1,"remaining":1000}'::jsonb,
   'dispatch_worker_drain: remaining is counted up to 1000 (1001 wait)');
+
+---------------------------------------------------------------------------------------------------
+-- the drains' low mark (069_drain_low_mark.sql); its moves under concurrency: drain-low-mark.test.ts
+select is(pg_get_serial_sequence('dispatch.changes', 'id'), 'dispatch.changes_id_seq', 'the changes'' id sequence is the one the mark reads');
+select is((select seqcache from pg_sequence where seqrelid = 'dispatch.changes_id_seq'::regclass), 1::bigint,
+  'ids handed out one at a time, in time order (the mark''s argument needs it)');
+select ok(not has_function_privilege('service_role', 'dispatch.advance_changes_low_id(bigint, bigint, bigint)', 'execute')
+          and not has_function_privilege('authenticated', 'dispatch.advance_changes_low_id(bigint, bigint, bigint)', 'execute'),
+  'only the drain moves the mark');
+insert into public.sdc_orders (title, user_id) values ('LM', '00000000-0000-0000-0000-0000000000a1');
+create temp table low_mark as select max(id) as change_id from dispatch.changes;
+select ok(dispatch.drain() >= 1, 'a drain in a transaction that has written');
+select ok(dispatch.changes_low_id() <= (select change_id from low_mark),
+  '... does not move the mark past the change it took (its rollback would bring it back)');
 
 select * from finish();
 rollback;

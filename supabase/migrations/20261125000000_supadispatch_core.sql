@@ -2389,6 +2389,11 @@ $$;
 -- One receipt per (occurrence, channel, recipient); re-expansion creates no duplicates. Opted-out
 -- recipients get a `skipped` receipt. in_app with no delay is delivered inline: the receipt is
 -- created `sent` with its notification. Returns the number of receipts created.
+-- A generic plan (plan_cache_mode): with custom plans, PostgreSQL planned each of its two insert
+-- statements again on every call (it judged the generic plan dearer for an array of unknown size),
+-- 0.2-0.3 ms each, a fifth of a drain call that takes one change (bench/RESULTS.md, "Session 8").
+-- Their plan does not depend on how many recipients there are (one pass over the array, an index
+-- probe per recipient), so the generic one serves one recipient and 100,000 alike (bench fanout).
 create or replace function dispatch.create_receipts(
   p_event_id text,
   p_channel text,
@@ -2397,7 +2402,7 @@ create or replace function dispatch.create_receipts(
   p_delay interval,
   p_recipients dispatch.recipient[]
 ) returns integer
-language plpgsql security definer set search_path = '' as $$
+language plpgsql security definer set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_type text;
   v_category text;
@@ -2942,8 +2947,11 @@ $$;
 -- one per topic (030_realtime.sql).
 -- A change whose processing fails is kept with its error; a transient failure leaves the rest for
 -- the next drain and ends this one.
+-- Generic plans (plan_cache_mode): the window and the claim read the low mark as a parameter, and
+-- with custom plans PostgreSQL planned both again on every call (0.6 ms, a fifth of a one-change
+-- drain); their generic plans walk the primary key from the mark, as the custom ones did.
 create or replace function dispatch.drain(p_max_changes integer default 500) returns integer
-language plpgsql security definer set search_path = '' as $$
+language plpgsql security definer set search_path = '' set plan_cache_mode = force_generic_plan as $$
 declare
   v_claimed dispatch.changes[];
   v_batch dispatch.changes[] := '{}';
@@ -2960,6 +2968,12 @@ declare
   v_flush boolean;
   t record;
   c dispatch.changes;
+  -- where the scans start, and the ids handed out so far, read before this drain has an xid
+  -- (069_drain_low_mark.sql)
+  v_low bigint := dispatch.changes_low_id();
+  -- (null when the caller's transaction has an xid already: then the mark is not moved by this drain)
+  v_seen_id bigint := case when pg_current_xact_id_if_assigned() is null
+                           then pg_sequence_last_value('dispatch.changes_id_seq') end;
 begin
   if p_max_changes is null or p_max_changes < 1 then
     raise exception 'dispatch: drain: max_changes must be at least 1 (got %)', coalesce(p_max_changes::text, 'null');
@@ -2981,7 +2995,7 @@ begin
   for t in
     select s.source_table, min(s.id) as first_id,
            min(s.id) filter (where s.operation <> 'INSERT') as first_other, max(max(s.id)) over () as last_id
-    from (select ch.id, ch.source_table, ch.operation from dispatch.changes ch where ch.error is null
+    from (select ch.id, ch.source_table, ch.operation from dispatch.changes ch where ch.error is null and ch.id >= v_low
           order by ch.id limit p_max_changes::bigint * v_slots) s
     group by s.source_table order by 2
   loop
@@ -3017,7 +3031,7 @@ begin
   where ch.id in (select p.id from dispatch.changes p
                   join unnest(v_tables, v_bounds, v_inserts_only) as x(source_table, bound, inserts_only)
                     on x.source_table = p.source_table
-                  where p.error is null
+                  where p.error is null and p.id >= v_low
                     and (not x.inserts_only or (p.operation = 'INSERT' and p.id < x.bound))
                   order by p.id limit p_max_changes
                   for update of p skip locked);
@@ -3041,6 +3055,9 @@ begin
       v_done := v_done + dispatch.drain_batch(v_batch);
     end if;
   end;
+  if cardinality(v_claimed) > 0 then
+    perform dispatch.advance_changes_low_id(v_low, v_seen_id, v_claimed[1].id);
+  end if;
   -- the counter deltas of every batch that went through, applied in one ordered statement
   perform set_config('dispatch.counter_defer', '', true);
   perform dispatch.publish_counter_pending();
@@ -3678,6 +3695,71 @@ begin
 end
 $$;
 
+-- ==== sql/core/069_drain_low_mark.sql ====
+-- Where the drains' scans of dispatch.changes start: the low mark.
+--
+-- Why: dispatch.changes is a queue. Every drained change leaves a dead row and a dead index entry
+-- behind until VACUUM removes them, and VACUUM can remove only what no open snapshot may still see.
+-- The drain's scans (its window and its claim, 065_changes.sql) walk the primary key from the
+-- oldest id, so they walked every dead entry too: under 3,000 writes/s with an autovacuum of a large
+-- outbox table holding the horizon, the window query went from 4 to 100 ms and the drain calls from
+-- 40 to 200 ms (bench/RESULTS.md, "Session 8"). Any long transaction in the app (a report, a backup)
+-- does the same. So the drains remember an id below which no change is waiting nor ever will be,
+-- and start there.
+--
+-- Why the mark is safe: a change's id comes from the identity sequence (cache 1: ids are handed out
+-- in time order) when its capturing statement inserts it, and that statement has written the app's
+-- rows first (capture_changes runs AFTER them, for a statement that changed rows), so the
+-- transaction's xid was assigned before the id. A drain reads the sequence (p_seen_id) before it
+-- gets its own xid (its claim's row locks). So every transaction holding an id <= p_seen_id has an
+-- xid below the drain's. When none of those is still running, every such change is committed and
+-- visible, or will never exist; then the smallest waiting id up to p_seen_id is known, and nothing
+-- below it can appear. The drain's own claimed changes come back if it rolls back, so the mark
+-- never passes the first of them (the next drain moves it on). Changes kept with an error are
+-- skipped by the drains anyway (replay_change takes them by id).
+-- A sequence holds the mark: it is read without a snapshot and set without a row version, so the
+-- mark itself leaves nothing dead behind (a row updated by every drain would, under that same
+-- horizon). Being set outside the transaction is fine: each value set is a valid bound by itself.
+
+create sequence if not exists dispatch.changes_low_id minvalue 0 start 0;
+
+-- The mark: every change with a smaller id is processed, failed, or never existed.
+create or replace function dispatch.changes_low_id() returns bigint
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce(pg_catalog.pg_sequence_last_value('dispatch.changes_low_id'), 0);
+end
+$$;
+
+-- Called by a drain that claimed changes, at its end. p_low: the mark it started from; p_seen_id: the
+-- changes' id sequence as read before its xid was assigned; p_first_claimed: the smallest id it claimed.
+create or replace function dispatch.advance_changes_low_id(p_low bigint, p_seen_id bigint, p_first_claimed bigint)
+returns void
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_xid xid8 := pg_catalog.pg_current_xact_id_if_assigned();
+  v_first bigint;
+  v_new bigint;
+begin
+  if v_xid is null or p_seen_id is null or p_first_claimed is null
+     -- ids cached per session would be handed out out of time order (see above)
+     or (select s.seqcache from pg_catalog.pg_sequence s where s.seqrelid = 'dispatch.changes_id_seq'::regclass) <> 1 then
+    return;
+  end if;
+  -- a transaction that may hold an id <= p_seen_id and has not ended: no safe bound yet
+  if exists (select from pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) as x where x < v_xid) then
+    return;
+  end if;
+  select min(ch.id) into v_first from dispatch.changes ch
+  where ch.id >= p_low and ch.id <= p_seen_id and ch.error is null;
+  v_new := least(coalesce(v_first, p_seen_id + 1), p_first_claimed);
+  -- concurrent drains may both move it; a smaller value set last is still a valid bound
+  if v_new > greatest(p_low, dispatch.changes_low_id()) then
+    perform pg_catalog.setval('dispatch.changes_low_id', v_new);
+  end if;
+end
+$$;
+
 -- ==== sql/core/070_tick_prune.sql ====
 -- Periodic work: dispatch.tick() (pg_cron, every minute by default) and dispatch.prune() (daily).
 
@@ -4229,7 +4311,8 @@ begin
   -- after every drain read all of it each time, under load a scan per 500 changes drained
   return jsonb_build_object('processed', v_processed,
                             'remaining', (select count(*) from (select from dispatch.changes c
-                                                                where c.error is null limit 1000) w),
+                                                                where c.error is null and c.id >= dispatch.changes_low_id()
+                                                                limit 1000) w),
                             'lingerMs', v_linger);
 end
 $$;
@@ -4608,6 +4691,8 @@ begin
   revoke execute on function dispatch.wal_count_set_triggers(regclass, text) from service_role;
   revoke execute on function dispatch.wal_count_recount(text) from service_role;
   revoke execute on function dispatch.wal_count_unpublish(text) from service_role;
+  -- its arguments are the drain's own readings: called with others, it would skip waiting changes
+  revoke execute on function dispatch.advance_changes_low_id(bigint, bigint, bigint) from service_role;
   revoke execute on function dispatch.wal_count_release(text) from service_role;
   revoke execute on function dispatch.wal_counts_setup() from service_role;
   revoke execute on function dispatch.wal_counts_setup_alone() from service_role;
