@@ -35,8 +35,10 @@ $$;
 
 -- Called by a drain that claimed changes, at its end. p_low: the mark it started from; p_seen_id: the
 -- changes' id sequence as read before its xid was assigned; p_first_claimed: the smallest id it claimed.
+-- Returns whether it moved the mark.
+drop function if exists dispatch.advance_changes_low_id(bigint, bigint, bigint);
 create or replace function dispatch.advance_changes_low_id(p_low bigint, p_seen_id bigint, p_first_claimed bigint)
-returns void
+returns boolean
 language plpgsql security definer set search_path = '' as $$
 declare
   v_xid xid8 := pg_catalog.pg_current_xact_id_if_assigned();
@@ -44,13 +46,16 @@ declare
   v_new bigint;
 begin
   if v_xid is null or p_seen_id is null or p_first_claimed is null
+     -- the checks below need a snapshot per statement: under REPEATABLE READ the transaction's one
+     -- snapshot predates the drain's xid, and would miss transactions that began after it
+     or current_setting('transaction_isolation') <> 'read committed'
      -- ids cached per session would be handed out out of time order (see above)
      or (select s.seqcache from pg_catalog.pg_sequence s where s.seqrelid = 'dispatch.changes_id_seq'::regclass) <> 1 then
-    return;
+    return false;
   end if;
   -- a transaction that may hold an id <= p_seen_id and has not ended: no safe bound yet
   if exists (select from pg_catalog.pg_snapshot_xip(pg_catalog.pg_current_snapshot()) as x where x < v_xid) then
-    return;
+    return false;
   end if;
   select min(ch.id) into v_first from dispatch.changes ch
   where ch.id >= p_low and ch.id <= p_seen_id and ch.error is null;
@@ -58,6 +63,8 @@ begin
   -- concurrent drains may both move it; a smaller value set last is still a valid bound
   if v_new > greatest(p_low, dispatch.changes_low_id()) then
     perform pg_catalog.setval('dispatch.changes_low_id', v_new);
+    return true;
   end if;
+  return false;
 end
 $$;

@@ -150,3 +150,19 @@ test('a drain that rolls back, and one in a transaction that wrote first, leave 
     await c.end();
   }
 });
+
+test('under REPEATABLE READ the mark is not moved (one snapshot for the whole transaction)', async (t) => {
+  if (!dbUrl || !db) return t.skip('SUPABASE_DB_URL is not set');
+  const c = await client();
+  try {
+    await c.query('begin isolation level repeatable read');
+    await c.query(`insert into ${log} (row_id) values (-2)`); // an xid, as a drain's claim takes
+    const m = await mark(c);
+    // the smallest step the function could take: past id m, if m is not waiting
+    const { rows } = await c.query('select dispatch.advance_changes_low_id($1::bigint, $1::bigint, $1::bigint + 1) as moved', [m]);
+    assert.equal(rows[0].moved, false, 'the mark is not moved');
+  } finally {
+    await c.query('rollback').catch(() => {});
+    await c.end();
+  }
+});
