@@ -159,7 +159,10 @@ test('under REPEATABLE READ the mark is not moved (one snapshot for the whole tr
     await c.query(`insert into ${log} (row_id) values (-2)`); // an xid, as a drain's claim takes
     const m = await mark(c);
     // the smallest step the function could take: past id m, if m is not waiting
-    const { rows } = await c.query('select dispatch.advance_changes_low_id($1::bigint, $1::bigint, $1::bigint + 1) as moved', [m]);
+    const { rows } = await c.query(
+      'select dispatch.advance_changes_low_id($1::bigint, $1::bigint, $1::bigint + 1) as moved',
+      [m],
+    );
     assert.equal(rows[0].moved, false, 'the mark is not moved');
   } finally {
     await c.query('rollback').catch(() => {});
