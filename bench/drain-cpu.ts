@@ -22,6 +22,7 @@ import {
   drainAll,
   fmtSpread,
   log,
+  pauseTickDrains,
   postgresVersion,
   type Row,
   round,
@@ -44,17 +45,7 @@ const { c: admin } = await connect();
 const postgres = await postgresVersion(admin);
 await setupPgbenchFixture(admin);
 await admin.query(`delete from dispatch.changes where source_table = 'bench.plugin'`);
-// dispatch.tick() (pg_cron, every minute) would drain a round's changes before the measured drainer
-// does (a whole round of them at a minute boundary); it drains nothing while the measure runs
-const tickDrainMax = (await admin.query(`select value from dispatch.settings where key = 'tick_drain_max'`))
-  .rows[0]?.value;
-await admin.query(`select dispatch.set_setting('tick_drain_max', '0')`);
-const restoreTick = () =>
-  tickDrainMax === undefined
-    ? Promise.resolve()
-    : admin.query(`update dispatch.settings set value = $1 where key = 'tick_drain_max'`, [
-        JSON.stringify(tickDrainMax),
-      ]);
+const restoreTick = await pauseTickDrains(admin);
 process.on('uncaughtException', async (e) => {
   await restoreTick().catch(() => {});
   console.error(e);

@@ -30,6 +30,7 @@ import {
   drainAll,
   fmtSpread,
   log,
+  pauseTickDrains,
   postgresVersion,
   type Row,
   round,
@@ -59,10 +60,7 @@ await su?.connect();
 
 await setupPgbenchFixture(admin);
 await admin.query(`delete from dispatch.changes where source_table = 'bench.plugin'`);
-// tick (pg_cron) would drain a round's changes before the measured drainer does
-const tickDrainMax = (await admin.query(`select value from dispatch.settings where key = 'tick_drain_max'`))
-  .rows[0]?.value;
-await admin.query(`select dispatch.set_setting('tick_drain_max', '0')`);
+const restoreTick = await pauseTickDrains(admin);
 const fpwBefore = su ? (await su.query('show full_page_writes')).rows[0].full_page_writes : null;
 if (su && fpwBefore !== 'on') {
   await su.query('alter system set full_page_writes = on');
@@ -76,10 +74,7 @@ async function setIds(v: Variant): Promise<void> {
 
 async function cleanUp(): Promise<void> {
   await setIds('v7');
-  if (tickDrainMax !== undefined)
-    await admin.query(`update dispatch.settings set value = $1 where key = 'tick_drain_max'`, [
-      JSON.stringify(tickDrainMax),
-    ]);
+  await restoreTick();
   log('deleting the history');
   await admin.query(`delete from dispatch.notifications where event_id = 'bench.history'`);
   await admin.query(`delete from dispatch.receipts where event_id = 'bench.history'`);

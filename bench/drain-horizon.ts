@@ -23,6 +23,7 @@ import {
   drainAll,
   fmtSpread,
   log,
+  pauseTickDrains,
   postgresVersion,
   type Row,
   round,
@@ -45,10 +46,7 @@ const { c: admin } = await connect();
 const postgres = await postgresVersion(admin);
 await setupPgbenchFixture(admin);
 await admin.query(`delete from dispatch.changes where source_table = 'bench.plugin'`);
-// tick (pg_cron) would drain a round's changes before the measured drainer does
-const tickDrainMax = (await admin.query(`select value from dispatch.settings where key = 'tick_drain_max'`))
-  .rows[0]?.value;
-await admin.query(`select dispatch.set_setting('tick_drain_max', '0')`);
+const restoreTick = await pauseTickDrains(admin);
 const holder = await connect();
 const drainer = await connect();
 
@@ -111,10 +109,7 @@ try {
   }
 } finally {
   await holder.c.query('rollback').catch(() => {});
-  if (tickDrainMax !== undefined)
-    await admin.query(`update dispatch.settings set value = $1 where key = 'tick_drain_max'`, [
-      JSON.stringify(tickDrainMax),
-    ]);
+  await restoreTick();
 }
 
 const h = spread(cpu.held);

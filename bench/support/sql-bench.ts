@@ -195,3 +195,20 @@ export async function drainAll(c: pg.Client, batch = 500): Promise<number> {
   }
   return taken;
 }
+
+/**
+ * Stops dispatch.tick() (pg_cron, every minute) from draining: it would take a round's changes before
+ * the measured drainer does (a whole round of them at a minute boundary). Returns what puts the
+ * setting back.
+ */
+export async function pauseTickDrains(c: pg.Client): Promise<() => Promise<void>> {
+  const before = (await c.query(`select value from dispatch.settings where key = 'tick_drain_max'`)).rows[0]
+    ?.value;
+  await c.query(`select dispatch.set_setting('tick_drain_max', '0')`);
+  return async () => {
+    if (before !== undefined)
+      await c.query(`update dispatch.settings set value = $1 where key = 'tick_drain_max'`, [
+        JSON.stringify(before),
+      ]);
+  };
+}

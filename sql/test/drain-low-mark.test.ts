@@ -11,12 +11,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { createLoggedSource, type LoggedSource } from './fixtures/logged-source.ts';
 
 const dbUrl = process.env.SUPABASE_DB_URL;
-const suffix = Math.random().toString(36).slice(2, 8);
-const table = `public.sdl_items_${suffix}`;
-const log = `public.sdl_log_${suffix}`;
-const fn = `public.sdl_process_${suffix}`;
+let table = '';
+let log = '';
+let source: LoggedSource | undefined;
 let db: pg.Client | undefined;
 
 async function client(): Promise<pg.Client> {
@@ -28,25 +28,13 @@ async function client(): Promise<pg.Client> {
 before(async () => {
   if (!dbUrl) return;
   db = await client();
-  await db.query(`
-    create table ${table} (id bigint generated always as identity primary key);
-    create table ${log} (row_id bigint not null);
-    create function ${fn}(p_changes dispatch.changes[]) returns void
-    language plpgsql security definer set search_path = '' as $$
-    begin
-      insert into ${log} (row_id)
-      select (n ->> 'id')::bigint from unnest(p_changes) ch cross join lateral json_array_elements(ch.new_rows) n;
-    end $$;
-    select dispatch.register_source('${table}', '${fn}');
-    create trigger dispatch_capture_insert after insert on ${table} referencing new table as new_rows
-      for each statement execute function dispatch.capture_changes();`);
+  source = await createLoggedSource(db, 'sdl');
+  ({ table, log } = source);
 });
 
 after(async () => {
   if (!db) return;
-  await db.query(`delete from dispatch.changes where source_table = '${table}'`);
-  await db.query(`select dispatch.unregister_source('${table}')`);
-  await db.query(`drop table if exists ${table}, ${log}; drop function if exists ${fn}(dispatch.changes[])`);
+  await source?.drop();
   await db.end();
 });
 

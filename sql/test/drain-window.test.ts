@@ -11,12 +11,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { createLoggedSource, type LoggedSource } from './fixtures/logged-source.ts';
 
 const dbUrl = process.env.SUPABASE_DB_URL;
-const suffix = Math.random().toString(36).slice(2, 8);
-const table = `public.sdw_items_${suffix}`;
-const log = `public.sdw_log_${suffix}`;
-const fn = `public.sdw_process_${suffix}`;
+let table = '';
+let log = '';
+let source: LoggedSource | undefined;
 const CHANGES = 60;
 const CLAIM = 20;
 let db: pg.Client | undefined;
@@ -34,25 +34,13 @@ before(async () => {
   setting = (await db.query(`select value from dispatch.settings where key = 'drain_parallel'`)).rows[0]
     ?.value;
   await db.query(`select dispatch.set_setting('drain_parallel', '4')`);
-  await db.query(`
-    create table ${table} (id bigint generated always as identity primary key);
-    create table ${log} (row_id bigint not null);
-    create function ${fn}(p_changes dispatch.changes[]) returns void
-    language plpgsql security definer set search_path = '' as $$
-    begin
-      insert into ${log} (row_id)
-      select (n ->> 'id')::bigint from unnest(p_changes) ch cross join lateral json_array_elements(ch.new_rows) n;
-    end $$;
-    select dispatch.register_source('${table}', '${fn}');
-    create trigger dispatch_capture_insert after insert on ${table} referencing new table as new_rows
-      for each statement execute function dispatch.capture_changes();`);
+  source = await createLoggedSource(db, 'sdw');
+  ({ table, log } = source);
 });
 
 after(async () => {
   if (!db) return;
-  await db.query(`delete from dispatch.changes where source_table = '${table}'`);
-  await db.query(`select dispatch.unregister_source('${table}')`);
-  await db.query(`drop table if exists ${table}, ${log}; drop function if exists ${fn}(dispatch.changes[])`);
+  await source?.drop();
   if (setting !== undefined)
     await db.query(`update dispatch.settings set value = $1 where key = 'drain_parallel'`, [
       JSON.stringify(setting),
