@@ -85,10 +85,6 @@ async function cleanUp(): Promise<void> {
   }
 }
 
-/** dispatch.uuid_v7() for a given time (the core's takes the clock): the same bits. */
-const v7At = (t: string) => `encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
-  placing substring(int8send((extract(epoch from ${t}) * 1000)::bigint) from 3) from 1 for 6), 52, 1), 53, 1), 'hex')::uuid`;
-
 /**
  * The history: occurrences 200 ms apart ending now, ids v4 for odd and v7 (from the row's own time)
  * for even ones; receipts and notifications take their occurrence's kind. Notifications are written
@@ -96,7 +92,7 @@ const v7At = (t: string) => `encode(set_bit(set_bit(overlay(uuid_send(gen_random
  */
 async function fillHistory(n: number): Promise<void> {
   const t0 = performance.now();
-  const id = `case when g % 2 = 1 then gen_random_uuid() else ${v7At('t')} end`;
+  const id = `case when g % 2 = 1 then gen_random_uuid() else dispatch.uuid_v7_at(t) end`;
   await admin.query('begin');
   await admin.query(
     `insert into dispatch.occurrences (id, event_id, source_table, operation, new_record, created_at, expanded_at)
@@ -109,7 +105,7 @@ async function fillHistory(n: number): Promise<void> {
   log(`history: ${n} occurrences (${Math.round(performance.now() - t0)} ms)`);
   // a receipt's or notification's id is of its occurrence's kind (the version digit of the uuid)
   const rid = (col: string) =>
-    `case when substr(${col}::text, 15, 1) = '7' then ${v7At('t')} else gen_random_uuid() end`;
+    `case when substr(${col}::text, 15, 1) = '7' then dispatch.uuid_v7_at(t) else gen_random_uuid() end`;
   await admin.query(
     `insert into dispatch.receipts (id, occurrence_id, event_id, channel, transport, audience, user_id, status, content,
                                     created_at, updated_at, sent_at)

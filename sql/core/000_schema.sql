@@ -124,12 +124,16 @@ $$;
 -- occurrences of history, full_page_writes on (bench/drain-history.ts): 11.3 KiB of WAL per drained
 -- change with v4 ids, 5.0 KiB with v7, and 12 % less drain CPU. The random part keeps
 -- ids unguessable; the time part says when the row was made, which created_at says anyway.
--- No SET clause and only pg_catalog names, so the planner inlines it (see current_user_id above).
-create or replace function dispatch.uuid_v7() returns uuid
+-- No SET clause and only pg_catalog names, so the planner inlines both (see current_user_id above).
+-- uuid_v7_at: the id of a row made at p_at (history, backfills, bench/drain-history.ts).
+create or replace function dispatch.uuid_v7_at(p_at timestamptz) returns uuid
 language sql volatile parallel safe as $$
   select pg_catalog.encode(pg_catalog.set_bit(pg_catalog.set_bit(
     overlay(pg_catalog.uuid_send(pg_catalog.gen_random_uuid())
-            placing substring(pg_catalog.int8send((extract(epoch from pg_catalog.clock_timestamp()) * 1000)::bigint) from 3)
+            placing substring(pg_catalog.int8send((extract(epoch from p_at) * 1000)::bigint) from 3)
             from 1 for 6),
     52, 1), 53, 1), 'hex')::uuid  -- version bits 0111 (v4's 0100 with two bits set); the variant stays 10
 $$;
+
+create or replace function dispatch.uuid_v7() returns uuid
+language sql volatile parallel safe as $$ select dispatch.uuid_v7_at(pg_catalog.clock_timestamp()) $$;

@@ -397,7 +397,7 @@ begin
   -- after every drain read all of it each time, under load a scan per 500 changes drained
   return jsonb_build_object('processed', v_processed,
                             'remaining', (select count(*) from (select from dispatch.changes c
-                                                                where c.error is null and c.id >= dispatch.changes_low_id()
+                                                                where c.error is null and c.id >= (select dispatch.changes_low_id())
                                                                 limit 1000) w),
                             'lingerMs', v_linger);
 end

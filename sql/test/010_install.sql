@@ -2,7 +2,7 @@
 -- Assumes the core migration was applied as `postgres` (see README.md). Runs as supabase_admin.
 begin;
 create extension if not exists pgtap;
-select plan(50);
+select plan(51);
 
 select has_schema('dispatch');
 select is(dispatch.version(), '0.4.0', 'version');
@@ -107,6 +107,8 @@ select ok((select ('x' || lpad(replace(substr(a::text, 1, 13), '-', ''), 16, '0'
                   between floor(extract(epoch from t0) * 1000) and ceil(extract(epoch from t1) * 1000) from v7),
   'uuid_v7: the first 48 bits are the Unix time in ms');
 select ok((select a < b and a::text <> b::text from v7), 'uuid_v7: an id made later sorts after');
+select is(left(replace(dispatch.uuid_v7_at('2026-01-01 00:00:00.123+00')::text, '-', ''), 12),
+  lpad(to_hex(1767225600123), 12, '0'), 'uuid_v7_at: the time given, in ms');
 select is(array(select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
                 where a.attname = 'id' and d.adrelid in ('dispatch.occurrences'::regclass, 'dispatch.receipts'::regclass,
                                                          'dispatch.notifications'::regclass)),
