@@ -3740,7 +3740,6 @@ $$;
 -- Called by a drain that claimed changes, at its end. p_low: the mark it started from; p_seen_id: the
 -- changes' id sequence as read before its xid was assigned; p_first_claimed: the smallest id it claimed.
 -- Returns whether it moved the mark.
-drop function if exists dispatch.advance_changes_low_id(bigint, bigint, bigint);
 create or replace function dispatch.advance_changes_low_id(p_low bigint, p_seen_id bigint, p_first_claimed bigint)
 returns boolean
 language plpgsql security definer set search_path = '' as $$
