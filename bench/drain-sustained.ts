@@ -6,7 +6,7 @@
  *
  *   BENCH_DB_URL=postgresql://postgres:postgres@127.0.0.1:55440/postgres \
  *     npx tsx bench/drain-sustained.ts [--seconds 60] [--probe-seconds 15] [--rounds 3] [--tries 2]
- *       [--drains <cores>] [--clients 8] [--quick] [--json out.json]
+ *       [--drains <cores>] [--clients 8] [--drain-gap-ms 25] [--quick] [--json out.json]
  *
  * Each round:
  *   (1) bare: pgbench single-row INSERTs at full speed for `--probe-seconds`;
@@ -25,13 +25,19 @@
  * produced: one occurrence, one in_app receipt with its notification and one email receipt per
  * write, both counters equal to dispatch.reconcile_counters, no failed change.
  * Drain CPU per change under load: the drain backends' /proc CPU over the changes they took.
+ * The drains are paced as the worker paces its own (support/drain-loops.ts, `--drain-gap-ms`).
  * A run stops starting new tries after `--budget-minutes` (default 15: bench/measures.ts gives the
  * measure 20).
  */
 import { availableParallelism } from 'node:os';
 import type pg from 'pg';
 import {
-  backendCpuMs,
+  pluginBacklog,
+  startDrainLoops,
+  WORKER_DRAIN_GAP_MS,
+  waitForDrained,
+} from './support/drain-loops.ts';
+import {
   benchArgs,
   connect,
   fmtSpread,
@@ -57,6 +63,8 @@ const args = benchArgs({
   drains: { type: 'string', default: String(Math.max(2, availableParallelism())) },
   clients: { type: 'string', default: '8' },
   'budget-minutes': { type: 'string', default: '15' },
+  // the drains paced as the worker paces them (support/drain-loops.ts); 0: back to back
+  'drain-gap-ms': { type: 'string', default: String(WORKER_DRAIN_GAP_MS) },
 });
 const seconds = args.quick ? 3 : Math.max(1, Number(args.seconds));
 const probeSeconds = args.quick ? 2 : Math.max(1, Number(args['probe-seconds']));
@@ -64,6 +72,7 @@ const rounds = args.quick ? 1 : Math.max(1, Number(args.rounds));
 const tries = args.quick ? 1 : Math.max(1, Number(args.tries));
 const drains = Math.min(Math.max(1, Number(args.drains)), 16);
 const clients = Math.max(1, Number(args.clients));
+const drainGapMs = Math.max(0, Number(args['drain-gap-ms']));
 const deadline = Date.now() + Math.max(1, Number(args['budget-minutes'])) * 60_000;
 
 const { c: admin } = await connect();
@@ -71,50 +80,6 @@ const postgres = await postgresVersion(admin);
 await setupPgbenchFixture(admin);
 await admin.query(`select dispatch.set_setting('drain_parallel', to_jsonb($1::int))`, [Math.max(drains, 4)]);
 await admin.query(`delete from dispatch.changes where source_table = 'bench.plugin'`);
-
-/** Drain loops: each calls dispatch.drain(500) until stopped (a short sleep when it found nothing). */
-async function startDrains(n: number) {
-  const conns = await Promise.all(Array.from({ length: n }, () => connect()));
-  const state = { stop: false, taken: 0, calls: 0, errors: [] as string[] };
-  const cpu0 = conns.map(({ pid }) => backendCpuMs(pid));
-  const loops = conns.map(async ({ c }) => {
-    while (!state.stop) {
-      try {
-        const n = Number((await c.query('select dispatch.drain(500) as n')).rows[0].n);
-        state.taken += n;
-        state.calls++;
-        if (n === 0) await sleep(20);
-      } catch (e) {
-        state.errors.push((e as Error).message);
-        await sleep(100);
-      }
-    }
-  });
-  return {
-    state,
-    cpuMs: () => conns.reduce((sum, { pid }, i) => sum + backendCpuMs(pid) - cpu0[i], 0),
-    async stop() {
-      state.stop = true;
-      await Promise.all(loops);
-      await Promise.all(conns.map(({ c }) => c.end()));
-      if (state.errors.length) log(`  drain errors: ${state.errors.slice(0, 3).join('; ')}`);
-    },
-  };
-}
-
-async function backlog(c: pg.Client): Promise<number> {
-  const { rows } = await c.query(
-    `select count(*)::int as n from dispatch.changes where source_table = 'bench.plugin' and error is null`,
-  );
-  return rows[0].n;
-}
-
-/** Waits until the backlog is empty (at most 10 min); returns the ms it took. */
-async function catchUp(): Promise<number> {
-  const start = Date.now();
-  while ((await backlog(admin)) > 0 && Date.now() - start < 600_000) await sleep(100);
-  return Date.now() - start;
-}
 
 async function counts(c: pg.Client) {
   const { rows } = await c.query(`select
@@ -135,11 +100,11 @@ async function counts(c: pg.Client) {
  * on that backlog (D).
  */
 async function probe() {
-  const b0 = await backlog(admin);
+  const b0 = await pluginBacklog(admin);
   const w = await pgbench('insert_plugin.sql', clients, probeSeconds);
-  const piled = (await backlog(admin)) - b0;
-  const d = await startDrains(drains);
-  const ms = await catchUp();
+  const piled = (await pluginBacklog(admin)) - b0;
+  const d = await startDrainLoops(drains, { gapMs: drainGapMs });
+  const ms = await waitForDrained(admin);
   const cpu = d.cpuMs();
   const taken = d.state.taken;
   await d.stop();
@@ -149,8 +114,8 @@ async function probe() {
 
 /** One phase of throttled writers with drains running, the backlog sampled each second. */
 async function sustainedPhase(rate: number) {
-  const d = await startDrains(drains);
-  const b0 = await backlog(admin);
+  const d = await startDrainLoops(drains, { gapMs: drainGapMs });
+  const b0 = await pluginBacklog(admin);
   const samples: number[] = [];
   let done = false;
   const run = pgbench('insert_plugin.sql', clients, seconds, rate).finally(() => {
@@ -158,17 +123,17 @@ async function sustainedPhase(rate: number) {
   });
   while (!done) {
     await sleep(1000);
-    if (!done) samples.push(await backlog(admin));
+    if (!done) samples.push(await pluginBacklog(admin));
   }
   const res: PgbenchResult = await run;
-  const b1 = await backlog(admin);
+  const b1 = await pluginBacklog(admin);
   samples.push(b1);
   const processed = res.transactions - (b1 - b0);
   // bounded: under 2 s of writes through the whole second half, and at the end
   const limit = Math.max(2 * rate, 200);
   const secondHalf = samples.slice(Math.floor(samples.length / 2));
   const bounded = secondHalf.every((n) => n <= limit);
-  const catchUpMs = await catchUp();
+  const catchUpMs = await waitForDrained(admin);
   const cpu = d.cpuMs();
   const taken = d.state.taken;
   const calls = d.state.calls;

@@ -32,6 +32,8 @@ class FakeQueue implements WorkerDb {
   private tokens = 0;
   /** Receipt ids whose outcome the next finish call does not accept (a lost lease). */
   readonly staleOnRecord = new Set<string>();
+  /** What the next drain calls process, one element per call (then 0): writes that keep coming. */
+  readonly drainFinds: number[] = [];
 
   add(id: string, transport: string, address: string, content: unknown = null): void {
     this.receipts.push({ id, transport, address, status: 'pending', attempt: 0, token: 0, content });
@@ -48,8 +50,11 @@ class FakeQueue implements WorkerDb {
   }
 
   private answer(sql: string, params: unknown[]): unknown[] {
-    if (sql.includes('dispatch_worker_drain'))
-      return [{ result: { processed: 0, remaining: 0, lingerMs: 0 } }];
+    if (sql.includes('dispatch_worker_drain')) {
+      const processed = this.drainFinds.shift() ?? 0;
+      this.log.push(`drain ${processed}`);
+      return [{ result: { processed, remaining: 0, lingerMs: processed > 0 ? 1000 : 0 } }];
+    }
     if (sql.includes('poke_worker')) {
       this.log.push('poke');
       return [{ poked: false }];
@@ -451,4 +456,84 @@ Deno.test('when recording fails the results are dropped (the leases expire, the 
     logged.some((m) => /recording 2 outcome\(s\) failed: connection terminated/.test(m)),
     logged.join('\n'),
   );
+});
+
+Deno.test('writes that keep coming do not starve the deliveries: the run claims between drains', async () => {
+  const db = new FakeQueue();
+  db.add('w1', 'hook', 'https://one.example/x');
+  // every drain of the first 30 finds changes, as under a steady stream of writes
+  db.drainFinds.push(...Array.from({ length: 30 }, () => 3));
+  const summary = await startWorkerRun(
+    {
+      db,
+      registry,
+      transports: { hook: hookTransport(sent, db.log) },
+      prepareContent: () => Promise.resolve({ content: { title: 't' }, secrets: [] }),
+      fetch: noFetch,
+      log: () => {},
+    },
+    { workerName: 'w:test:11', drainGapMs: 1 },
+  ).done;
+  assert.equal(summary.sent, 1);
+  assert.equal(summary.drained, 90);
+  const claimedAt = db.log.indexOf('claim w1 by w:test:11');
+  const drainsBefore = db.log.slice(0, claimedAt).filter((l) => l.startsWith('drain')).length;
+  assert.equal(
+    drainsBefore,
+    1,
+    `claimed after the first drain, not when the writes stopped:\n${db.log.join('\n')}`,
+  );
+});
+
+Deno.test('a drain that finds changes but not a full batch is followed by the next one drainGapMs later', async () => {
+  const db = new FakeQueue();
+  db.drainFinds.push(3, 3, 3);
+  const drainTimes: number[] = [];
+  const timed: WorkerDb = {
+    query: <T>(sql: string, params?: unknown[]) => {
+      if (sql.includes('dispatch_worker_drain')) drainTimes.push(performance.now());
+      return db.query<T>(sql, params);
+    },
+  };
+  const summary = await startWorkerRun(
+    {
+      db: timed,
+      registry,
+      transports: {},
+      prepareContent: () => Promise.reject(new Error('none')),
+      fetch: noFetch,
+      log: () => {},
+    },
+    { workerName: 'w:test:12', drainGapMs: 40, drainMax: 500 },
+  ).done;
+  assert.equal(summary.drained, 9);
+  // the three drains that found changes, and the one that found none, each at least the gap apart
+  assert.ok(drainTimes.length >= 4, String(drainTimes.length));
+  for (let i = 1; i < 4; i++)
+    assert.ok(drainTimes[i] - drainTimes[i - 1] >= 39, `${drainTimes.map((t) => t.toFixed(0))}`);
+});
+
+Deno.test('a full drain (a backlog) is followed by the next one at once', async () => {
+  const db = new FakeQueue();
+  db.drainFinds.push(500, 500, 2);
+  const drainTimes: number[] = [];
+  const timed: WorkerDb = {
+    query: <T>(sql: string, params?: unknown[]) => {
+      if (sql.includes('dispatch_worker_drain')) drainTimes.push(performance.now());
+      return db.query<T>(sql, params);
+    },
+  };
+  const summary = await startWorkerRun(
+    {
+      db: timed,
+      registry,
+      transports: {},
+      prepareContent: () => Promise.reject(new Error('none')),
+      fetch: noFetch,
+      log: () => {},
+    },
+    { workerName: 'w:test:13', drainGapMs: 5000, drainMax: 500 },
+  ).done;
+  assert.equal(summary.drained, 1002);
+  assert.ok(drainTimes[2] - drainTimes[0] < 5000, `${drainTimes.map((t) => t.toFixed(0))}`);
 });

@@ -1,0 +1,68 @@
+/**
+ * Drain loops for the drain measures: `n` connections each calling dispatch.drain(batch) until
+ * stopped, paced as the worker paces its drains (edge-functions/src/worker/loop.ts, `drainGapMs`):
+ * after a drain that found changes but not a full batch, the next one starts `gapMs` after it; after
+ * a full one, at once; after an empty one, 20 ms later. `gapMs` 0 drains back to back (the worker
+ * before session 9).
+ */
+import type pg from 'pg';
+import { backendCpuMs, connect, log, sleep } from './sql-bench.ts';
+
+/** The worker's default `drainGapMs` (edge-functions/src/worker/loop.ts). */
+export const WORKER_DRAIN_GAP_MS = 25;
+
+export interface DrainLoops {
+  state: { stop: boolean; taken: number; calls: number; errors: string[] };
+  /** CPU of the drain backends since they started (ms, from /proc). */
+  cpuMs(): number;
+  stop(): Promise<void>;
+}
+
+export async function startDrainLoops(
+  n: number,
+  { batch = 500, gapMs = WORKER_DRAIN_GAP_MS }: { batch?: number; gapMs?: number } = {},
+): Promise<DrainLoops> {
+  const conns = await Promise.all(Array.from({ length: n }, () => connect()));
+  const state = { stop: false, taken: 0, calls: 0, errors: [] as string[] };
+  const cpu0 = conns.map(({ pid }) => backendCpuMs(pid));
+  const loops = conns.map(async ({ c }) => {
+    while (!state.stop) {
+      const started = Date.now();
+      try {
+        const taken = Number((await c.query('select dispatch.drain($1) as n', [batch])).rows[0].n);
+        state.taken += taken;
+        state.calls++;
+        if (taken === 0) await sleep(20);
+        else if (taken < batch && gapMs > 0) await sleep(started + gapMs - Date.now());
+      } catch (e) {
+        state.errors.push((e as Error).message);
+        await sleep(100);
+      }
+    }
+  });
+  return {
+    state,
+    cpuMs: () => conns.reduce((sum, { pid }, i) => sum + backendCpuMs(pid) - cpu0[i], 0),
+    async stop() {
+      state.stop = true;
+      await Promise.all(loops);
+      await Promise.all(conns.map(({ c }) => c.end()));
+      if (state.errors.length) log(`  drain errors: ${state.errors.slice(0, 3).join('; ')}`);
+    },
+  };
+}
+
+/** Changes of bench.plugin waiting to be drained (not failed). */
+export async function pluginBacklog(c: pg.Client): Promise<number> {
+  const { rows } = await c.query(
+    `select count(*)::int as n from dispatch.changes where source_table = 'bench.plugin' and error is null`,
+  );
+  return rows[0].n;
+}
+
+/** Waits until running drains have emptied bench.plugin's backlog (at most 10 min); returns the ms it took. */
+export async function waitForDrained(c: pg.Client): Promise<number> {
+  const start = Date.now();
+  while ((await pluginBacklog(c)) > 0 && Date.now() - start < 600_000) await sleep(100);
+  return Date.now() - start;
+}
