@@ -25,6 +25,7 @@ export const measures: Measure[] = [
   { name: 'drain-history', script: 'drain-history.ts', minutes: 15 },
   { name: 'drain-horizon', script: 'drain-horizon.ts', minutes: 10 },
   { name: 'drain-pacing', script: 'drain-pacing.ts', minutes: 10 },
+  { name: 'drain-floor', script: 'drain-floor.ts', minutes: 10 },
   { name: 'fanout', script: 'fanout.ts', minutes: 30 },
   { name: 'global-counter', script: 'global-counter.ts', minutes: 15 },
   { name: 'worker-throughput', script: 'worker-throughput.ts', args: ['--rounds', '5'], minutes: 30 },
