@@ -138,6 +138,20 @@ $$;
 select dispatch.register_source('public.sdw_hooks', 'public.sdw_hooks_process');
 create trigger dispatch_capture_insert after insert on public.sdw_hooks
   referencing new table as new_rows for each statement execute function dispatch.capture_changes();
+
+-- the same for a stream of writes whose processor takes 10 ms a batch (a heavy processor): every
+-- drain then finds the changes written meanwhile
+create table public.sdw_stream (like public.sdw_hooks including all);
+create function public.sdw_stream_process(p_changes dispatch.changes[]) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform pg_sleep(0.01);
+  perform public.sdw_hooks_process(p_changes);
+end
+$$;
+select dispatch.register_source('public.sdw_stream', 'public.sdw_stream_process');
+create trigger dispatch_capture_insert after insert on public.sdw_stream
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes();
 `;
 
 interface AttemptRow {
@@ -194,7 +208,7 @@ describe('dispatch-worker through the local stack', {
       process.env.SUPABASE_ADMIN_DB_URL = saved.admin;
       process.env.SUPABASE_DB_URL = saved.db;
     }
-    sink = createWebhookSink();
+    sink = createWebhookSink({ maxRequests: 50_000 }); // the stream test counts thousands
     await sink.start({ ...stack.ctx, ports: { ...stack.ctx.ports, webhookSink: 0 } });
     // the functions' environment is made when the worker's process boots (first poke): after this
     stack.ctx.urls.webhookSink = sink.url;
@@ -324,6 +338,49 @@ describe('dispatch-worker through the local stack', {
     assert.deepEqual(requests[0].json, { type: 'sdw.ping', data: { n: '42', label: 'ping 42' } });
     const { rows: left } = await db.query('select count(*)::int as n from dispatch.changes');
     assert.equal(left[0].n, 0, 'no captured change left');
+  });
+
+  test('writes that keep coming: deliveries go on while they come, each write delivered once', async () => {
+    // Two connections write back to back for 2 s and the table's processor takes 10 ms a batch, so
+    // every drain finds changes. The worker used to drain back to back while drains found changes
+    // and claim nothing until they did not (session 9).
+    const url = `${sink.url}/stream`;
+    const writers = await Promise.all([db.connect(), db.connect()]);
+    const until = Date.now() + 2000;
+    let written = 0;
+    let deliveredWhileWriting = 0;
+    const write = async (c: pg.PoolClient) => {
+      for (let i = 0; i < 20_000 && Date.now() < until; i++) {
+        await c.query('insert into public.sdw_stream (url, num) values ($1, $2)', [url, i]);
+        written++;
+      }
+    };
+    const watch = (async () => {
+      while (Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (Date.now() < until) deliveredWhileWriting = (await received('/stream')).length;
+      }
+    })();
+    try {
+      await Promise.all([...writers.map(write), watch]);
+    } finally {
+      for (const c of writers) c.release();
+    }
+    assert.ok(deliveredWhileWriting > 0, `nothing was delivered during 2 s of writes (${written} written)`);
+    let sent = 0;
+    for (let round = 0; round < 600 && sent < written; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const { rows } = await db.query(
+        `select count(*)::int as n from dispatch.receipts r join dispatch.occurrences o on o.id = r.occurrence_id
+         where o.new_record ->> 'url' = $1 and r.status = 'sent'`,
+        [url],
+      );
+      sent = rows[0].n;
+    }
+    assert.equal(sent, written, 'every write made a receipt that was sent');
+    const requests = await received('/stream');
+    assert.equal(requests.length, written, 'the sink got each write once');
+    assert.equal(new Set(requests.map((r) => r.headers['webhook-id'])).size, written);
   });
 
   test('the sink failing once: the receipt is retried and sent, both attempts kept', async () => {
