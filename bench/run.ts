@@ -12,7 +12,8 @@
  * The database: SUPABASE_ADMIN_DB_URL (a dev database or the local stack's, superuser) when set;
  * otherwise the runner starts a database cluster of its own (port SUPADISPATCH_BENCH_DB_PORT, 54640
  * by default; state in .supadispatch/bench-db) and stops it at the end. Each measure makes and drops
- * databases of its own in it.
+ * databases of its own in it. A run in the runner's own cluster starts from empty plugin tables
+ * (outbox, occurrences, receipts, notifications, realtime messages).
  */
 import { spawn } from 'node:child_process';
 import {
@@ -151,6 +152,12 @@ async function database(): Promise<{ env: Record<string, string>; stop: () => vo
   await install.connect();
   try {
     await install.query(buildCore());
+    // Every run starts from empty plugin tables in the runner's own cluster (never in a database
+    // given by SUPABASE_ADMIN_DB_URL): what earlier runs left (25 million receipts and 11 million
+    // realtime messages after eight sessions) made each insert dearer and one run's figures
+    // incomparable with the next. A database with history is measured on purpose: drain-history.
+    await install.query(`truncate dispatch.changes, dispatch.occurrences, dispatch.receipts, dispatch.notifications,
+                           dispatch.counter_dirty, dispatch.counter_dirty_tx, realtime.messages cascade`);
   } finally {
     await install.end();
   }
