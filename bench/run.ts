@@ -152,14 +152,20 @@ async function database(): Promise<{ env: Record<string, string>; stop: () => vo
   await install.connect();
   try {
     await install.query(buildCore());
+  } finally {
+    await install.end();
+  }
+  const admin = new pg.Client({ connectionString: adminUrl }); // realtime.messages is not postgres's
+  await admin.connect();
+  try {
     // Every run starts from empty plugin tables in the runner's own cluster (never in a database
     // given by SUPABASE_ADMIN_DB_URL): what earlier runs left (25 million receipts and 11 million
     // realtime messages after eight sessions) made each insert dearer and one run's figures
     // incomparable with the next. A database with history is measured on purpose: drain-history.
-    await install.query(`truncate dispatch.changes, dispatch.occurrences, dispatch.receipts, dispatch.notifications,
-                           dispatch.counter_dirty, dispatch.counter_dirty_tx, realtime.messages cascade`);
+    await admin.query(`truncate dispatch.changes, dispatch.occurrences, dispatch.receipts, dispatch.notifications,
+                         dispatch.counter_dirty, dispatch.counter_dirty_tx, realtime.messages cascade`);
   } finally {
-    await install.end();
+    await admin.end();
   }
   return {
     env: { SUPABASE_ADMIN_DB_URL: adminUrl, SUPABASE_DB_URL: dbUrl },
