@@ -485,9 +485,10 @@ Deno.test('writes that keep coming do not starve the deliveries: the run claims 
   );
 });
 
-Deno.test('a drain that finds changes but not a full batch is followed by the next one drainGapMs later', async () => {
+/** A run with no receipts whose drains find `finds` changes in turn: its summary and when each drain started. */
+async function drainsOfRun(finds: number[], options: { workerName: string; drainGapMs: number }) {
   const db = new FakeQueue();
-  db.drainFinds.push(3, 3, 3);
+  db.drainFinds.push(...finds);
   const drainTimes: number[] = [];
   const timed: WorkerDb = {
     query: <T>(sql: string, params?: unknown[]) => {
@@ -504,8 +505,13 @@ Deno.test('a drain that finds changes but not a full batch is followed by the ne
       fetch: noFetch,
       log: () => {},
     },
-    { workerName: 'w:test:12', drainGapMs: 40, drainMax: 500 },
+    { ...options, drainMax: 500 },
   ).done;
+  return { summary, drainTimes };
+}
+
+Deno.test('a drain that finds changes but not a full batch is followed by the next one drainGapMs later', async () => {
+  const { summary, drainTimes } = await drainsOfRun([3, 3, 3], { workerName: 'w:test:12', drainGapMs: 40 });
   assert.equal(summary.drained, 9);
   // the three drains that found changes, and the one that found none, each at least the gap apart
   assert.ok(drainTimes.length >= 4, String(drainTimes.length));
@@ -514,26 +520,11 @@ Deno.test('a drain that finds changes but not a full batch is followed by the ne
 });
 
 Deno.test('a full drain (a backlog) is followed by the next one at once', async () => {
-  const db = new FakeQueue();
-  db.drainFinds.push(500, 500, 2);
-  const drainTimes: number[] = [];
-  const timed: WorkerDb = {
-    query: <T>(sql: string, params?: unknown[]) => {
-      if (sql.includes('dispatch_worker_drain')) drainTimes.push(performance.now());
-      return db.query<T>(sql, params);
-    },
-  };
-  const summary = await startWorkerRun(
-    {
-      db: timed,
-      registry,
-      transports: {},
-      prepareContent: () => Promise.reject(new Error('none')),
-      fetch: noFetch,
-      log: () => {},
-    },
-    { workerName: 'w:test:13', drainGapMs: 5000, drainMax: 500 },
-  ).done;
+  // paced, the third drain would start 2 gaps (10 s) after the first
+  const { summary, drainTimes } = await drainsOfRun([500, 500, 2], {
+    workerName: 'w:test:13',
+    drainGapMs: 5000,
+  });
   assert.equal(summary.drained, 1002);
   assert.ok(drainTimes[2] - drainTimes[0] < 5000, `${drainTimes.map((t) => t.toFixed(0))}`);
 });

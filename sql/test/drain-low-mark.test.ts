@@ -10,7 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
+import { connectDb } from './fixtures/connect.ts';
 import { createLoggedSource, type LoggedSource } from './fixtures/logged-source.ts';
 
 const dbUrl = process.env.SUPABASE_DB_URL;
@@ -19,15 +20,9 @@ let log = '';
 let source: LoggedSource | undefined;
 let db: pg.Client | undefined;
 
-async function client(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: dbUrl });
-  await c.connect();
-  return c;
-}
-
 before(async () => {
   if (!dbUrl) return;
-  db = await client();
+  db = await connectDb(dbUrl);
   source = await createLoggedSource(db, 'sdl');
   ({ table, log } = source);
 });
@@ -74,7 +69,7 @@ async function assertEachOnce(c: pg.Client): Promise<void> {
 
 test('the mark moves past drained changes, and never past one an open transaction still holds', async (t) => {
   if (!dbUrl || !db) return t.skip('SUPABASE_DB_URL is not set');
-  const open = await client();
+  const open = await connectDb(dbUrl);
   try {
     for (let i = 0; i < 10; i++) await db.query(`insert into ${table} default values`);
     await drainChecked(db);
@@ -106,7 +101,7 @@ test('the mark moves past drained changes, and never past one an open transactio
 
 test('a drain that rolls back, and one in a transaction that wrote first, leave the mark below their changes', async (t) => {
   if (!dbUrl || !db) return t.skip('SUPABASE_DB_URL is not set');
-  const c = await client();
+  const c = await connectDb(dbUrl);
   try {
     for (let attempt = 1; attempt <= 5; attempt++) {
       for (let i = 0; i < 12; i++) await db.query(`insert into ${table} default values`);
@@ -141,7 +136,7 @@ test('a drain that rolls back, and one in a transaction that wrote first, leave 
 
 test('under REPEATABLE READ the mark is not moved (one snapshot for the whole transaction)', async (t) => {
   if (!dbUrl || !db) return t.skip('SUPABASE_DB_URL is not set');
-  const c = await client();
+  const c = await connectDb(dbUrl);
   try {
     await c.query('begin isolation level repeatable read');
     await c.query(`insert into ${log} (row_id) values (-2)`); // an xid, as a drain's claim takes

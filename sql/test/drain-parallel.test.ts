@@ -9,7 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
+import { connectDb } from './fixtures/connect.ts';
 
 const dbUrl = process.env.SUPABASE_DB_URL;
 const suffix = Math.random().toString(36).slice(2, 8);
@@ -24,15 +25,9 @@ const OWNERS = ['a', 'b', 'c', 'd', 'e'].map((c) => `00000000-0000-0000-0000-000
 let db: pg.Client | undefined;
 let setting: unknown;
 
-async function client(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: dbUrl });
-  await c.connect();
-  return c;
-}
-
 before(async () => {
   if (!dbUrl) return;
-  db = await client();
+  db = await connectDb(dbUrl);
   setting = (await db.query(`select value from dispatch.settings where key = 'drain_parallel'`)).rows[0]
     ?.value;
   await db.query(`select dispatch.set_setting('drain_parallel', '4')`);
@@ -72,8 +67,8 @@ test('concurrent drains process every captured change exactly once, counters exa
   timeout: 180_000,
 }, async (t) => {
   if (!dbUrl || !db) return t.skip('SUPABASE_DB_URL is not set');
-  const writers = await Promise.all(Array.from({ length: WRITERS }, client));
-  const drains = await Promise.all(Array.from({ length: DRAINS }, client));
+  const writers = await Promise.all(Array.from({ length: WRITERS }, () => connectDb(dbUrl)));
+  const drains = await Promise.all(Array.from({ length: DRAINS }, () => connectDb(dbUrl)));
   let writing = true;
   const taken: number[] = drains.map(() => 0);
   const errors: string[] = [];

@@ -10,7 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
+import { connectDb } from './fixtures/connect.ts';
 import { createLoggedSource, type LoggedSource } from './fixtures/logged-source.ts';
 
 const dbUrl = process.env.SUPABASE_DB_URL;
@@ -22,15 +23,9 @@ const CLAIM = 20;
 let db: pg.Client | undefined;
 let setting: unknown;
 
-async function client(): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: dbUrl });
-  await c.connect();
-  return c;
-}
-
 before(async () => {
   if (!dbUrl) return;
-  db = await client();
+  db = await connectDb(dbUrl);
   setting = (await db.query(`select value from dispatch.settings where key = 'drain_parallel'`)).rows[0]
     ?.value;
   await db.query(`select dispatch.set_setting('drain_parallel', '4')`);
@@ -56,8 +51,8 @@ const waiting = async (c: pg.Client) =>
 
 test('a second drain takes the next INSERTs of a table while the first holds its claim', async (t) => {
   if (!dbUrl || !db) return t.skip('SUPABASE_DB_URL is not set');
-  const a = await client();
-  const b = await client();
+  const a = await connectDb(dbUrl);
+  const b = await connectDb(dbUrl);
   try {
     let tookB = -1;
     for (let attempt = 1; attempt <= 5 && tookB < 0; attempt++) {
