@@ -166,10 +166,21 @@ declare
   v_topics text[];
   v_events text[];
   v_payloads jsonb[];
+  -- a drain's deltas (counter_apply's deferred mode), JSON objects separated by commas
+  v_buffer text := nullif(current_setting('dispatch.counter_buffer', true), '');
 begin
+  if v_buffer is not null then
+    perform set_config('dispatch.counter_buffer', '', true);
+  end if;
   delete from dispatch.counter_dirty_tx where xid = pg_current_xact_id();
-  with dirty as (
+  with gone as (
     delete from dispatch.counter_dirty where xid = pg_current_xact_id() returning name, scope, delta
+  ), dirty as (
+    select g.name, g.scope, sum(g.delta)::bigint as delta
+    from (select gone.name, gone.scope, gone.delta from gone
+          union all
+          select b.n, b.s, b.d from json_to_recordset(('[' || coalesce(v_buffer, '') || ']')::json) as b(n text, s text, d bigint)) g
+    group by g.name, g.scope
   ), up as (
     insert into dispatch.counter_state as c (name, scope, value, seq)
     select dirty.name, dirty.scope, dirty.delta, 1 from dirty order by dirty.name, dirty.scope
@@ -217,8 +228,9 @@ $$;
 -- publishes at commit and returns nulls. Deltas may repeat a scope and contain zeros; they are
 -- summed per scope and applied in scope order (no deadlocks between two statements of this kind).
 -- Deferred mode (the GUC dispatch.counter_defer = 'on', set by dispatch.drain): every counter's net
--- deltas wait in counter_dirty for dispatch.flush_counters (returns nulls), so one transaction that
--- applies several counters still takes their row locks in one (name, scope) order.
+-- deltas wait in the transaction's buffer (the GUC dispatch.counter_buffer) for
+-- dispatch.flush_counters (returns nulls), so one transaction that applies several counters still
+-- takes their row locks in one (name, scope) order.
 create or replace function dispatch.counter_apply(
   p_name text, p_deltas dispatch.counter_delta[], out topics text[], out events text[], out payloads jsonb[]
 )
@@ -249,8 +261,20 @@ begin
                                         'invalidates', to_jsonb(d.invalidates)) order by up.scope)
       into topics, events, payloads
     from up;
+  elsif current_setting('dispatch.counter_defer', true) = 'on' then
+    -- deferred (a drain): the net deltas wait in a transaction-local buffer for flush_counters at the
+    -- drain's end (a failed batch's subtransaction takes its deltas back, as its rows). Not rows of
+    -- counter_dirty: writing them and deleting them again was half of what counters cost a drain
+    -- (bench/RESULTS.md, "Session 9"). The commit still flushes what a caller left in it.
+    perform set_config('dispatch.counter_buffer',
+      concat_ws(',', nullif(current_setting('dispatch.counter_buffer', true), ''),
+                (select string_agg(json_build_object('n', p_name, 's', x.scope, 'd', x.delta)::text, ',')
+                 from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
+                       where t.scope is not null group by t.scope having sum(t.delta) <> 0) x)),
+      true);
+    perform dispatch.flush_counters_at_commit();
   else
-    -- sharded, or deferred: the net delta waits for flush_counters (at commit, or at the drain's end)
+    -- sharded: the net delta waits for flush_counters (at commit, or at the drain's end)
     insert into dispatch.counter_dirty as c (xid, name, scope, delta)
     select pg_current_xact_id(), p_name, x.scope, x.delta
     from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t

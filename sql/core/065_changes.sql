@@ -330,7 +330,7 @@ $$;
 --     exclusive whenever its claim holds one): a delta that takes a row out of a condition always
 --     follows the one that put it in, and a counter never goes below zero.
 -- The counter row locks are ordered too: during a drain every counter delta waits in
--- dispatch.counter_dirty (counter_apply's deferred mode) and dispatch.flush_counters applies them
+-- counter_apply's deferred buffer and dispatch.flush_counters applies them
 -- all at the drain's end in (name, scope) order, one seq bump and one broadcast per scope per drain;
 -- drains thus never deadlock on counters, hold their locks only from the flush to commit, and seq
 -- follows commit order per scope. Its broadcasts wait too (dispatch.defer_broadcasts) and go out at its end,

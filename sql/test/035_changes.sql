@@ -11,7 +11,7 @@
 -- a new "transaction" for the once-per-transaction poke.
 begin;
 create extension if not exists pgtap;
-select plan(162);
+select plan(165);
 
 -- This transaction holds the drain lock: a concurrent dispatch.tick() (pg_cron) or worker cannot make
 -- our drain() return 0; drain's own pg_try_advisory_xact_lock succeeds again in this transaction.
@@ -358,6 +358,34 @@ select throws_ok(format('select dispatch.replay_change(%s)', (select id from not
   'replaying it again raises: not found');
 select throws_ok($$select dispatch.replay_change(-1)$$, 'P0001', 'dispatch: change -1 not found (already processed?)',
   'replay_change of an unknown id raises');
+
+-- a failed batch takes its counter deltas back (they wait in the drain's buffer, dispatch.counter_buffer,
+-- which the batch's subtransaction reverts): only the changes that went through are counted
+create table public.sdc_counted (id int primary key, body text);
+select dispatch.register_counter('sdc_counted_rows', 'audience', 'admin', '{}', 1, 'public.sdc_counted',
+  'select ''admin'', count(*) from public.sdc_counted where body <> ''boom''');
+create function public.sdc_counted_process(p_changes dispatch.changes[]) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  -- the delta first, then the failure
+  perform dispatch.apply_counter_deltas('sdc_counted_rows', array[row('admin',
+    (select count(*) from unnest(p_changes) ch cross join lateral json_array_elements(ch.new_rows) n))::dispatch.counter_delta]);
+  if exists (select from unnest(p_changes) ch cross join lateral json_array_elements(ch.new_rows) n where n ->> 'body' = 'boom') then
+    raise exception 'sdc: cannot count boom';
+  end if;
+end $$;
+create trigger dispatch_capture_insert after insert on public.sdc_counted
+  referencing new table as new_rows for each statement execute function dispatch.capture_changes();
+select dispatch.register_source('public.sdc_counted', 'public.sdc_counted_process');
+insert into public.sdc_counted values (1, 'one'), (2, 'two');
+insert into public.sdc_counted values (3, 'boom');
+insert into public.sdc_counted values (4, 'four');
+select is(dispatch.drain(), 3, 'drain takes the three changes (one fails)');
+select is(dispatch.counter_value('sdc_counted_rows', 'admin'), 3::bigint,
+  'the counter holds the rows of the changes that went through, once each (the failed batch took its deltas back)');
+select is((select count(*) from dispatch.reconcile_counters('sdc_counted_rows', false) where expected <> actual), 0::bigint,
+  '... as a recount says');
+delete from dispatch.changes where source_table = 'public.sdc_counted';
 
 -- a transient failure (serialization, deadlock, lock timeout, cancel) leaves the batch untouched and ends the drain
 select results_eq($$select code, dispatch.is_transient_error(code) from unnest(array['40P01', '40001', '55P03', '57014', 'P0001', '23505', '42501', '57P01']) code$$,

@@ -73,6 +73,13 @@ export interface WorkerRunOptions {
   leaseSeconds?: number;
   /** Changes per drain call (default 500). */
   drainMax?: number;
+  /**
+   * After a drain that found changes but not a full batch, the next one starts this long after it
+   * (default 25 ms): writes that keep coming are drained in batches of what arrived meanwhile, not a
+   * few at a time (a drain call has a fixed cost of about 2 ms of Postgres CPU: bench/RESULTS.md,
+   * "Session 9"). A full drain (a backlog) is followed by the next at once.
+   */
+  drainGapMs?: number;
   /** Outcomes recorded per database call, at most (default 100). */
   recordBatch?: number;
   /** How long a finished send's outcome waits for others before they are recorded together (default 20 ms). */
@@ -129,6 +136,7 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
   const maxInFlight = options.maxInFlight ?? 50;
   const maxWaiting = options.maxWaiting ?? 200;
   const drainMax = options.drainMax ?? 500;
+  const drainGapMs = options.drainGapMs ?? 25;
   const expandEveryMs = options.expandEveryMs ?? 1000;
   const log =
     deps.log ??
@@ -218,7 +226,10 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
     let lastExpandAt = Number.NEGATIVE_INFINITY;
     let lastClaimFull = false;
     let lastDrainAt = Number.NEGATIVE_INFINITY;
+    /** The last drain found changes: more are probably coming (the next drain after drainGapMs). */
     let lastDrainFound = false;
+    /** The last drain took a full batch: a backlog (the next drain at once). */
+    let lastDrainFull = false;
     /** What the alarm said when the run decided to end idle (null: it ended on its budget or signal). */
     let ending: AlarmDecision | null = null;
     try {
@@ -233,21 +244,28 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
         }
         summary.polls++;
         // A drain on a poke, when nothing is in flight (before the run idles or decides to stop: its
-        // lingerMs is fresh then), at most every pollMs otherwise, and again while it finds changes.
-        // The loop also comes here each time sends finish (to claim into the freed slots), hundreds
-        // of times a second under load, and a drain each time cost Postgres more than the claims did
-        // (session 5). New changes still wait at most pollMs, as when the run is idle.
-        const drainDue = woken || lastDrainFound || inFlight.size === 0 || now() - lastDrainAt >= pollMs;
+        // lingerMs is fresh then), at most every pollMs otherwise. After one that found changes, the
+        // next comes drainGapMs after it (at once after a full one). One drain per pass: claims go
+        // on between drains, so writes that keep coming never starve the deliveries (session 9: the
+        // run drained back to back while drains found changes and claimed nothing until they did
+        // not). The loop also comes here each time sends finish (to claim into the freed slots),
+        // hundreds of times a second under load, and a drain each time cost Postgres more than the
+        // claims did (session 5).
+        const sinceDrain = now() - lastDrainAt;
+        const drainDue =
+          woken ||
+          lastDrainFull ||
+          (lastDrainFound ? sinceDrain >= drainGapMs : inFlight.size === 0 || sinceDrain >= pollMs);
         woken = false;
         let drainedNow = 0;
-        while (drainDue) {
+        if (drainDue) {
           lastDrainAt = now();
           const drained = await drainChanges(deps.db, drainMax);
-          drainedNow += drained.processed;
+          drainedNow = drained.processed;
+          lastDrainFound = drainedNow > 0;
+          lastDrainFull = drainedNow >= drainMax;
           lingerUntil = Math.max(lingerUntil, now() + drained.lingerMs);
-          if (drained.processed === 0 || now() >= claimUntil) break;
         }
-        lastDrainFound = drainedNow > 0;
         summary.drained += drainedNow;
         if (drainedNow > 0 || now() - lastExpandAt >= expandEveryMs) {
           lastExpandAt = now();
@@ -296,8 +314,8 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
         if (claimedNow > 0) fruitlessWakes = 0;
         else if (timerWoke) fruitlessWakes++;
         timerWoke = false;
-        if (claimedNow > 0 || drainedNow > 0 || woken) continue;
-        if (inFlight.size === 0 && now() >= lingerUntil) {
+        if (claimedNow > 0 || lastDrainFull || woken) continue;
+        if (inFlight.size === 0 && !lastDrainFound && now() >= lingerUntil) {
           // about to end: a receipt due soon is waited for here or handed over below
           if (fruitlessWakes >= 3) {
             log('a due receipt could not be claimed after 3 wake-ups: leaving it to the tick');
@@ -322,8 +340,11 @@ export function startWorkerRun(deps: WorkerDeps, options: WorkerRunOptions): Wor
           wakeUp = null;
           continue;
         }
+        // until the next drain is due after one that found changes, else a poll interval; a send
+        // that finishes or a poke ends the wait early
+        const waitMs = lastDrainFound ? Math.max(0, lastDrainAt + drainGapMs - now()) : pollMs;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pollMs);
+          const timer = setTimeout(resolve, waitMs);
           wakeUp = () => {
             clearTimeout(timer);
             resolve();
