@@ -30,7 +30,7 @@ end
 $$;
 
 create or replace function dispatch.version() returns text
-language sql immutable set search_path = '' as $$ select '0.4.0'::text $$;
+language sql immutable set search_path = '' as $$ select '0.4.1'::text $$;
 
 -- Ages, limits and switches. A table, not database GUCs (ALTER DATABASE SET is refused on hosted).
 create table if not exists dispatch.settings (

@@ -5,7 +5,7 @@ create extension if not exists pgtap;
 select plan(51);
 
 select has_schema('dispatch');
-select is(dispatch.version(), '0.4.0', 'version');
+select is(dispatch.version(), '0.4.1', 'version');
 select tables_are('dispatch', array['settings', 'events', 'admins', 'audience_members', 'occurrences', 'receipts',
   'attempts', 'preferences', 'counters_def', 'counter_state', 'counter_shards', 'counter_dirty', 'counter_dirty_tx', 'counter_pending', 'notifications',
   'changes', 'sources', 'worker_wake', 'worker_alarm', 'module_queue', 'manual_triggers', 'deferred_installs',

@@ -1,4 +1,4 @@
--- supadispatch core 0.4.0: generated from sql/core — do not edit.
+-- supadispatch core 0.4.1: generated from sql/core — do not edit.
 -- Regenerate with `npx tsx sql/build.ts`. Installs as the `postgres` role; re-running is a no-op.
 
 -- ==== sql/core/000_schema.sql ====
@@ -34,7 +34,7 @@ end
 $$;
 
 create or replace function dispatch.version() returns text
-language sql immutable set search_path = '' as $$ select '0.4.0'::text $$;
+language sql immutable set search_path = '' as $$ select '0.4.1'::text $$;
 
 -- Ages, limits and switches. A table, not database GUCs (ALTER DATABASE SET is refused on hosted).
 create table if not exists dispatch.settings (
