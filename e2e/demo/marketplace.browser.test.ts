@@ -257,12 +257,23 @@ describe('demo marketplace in Chromium (three users at once)', { skip }, () => {
       90_000,
     );
     assert.ok(email);
-    const { rows } = await db.query<{ channel: string; created_at: Date; sent_at: Date }>(
-      `select r.channel, r.created_at, r.sent_at from dispatch.receipts r join dispatch.occurrences o on o.id = r.occurrence_id
-       where r.event_id = 'order.shipped' and o.new_record ->> 'id' = $1`,
-      [orderId],
+    // the worker records a send's outcome just after the send (in groups): the mail can be in the
+    // catcher a moment before its receipt says sent
+    const rows = await waitFor(
+      'the shipped email recorded as sent',
+      async () => {
+        const { rows } = await db.query<{ channel: string; created_at: Date; sent_at: Date | null }>(
+          `select r.channel, r.created_at, r.sent_at from dispatch.receipts r join dispatch.occurrences o on o.id = r.occurrence_id
+           where r.event_id = 'order.shipped' and o.new_record ->> 'id' = $1`,
+          [orderId],
+        );
+        return rows.length === 2 && rows.every((r) => r.sent_at !== null) ? rows : undefined;
+      },
+      30_000,
     );
-    const byChannel = Object.fromEntries(rows.map((r) => [r.channel, r]));
+    const byChannel = Object.fromEntries(
+      rows.map((r) => [r.channel, r as { created_at: Date; sent_at: Date }]),
+    );
     assert.ok(
       byChannel['email:buyer'].sent_at.getTime() >= byChannel['email:buyer'].created_at.getTime() + 5_000,
     );

@@ -237,6 +237,7 @@ create or replace function dispatch.counter_apply(
 language plpgsql security definer set search_path = '' as $$
 declare
   d dispatch.counters_def;
+  v_add text;
 begin
   if p_deltas is null or cardinality(p_deltas) = 0 then
     return;
@@ -264,15 +265,16 @@ begin
   elsif current_setting('dispatch.counter_defer', true) = 'on' then
     -- deferred (a drain): the net deltas wait in a transaction-local buffer for flush_counters at the
     -- drain's end (a failed batch's subtransaction takes its deltas back, as its rows). Not rows of
-    -- counter_dirty: writing them and deleting them again was half of what counters cost a drain
-    -- (bench/RESULTS.md, "Session 9"). The commit still flushes what a caller left in it.
-    perform set_config('dispatch.counter_buffer',
-      concat_ws(',', nullif(current_setting('dispatch.counter_buffer', true), ''),
-                (select string_agg(json_build_object('n', p_name, 's', x.scope, 'd', x.delta)::text, ',')
-                 from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
-                       where t.scope is not null group by t.scope having sum(t.delta) <> 0) x)),
-      true);
-    perform dispatch.flush_counters_at_commit();
+    -- counter_dirty: writing them and deleting them again was about a quarter of what counters cost
+    -- a drain (bench/RESULTS.md, "Session 9"). The commit still flushes what a caller left in it.
+    select string_agg(json_build_object('n', p_name, 's', x.scope, 'd', x.delta)::text, ',') into v_add
+    from (select t.scope, sum(t.delta)::bigint as delta from unnest(p_deltas) t
+          where t.scope is not null group by t.scope having sum(t.delta) <> 0) x;
+    if v_add is not null then
+      perform set_config('dispatch.counter_buffer',
+        concat_ws(',', nullif(current_setting('dispatch.counter_buffer', true), ''), v_add), true);
+      perform dispatch.flush_counters_at_commit();
+    end if;
   else
     -- sharded: the net delta waits for flush_counters (at commit, or at the drain's end)
     insert into dispatch.counter_dirty as c (xid, name, scope, delta)
