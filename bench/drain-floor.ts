@@ -128,6 +128,17 @@ async function floorOnce(batch: number): Promise<number> {
   return Number(results.find((r) => r.rows?.[0]?.n !== undefined)?.rows[0].n ?? 0);
 }
 
+/** Floor batches until one takes nothing (at most 100,000, as drainAll); returns the changes taken. */
+async function floorAll(batch: number): Promise<number> {
+  let taken = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const n = await floorOnce(batch);
+    if (n === 0) break;
+    taken += n;
+  }
+  return taken;
+}
+
 const rows: Row[] = [];
 const summary: Record<
   string,
@@ -139,7 +150,7 @@ try {
     `insert into bench_floor.changes overriding system value select * from dispatch.changes where source_table = 'bench.plugin'`,
   );
   await drainAll(worker.c);
-  while ((await floorOnce(500)) > 0);
+  await floorAll(500);
   for (const batch of batches) {
     const floorUs: number[] = [];
     const drainUs: number[] = [];
@@ -153,15 +164,7 @@ try {
       const perRound: Record<string, number> = {};
       for (const path of r % 2 === 1 ? ['floor', 'drain'] : ['drain', 'floor']) {
         const cpu0 = backendCpuMs(worker.pid);
-        let taken = 0;
-        for (let i = 0; i < 100_000; i++) {
-          const n =
-            path === 'floor'
-              ? await floorOnce(batch)
-              : Number((await worker.c.query('select dispatch.drain($1) as n', [batch])).rows[0].n);
-          if (n === 0) break;
-          taken += n;
-        }
+        const taken = path === 'floor' ? await floorAll(batch) : await drainAll(worker.c, batch);
         const us = ((backendCpuMs(worker.pid) - cpu0) * 1000) / Math.max(taken, 1);
         perRound[path] = us;
         rows.push({ batch, round: r, path, changes: taken, cpu_us_per_change: round(us, 1) });

@@ -15,24 +15,17 @@
  * per change, changes per drain call, and the largest backlog in seconds of writes (how far the
  * drains fell behind: the pacing's price in freshness).
  */
-import {
-  pluginBacklog,
-  startDrainLoops,
-  WORKER_DRAIN_GAP_MS,
-  waitForDrained,
-} from './support/drain-loops.ts';
+import { drainsUnderWrites, WORKER_DRAIN_GAP_MS } from './support/drain-loops.ts';
 import {
   benchArgs,
   connect,
   fmtSpread,
   log,
   pauseTickDrains,
-  pgbench,
   postgresVersion,
   type Row,
   round,
   setupPgbenchFixture,
-  sleep,
   spread,
   writeReport,
 } from './support/sql-bench.ts';
@@ -67,22 +60,14 @@ const behindS: Record<Variant, number[]> = { paced: [], 'back-to-back': [] };
 const ratio: number[] = [];
 /** The drains running while the writers write at `rate` for `secs`, then until the backlog is empty. */
 async function phase(gap: number, secs: number) {
-  const d = await startDrainLoops(drains, { gapMs: gap });
-  let done = false;
-  const writes = pgbench('insert_plugin.sql', clients, secs, rate).finally(() => {
-    done = true;
-  });
-  let backlogMax = 0;
-  while (!done) {
-    await sleep(1000);
-    backlogMax = Math.max(backlogMax, await pluginBacklog(admin));
-  }
-  const res = await writes;
-  await waitForDrained(admin);
-  const cpuMs = d.cpuMs();
-  const { taken, calls } = d.state;
-  await d.stop();
-  return { tps: res.tps, cpuMs, taken, calls, backlogMax };
+  const p = await drainsUnderWrites(admin, { drains, gapMs: gap, clients, seconds: secs, rate });
+  return {
+    tps: p.writes.tps,
+    cpuMs: p.cpuMs,
+    taken: p.taken,
+    calls: p.calls,
+    backlogMax: Math.max(...p.samples),
+  };
 }
 
 try {

@@ -32,6 +32,7 @@
 import { availableParallelism } from 'node:os';
 import type pg from 'pg';
 import {
+  drainsUnderWrites,
   pluginBacklog,
   startDrainLoops,
   WORKER_DRAIN_GAP_MS,
@@ -42,13 +43,11 @@ import {
   connect,
   fmtSpread,
   log,
-  type PgbenchResult,
   pgbench,
   postgresVersion,
   type Row,
   round,
   setupPgbenchFixture,
-  sleep,
   spread,
   writeReport,
 } from './support/sql-bench.ts';
@@ -114,41 +113,23 @@ async function probe() {
 
 /** One phase of throttled writers with drains running, the backlog sampled each second. */
 async function sustainedPhase(rate: number) {
-  const d = await startDrainLoops(drains, { gapMs: drainGapMs });
-  const b0 = await pluginBacklog(admin);
-  const samples: number[] = [];
-  let done = false;
-  const run = pgbench('insert_plugin.sql', clients, seconds, rate).finally(() => {
-    done = true;
-  });
-  while (!done) {
-    await sleep(1000);
-    if (!done) samples.push(await pluginBacklog(admin));
-  }
-  const res: PgbenchResult = await run;
-  const b1 = await pluginBacklog(admin);
-  samples.push(b1);
-  const processed = res.transactions - (b1 - b0);
+  const p = await drainsUnderWrites(admin, { drains, gapMs: drainGapMs, clients, seconds, rate });
+  const processed = p.writes.transactions - (p.after - p.before);
   // bounded: under 2 s of writes through the whole second half, and at the end
   const limit = Math.max(2 * rate, 200);
-  const secondHalf = samples.slice(Math.floor(samples.length / 2));
+  const secondHalf = p.samples.slice(Math.floor(p.samples.length / 2));
   const bounded = secondHalf.every((n) => n <= limit);
-  const catchUpMs = await waitForDrained(admin);
-  const cpu = d.cpuMs();
-  const taken = d.state.taken;
-  const calls = d.state.calls;
-  await d.stop();
   return {
     rate,
-    tps: res.tps,
-    writes: res.transactions,
+    tps: p.writes.tps,
+    writes: p.writes.transactions,
     processedPerS: processed / seconds,
-    backlogMax: Math.max(...samples),
-    backlogEnd: b1,
+    backlogMax: Math.max(...p.samples),
+    backlogEnd: p.after,
     bounded,
-    catchUpMs,
-    drainCpuPerChange: cpu / Math.max(taken, 1),
-    changesPerDrainCall: taken / Math.max(calls, 1),
+    catchUpMs: p.catchUpMs,
+    drainCpuPerChange: p.cpuMs / Math.max(p.taken, 1),
+    changesPerDrainCall: p.taken / Math.max(p.calls, 1),
   };
 }
 

@@ -6,7 +6,7 @@
  * before session 9).
  */
 import type pg from 'pg';
-import { backendCpuMs, connect, log, sleep } from './sql-bench.ts';
+import { backendCpuMs, connect, log, type PgbenchResult, pgbench, sleep } from './sql-bench.ts';
 
 /** The worker's default `drainGapMs` (edge-functions/src/worker/loop.ts). */
 export const WORKER_DRAIN_GAP_MS = 25;
@@ -65,4 +65,34 @@ export async function waitForDrained(c: pg.Client): Promise<number> {
   const start = Date.now();
   while ((await pluginBacklog(c)) > 0 && Date.now() - start < 600_000) await sleep(100);
   return Date.now() - start;
+}
+
+/**
+ * `drains` drain loops running while `clients` pgbench writers insert into bench.plugin at `rate`
+ * transactions/s for `seconds`, the backlog sampled each second (and once when the writes end);
+ * then the loops run on until the backlog is empty, and stop.
+ */
+export async function drainsUnderWrites(
+  admin: pg.Client,
+  o: { drains: number; gapMs: number; clients: number; seconds: number; rate: number },
+) {
+  const d = await startDrainLoops(o.drains, { gapMs: o.gapMs });
+  const before = await pluginBacklog(admin);
+  const samples: number[] = [];
+  let done = false;
+  const run = pgbench('insert_plugin.sql', o.clients, o.seconds, o.rate).finally(() => {
+    done = true;
+  });
+  while (!done) {
+    await sleep(1000);
+    if (!done) samples.push(await pluginBacklog(admin));
+  }
+  const writes: PgbenchResult = await run;
+  const after = await pluginBacklog(admin);
+  samples.push(after);
+  const catchUpMs = await waitForDrained(admin);
+  const cpuMs = d.cpuMs();
+  const { taken, calls } = d.state;
+  await d.stop();
+  return { writes, before, after, samples, catchUpMs, cpuMs, taken, calls };
 }
