@@ -11,7 +11,7 @@
  *
  *   BENCH_DB_URL=postgresql://postgres:postgres@127.0.0.1:54640/postgres \
  *   SUPABASE_ADMIN_DB_URL=postgresql://supabase_admin:postgres@127.0.0.1:54640/postgres \
- *     npx tsx bench/drain-floor.ts [--batches 100,500] [--changes 10000] [--rounds 3] [--quick] [--json out.json]
+ *     npx tsx bench/drain-floor.ts [--batches 100,500,2000] [--changes 10000] [--rounds 3] [--quick] [--json out.json]
  *
  * Both paths run in one superuser session (the floor's SET needs it; the drain runs as its definer
  * whoever calls it). The floor's rows carry event `bench.floor` and are deleted at the end. The drain
@@ -36,7 +36,8 @@ import {
 } from './support/sql-bench.ts';
 
 const args = benchArgs({
-  batches: { type: 'string', default: '100,500' },
+  // 2000: the worker's batches in a backlog (drainMaxBacklog)
+  batches: { type: 'string', default: '100,500,2000' },
   changes: { type: 'string', default: '10000' },
   rounds: { type: 'string', default: '3' },
 });

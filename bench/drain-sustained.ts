@@ -6,7 +6,8 @@
  *
  *   BENCH_DB_URL=postgresql://postgres:postgres@127.0.0.1:55440/postgres \
  *     npx tsx bench/drain-sustained.ts [--seconds 60] [--probe-seconds 15] [--rounds 3] [--tries 2]
- *       [--drains <cores>] [--clients 8] [--drain-gap-ms 25] [--quick] [--json out.json]
+ *       [--drains <cores>] [--clients 8] [--drain-gap-ms 25] [--drain-max-backlog 2000] [--quick]
+ *       [--json out.json]
  *
  * Each round:
  *   (1) bare: pgbench single-row INSERTs at full speed for `--probe-seconds`;
@@ -18,14 +19,18 @@
  *       not what they can keep up with, and it put every try far below the capacity.)
  *   (3) up to `--tries` phases of `--seconds` with the writers throttled (pgbench -R) and the drains
  *       running; the backlog is sampled each second. Bounded: every sample of the phase's second half
- *       and the last one are under 2 s of writes (at least 200 changes). After a bounded try the next
- *       one asks 15 % more, after a growing one 20 % less (once the drains caught up).
+ *       and the last one are under 2 s of writes (at least 200 changes). The tries close in on the
+ *       rate (once the drains caught up): 15 % more than the highest bounded rate while none grew,
+ *       20 % less than the lowest growing rate while none was bounded, then halfway between the two
+ *       (the bracket), until it is narrower than 5 %. (Before session 10 a round had 2 tries of
+ *       +15 % / -20 % and reported the bounded one, up to a fifth under the rate it held.)
  * The round's sustained rate is the highest bounded try's tps (if no try was bounded: what the drains
  * processed per second in the last one, reported as not bounded). Then the round checks what was
  * produced: one occurrence, one in_app receipt with its notification and one email receipt per
  * write, both counters equal to dispatch.reconcile_counters, no failed change.
  * Drain CPU per change under load: the drain backends' /proc CPU over the changes they took.
- * The drains are paced as the worker paces its own (support/drain-loops.ts, `--drain-gap-ms`).
+ * The drains are paced and sized as the worker paces and sizes its own (support/drain-loops.ts,
+ * `--drain-gap-ms`, `--drain-max-backlog`).
  * A run stops starting new tries after `--budget-minutes` (default 15: bench/measures.ts gives the
  * measure 20).
  */
@@ -36,6 +41,7 @@ import {
   pluginBacklog,
   startDrainLoops,
   WORKER_DRAIN_GAP_MS,
+  WORKER_DRAIN_MAX_BACKLOG,
   waitForDrained,
 } from './support/drain-loops.ts';
 import {
@@ -56,7 +62,7 @@ const args = benchArgs({
   seconds: { type: 'string', default: '60' },
   'probe-seconds': { type: 'string', default: '15' },
   rounds: { type: 'string', default: '3' },
-  tries: { type: 'string', default: '2' },
+  tries: { type: 'string', default: '3' },
   // one drain per core: more drains than cores only add contention (measured: 4 drains on 2 cores
   // took 0.29 ms of CPU per change, 2 drains 0.21)
   drains: { type: 'string', default: String(Math.max(2, availableParallelism())) },
@@ -64,6 +70,8 @@ const args = benchArgs({
   'budget-minutes': { type: 'string', default: '15' },
   // the drains paced as the worker paces them (support/drain-loops.ts); 0: back to back
   'drain-gap-ms': { type: 'string', default: String(WORKER_DRAIN_GAP_MS) },
+  // a drain after a full one asks twice as many changes, up to this (the worker's drainMaxBacklog)
+  'drain-max-backlog': { type: 'string', default: String(WORKER_DRAIN_MAX_BACKLOG) },
 });
 const seconds = args.quick ? 3 : Math.max(1, Number(args.seconds));
 const probeSeconds = args.quick ? 2 : Math.max(1, Number(args['probe-seconds']));
@@ -72,6 +80,7 @@ const tries = args.quick ? 1 : Math.max(1, Number(args.tries));
 const drains = Math.min(Math.max(1, Number(args.drains)), 16);
 const clients = Math.max(1, Number(args.clients));
 const drainGapMs = Math.max(0, Number(args['drain-gap-ms']));
+const backlogBatch = Math.max(1, Number(args['drain-max-backlog']));
 const deadline = Date.now() + Math.max(1, Number(args['budget-minutes'])) * 60_000;
 
 const { c: admin } = await connect();
@@ -102,7 +111,7 @@ async function probe() {
   const b0 = await pluginBacklog(admin);
   const w = await pgbench('insert_plugin.sql', clients, probeSeconds);
   const piled = (await pluginBacklog(admin)) - b0;
-  const d = await startDrainLoops(drains, { gapMs: drainGapMs });
+  const d = await startDrainLoops(drains, { gapMs: drainGapMs, backlogBatch });
   const ms = await waitForDrained(admin);
   const cpu = d.cpuMs();
   const taken = d.state.taken;
@@ -113,7 +122,14 @@ async function probe() {
 
 /** One phase of throttled writers with drains running, the backlog sampled each second. */
 async function sustainedPhase(rate: number) {
-  const p = await drainsUnderWrites(admin, { drains, gapMs: drainGapMs, clients, seconds, rate });
+  const p = await drainsUnderWrites(admin, {
+    drains,
+    gapMs: drainGapMs,
+    backlogBatch,
+    clients,
+    seconds,
+    rate,
+  });
   const processed = p.writes.transactions - (p.after - p.before);
   // bounded: under 2 s of writes through the whole second half, and at the end
   const limit = Math.max(2 * rate, 200);
@@ -152,6 +168,9 @@ for (let r = 1; r <= rounds && Date.now() < deadline; r++) {
   let rate = Math.max(1, Math.floor(0.9 * both));
   let best: Awaited<ReturnType<typeof sustainedPhase>> | undefined;
   let last: Awaited<ReturnType<typeof sustainedPhase>> | undefined;
+  // the bracket: the highest rate asked that stayed bounded, the lowest that grew
+  let bounded = 0;
+  let growing = Number.POSITIVE_INFINITY;
   for (let t = 1; t <= tries && (t === 1 || Date.now() < deadline); t++) {
     last = await sustainedPhase(rate);
     log(
@@ -161,7 +180,12 @@ for (let r = 1; r <= rounds && Date.now() < deadline; r++) {
     );
     cpuPerChange.push(last.drainCpuPerChange);
     if (last.bounded && (!best || last.tps > best.tps)) best = last;
-    rate = Math.max(1, Math.floor(last.bounded ? rate * 1.15 : rate * 0.8));
+    if (last.bounded) bounded = Math.max(bounded, rate);
+    else growing = Math.min(growing, rate);
+    if (bounded > 0 && growing < Number.POSITIVE_INFINITY) {
+      if (growing <= bounded * 1.05) break;
+      rate = Math.floor((bounded + growing) / 2);
+    } else rate = Math.max(1, Math.floor(bounded > 0 ? bounded * 1.15 : growing * 0.8));
   }
   if (!last) throw new Error('no sustained phase');
   const sustained = best ? best.tps : last.processedPerS;
@@ -215,7 +239,7 @@ if (rows.length < rounds) log(`(stopped after ${rows.length} of ${rounds} rounds
 const ratio = spread(ratios);
 const cpu = spread(cpuPerChange);
 log(
-  `\nclients=${clients} drains=${drains} seconds=${seconds} rounds=${rows.length}  ${postgres}\n` +
+  `\nclients=${clients} drains=${drains} (gap ${drainGapMs} ms, backlog batches up to ${backlogBatch}) seconds=${seconds} rounds=${rows.length}  ${postgres}\n` +
     `sustained rate / bare INSERT: ${fmtSpread(ratio, '×')}   (target >= 0.35x; every round bounded: ${allBounded})\n` +
     `drain CPU per change under load: ${fmtSpread(cpu, 'ms', 3)}\n` +
     `every receipt, notification and counter produced: ${allProduced}`,
@@ -233,6 +257,8 @@ writeReport(args.json, {
     probeSeconds,
     rounds: rows.length,
     tries,
+    drainGapMs,
+    drainMaxBacklog: backlogBatch,
     ratio,
     cpuPerChange: cpu,
     allProduced,

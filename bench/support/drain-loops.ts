@@ -1,15 +1,20 @@
 /**
  * Drain loops for the drain measures: `n` connections each calling dispatch.drain(batch) until
- * stopped, paced as the worker paces its drains (edge-functions/src/worker/loop.ts, `drainGapMs`):
- * after a drain that found changes but not a full batch, the next one starts `gapMs` after it; after
- * a full one, at once; after an empty one, 20 ms later. `gapMs` 0 drains back to back (the worker
- * before session 9).
+ * stopped, paced and sized as the worker paces and sizes its drains (edge-functions/src/worker/loop.ts,
+ * `drainGapMs`, `drainMaxBacklog`): after a drain that found changes but not a full batch, the next
+ * one starts `gapMs` after it and asks `batch` again; after a full one (a backlog), at once and asks
+ * twice as many, up to `backlogBatch`; after an empty one, 20 ms later. `gapMs` 0 drains back to back
+ * (the worker before session 9); `backlogBatch` equal to `batch` keeps every call at `batch` (before
+ * session 10).
  */
 import type pg from 'pg';
 import { backendCpuMs, connect, log, type PgbenchResult, pgbench, sleep } from './sql-bench.ts';
 
 /** The worker's default `drainGapMs` (edge-functions/src/worker/loop.ts). */
 export const WORKER_DRAIN_GAP_MS = 25;
+/** The worker's default `drainMax` and `drainMaxBacklog` (edge-functions/src/worker/loop.ts). */
+export const WORKER_DRAIN_MAX = 500;
+export const WORKER_DRAIN_MAX_BACKLOG = 2000;
 
 export interface DrainLoops {
   state: { stop: boolean; taken: number; calls: number; errors: string[] };
@@ -20,20 +25,27 @@ export interface DrainLoops {
 
 export async function startDrainLoops(
   n: number,
-  { batch = 500, gapMs = WORKER_DRAIN_GAP_MS }: { batch?: number; gapMs?: number } = {},
+  {
+    batch = WORKER_DRAIN_MAX,
+    gapMs = WORKER_DRAIN_GAP_MS,
+    backlogBatch = WORKER_DRAIN_MAX_BACKLOG,
+  }: { batch?: number; gapMs?: number; backlogBatch?: number } = {},
 ): Promise<DrainLoops> {
   const conns = await Promise.all(Array.from({ length: n }, () => connect()));
   const state = { stop: false, taken: 0, calls: 0, errors: [] as string[] };
   const cpu0 = conns.map(({ pid }) => backendCpuMs(pid));
   const loops = conns.map(async ({ c }) => {
+    let size = batch;
     while (!state.stop) {
       const started = Date.now();
       try {
-        const taken = Number((await c.query('select dispatch.drain($1) as n', [batch])).rows[0].n);
+        const taken = Number((await c.query('select dispatch.drain($1) as n', [size])).rows[0].n);
         state.taken += taken;
         state.calls++;
+        const full = taken >= size;
+        size = full ? Math.min(size * 2, Math.max(backlogBatch, batch)) : batch;
         if (taken === 0) await sleep(20);
-        else if (taken < batch && gapMs > 0) await sleep(started + gapMs - Date.now());
+        else if (!full && gapMs > 0) await sleep(started + gapMs - Date.now());
       } catch (e) {
         state.errors.push((e as Error).message);
         await sleep(100);
@@ -74,9 +86,9 @@ export async function waitForDrained(c: pg.Client): Promise<number> {
  */
 export async function drainsUnderWrites(
   admin: pg.Client,
-  o: { drains: number; gapMs: number; clients: number; seconds: number; rate: number },
+  o: { drains: number; gapMs: number; backlogBatch?: number; clients: number; seconds: number; rate: number },
 ) {
-  const d = await startDrainLoops(o.drains, { gapMs: o.gapMs });
+  const d = await startDrainLoops(o.drains, { gapMs: o.gapMs, backlogBatch: o.backlogBatch });
   const before = await pluginBacklog(admin);
   const samples: number[] = [];
   let done = false;

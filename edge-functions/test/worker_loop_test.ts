@@ -32,8 +32,13 @@ class FakeQueue implements WorkerDb {
   private tokens = 0;
   /** Receipt ids whose outcome the next finish call does not accept (a lost lease). */
   readonly staleOnRecord = new Set<string>();
-  /** What the next drain calls process, one element per call (then 0): writes that keep coming. */
+  /**
+   * What the next drain calls find waiting, one element per call (then 0): writes that keep coming.
+   * A call processes at most what it asks for.
+   */
   readonly drainFinds: number[] = [];
+  /** The max_changes each drain call asked for, in order. */
+  readonly drainAsked: number[] = [];
 
   add(id: string, transport: string, address: string, content: unknown = null): void {
     this.receipts.push({ id, transport, address, status: 'pending', attempt: 0, token: 0, content });
@@ -51,7 +56,9 @@ class FakeQueue implements WorkerDb {
 
   private answer(sql: string, params: unknown[]): unknown[] {
     if (sql.includes('dispatch_worker_drain')) {
-      const processed = this.drainFinds.shift() ?? 0;
+      const asked = Number(params[0]);
+      this.drainAsked.push(asked);
+      const processed = Math.min(this.drainFinds.shift() ?? 0, asked);
       this.log.push(`drain ${processed}`);
       return [{ result: { processed, remaining: 0, lingerMs: processed > 0 ? 1000 : 0 } }];
     }
@@ -507,7 +514,7 @@ async function drainsOfRun(finds: number[], options: { workerName: string; drain
     },
     { ...options, drainMax: 500 },
   ).done;
-  return { summary, drainTimes };
+  return { summary, drainTimes, asked: db.drainAsked };
 }
 
 Deno.test('a drain that finds changes but not a full batch is followed by the next one drainGapMs later', async () => {
@@ -521,10 +528,21 @@ Deno.test('a drain that finds changes but not a full batch is followed by the ne
 
 Deno.test('a full drain (a backlog) is followed by the next one at once', async () => {
   // paced, the third drain would start 2 gaps (10 s) after the first
-  const { summary, drainTimes } = await drainsOfRun([500, 500, 2], {
+  const { summary, drainTimes } = await drainsOfRun([500, 1000, 2], {
     workerName: 'w:test:13',
     drainGapMs: 5000,
   });
-  assert.equal(summary.drained, 1002);
+  assert.equal(summary.drained, 1502);
   assert.ok(drainTimes[2] - drainTimes[0] < 5000, `${drainTimes.map((t) => t.toFixed(0))}`);
+});
+
+Deno.test('in a backlog each drain asks twice as many changes, up to drainMaxBacklog; then drainMax again', async () => {
+  // a backlog of 5,500 changes, then 7 new ones, then a new backlog of 500
+  const { summary, asked } = await drainsOfRun([500, 1000, 2000, 2000, 7, 500], {
+    workerName: 'w:test:14',
+    drainGapMs: 1,
+  });
+  assert.equal(summary.drained, 6007);
+  // full, full, full, full (the cap), 7 of 2000 asked, then drainMax again: full, and twice that
+  assert.deepEqual(asked.slice(0, 7), [500, 1000, 2000, 2000, 2000, 500, 1000]);
 });
