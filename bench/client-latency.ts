@@ -40,6 +40,7 @@ import type { TestTarget } from '../local/test/support/env.ts';
 import { createTasksFixture } from '../sdk/test/support/live-fixture.ts';
 import { ClientPool } from './support/client-pool.ts';
 import { monotonicMs } from './support/client-protocol.ts';
+import { benchPool } from './support/pool.ts';
 import {
   benchArgs,
   fmtSpread,
@@ -93,7 +94,7 @@ const target: TestTarget = {
 };
 const run = runId();
 // worker-stack.ts installs the core as the superuser, so the fixture's objects are made as that too
-const db = new pg.Pool({ connectionString: bench.adminDbUrl, max: 3 });
+const db = benchPool(bench.adminDbUrl, 3);
 /** Stops the stack (and drops its database) when the setup fails; the measuring loop's finally does it after. */
 const setupFailed = async (error: unknown): Promise<never> => {
   await db.end().catch(() => {});

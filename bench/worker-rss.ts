@@ -19,7 +19,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
+import { benchPool } from './support/pool.ts';
 import {
   benchArgs,
   loadAverages,
@@ -94,7 +94,7 @@ function treeRssKiB(pid: number): number {
 }
 
 const bench = await startWorkerBench({ registry, sql });
-const db = new pg.Pool({ connectionString: bench.adminDbUrl, max: 2 });
+const db = benchPool(bench.adminDbUrl, 2);
 const workerPid = () => bench.functions.processes().find((p) => p.name === 'dispatch-worker')?.pid ?? 0;
 const url = `${bench.sink.url}/rss`;
 

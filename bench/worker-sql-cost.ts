@@ -21,10 +21,10 @@
  *     [--group 10] [--quick] [--json <path>]
  */
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { createBootstrappedDatabase, dropDatabase } from '../local/src/db/fresh-database.ts';
 import { buildCore } from '../sql/build.ts';
 import { cpuSnapshot, parentPid } from './support/cpu.ts';
+import { benchPool } from './support/pool.ts';
 import {
   benchArgs,
   fmtSpread,
@@ -53,9 +53,9 @@ const loadBefore = loadAverages();
 
 const dbName = `sd_sqlcost_${process.pid}_${Date.now().toString(36)}`;
 const urls = await createBootstrappedDatabase(adminUrl, dbName, () => {});
-const admin = new pg.Pool({ connectionString: urls.adminDbUrl, max: 1 });
+const admin = benchPool(urls.adminDbUrl, 1);
 // the worker connects as `postgres` (SUPABASE_DB_URL), with a pool of 4
-const worker = new pg.Pool({ connectionString: urls.dbUrl, max: 4 });
+const worker = benchPool(urls.dbUrl, 4);
 await admin.query(buildCore());
 await admin.query(`
 create or replace function public.bench_expand_ping(p_occurrences dispatch.occurrences[]) returns void

@@ -35,9 +35,9 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import type { RecordedRequest } from '../local/src/webhook-sink/index.ts';
 import { cpuSnapshot, parentPid } from './support/cpu.ts';
+import { benchPool } from './support/pool.ts';
 import {
   benchArgs,
   fmtSpread,
@@ -102,7 +102,7 @@ const bench = await startWorkerBench({
   // the sink's log is emptied before each system's turn (forgetSinkRequests): one turn's requests
   sinkRequests: n + 100,
 });
-const db = new pg.Pool({ connectionString: bench.adminDbUrl, max: 2 });
+const db = benchPool(bench.adminDbUrl, 2);
 
 /**
  * Empties the sink's request log before a system's turn, for every system alike: the worker's poll
