@@ -19,6 +19,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { pingRegistry, pingSql } from './support/ping-event.ts';
 import { benchPool } from './support/pool.ts';
 import {
   benchArgs,
@@ -39,32 +40,6 @@ const minutes = Math.min(Math.max(Number(args.minutes ?? (args.quick ? 20 / 60 :
 const rate = Math.min(Math.max(Number(args.rate ?? (args.quick ? 100 : 200)), 1), 5000);
 const sampleSeconds = Math.min(Math.max(Number(args.sample ?? (args.quick ? 2 : 10)), 1), 60);
 const loadBefore = loadAverages();
-
-const registry = {
-  events: {
-    'bench.ping': {
-      id: 'bench.ping',
-      table: null,
-      operations: [],
-      channels: [{ name: 'webhook:hooks', transport: 'webhook', audience: 'hooks', delaySeconds: 0 }],
-      content: { payload: { n: '{{n}}', label: 'ping {{n}}' } },
-      metadata: {},
-      strict: false,
-      module: null,
-    },
-  },
-  transports: { webhook: {} },
-};
-const sql = `
-create or replace function public.bench_expand_ping(p_occurrences dispatch.occurrences[]) returns void
-language plpgsql security definer set search_path = '' as $$
-begin
-  perform dispatch.create_receipts('bench.ping', 'webhook:hooks', 'webhook', 'hooks', interval '0',
-    array(select row(o.id, null, o.new_record ->> 'url', null)::dispatch.recipient from unnest(p_occurrences) o));
-end
-$$;
-select dispatch.register_event('bench.ping', 'public.bench_expand_ping', p_transports => array['webhook']);
-`;
 
 /** RSS in KiB of `pid` and its descendants (Linux /proc; NaN elsewhere). */
 function treeRssKiB(pid: number): number {
@@ -93,7 +68,7 @@ function treeRssKiB(pid: number): number {
   return total;
 }
 
-const bench = await startWorkerBench({ registry, sql });
+const bench = await startWorkerBench({ registry: pingRegistry, sql: pingSql });
 const db = benchPool(bench.adminDbUrl, 2);
 const workerPid = () => bench.functions.processes().find((p) => p.name === 'dispatch-worker')?.pid ?? 0;
 const url = `${bench.sink.url}/rss`;

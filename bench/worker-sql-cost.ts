@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { createBootstrappedDatabase, dropDatabase } from '../local/src/db/fresh-database.ts';
 import { buildCore } from '../sql/build.ts';
 import { cpuSnapshot, parentPid } from './support/cpu.ts';
+import { pingSql } from './support/ping-event.ts';
 import { benchPool } from './support/pool.ts';
 import {
   benchArgs,
@@ -57,15 +58,7 @@ const admin = benchPool(urls.adminDbUrl, 1);
 // the worker connects as `postgres` (SUPABASE_DB_URL), with a pool of 4
 const worker = benchPool(urls.dbUrl, 4);
 await admin.query(buildCore());
-await admin.query(`
-create or replace function public.bench_expand_ping(p_occurrences dispatch.occurrences[]) returns void
-language plpgsql security definer set search_path = '' as $$
-begin
-  perform dispatch.create_receipts('bench.ping', 'webhook:hooks', 'webhook', 'hooks', interval '0',
-    array(select row(o.id, null, o.new_record ->> 'url', null)::dispatch.recipient from unnest(p_occurrences) o));
-end
-$$;
-select dispatch.register_event('bench.ping', 'public.bench_expand_ping', p_transports => array['webhook']);`);
+await admin.query(pingSql);
 const { rows: backend } = await admin.query('select pg_backend_pid() as pid');
 const postmaster = parentPid(backend[0].pid);
 

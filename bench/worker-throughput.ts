@@ -37,6 +37,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { RecordedRequest } from '../local/src/webhook-sink/index.ts';
 import { cpuSnapshot, parentPid } from './support/cpu.ts';
+import { pingRegistry, pingSql } from './support/ping-event.ts';
 import { benchPool } from './support/pool.ts';
 import {
   benchArgs,
@@ -66,36 +67,9 @@ const CONCURRENCY = 8;
 const here = dirname(fileURLToPath(import.meta.url));
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
-const registry = {
-  events: {
-    'bench.ping': {
-      id: 'bench.ping',
-      table: null,
-      operations: [],
-      channels: [{ name: 'webhook:hooks', transport: 'webhook', audience: 'hooks', delaySeconds: 0 }],
-      content: { payload: { n: '{{n}}', label: 'ping {{n}}' } },
-      metadata: {},
-      strict: false,
-      module: null,
-    },
-  },
-  transports: { webhook: {} },
-};
-
-const sql = `
-create or replace function public.bench_expand_ping(p_occurrences dispatch.occurrences[]) returns void
-language plpgsql security definer set search_path = '' as $$
-begin
-  perform dispatch.create_receipts('bench.ping', 'webhook:hooks', 'webhook', 'hooks', interval '0',
-    array(select row(o.id, null, o.new_record ->> 'url', null)::dispatch.recipient from unnest(p_occurrences) o));
-end
-$$;
-select dispatch.register_event('bench.ping', 'public.bench_expand_ping', p_transports => array['webhook']);
-`;
-
 const bench = await startWorkerBench({
-  registry,
-  sql,
+  registry: pingRegistry,
+  sql: pingSql,
   // one run lasts the whole measurement (the default 50 s budget is the hosted runtime's bound)
   serveOptions: 'budgetMs: 600000',
   workerPool: args['worker-pool'] ? Number(args['worker-pool']) : undefined,
